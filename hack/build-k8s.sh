@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Builds the Kubernetes binaries (kube-apiserver, kube-controller-manager,
+# kube-scheduler, kubelet, kube-proxy, kubectl), etcd, etcdctl, CoreDNS, helm,
+# local-path-provisioner and MinIO from the Go module proxy, cached by version
+# outside git. Prints nothing but progress; a second run costs nothing.
+#
+# Usage: hack/build-k8s.sh [k8s|etcd|coredns|helm|lpp|minio|all]...
+set -euo pipefail
+source "$(dirname "$0")/versions.sh"
+
+build_k8s() {
+  local out="$K8S_BIN"
+  local bins=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl)
+  local missing=0
+  for b in "${bins[@]}"; do [[ -x "$out/$b" ]] || missing=1; done
+  [[ $missing == 0 ]] && return 0
+  echo ">> building Kubernetes $K8S_VERSION into $out (several minutes on a cold cache)"
+  local w="$QUORUM_CACHE/wrappers/k8s-$K8S_VERSION"
+  mkdir -p "$w" "$out"
+  local gomod
+  gomod=$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | sed -n 's/.*"GoMod": "\(.*\)",*/\1/p')
+  local minor="${K8S_VERSION#v1.}"
+  {
+    echo "module quorum.dev/k8s-wrapper"
+    echo
+    echo "go 1.25"
+    echo
+    echo "require k8s.io/kubernetes $K8S_VERSION"
+    echo
+    echo "replace ("
+    sed -n 's#^\s*\(k8s.io/[a-z0-9-]*\) => ./staging/src/k8s.io/.*#\t\1 => \1 v0.'"$minor"'#p' "$gomod"
+    echo ")"
+  } > "$w/go.mod"
+  cat > "$w/tools.go" <<'GO'
+//go:build tools
+
+package tools
+
+import (
+	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
+	_ "k8s.io/kubernetes/cmd/kube-proxy"
+	_ "k8s.io/kubernetes/cmd/kube-scheduler"
+	_ "k8s.io/kubernetes/cmd/kubectl"
+	_ "k8s.io/kubernetes/cmd/kubelet"
+)
+GO
+  (cd "$w" && go mod tidy -e >/dev/null 2>&1 || true)
+  (cd "$w" && go mod tidy)
+  local major=1 mnr="${minor%%.*}"
+  local ld="-s -w -X k8s.io/component-base/version.gitVersion=$K8S_VERSION -X k8s.io/component-base/version.gitMajor=$major -X k8s.io/component-base/version.gitMinor=$mnr -X k8s.io/client-go/pkg/version.gitVersion=$K8S_VERSION"
+  (cd "$w" && CGO_ENABLED=0 go build -tags tools -trimpath -ldflags "$ld" -o "$out/" \
+    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubelet \
+    k8s.io/kubernetes/cmd/kube-proxy k8s.io/kubernetes/cmd/kubectl)
+}
+
+# wrapper_build NAME MODULE VERSION OUTDIR PKG...: builds PKGs of MODULE@VERSION
+# through a throwaway module (so replace directives of MODULE are not needed).
+wrapper_build() {
+  local name=$1 mod=$2 ver=$3 out=$4; shift 4
+  local w="$QUORUM_CACHE/wrappers/$name-$ver"
+  mkdir -p "$w" "$out"
+  printf 'module quorum.dev/%s-wrapper\n\ngo 1.25\n\nrequire %s %s\n' "$name" "$mod" "$ver" > "$w/go.mod"
+  { echo '//go:build tools'; echo; echo 'package tools'; echo; echo 'import ('
+    for p in "$@"; do echo "	_ \"$p\""; done; echo ')'; } > "$w/tools.go"
+  (cd "$w" && go mod tidy)
+  (cd "$w" && CGO_ENABLED=0 go build -tags tools -trimpath -ldflags "-s -w" -o "$out/" "$@")
+}
+
+build_etcd() {
+  [[ -x "$ETCD_BIN/etcd" && -x "$ETCD_BIN/etcdctl" && -x "$ETCD_BIN/etcdutl" ]] && return 0
+  echo ">> building etcd $ETCD_VERSION"
+  wrapper_build etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION" "$ETCD_BIN" go.etcd.io/etcd/server/v3
+  mv "$ETCD_BIN/v3" "$ETCD_BIN/etcd" 2>/dev/null || true
+  wrapper_build etcdctl go.etcd.io/etcd/etcdctl/v3 "$ETCD_VERSION" "$ETCD_BIN" go.etcd.io/etcd/etcdctl/v3
+  mv "$ETCD_BIN/v3" "$ETCD_BIN/etcdctl"
+  wrapper_build etcdutl go.etcd.io/etcd/etcdutl/v3 "$ETCD_VERSION" "$ETCD_BIN" go.etcd.io/etcd/etcdutl/v3
+  mv "$ETCD_BIN/v3" "$ETCD_BIN/etcdutl"
+}
+
+build_coredns() {
+  [[ -x "$COREDNS_BIN/coredns" ]] && return 0
+  echo ">> building CoreDNS $COREDNS_VERSION"
+  wrapper_build coredns github.com/coredns/coredns "$COREDNS_VERSION" "$COREDNS_BIN" github.com/coredns/coredns
+}
+
+build_helm() {
+  [[ -x "$HELM_BIN/helm" ]] && return 0
+  echo ">> building helm $HELM_VERSION"
+  wrapper_build helm helm.sh/helm/v3 "$HELM_VERSION" "$HELM_BIN" helm.sh/helm/v3/cmd/helm
+}
+
+build_lpp() {
+  [[ -x "$LPP_BIN/local-path-provisioner" ]] && return 0
+  echo ">> building local-path-provisioner $LPP_VERSION"
+  wrapper_build lpp github.com/rancher/local-path-provisioner "$LPP_VERSION" "$LPP_BIN" github.com/rancher/local-path-provisioner
+}
+
+build_minio() {
+  [[ -x "$MINIO_BIN/minio" ]] && return 0
+  echo ">> building MinIO $MINIO_VERSION"
+  wrapper_build minio github.com/minio/minio "$MINIO_VERSION" "$MINIO_BIN" github.com/minio/minio
+}
+
+targets=("$@")
+[[ ${#targets[@]} == 0 ]] && targets=(all)
+for t in "${targets[@]}"; do
+  case $t in
+    k8s) build_k8s ;;
+    etcd) build_etcd ;;
+    coredns) build_coredns ;;
+    helm) build_helm ;;
+    lpp) build_lpp ;;
+    minio) build_minio ;;
+    all) build_k8s; build_etcd; build_coredns; build_helm; build_lpp ;;
+    *) echo "unknown target $t" >&2; exit 2 ;;
+  esac
+done
