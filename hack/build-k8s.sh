@@ -64,7 +64,8 @@ wrapper_build() {
   printf 'module quorum.dev/%s-wrapper\n\ngo 1.25\n\nrequire %s %s\n' "$name" "$mod" "$ver" > "$w/go.mod"
   { echo '//go:build tools'; echo; echo 'package tools'; echo; echo 'import ('
     for p in "$@"; do echo "	_ \"$p\""; done; echo ')'; } > "$w/tools.go"
-  (cd "$w" && go mod tidy)
+  # -e: some modules' own tools.go files import programs, which tidy reports.
+  (cd "$w" && go mod tidy -e)
   (cd "$w" && CGO_ENABLED=0 go build -tags tools -trimpath -ldflags "-s -w" -o "$out/" "$@")
 }
 
@@ -72,11 +73,9 @@ build_etcd() {
   [[ -x "$ETCD_BIN/etcd" && -x "$ETCD_BIN/etcdctl" && -x "$ETCD_BIN/etcdutl" ]] && return 0
   echo ">> building etcd $ETCD_VERSION"
   wrapper_build etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION" "$ETCD_BIN" go.etcd.io/etcd/server/v3
-  mv "$ETCD_BIN/v3" "$ETCD_BIN/etcd" 2>/dev/null || true
+  mv "$ETCD_BIN/server" "$ETCD_BIN/etcd"
   wrapper_build etcdctl go.etcd.io/etcd/etcdctl/v3 "$ETCD_VERSION" "$ETCD_BIN" go.etcd.io/etcd/etcdctl/v3
-  mv "$ETCD_BIN/v3" "$ETCD_BIN/etcdctl"
   wrapper_build etcdutl go.etcd.io/etcd/etcdutl/v3 "$ETCD_VERSION" "$ETCD_BIN" go.etcd.io/etcd/etcdutl/v3
-  mv "$ETCD_BIN/v3" "$ETCD_BIN/etcdutl"
 }
 
 build_coredns() {

@@ -1,0 +1,93 @@
+# Quorum: a Kubernetes operator for etcd.
+# `make help` lists the targets. Tools and Kubernetes binaries are built from
+# the Go module proxy and cached by version under $(QUORUM_CACHE).
+
+SHELL := /usr/bin/env bash -o pipefail
+.SHELLFLAGS := -ec
+
+QUORUM_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/quorum
+CONTROLLER_TOOLS_VERSION ?= v0.23.0
+CONTROLLER_GEN ?= $(QUORUM_CACHE)/controller-gen/$(CONTROLLER_TOOLS_VERSION)/controller-gen
+K8S_VERSION ?= $(shell source hack/versions.sh && echo $$K8S_VERSION)
+ETCD_VERSION ?= $(shell source hack/versions.sh && echo $$ETCD_VERSION)
+HELM ?= $(shell source hack/versions.sh && echo $$HELM_BIN)/helm
+KUBEBUILDER_ASSETS ?= $(QUORUM_CACHE)/envtest/$(K8S_VERSION)
+
+# The bundled etcd server's version comes from go.mod.
+ETCD_SERVER_VERSION := $(shell go list -m -f '{{.Version}}' go.etcd.io/etcd/server/v3 | sed 's/^v//')
+OPERATOR_VERSION ?= 0.1.0
+OPERATOR_IMAGE ?= quorum.dev/etcd-operator:$(OPERATOR_VERSION)
+ETCD_IMAGE_REPO ?= quorum.dev/etcd-server
+ETCD_IMAGE ?= $(ETCD_IMAGE_REPO):$(ETCD_SERVER_VERSION)
+OUT ?= _out
+GO_TEST_FLAGS ?=
+
+.PHONY: help
+help: ## Show the targets.
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-14s %s\n", $$1, $$2}'
+
+##@ Development
+
+$(CONTROLLER_GEN):
+	GOBIN=$(dir $(CONTROLLER_GEN)) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
+
+.PHONY: generate
+generate: $(CONTROLLER_GEN) ## Generate deepcopy code, CRDs, RBAC and the chart's copies of them.
+	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./api/...
+	$(CONTROLLER_GEN) rbac:roleName=quorum-operator crd:maxDescLen=400 webhook paths=./api/... paths=./controllers/... \
+		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	hack/sync-chart.sh
+
+.PHONY: verify
+verify: generate ## Regenerate and fail if anything generated is out of date; vet and lint the chart.
+	@if [ -n "$$(git status --porcelain -- api config charts)" ]; then \
+		echo "generated files are out of date; run 'make generate' and commit:"; git status --porcelain -- api config charts; git diff --stat -- api config charts; exit 1; fi
+	go vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(MAKE) helm-lint
+
+.PHONY: build
+build: ## Build the operator and the bundled etcd server into bin/.
+	CGO_ENABLED=0 go build -trimpath -o bin/manager .
+	CGO_ENABLED=0 go build -trimpath -o bin/quorum-etcd ./etcdserver
+
+##@ Test
+
+.PHONY: envtest-assets
+envtest-assets: ## Build kube-apiserver, etcd and kubectl for envtest (cached by version).
+	hack/envtest-assets.sh "$(KUBEBUILDER_ASSETS)"
+
+.PHONY: test
+test: envtest-assets ## Unit tests and envtest controller tests.
+	KUBEBUILDER_ASSETS="$(KUBEBUILDER_ASSETS)" go test $(GO_TEST_FLAGS) ./api/... ./controllers/... ./etcdserver/... ./hack/... ./test/helm/...
+
+.PHONY: helm-lint
+helm-lint: ## Lint the operator chart.
+	hack/build-k8s.sh helm
+	$(HELM) lint charts/quorum-operator
+
+.PHONY: test-e2e
+test-e2e: images ## End-to-end tests on the local cluster (started if needed) or on $$KUBECONFIG when E2E_USE_EXISTING_CLUSTER=1.
+	hack/e2e.sh
+
+##@ Images and cluster
+
+.PHONY: images
+images: ## Build the operator and etcd server images as tarballs in _out/ (no Docker needed).
+	hack/images.sh "$(OUT)" "$(OPERATOR_IMAGE)" "$(ETCD_IMAGE)"
+
+.PHONY: cluster-up
+cluster-up: ## Start the throwaway local Kubernetes cluster.
+	hack/cluster.sh up
+
+.PHONY: cluster-down
+cluster-down: ## Stop the local cluster and remove everything it created.
+	hack/cluster.sh down
+
+.PHONY: demo
+demo: images ## Start a local cluster, install the operator with Helm and create a 3-member etcd cluster.
+	hack/demo.sh
+
+.PHONY: clean
+clean: ## Remove build outputs (not the caches).
+	rm -rf bin $(OUT)

@@ -1,0 +1,40 @@
+package v1alpha1
+
+// Condition types of EtcdCluster.
+const (
+	// ConditionAvailable is True when a quorum of members is healthy and the
+	// cluster serves requests.
+	ConditionAvailable = "Available"
+	// ConditionProgressing is True while the operator is moving the cluster
+	// towards its spec (creating, scaling, rolling out).
+	ConditionProgressing = "Progressing"
+	// ConditionDegraded is True when some member is unhealthy or the spec
+	// cannot be carried out.
+	ConditionDegraded = "Degraded"
+)
+
+// Condition reasons of EtcdCluster.
+const (
+	// ReasonQuorumHealthy: a quorum of members answers and has a leader.
+	ReasonQuorumHealthy = "QuorumHealthy"
+	// ReasonQuorumLost: fewer than a quorum of members answer.
+	ReasonQuorumLost = "QuorumLost"
+	// ReasonBootstrapping: the cluster is being created.
+	ReasonBootstrapping = "Bootstrapping"
+	// ReasonMembersNotReady: some member pods are not ready yet.
+	ReasonMembersNotReady = "MembersNotReady"
+	// ReasonReconciled: the cluster matches its spec.
+	ReasonReconciled = "Reconciled"
+	// ReasonAllMembersHealthy: every member answers.
+	ReasonAllMembersHealthy = "AllMembersHealthy"
+	// ReasonMemberUnhealthy: at least one member does not answer.
+	ReasonMemberUnhealthy = "MemberUnhealthy"
+	// ReasonUnreachable: the operator cannot reach any member.
+	ReasonUnreachable = "Unreachable"
+	// ReasonInvalidSpec: the spec passed admission but cannot be carried out.
+	ReasonInvalidSpec = "InvalidSpec"
+	// ReasonScalePending: a replicas change waits for safe membership changes.
+	ReasonScalePending = "ScalePending"
+	// ReasonReconcileError: a step of the last pass failed; the message says which.
+	ReasonReconcileError = "ReconcileError"
+)

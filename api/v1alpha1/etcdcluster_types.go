@@ -1,0 +1,275 @@
+package v1alpha1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// EtcdClusterSpec is the desired state of an etcd cluster.
+type EtcdClusterSpec struct {
+	// Replicas is the number of etcd members. Odd numbers tolerate the same
+	// number of failures as the next even number and are recommended.
+	// +kubebuilder:default=3
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=9
+	// +optional
+	Replicas *int32 `json:"replicas,omitempty"`
+
+	// Version is the etcd version of the bundled server image, e.g. "3.7.3".
+	// Downgrades by more than one minor version are refused.
+	// +kubebuilder:default="3.7.3"
+	// +kubebuilder:validation:Pattern=`^3\.[0-9]+\.[0-9]+$`
+	// +kubebuilder:validation:XValidation:rule="self.split('.')[1] == oldSelf.split('.')[1] || int(self.split('.')[1]) >= int(oldSelf.split('.')[1]) - 1",message="version may not go down by more than one minor version"
+	// +optional
+	Version string `json:"version,omitempty"`
+
+	// Storage describes where members keep their data.
+	// +optional
+	Storage StorageSpec `json:"storage,omitempty"`
+
+	// Resources of the etcd container.
+	// +optional
+	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
+
+	// PodTemplate holds overrides for the member pods.
+	// +optional
+	PodTemplate PodTemplate `json:"podTemplate,omitempty"`
+
+	// EtcdOptions are extra etcd configuration options, keyed by etcd's
+	// flag / config-file names without the leading dashes (for example
+	// "snapshot-count": "10000"). Options the operator controls (names,
+	// URLs, cluster membership, data directory, TLS) are rejected.
+	// +kubebuilder:validation:MaxProperties=32
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !(k in ['name','data-dir','wal-dir','listen-client-urls','listen-peer-urls','advertise-client-urls','initial-advertise-peer-urls','initial-cluster','initial-cluster-state','initial-cluster-token','listen-metrics-urls','discovery','discovery-srv','cert-file','key-file','trusted-ca-file','client-cert-auth','peer-cert-file','peer-key-file','peer-trusted-ca-file','peer-client-cert-auth','auto-tls','peer-auto-tls','force-new-cluster','quota-backend-bytes','auto-compaction-mode','auto-compaction-retention']))",message="etcdOptions may not set options the operator controls (name, urls, initial-cluster*, data-dir, TLS, quota and compaction: use spec.quota and spec.compaction)"
+	// +optional
+	EtcdOptions map[string]string `json:"etcdOptions,omitempty"`
+
+	// Quota is the backend database size limit.
+	// +optional
+	Quota QuotaSpec `json:"quota,omitempty"`
+
+	// Compaction controls automatic history compaction.
+	// +optional
+	Compaction CompactionSpec `json:"compaction,omitempty"`
+
+	// TLS configures transport security. On by default for both peer and
+	// client traffic, with certificates issued by the operator.
+	// +optional
+	TLS TLSSpec `json:"tls,omitempty"`
+}
+
+// StorageMedium says where member data lives.
+// +kubebuilder:validation:Enum=PersistentVolume;EmptyDir;Memory
+type StorageMedium string
+
+const (
+	// StoragePersistentVolume keeps data on a PersistentVolumeClaim per member.
+	StoragePersistentVolume StorageMedium = "PersistentVolume"
+	// StorageEmptyDir keeps data in a pod-local emptyDir: a member whose pod
+	// is deleted loses its data and must be replaced; losing a quorum of pods
+	// at once loses the cluster. For tests and caches only.
+	StorageEmptyDir StorageMedium = "EmptyDir"
+	// StorageMemory keeps data in a tmpfs emptyDir: as EmptyDir, and the
+	// data counts against the pod's memory limit.
+	StorageMemory StorageMedium = "Memory"
+)
+
+// PVCRetention says what happens to member volumes.
+// +kubebuilder:validation:Enum=Retain;Delete
+type PVCRetention string
+
+const (
+	// PVCRetain keeps the claims.
+	PVCRetain PVCRetention = "Retain"
+	// PVCDelete deletes the claims.
+	PVCDelete PVCRetention = "Delete"
+)
+
+// StorageSpec describes member data volumes.
+// +kubebuilder:validation:XValidation:rule="!has(self.medium) || self.medium == 'PersistentVolume' || !has(self.storageClassName)",message="storageClassName applies only to medium PersistentVolume"
+type StorageSpec struct {
+	// Medium is PersistentVolume (default), EmptyDir or Memory. Immutable.
+	// +kubebuilder:default=PersistentVolume
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="storage.medium is immutable"
+	// +optional
+	Medium StorageMedium `json:"medium,omitempty"`
+
+	// Size of each member's volume (or the emptyDir size limit). Immutable.
+	// +kubebuilder:default="1Gi"
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="storage.size is immutable"
+	// +optional
+	Size *resource.Quantity `json:"size,omitempty"`
+
+	// StorageClassName of the claims; empty uses the default class.
+	// Immutable.
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="storageClassName is immutable"
+	// +optional
+	StorageClassName *string `json:"storageClassName,omitempty"`
+
+	// WhenDeleted says what happens to the claims when the EtcdCluster is
+	// deleted. Retain (default) keeps the data.
+	// +kubebuilder:default=Retain
+	// +optional
+	WhenDeleted PVCRetention `json:"whenDeleted,omitempty"`
+
+	// WhenScaled says what happens to the claim of a member removed by a
+	// scale-down. Delete (default) avoids a stale member rejoining later.
+	// +kubebuilder:default=Delete
+	// +optional
+	WhenScaled PVCRetention `json:"whenScaled,omitempty"`
+}
+
+// QuotaSpec is the backend quota.
+type QuotaSpec struct {
+	// BackendBytes is etcd's quota-backend-bytes. Default 2Gi.
+	// +kubebuilder:default="2Gi"
+	// +optional
+	BackendBytes *resource.Quantity `json:"backendBytes,omitempty"`
+}
+
+// CompactionSpec is automatic compaction.
+type CompactionSpec struct {
+	// Mode is periodic (default) or revision.
+	// +kubebuilder:validation:Enum=periodic;revision
+	// +kubebuilder:default=periodic
+	// +optional
+	Mode string `json:"mode,omitempty"`
+	// Retention is a duration for periodic mode ("1h") or a revision count
+	// for revision mode ("10000"). Default "1h".
+	// +kubebuilder:default="1h"
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$|^[0-9]+$`
+	// +optional
+	Retention string `json:"retention,omitempty"`
+}
+
+// TLSSpec configures transport security.
+type TLSSpec struct {
+	// Enabled turns on mutual TLS for client and peer traffic. Default true.
+	// +kubebuilder:default=true
+	// +optional
+	Enabled *bool `json:"enabled,omitempty"`
+}
+
+// PodTemplate holds the pod-level overrides for member pods.
+type PodTemplate struct {
+	// Labels added to member pods.
+	// +optional
+	Labels map[string]string `json:"labels,omitempty"`
+	// Annotations added to member pods.
+	// +optional
+	Annotations map[string]string `json:"annotations,omitempty"`
+	// +optional
+	Affinity *corev1.Affinity `json:"affinity,omitempty"`
+	// +optional
+	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
+	// +optional
+	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+	// +optional
+	TopologySpreadConstraints []corev1.TopologySpreadConstraint `json:"topologySpreadConstraints,omitempty"`
+	// +optional
+	PriorityClassName string `json:"priorityClassName,omitempty"`
+}
+
+// MemberRole is a member's role in the raft group.
+type MemberRole string
+
+const (
+	// RoleLeader is the raft leader.
+	RoleLeader MemberRole = "Leader"
+	// RoleFollower is a voting follower.
+	RoleFollower MemberRole = "Follower"
+	// RoleLearner is a non-voting learner.
+	RoleLearner MemberRole = "Learner"
+)
+
+// MemberStatus is what the operator last saw of one member.
+type MemberStatus struct {
+	// Name of the member (its pod name).
+	Name string `json:"name"`
+	// ID is the member ID in hex.
+	// +optional
+	ID string `json:"id,omitempty"`
+	// +optional
+	Role MemberRole `json:"role,omitempty"`
+	// Version of etcd the member runs.
+	// +optional
+	Version string `json:"version,omitempty"`
+	// Healthy is true when the member answered a status request.
+	Healthy bool `json:"healthy"`
+	// DBSize is the backend size in bytes.
+	// +optional
+	DBSize int64 `json:"dbSize,omitempty"`
+	// Error is the last error reaching the member.
+	// +optional
+	Error string `json:"error,omitempty"`
+}
+
+// EtcdClusterStatus is the observed state of an etcd cluster.
+type EtcdClusterStatus struct {
+	// ObservedGeneration is the generation the last successful pass saw.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// Conditions: Available, Progressing, Degraded.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// Replicas is the number of member pods.
+	// +optional
+	Replicas int32 `json:"replicas,omitempty"`
+	// ReadyReplicas is the number of ready member pods.
+	// +optional
+	ReadyReplicas int32 `json:"readyReplicas,omitempty"`
+	// Selector is the pod label selector, for the scale subresource.
+	// +optional
+	Selector string `json:"selector,omitempty"`
+	// ClusterID in hex.
+	// +optional
+	ClusterID string `json:"clusterID,omitempty"`
+	// Members as last observed.
+	// +optional
+	Members []MemberStatus `json:"members,omitempty"`
+	// ClientEndpoint is the URL clients use.
+	// +optional
+	ClientEndpoint string `json:"clientEndpoint,omitempty"`
+	// ClientSecretName holds a client certificate (tls.crt, tls.key,
+	// ca.crt) for the root user when TLS is on.
+	// +optional
+	ClientSecretName string `json:"clientSecretName,omitempty"`
+	// CASecretName holds the cluster CA.
+	// +optional
+	CASecretName string `json:"caSecretName,omitempty"`
+}
+
+// EtcdCluster is a managed etcd cluster.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:subresource:scale:specpath=.spec.replicas,statuspath=.status.replicas,selectorpath=.status.selector
+// +kubebuilder:resource:shortName=etcd;etcds,categories=quorum
+// +kubebuilder:printcolumn:name="Replicas",type=integer,JSONPath=`.spec.replicas`
+// +kubebuilder:printcolumn:name="Ready",type=integer,JSONPath=`.status.readyReplicas`
+// +kubebuilder:printcolumn:name="Version",type=string,JSONPath=`.spec.version`
+// +kubebuilder:printcolumn:name="Available",type=string,JSONPath=`.status.conditions[?(@.type=="Available")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Available")].reason`,priority=1
+// +kubebuilder:printcolumn:name="Endpoint",type=string,JSONPath=`.status.clientEndpoint`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type EtcdCluster struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   EtcdClusterSpec   `json:"spec,omitempty"`
+	Status EtcdClusterStatus `json:"status,omitempty"`
+}
+
+// EtcdClusterList is a list of EtcdClusters.
+// +kubebuilder:object:root=true
+type EtcdClusterList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []EtcdCluster `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&EtcdCluster{}, &EtcdClusterList{})
+}

@@ -1,0 +1,112 @@
+package v1alpha1
+
+import (
+	"fmt"
+	"strconv"
+)
+
+// Well-known ports of a member.
+const (
+	ClientPort  = 2379
+	PeerPort    = 2380
+	MetricsPort = 2381
+)
+
+// Labels set on every object the operator creates for a cluster.
+const (
+	LabelName      = "app.kubernetes.io/name"
+	LabelInstance  = "app.kubernetes.io/instance"
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	LabelComponent = "app.kubernetes.io/component"
+
+	// NameValue is the app.kubernetes.io/name of member pods.
+	NameValue = "etcd"
+	// ManagedByValue is the app.kubernetes.io/managed-by of owned objects.
+	ManagedByValue = "quorum"
+)
+
+// DefaultClusterDomain is the DNS suffix used when none is configured.
+const DefaultClusterDomain = "cluster.local"
+
+// SelectorLabels select the member pods of the cluster.
+func (c *EtcdCluster) SelectorLabels() map[string]string {
+	return map[string]string{LabelName: NameValue, LabelInstance: c.Name}
+}
+
+// Labels are set on every object owned by the cluster.
+func (c *EtcdCluster) Labels() map[string]string {
+	l := c.SelectorLabels()
+	l[LabelManagedBy] = ManagedByValue
+	return l
+}
+
+// StatefulSetName is the StatefulSet of the members.
+func (c *EtcdCluster) StatefulSetName() string { return c.Name }
+
+// PeerServiceName is the headless Service giving members stable DNS names.
+func (c *EtcdCluster) PeerServiceName() string { return c.Name + "-peer" }
+
+// ClientServiceName is the Service clients connect to.
+func (c *EtcdCluster) ClientServiceName() string { return c.Name + "-client" }
+
+// ConfigMapName holds the etcd options file and the bootstrap state.
+func (c *EtcdCluster) ConfigMapName() string { return c.Name + "-config" }
+
+// PDBName is the PodDisruptionBudget of the members.
+func (c *EtcdCluster) PDBName() string { return c.Name }
+
+// CASecretName holds the cluster's certificate authority.
+func (c *EtcdCluster) CASecretName() string { return c.Name + "-ca" }
+
+// ServerSecretName holds the certificate members serve clients with.
+func (c *EtcdCluster) ServerSecretName() string { return c.Name + "-server-tls" }
+
+// PeerSecretName holds the certificate members talk to each other with.
+func (c *EtcdCluster) PeerSecretName() string { return c.Name + "-peer-tls" }
+
+// ClientSecretName holds the root client certificate.
+func (c *EtcdCluster) ClientSecretName() string { return c.Name + "-client-tls" }
+
+// MemberName is the pod (and etcd member) name of ordinal i.
+func (c *EtcdCluster) MemberName(i int) string { return c.Name + "-" + strconv.Itoa(i) }
+
+// MemberHost is the stable DNS name of member ordinal i.
+func (c *EtcdCluster) MemberHost(i int, domain string) string {
+	return fmt.Sprintf("%s.%s.%s.svc.%s", c.MemberName(i), c.PeerServiceName(), c.Namespace, domain)
+}
+
+// Scheme is https when TLS is on, http otherwise.
+func (c *EtcdCluster) Scheme() string {
+	if c.TLSEnabled() {
+		return "https"
+	}
+	return "http"
+}
+
+// MemberPeerURL is the advertised peer URL of member ordinal i.
+func (c *EtcdCluster) MemberPeerURL(i int, domain string) string {
+	return fmt.Sprintf("%s://%s:%d", c.Scheme(), c.MemberHost(i, domain), PeerPort)
+}
+
+// MemberClientURL is the advertised client URL of member ordinal i.
+func (c *EtcdCluster) MemberClientURL(i int, domain string) string {
+	return fmt.Sprintf("%s://%s:%d", c.Scheme(), c.MemberHost(i, domain), ClientPort)
+}
+
+// ClientEndpoint is the URL of the client Service.
+func (c *EtcdCluster) ClientEndpoint(domain string) string {
+	return fmt.Sprintf("%s://%s.%s.svc.%s:%d", c.Scheme(), c.ClientServiceName(), c.Namespace, domain, ClientPort)
+}
+
+// TLSEnabled reports whether mutual TLS is on (the default).
+func (c *EtcdCluster) TLSEnabled() bool {
+	return c.Spec.TLS.Enabled == nil || *c.Spec.TLS.Enabled
+}
+
+// DesiredReplicas is spec.replicas with its default applied.
+func (c *EtcdCluster) DesiredReplicas() int32 {
+	if c.Spec.Replicas == nil {
+		return 3
+	}
+	return *c.Spec.Replicas
+}

@@ -1,0 +1,92 @@
+package pki
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestIssueAndValid(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ca, err := NewCA("test-ca", now, 365*24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := NewCA("other-ca", now, 365*24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := []string{"*.demo-peer.default.svc.cluster.local", "demo-client"}
+	leaf, err := Issue(ca, LeafRequest{CommonName: "demo", DNSNames: names, IPs: []net.IP{net.ParseIP("127.0.0.1")}, Server: true, Client: true}, now, 90*24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tls.X509KeyPair(leaf.CertPEM, leaf.KeyPEM); err != nil {
+		t.Fatalf("leaf is not a usable key pair: %v", err)
+	}
+	cert, err := ParseCert(leaf.CertPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca.CertPEM)
+	for _, usage := range []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth} {
+		if _, err := cert.Verify(x509.VerifyOptions{Roots: pool, DNSName: "demo-0.demo-peer.default.svc.cluster.local", CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{usage}}); err != nil {
+			t.Fatalf("verify usage %v: %v", usage, err)
+		}
+	}
+
+	cases := []struct {
+		name        string
+		ca          []byte
+		names       []string
+		at          time.Time
+		renewBefore time.Duration
+		ok          bool
+		reason      string
+	}{
+		{"fresh", ca.CertPEM, names, now, 30 * 24 * time.Hour, true, ""},
+		{"other CA", other.CertPEM, names, now, time.Hour, false, "not signed"},
+		{"near expiry", ca.CertPEM, names, now.Add(70 * 24 * time.Hour), 30 * 24 * time.Hour, false, "expires"},
+		{"missing name", ca.CertPEM, append([]string{"new.example"}, names...), now, time.Hour, false, "missing DNS name new.example"},
+		{"garbage CA", []byte("nope"), names, now, time.Hour, false, "CA:"},
+	}
+	for _, tc := range cases {
+		ok, reason := Valid(leaf.CertPEM, tc.ca, tc.names, tc.at, tc.renewBefore)
+		if ok != tc.ok || !strings.Contains(reason, tc.reason) {
+			t.Errorf("%s: Valid = %v %q, want %v containing %q", tc.name, ok, reason, tc.ok, tc.reason)
+		}
+	}
+}
+
+func TestLeafNeverOutlivesCA(t *testing.T) {
+	now := time.Now()
+	ca, err := NewCA("short", now, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := Issue(ca, LeafRequest{CommonName: "x", Server: true}, now, 24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := ParseCert(leaf.CertPEM)
+	caCert, _ := ParseCert(ca.CertPEM)
+	if c.NotAfter.After(caCert.NotAfter) {
+		t.Fatalf("leaf NotAfter %v after CA NotAfter %v", c.NotAfter, caCert.NotAfter)
+	}
+}
+
+func TestParseRejectsMismatchedKey(t *testing.T) {
+	now := time.Now()
+	a, _ := NewCA("a", now, time.Hour)
+	b, _ := NewCA("b", now, time.Hour)
+	if _, _, err := Parse(Pair{CertPEM: a.CertPEM, KeyPEM: b.KeyPEM}); err == nil {
+		t.Fatal("want error for mismatched key")
+	}
+	if _, _, err := Parse(Pair{CertPEM: []byte("x"), KeyPEM: a.KeyPEM}); err == nil {
+		t.Fatal("want error for garbage cert")
+	}
+}

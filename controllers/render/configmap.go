@@ -1,0 +1,117 @@
+package render
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+
+	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
+)
+
+// Keys of the cluster ConfigMap.
+const (
+	// ConfigKeyOptions is the etcd config-file fragment of spec options.
+	ConfigKeyOptions = "etcd.yaml"
+	// ConfigKeyInitialCluster is the name=peerURL list a new cluster starts with.
+	ConfigKeyInitialCluster = "initial-cluster"
+	// ConfigKeyInitialState is "new" until the cluster has formed, then
+	// "existing" for good.
+	ConfigKeyInitialState = "initial-cluster-state"
+)
+
+// Bootstrap states written to ConfigKeyInitialState.
+const (
+	StateNew      = "new"
+	StateExisting = "existing"
+)
+
+// EtcdOptions renders the etcd config-file fragment: quota, compaction and
+// the user's etcdOptions, one "key: value" line each, sorted. Values are
+// quoted unless they are plain numbers or booleans, so that YAML never
+// reinterprets them.
+func EtcdOptions(c *etcdv1.EtcdCluster) string {
+	opts := map[string]string{}
+	for k, v := range c.Spec.EtcdOptions {
+		opts[k] = v
+	}
+	quota := int64(2 << 30)
+	if q := c.Spec.Quota.BackendBytes; q != nil {
+		quota = q.Value()
+	}
+	opts["quota-backend-bytes"] = fmt.Sprint(quota)
+	mode, retention := c.Spec.Compaction.Mode, c.Spec.Compaction.Retention
+	if mode == "" {
+		mode = "periodic"
+	}
+	if retention == "" {
+		retention = "1h"
+	}
+	opts["auto-compaction-mode"] = mode
+	opts["auto-compaction-retention"] = retention
+
+	keys := make([]string, 0, len(opts))
+	for k := range opts {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s: %s\n", k, yamlScalar(opts[k]))
+	}
+	return b.String()
+}
+
+func yamlScalar(v string) string {
+	if v == "true" || v == "false" || isNumber(v) {
+		return v
+	}
+	return fmt.Sprintf("%q", v)
+}
+
+func isNumber(v string) bool {
+	if v == "" || len(v) > 18 {
+		return false
+	}
+	for i, r := range v {
+		if r == '-' && i == 0 && len(v) > 1 {
+			continue
+		}
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// InitialCluster is the name=peerURL list of the first replicas members.
+func InitialCluster(c *etcdv1.EtcdCluster, replicas int32, domain string) string {
+	parts := make([]string, 0, replicas)
+	for i := 0; i < int(replicas); i++ {
+		parts = append(parts, c.MemberName(i)+"="+c.MemberPeerURL(i, domain))
+	}
+	return strings.Join(parts, ",")
+}
+
+// ConfigMap holds the options file and the bootstrap information. The
+// bootstrap keys are read by members through environment variables, so
+// changing them never restarts a running pod.
+func ConfigMap(c *etcdv1.EtcdCluster, o Options, state, initialCluster string) *corev1.ConfigMap {
+	return &corev1.ConfigMap{
+		ObjectMeta: objectMeta(c, c.ConfigMapName(), "config"),
+		Data: map[string]string{
+			ConfigKeyOptions:        EtcdOptions(c),
+			ConfigKeyInitialCluster: initialCluster,
+			ConfigKeyInitialState:   state,
+		},
+	}
+}
+
+// Hash is a short digest used to roll pods when their configuration changes.
+func Hash(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:8])
+}

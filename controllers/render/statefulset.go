@@ -1,0 +1,231 @@
+package render
+
+import (
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+
+	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
+)
+
+// Paths inside a member pod.
+const (
+	DataMountPath   = "/var/lib/etcd"
+	DataDir         = DataMountPath + "/data"
+	ServerTLSDir    = "/etc/quorum/tls/server"
+	PeerTLSDir      = "/etc/quorum/tls/peer"
+	ConfigDir       = "/etc/quorum/config"
+	ContainerName   = "etcd"
+	dataVolume      = "data"
+	runAsUser       = 65532
+	defaultDataSize = "1Gi"
+)
+
+// AnnotationConfigHash on the pod template changes when the options file
+// changes, so that members restart with it.
+const AnnotationConfigHash = "etcd.quorum.dev/config-hash"
+
+// StatefulSet renders the members. replicas is passed in rather than read
+// from the spec because membership changes move it one step at a time.
+func StatefulSet(c *etcdv1.EtcdCluster, o Options, replicas int32, configHash string) *appsv1.StatefulSet {
+	labels := c.Labels()
+	labels[etcdv1.LabelComponent] = "etcd"
+	podLabels := map[string]string{}
+	for k, v := range c.Spec.PodTemplate.Labels {
+		podLabels[k] = v
+	}
+	for k, v := range labels {
+		podLabels[k] = v
+	}
+	podAnnotations := map[string]string{}
+	for k, v := range c.Spec.PodTemplate.Annotations {
+		podAnnotations[k] = v
+	}
+	podAnnotations[AnnotationConfigHash] = configHash
+
+	sts := &appsv1.StatefulSet{
+		ObjectMeta: objectMeta(c, c.StatefulSetName(), "etcd"),
+		Spec: appsv1.StatefulSetSpec{
+			Replicas:            ptr.To(replicas),
+			ServiceName:         c.PeerServiceName(),
+			PodManagementPolicy: appsv1.ParallelPodManagement,
+			Selector:            &metav1.LabelSelector{MatchLabels: c.SelectorLabels()},
+			UpdateStrategy:      appsv1.StatefulSetUpdateStrategy{Type: appsv1.RollingUpdateStatefulSetStrategyType},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: podLabels, Annotations: podAnnotations},
+				Spec:       podSpec(c, o),
+			},
+		},
+	}
+	medium := c.Spec.Storage.Medium
+	if medium == "" || medium == etcdv1.StoragePersistentVolume {
+		sts.Spec.VolumeClaimTemplates = []corev1.PersistentVolumeClaim{volumeClaim(c)}
+		sts.Spec.PersistentVolumeClaimRetentionPolicy = &appsv1.StatefulSetPersistentVolumeClaimRetentionPolicy{
+			WhenDeleted: retention(c.Spec.Storage.WhenDeleted, appsv1.RetainPersistentVolumeClaimRetentionPolicyType),
+			WhenScaled:  retention(c.Spec.Storage.WhenScaled, appsv1.DeletePersistentVolumeClaimRetentionPolicyType),
+		}
+	}
+	return sts
+}
+
+func retention(r etcdv1.PVCRetention, def appsv1.PersistentVolumeClaimRetentionPolicyType) appsv1.PersistentVolumeClaimRetentionPolicyType {
+	switch r {
+	case etcdv1.PVCRetain:
+		return appsv1.RetainPersistentVolumeClaimRetentionPolicyType
+	case etcdv1.PVCDelete:
+		return appsv1.DeletePersistentVolumeClaimRetentionPolicyType
+	}
+	return def
+}
+
+func dataSize(c *etcdv1.EtcdCluster) resource.Quantity {
+	if c.Spec.Storage.Size != nil {
+		return *c.Spec.Storage.Size
+	}
+	return resource.MustParse(defaultDataSize)
+}
+
+func volumeClaim(c *etcdv1.EtcdCluster) corev1.PersistentVolumeClaim {
+	return corev1.PersistentVolumeClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: dataVolume, Labels: c.Labels()},
+		Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			StorageClassName: c.Spec.Storage.StorageClassName,
+			Resources: corev1.VolumeResourceRequirements{
+				Requests: corev1.ResourceList{corev1.ResourceStorage: dataSize(c)},
+			},
+		},
+	}
+}
+
+func podSpec(c *etcdv1.EtcdCluster, o Options) corev1.PodSpec {
+	pt := c.Spec.PodTemplate
+	spec := corev1.PodSpec{
+		Containers:                    []corev1.Container{container(c, o)},
+		Volumes:                       volumes(c),
+		TerminationGracePeriodSeconds: ptr.To[int64](60),
+		EnableServiceLinks:            ptr.To(false),
+		AutomountServiceAccountToken:  ptr.To(false),
+		SecurityContext: &corev1.PodSecurityContext{
+			RunAsNonRoot:   ptr.To(true),
+			RunAsUser:      ptr.To[int64](runAsUser),
+			RunAsGroup:     ptr.To[int64](runAsUser),
+			FSGroup:        ptr.To[int64](runAsUser),
+			SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+		},
+		Affinity:                  pt.Affinity,
+		Tolerations:               pt.Tolerations,
+		NodeSelector:              pt.NodeSelector,
+		TopologySpreadConstraints: pt.TopologySpreadConstraints,
+		PriorityClassName:         pt.PriorityClassName,
+	}
+	return spec
+}
+
+func volumes(c *etcdv1.EtcdCluster) []corev1.Volume {
+	vols := []corev1.Volume{
+		{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+			LocalObjectReference: corev1.LocalObjectReference{Name: c.ConfigMapName()},
+			Items:                []corev1.KeyToPath{{Key: ConfigKeyOptions, Path: ConfigKeyOptions}},
+		}}},
+		{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: ptr.To(resource.MustParse("64Mi"))}}},
+	}
+	switch c.Spec.Storage.Medium {
+	case etcdv1.StorageEmptyDir:
+		vols = append(vols, corev1.Volume{Name: dataVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: ptr.To(dataSize(c))}}})
+	case etcdv1.StorageMemory:
+		vols = append(vols, corev1.Volume{Name: dataVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory, SizeLimit: ptr.To(dataSize(c))}}})
+	}
+	if c.TLSEnabled() {
+		vols = append(vols,
+			corev1.Volume{Name: "server-tls", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: c.ServerSecretName(), DefaultMode: ptr.To[int32](0o440)}}},
+			corev1.Volume{Name: "peer-tls", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: c.PeerSecretName(), DefaultMode: ptr.To[int32](0o440)}}},
+		)
+	}
+	return vols
+}
+
+func container(c *etcdv1.EtcdCluster, o Options) corev1.Container {
+	mounts := []corev1.VolumeMount{
+		{Name: dataVolume, MountPath: DataMountPath},
+		{Name: "config", MountPath: ConfigDir, ReadOnly: true},
+		{Name: "tmp", MountPath: "/tmp"},
+	}
+	if c.TLSEnabled() {
+		mounts = append(mounts,
+			corev1.VolumeMount{Name: "server-tls", MountPath: ServerTLSDir, ReadOnly: true},
+			corev1.VolumeMount{Name: "peer-tls", MountPath: PeerTLSDir, ReadOnly: true},
+		)
+	}
+	probe := func(path string, failures int32) *corev1.Probe {
+		return &corev1.Probe{
+			ProbeHandler:     corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromString("metrics")}},
+			PeriodSeconds:    5,
+			TimeoutSeconds:   3,
+			FailureThreshold: failures,
+		}
+	}
+	return corev1.Container{
+		Name:            ContainerName,
+		Image:           o.Image(c),
+		ImagePullPolicy: corev1.PullIfNotPresent,
+		Args:            []string{"serve"},
+		Env:             env(c, o),
+		Ports: []corev1.ContainerPort{
+			{Name: "client", ContainerPort: etcdv1.ClientPort, Protocol: corev1.ProtocolTCP},
+			{Name: "peer", ContainerPort: etcdv1.PeerPort, Protocol: corev1.ProtocolTCP},
+			{Name: "metrics", ContainerPort: etcdv1.MetricsPort, Protocol: corev1.ProtocolTCP},
+		},
+		Resources:    c.Spec.Resources,
+		VolumeMounts: mounts,
+		// A member of a new cluster cannot be ready before its peers start:
+		// the startup probe gives the whole cluster five minutes.
+		StartupProbe:   probe("/livez", 60),
+		LivenessProbe:  probe("/livez", 6),
+		ReadinessProbe: probe("/readyz", 2),
+		SecurityContext: &corev1.SecurityContext{
+			ReadOnlyRootFilesystem:   ptr.To(true),
+			AllowPrivilegeEscalation: ptr.To(false),
+			RunAsNonRoot:             ptr.To(true),
+			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+		},
+	}
+}
+
+func env(c *etcdv1.EtcdCluster, o Options) []corev1.EnvVar {
+	field := func(name, path string) corev1.EnvVar {
+		return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: path}}}
+	}
+	fromConfig := func(name, key string) corev1.EnvVar {
+		return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{
+			LocalObjectReference: corev1.LocalObjectReference{Name: c.ConfigMapName()}, Key: key}}}
+	}
+	e := []corev1.EnvVar{
+		field("POD_NAME", "metadata.name"),
+		field("POD_NAMESPACE", "metadata.namespace"),
+		{Name: "QUORUM_PEER_SERVICE", Value: c.PeerServiceName()},
+		{Name: "QUORUM_CLUSTER_DOMAIN", Value: o.Domain()},
+		{Name: "QUORUM_CLUSTER_TOKEN", Value: fmt.Sprintf("%s-%s", c.Name, c.UID)},
+		{Name: "QUORUM_DATA_DIR", Value: DataDir},
+		{Name: "QUORUM_CONFIG_FILE", Value: ConfigDir + "/" + ConfigKeyOptions},
+		fromConfig("QUORUM_INITIAL_CLUSTER", ConfigKeyInitialCluster),
+		fromConfig("QUORUM_INITIAL_CLUSTER_STATE", ConfigKeyInitialState),
+		// etcdctl inside the pod talks to its own member without flags.
+		{Name: "ETCDCTL_ENDPOINTS", Value: fmt.Sprintf("%s://localhost:%d", c.Scheme(), etcdv1.ClientPort)},
+	}
+	if c.TLSEnabled() {
+		e = append(e,
+			corev1.EnvVar{Name: "QUORUM_SERVER_TLS_DIR", Value: ServerTLSDir},
+			corev1.EnvVar{Name: "QUORUM_PEER_TLS_DIR", Value: PeerTLSDir},
+			corev1.EnvVar{Name: "ETCDCTL_CACERT", Value: ServerTLSDir + "/ca.crt"},
+			corev1.EnvVar{Name: "ETCDCTL_CERT", Value: ServerTLSDir + "/tls.crt"},
+			corev1.EnvVar{Name: "ETCDCTL_KEY", Value: ServerTLSDir + "/tls.key"},
+		)
+	}
+	return e
+}
