@@ -1,0 +1,93 @@
+// Command quorum-etcd is the etcd server that runs in every etcd pod managed
+// by the Quorum operator. It embeds etcd (go.etcd.io/etcd/server/v3/embed)
+// and takes its configuration from the environment the operator renders;
+// see package quorum.dev/etcd-operator/etcdserver/server.
+//
+// Usage:
+//
+//	quorum-etcd [serve]   run the member (default)
+//
+// Exit status: 0 after a clean stop on SIGTERM/SIGINT, 1 on any failure,
+// 2 on a usage error.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"go.etcd.io/etcd/client/pkg/v3/logutil"
+	"go.uber.org/zap"
+
+	"quorum.dev/etcd-operator/etcdserver/server"
+)
+
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+const usage = `usage: quorum-etcd [command]
+
+commands:
+  serve     run this pod's etcd member (default)
+  help      show this help
+
+Configuration comes from the environment (POD_NAME, POD_NAMESPACE,
+QUORUM_PEER_SERVICE, QUORUM_INITIAL_CLUSTER, ...); see the server package.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd = args[0]
+	}
+	switch cmd {
+	case "serve":
+		if len(args) > 1 {
+			fmt.Fprintf(os.Stderr, "serve takes no arguments\n\n%s", usage)
+			return exitUsage
+		}
+		return serve()
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(os.Stdout, usage)
+		return exitOK
+	default:
+		// restore and backup will be added here.
+		fmt.Fprintf(os.Stderr, "unknown command %q\n\n%s", cmd, usage)
+		return exitUsage
+	}
+}
+
+func serve() int {
+	lg, err := logutil.CreateDefaultZapLogger(zap.InfoLevel)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "creating logger: %v\n", err)
+		return exitFailure
+	}
+	lg = lg.Named("quorum-etcd")
+	defer func() { _ = lg.Sync() }()
+
+	settings, err := server.FromEnv(os.LookupEnv)
+	if err != nil {
+		lg.Error("bad configuration", zap.Error(err))
+		return exitFailure
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	if err := server.Run(ctx, lg, settings); err != nil {
+		lg.Error("etcd member failed", zap.Error(err))
+		return exitFailure
+	}
+	lg.Info("exiting after a clean stop")
+	return exitOK
+}

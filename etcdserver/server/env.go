@@ -1,0 +1,226 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"regexp"
+	"time"
+)
+
+// Environment variables read by FromEnv. This is the contract with the
+// operator, which renders them into the pod.
+const (
+	EnvPodName             = "POD_NAME"                     // required
+	EnvPodNamespace        = "POD_NAMESPACE"                // required
+	EnvPeerService         = "QUORUM_PEER_SERVICE"          // required
+	EnvClusterDomain       = "QUORUM_CLUSTER_DOMAIN"        // default cluster.local
+	EnvInitialCluster      = "QUORUM_INITIAL_CLUSTER"       // name=peerURL,...
+	EnvInitialClusterState = "QUORUM_INITIAL_CLUSTER_STATE" // new | existing (required)
+	EnvClusterToken        = "QUORUM_CLUSTER_TOKEN"         // required when state is new
+	EnvDataDir             = "QUORUM_DATA_DIR"              // default /var/lib/etcd/data
+	EnvConfigFile          = "QUORUM_CONFIG_FILE"           // optional YAML of extra etcd options
+	EnvServerTLSDir        = "QUORUM_SERVER_TLS_DIR"        // optional; empty = plain http
+	EnvPeerTLSDir          = "QUORUM_PEER_TLS_DIR"          // optional; empty = plain http
+	EnvReadyTimeout        = "QUORUM_READY_TIMEOUT"         // optional Go duration, default 5m, 0 = forever
+)
+
+// Defaults for optional variables.
+const (
+	DefaultClusterDomain = "cluster.local"
+	DefaultDataDir       = "/var/lib/etcd/data"
+	// listenHost is the address the member listens on inside the pod.
+	listenHost = "0.0.0.0"
+)
+
+var (
+	dnsLabelRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	dnsNameRE  = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+)
+
+// LookupFunc is the signature of os.LookupEnv.
+type LookupFunc func(key string) (string, bool)
+
+// FromEnv derives Settings from the pod environment. It reports every problem
+// it finds at once. The config file, if any, is validated here too, so a bad
+// file fails before anything touches the data dir.
+func FromEnv(lookup LookupFunc) (Settings, error) {
+	var errs []error
+	get := func(key, def string) string {
+		if v, ok := lookup(key); ok && strings.TrimSpace(v) != "" {
+			return strings.TrimSpace(v)
+		}
+		return def
+	}
+	required := func(key string) string {
+		v := get(key, "")
+		if v == "" {
+			errs = append(errs, fmt.Errorf("%s is required", key))
+		}
+		return v
+	}
+	dnsLabel := func(key, v string) {
+		if v == "" {
+			return
+		}
+		if len(v) > 63 || !dnsLabelRE.MatchString(v) {
+			errs = append(errs, fmt.Errorf("%s %q is not a DNS label (lower-case alphanumerics and '-', at most 63)", key, v))
+		}
+	}
+
+	podName := required(EnvPodName)
+	namespace := required(EnvPodNamespace)
+	peerService := required(EnvPeerService)
+	domain := get(EnvClusterDomain, DefaultClusterDomain)
+	dnsLabel(EnvPodName, podName)
+	dnsLabel(EnvPodNamespace, namespace)
+	dnsLabel(EnvPeerService, peerService)
+	if len(domain) > 253 || !dnsNameRE.MatchString(domain) {
+		errs = append(errs, fmt.Errorf("%s %q is not a DNS name", EnvClusterDomain, domain))
+	}
+
+	s := Settings{
+		Name:              podName,
+		DataDir:           get(EnvDataDir, DefaultDataDir),
+		ClusterState:      required(EnvInitialClusterState),
+		ClusterToken:      get(EnvClusterToken, ""),
+		ServerTLS:         TLSDir(get(EnvServerTLSDir, "")),
+		PeerTLS:           TLSDir(get(EnvPeerTLSDir, "")),
+		ConfigFile:        get(EnvConfigFile, ""),
+		ReadyTimeout:      DefaultReadyTimeout,
+		MemberListTimeout: DefaultMemberListTimeout,
+	}
+
+	switch s.ClusterState {
+	case "", ClusterStateNew, ClusterStateExisting:
+	default:
+		errs = append(errs, fmt.Errorf("%s must be %q or %q, got %q",
+			EnvInitialClusterState, ClusterStateNew, ClusterStateExisting, s.ClusterState))
+	}
+	if s.ClusterState == ClusterStateNew && s.ClusterToken == "" {
+		errs = append(errs, fmt.Errorf("%s is required when %s is %q", EnvClusterToken, EnvInitialClusterState, ClusterStateNew))
+	}
+
+	if v := get(EnvReadyTimeout, ""); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			errs = append(errs, fmt.Errorf("%s %q is not a non-negative duration", EnvReadyTimeout, v))
+		}
+		s.ReadyTimeout = d
+	}
+
+	if ic := get(EnvInitialCluster, ""); ic != "" {
+		peers, err := ParseInitialCluster(ic)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("parsing %s: %w", EnvInitialCluster, err))
+		}
+		s.InitialCluster = peers
+	}
+
+	for _, d := range []struct {
+		key string
+		dir TLSDir
+	}{{EnvServerTLSDir, s.ServerTLS}, {EnvPeerTLSDir, s.PeerTLS}} {
+		if err := checkTLSDir(d.dir); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", d.key, err))
+		}
+	}
+
+	if s.ConfigFile != "" {
+		if _, err := LoadOptions(s.ConfigFile); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", EnvConfigFile, err))
+		}
+	}
+
+	if len(errs) > 0 {
+		return Settings{}, fmt.Errorf("invalid environment: %w", errors.Join(errs...))
+	}
+
+	host := MemberHost(podName, peerService, namespace, domain)
+	s.AdvertisePeerURL = hostURL(s.PeerTLS.Scheme(), host, PeerPort)
+	s.AdvertiseClientURL = hostURL(s.ServerTLS.Scheme(), host, ClientPort)
+	s.ListenPeerURL = hostURL(s.PeerTLS.Scheme(), listenHost, PeerPort)
+	s.ListenClientURL = hostURL(s.ServerTLS.Scheme(), listenHost, ClientPort)
+	s.ListenMetricsURL = hostURL("http", listenHost, MetricsPort)
+	s.JoinEndpoints = ClientEndpoints(s.InitialCluster, s.Name, s.ServerTLS.Scheme(), ClientPort)
+	return s, nil
+}
+
+// MemberHost is the stable DNS name of a member behind the headless peer
+// Service: <pod>.<service>.<namespace>.svc.<domain>.
+func MemberHost(podName, peerService, namespace, domain string) string {
+	return fmt.Sprintf("%s.%s.%s.svc.%s", podName, peerService, namespace, domain)
+}
+
+// ClientEndpoints derives the client URLs of every peer except self: same
+// host as the peer URL, the given scheme and client port.
+func ClientEndpoints(peers []Peer, self, scheme string, clientPort int) []string {
+	var eps []string
+	for _, p := range peers {
+		if p.Name == self {
+			continue
+		}
+		u := hostURL(scheme, p.URL.Hostname(), clientPort)
+		eps = append(eps, u.String())
+	}
+	return eps
+}
+
+// ParseInitialCluster parses "name=peerURL,name=peerURL". Names must be
+// unique and URLs must be http(s)://host:port.
+func ParseInitialCluster(s string) ([]Peer, error) {
+	var peers []Peer
+	seen := map[string]bool{}
+	for _, entry := range strings.Split(s, ",") {
+		entry = strings.TrimSpace(entry)
+		name, raw, ok := strings.Cut(entry, "=")
+		if !ok || name == "" || raw == "" {
+			return nil, fmt.Errorf("entry %q is not name=peerURL", entry)
+		}
+		if seen[name] {
+			return nil, fmt.Errorf("member %q is listed twice", name)
+		}
+		seen[name] = true
+		u, err := url.Parse(raw)
+		if err != nil {
+			return nil, fmt.Errorf("peer URL of %q: %w", name, err)
+		}
+		if u.Scheme != "http" && u.Scheme != "https" {
+			return nil, fmt.Errorf("peer URL %q of %q must be http or https", raw, name)
+		}
+		if _, port, err := net.SplitHostPort(u.Host); err != nil || port == "" || u.Path != "" {
+			return nil, fmt.Errorf("peer URL %q of %q must be scheme://host:port", raw, name)
+		}
+		peers = append(peers, Peer{Name: name, URL: *u})
+	}
+	return peers, nil
+}
+
+// FormatInitialCluster is the inverse of ParseInitialCluster.
+func FormatInitialCluster(peers []Peer) string {
+	parts := make([]string, 0, len(peers))
+	for _, p := range peers {
+		parts = append(parts, p.Name+"="+p.URL.String())
+	}
+	return strings.Join(parts, ",")
+}
+
+func hostURL(scheme, host string, port int) url.URL {
+	return url.URL{Scheme: scheme, Host: net.JoinHostPort(host, strconv.Itoa(port))}
+}
+
+func checkTLSDir(d TLSDir) error {
+	if !d.Enabled() {
+		return nil
+	}
+	for _, f := range []string{d.CertFile(), d.KeyFile(), d.CAFile()} {
+		if _, err := os.Stat(f); err != nil {
+			return fmt.Errorf("checking TLS file: %w", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,123 @@
+// Package server derives the configuration of one etcd member from the
+// environment the Quorum operator renders into the pod, decides whether the
+// member restarts, bootstraps a new cluster or joins an existing one, and runs
+// it on top of go.etcd.io/etcd/server/v3/embed.
+//
+// The split is deliberate: FromEnv turns the pod environment into Settings
+// (plain data, every URL already resolved), Settings.EmbedConfig turns
+// Settings plus a bootstrap decision into an *embed.Config, and Run does the
+// I/O (data-dir inspection, MemberList for a join, starting and stopping
+// etcd). Tests build Settings directly with 127.0.0.1 URLs on free ports.
+package server
+
+import (
+	"net/url"
+	"path/filepath"
+	"time"
+)
+
+// Ports of the member, as rendered by the operator.
+const (
+	ClientPort  = 2379
+	PeerPort    = 2380
+	MetricsPort = 2381
+)
+
+// Cluster states accepted in QUORUM_INITIAL_CLUSTER_STATE.
+const (
+	ClusterStateNew      = "new"
+	ClusterStateExisting = "existing"
+)
+
+// Names of the files expected in a TLS directory.
+const (
+	TLSCertFile = "tls.crt"
+	TLSKeyFile  = "tls.key"
+	TLSCAFile   = "ca.crt"
+)
+
+// Timeouts.
+const (
+	// DefaultReadyTimeout bounds how long Run waits for the member to become
+	// ready (ReadyNotify) before it gives up and returns an error. It is
+	// generous because a member of a new cluster waits for a quorum of its
+	// peers to be scheduled and started.
+	DefaultReadyTimeout = 5 * time.Minute
+	// DefaultMemberListTimeout bounds the MemberList call made when joining an
+	// existing cluster (connection set-up included).
+	DefaultMemberListTimeout = 30 * time.Second
+	// readyWaitLogInterval is how often Run logs that it is still waiting.
+	readyWaitLogInterval = 30 * time.Second
+)
+
+// Peer is one entry of an initial-cluster string: name=peerURL.
+type Peer struct {
+	Name string
+	URL  url.URL
+}
+
+// TLSDir is a directory holding tls.crt, tls.key and ca.crt. The zero value
+// means TLS is off for that side.
+type TLSDir string
+
+// Enabled reports whether TLS is configured.
+func (d TLSDir) Enabled() bool { return d != "" }
+
+// CertFile is the path of the certificate.
+func (d TLSDir) CertFile() string { return filepath.Join(string(d), TLSCertFile) }
+
+// KeyFile is the path of the private key.
+func (d TLSDir) KeyFile() string { return filepath.Join(string(d), TLSKeyFile) }
+
+// CAFile is the path of the trusted CA bundle.
+func (d TLSDir) CAFile() string { return filepath.Join(string(d), TLSCAFile) }
+
+// Scheme is https when TLS is enabled, http otherwise.
+func (d TLSDir) Scheme() string {
+	if d.Enabled() {
+		return "https"
+	}
+	return "http"
+}
+
+// Settings is everything needed to start one member. All URLs are fully
+// resolved so that tests can point them at 127.0.0.1 and free ports.
+type Settings struct {
+	// Name is the member name (the pod name).
+	Name string
+	// DataDir is etcd's data directory.
+	DataDir string
+
+	// ClusterState is ClusterStateNew or ClusterStateExisting. It is only
+	// consulted when DataDir holds no member yet.
+	ClusterState string
+	// InitialCluster is the parsed QUORUM_INITIAL_CLUSTER, used to bootstrap
+	// a new cluster.
+	InitialCluster []Peer
+	// ClusterToken is the initial cluster token of a new cluster.
+	ClusterToken string
+	// JoinEndpoints are the client URLs of the other members, asked for the
+	// member list when joining an existing cluster.
+	JoinEndpoints []string
+
+	ListenPeerURL      url.URL
+	ListenClientURL    url.URL
+	ListenMetricsURL   url.URL
+	AdvertisePeerURL   url.URL
+	AdvertiseClientURL url.URL
+
+	// ServerTLS secures the client listener (mutual TLS) and is also the
+	// client certificate used for MemberList when joining.
+	ServerTLS TLSDir
+	// PeerTLS secures the peer listener and peer connections (mutual TLS).
+	PeerTLS TLSDir
+
+	// ConfigFile is an optional YAML file of extra etcd options, see
+	// LoadOptions.
+	ConfigFile string
+
+	// ReadyTimeout bounds the wait for readiness; 0 waits forever.
+	ReadyTimeout time.Duration
+	// MemberListTimeout bounds the MemberList call of a join.
+	MemberListTimeout time.Duration
+}
