@@ -1,0 +1,81 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
+	"quorum.dev/etcd-operator/controllers/render"
+)
+
+// bootstrapState reads the bootstrap keys of the cluster ConfigMap. A
+// cluster without one is new: it starts with its desired size.
+func (r *EtcdClusterReconciler) bootstrapState(ctx context.Context, c *etcdv1.EtcdCluster) (state, initial string, err error) {
+	cm := &corev1.ConfigMap{}
+	err = r.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: c.ConfigMapName()}, cm)
+	if apierrors.IsNotFound(err) {
+		return render.StateNew, render.InitialCluster(c, c.DesiredReplicas(), r.Render.Domain()), nil
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("reading configmap: %w", err)
+	}
+	state, initial = cm.Data[render.ConfigKeyInitialState], cm.Data[render.ConfigKeyInitialCluster]
+	if state != render.StateExisting {
+		state = render.StateNew
+	}
+	if initial == "" {
+		initial = render.InitialCluster(c, c.DesiredReplicas(), r.Render.Domain())
+	}
+	return state, initial, nil
+}
+
+func (r *EtcdClusterReconciler) applyConfig(ctx context.Context, p *pass) error {
+	state, initial, err := r.bootstrapState(ctx, p.cluster)
+	if err != nil {
+		return err
+	}
+	p.bootstrapState, p.initialCluster = state, initial
+	return r.apply(ctx, p.cluster, render.ConfigMap(p.cluster, r.Render, state, initial))
+}
+
+func (r *EtcdClusterReconciler) applyServices(ctx context.Context, p *pass) error {
+	if err := r.apply(ctx, p.cluster, render.PeerService(p.cluster)); err != nil {
+		return err
+	}
+	return r.apply(ctx, p.cluster, render.ClientService(p.cluster))
+}
+
+// applyStatefulSet applies the members' StatefulSet. A new cluster starts
+// with its desired size; an existing StatefulSet keeps its size here, since
+// membership changes go one safe step at a time (see the membership step).
+func (r *EtcdClusterReconciler) applyStatefulSet(ctx context.Context, p *pass) error {
+	c := p.cluster
+	current := &appsv1.StatefulSet{}
+	err := r.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: c.StatefulSetName()}, current)
+	replicas := c.DesiredReplicas()
+	switch {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		return fmt.Errorf("reading statefulset: %w", err)
+	case current.Spec.Replicas != nil:
+		replicas = *current.Spec.Replicas
+	}
+	p.stsReplicas = replicas
+	sts := render.StatefulSet(c, r.Render, replicas, render.Hash(render.EtcdOptions(c)))
+	if err := r.apply(ctx, c, sts); err != nil {
+		return err
+	}
+	if err := r.Get(ctx, client.ObjectKeyFromObject(sts), current); err == nil {
+		p.sts = current
+	}
+	return nil
+}
+
+func (r *EtcdClusterReconciler) applyPDB(ctx context.Context, p *pass) error {
+	return r.apply(ctx, p.cluster, render.PodDisruptionBudget(p.cluster))
+}

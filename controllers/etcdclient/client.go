@@ -1,0 +1,137 @@
+// Package etcdclient is the operator's narrow view of an etcd cluster: the
+// few cluster-API calls the reconciler needs, each bounded by a named
+// timeout, over one long-lived clientv3 connection per cluster.
+package etcdclient
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+)
+
+// Timeouts of the calls made through Client.
+const (
+	DialTimeout    = 3 * time.Second
+	RequestTimeout = 5 * time.Second
+)
+
+// Member is one entry of the member list.
+type Member struct {
+	ID         uint64
+	Name       string // empty until the member has started
+	PeerURLs   []string
+	ClientURLs []string
+	IsLearner  bool
+}
+
+// Started reports whether the member has ever run (it has published its name).
+func (m Member) Started() bool { return m.Name != "" }
+
+// Status is what one member says about itself.
+type Status struct {
+	Endpoint  string
+	MemberID  uint64
+	LeaderID  uint64
+	Version   string
+	DBSize    int64
+	IsLearner bool
+	RaftIndex uint64
+	RaftTerm  uint64
+	Errors    []string
+}
+
+// Client is the set of cluster operations the operator uses.
+type Client interface {
+	// MemberList returns the cluster ID and its members.
+	MemberList(ctx context.Context) (uint64, []Member, error)
+	// Status asks one endpoint for its own status.
+	Status(ctx context.Context, endpoint string) (Status, error)
+	// Close releases the connection.
+	Close() error
+}
+
+// Config says how to reach a cluster.
+type Config struct {
+	Endpoints []string
+	// TLS is nil for plain http.
+	TLS *tls.Config
+}
+
+// New connects to the cluster. The connection is lazy: New fails only for a
+// bad configuration, not for unreachable members.
+func New(cfg Config) (Client, error) {
+	if len(cfg.Endpoints) == 0 {
+		return nil, errors.New("no endpoints")
+	}
+	c, err := clientv3.New(clientv3.Config{
+		Endpoints:            cfg.Endpoints,
+		TLS:                  cfg.TLS,
+		DialTimeout:          DialTimeout,
+		DialKeepAliveTime:    10 * time.Second,
+		DialKeepAliveTimeout: DialTimeout,
+		Logger:               zap.NewNop(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating etcd client for %v: %w", cfg.Endpoints, err)
+	}
+	return &client{c: c}, nil
+}
+
+// TLSConfig builds a mutual-TLS client configuration from PEM data.
+func TLSConfig(certPEM, keyPEM, caPEM []byte) (*tls.Config, error) {
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("loading client certificate: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		return nil, errors.New("no CA certificate in ca.crt")
+	}
+	return &tls.Config{Certificates: []tls.Certificate{pair}, RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
+}
+
+type client struct {
+	c *clientv3.Client
+}
+
+func (c *client) MemberList(ctx context.Context) (uint64, []Member, error) {
+	ctx, cancel := context.WithTimeout(ctx, RequestTimeout)
+	defer cancel()
+	resp, err := c.c.MemberList(ctx)
+	if err != nil {
+		return 0, nil, fmt.Errorf("listing members: %w", err)
+	}
+	out := make([]Member, 0, len(resp.Members))
+	for _, m := range resp.Members {
+		out = append(out, Member{ID: m.ID, Name: m.Name, PeerURLs: m.PeerURLs, ClientURLs: m.ClientURLs, IsLearner: m.IsLearner})
+	}
+	return resp.Header.GetClusterId(), out, nil
+}
+
+func (c *client) Status(ctx context.Context, endpoint string) (Status, error) {
+	ctx, cancel := context.WithTimeout(ctx, RequestTimeout)
+	defer cancel()
+	resp, err := c.c.Status(ctx, endpoint)
+	if err != nil {
+		return Status{Endpoint: endpoint}, fmt.Errorf("status of %s: %w", endpoint, err)
+	}
+	return Status{
+		Endpoint:  endpoint,
+		MemberID:  resp.Header.GetMemberId(),
+		LeaderID:  resp.Leader,
+		Version:   resp.Version,
+		DBSize:    resp.DbSize,
+		IsLearner: resp.IsLearner,
+		RaftIndex: resp.RaftIndex,
+		RaftTerm:  resp.RaftTerm,
+		Errors:    resp.Errors,
+	}, nil
+}
+
+func (c *client) Close() error { return c.c.Close() }

@@ -1,0 +1,165 @@
+// Package controllers holds the EtcdCluster reconciler. Its pure helpers
+// live in subpackages: render (child objects), pki (certificates) and
+// etcdclient (the narrow etcd client).
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
+	"quorum.dev/etcd-operator/controllers/render"
+)
+
+// FieldOwner is the server-side apply field manager of the operator.
+const FieldOwner = "quorum-operator"
+
+// Requeue intervals: how soon to look again at a cluster that is settling,
+// and how often to refresh member status of a healthy one.
+const (
+	requeueSettling = 5 * time.Second
+	requeueHealthy  = 60 * time.Second
+)
+
+// EtcdClusterReconciler runs EtcdClusters.
+type EtcdClusterReconciler struct {
+	client.Client
+	Scheme   *runtime.Scheme
+	Recorder events.EventRecorder
+	Render   render.Options
+	// Clock is time.Now unless a test sets it.
+	Clock func() time.Time
+	// Clients caches one etcd connection per cluster.
+	Clients *ClientCache
+}
+
+// +kubebuilder:rbac:groups=etcd.quorum.dev,resources=etcdclusters,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=etcd.quorum.dev,resources=etcdclusters/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=etcd.quorum.dev,resources=etcdclusters/finalizers,verbs=update
+// +kubebuilder:rbac:groups=apps,resources=statefulsets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=services;configmaps;secrets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get;list;watch
+// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
+
+// pass carries what one reconcile pass learns, from step to step.
+type pass struct {
+	cluster        *etcdv1.EtcdCluster
+	bootstrapState string // render.StateNew or render.StateExisting
+	initialCluster string
+	stsReplicas    int32               // replicas the StatefulSet was applied with
+	sts            *appsv1.StatefulSet // as last read back, for its status
+	obs            observation
+}
+
+// Reconcile moves one EtcdCluster towards its spec. The steps, in order:
+//  1. certificates: CA and leaf Secrets exist, are valid and not near expiry;
+//  2. config: the ConfigMap with etcd options and bootstrap state;
+//  3. services: headless peer Service and client Service;
+//  4. members: the StatefulSet;
+//  5. disruption budget: a PDB that keeps quorum;
+//  6. observe: member list and per-member status from etcd itself.
+//
+// Status is written once, at the end, from what the pass saw.
+func (r *EtcdClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	cluster := &etcdv1.EtcdCluster{}
+	if err := r.Get(ctx, req.NamespacedName, cluster); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.Clients.Forget(req.NamespacedName)
+			return ctrl.Result{}, nil
+		}
+		return ctrl.Result{}, err
+	}
+	if !cluster.DeletionTimestamp.IsZero() {
+		// Owned objects go with the cluster through garbage collection;
+		// claims follow the StatefulSet's retention policy.
+		r.Clients.Forget(req.NamespacedName)
+		return ctrl.Result{}, nil
+	}
+	original := cluster.DeepCopy()
+	p := &pass{cluster: cluster}
+
+	steps := []struct {
+		name string
+		run  func(context.Context, *pass) error
+	}{
+		{"certificates", r.ensureCertificates},
+		{"config", r.applyConfig},
+		{"services", r.applyServices},
+		{"members", r.applyStatefulSet},
+		{"disruption budget", r.applyPDB},
+		{"observe", r.observe},
+	}
+	var stepErr error
+	for _, s := range steps {
+		if err := s.run(ctx, p); err != nil {
+			stepErr = fmt.Errorf("%s: %w", s.name, err)
+			break
+		}
+	}
+
+	setStatus(cluster, p, r.Render, stepErr)
+	if err := r.Status().Patch(ctx, cluster, client.MergeFrom(original)); err != nil && !apierrors.IsNotFound(err) {
+		if stepErr == nil {
+			stepErr = fmt.Errorf("patching status: %w", err)
+		}
+	}
+	r.recordTransitions(original, cluster)
+	memberHealth.WithLabelValues(cluster.Namespace, cluster.Name).Set(float64(p.obs.healthyCount()))
+	if stepErr != nil {
+		return ctrl.Result{}, stepErr
+	}
+	if meta.IsStatusConditionTrue(cluster.Status.Conditions, etcdv1.ConditionAvailable) &&
+		!meta.IsStatusConditionTrue(cluster.Status.Conditions, etcdv1.ConditionProgressing) {
+		return ctrl.Result{RequeueAfter: requeueHealthy}, nil
+	}
+	return ctrl.Result{RequeueAfter: requeueSettling}, nil
+}
+
+// recordTransitions emits an event whenever Available changes.
+func (r *EtcdClusterReconciler) recordTransitions(before, after *etcdv1.EtcdCluster) {
+	was := meta.FindStatusCondition(before.Status.Conditions, etcdv1.ConditionAvailable)
+	now := meta.FindStatusCondition(after.Status.Conditions, etcdv1.ConditionAvailable)
+	if now == nil || (was != nil && was.Status == now.Status) {
+		return
+	}
+	kind := corev1.EventTypeNormal
+	if now.Status != metav1.ConditionTrue {
+		kind = corev1.EventTypeWarning
+	}
+	r.Recorder.Eventf(after, nil, kind, now.Reason, "Observe", "%s", now.Message)
+}
+
+// SetupWithManager registers the reconciler and what it watches.
+func (r *EtcdClusterReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&etcdv1.EtcdCluster{}).
+		Owns(&appsv1.StatefulSet{}).
+		Owns(&corev1.Service{}).
+		Owns(&corev1.ConfigMap{}).
+		Owns(&corev1.Secret{}).
+		Owns(&policyv1.PodDisruptionBudget{}).
+		Named("etcdcluster").
+		Complete(r)
+}
+
+func (r *EtcdClusterReconciler) now() time.Time {
+	if r.Clock != nil {
+		return r.Clock()
+	}
+	return time.Now()
+}

@@ -1,0 +1,107 @@
+package controllers
+
+import (
+	"fmt"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
+	"quorum.dev/etcd-operator/controllers/render"
+)
+
+// setStatus writes the status from what the pass saw. It is pure: the
+// conditions follow from the observation, the StatefulSet and the step error.
+func setStatus(c *etcdv1.EtcdCluster, p *pass, o render.Options, stepErr error) {
+	st := &c.Status
+	st.Selector = labels.SelectorFromSet(c.SelectorLabels()).String()
+	st.ClientEndpoint = c.ClientEndpoint(o.Domain())
+	st.CASecretName, st.ClientSecretName = "", ""
+	if c.TLSEnabled() {
+		st.CASecretName, st.ClientSecretName = c.CASecretName(), c.ClientSecretName()
+	}
+	if p.sts != nil {
+		st.Replicas, st.ReadyReplicas = p.sts.Status.Replicas, p.sts.Status.ReadyReplicas
+	}
+	if p.obs.contacted {
+		st.Members = p.obs.members
+		st.ClusterID = fmt.Sprintf("%x", p.obs.clusterID)
+	}
+
+	set := func(t string, ok bool, reason, msg string) {
+		s := metav1.ConditionFalse
+		if ok {
+			s = metav1.ConditionTrue
+		}
+		meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: t, Status: s, Reason: reason, Message: msg, ObservedGeneration: c.Generation})
+	}
+
+	// Available: a quorum of voters answers and there is a leader.
+	healthy, voters := p.obs.healthyVoters(), p.obs.voters
+	switch {
+	case p.obs.contacted && voters > 0 && healthy >= int(render.Quorum(int32(voters))) && p.obs.leader != 0:
+		set(etcdv1.ConditionAvailable, true, etcdv1.ReasonQuorumHealthy, fmt.Sprintf("%d of %d voting members healthy", healthy, voters))
+	case p.obs.contacted:
+		set(etcdv1.ConditionAvailable, false, etcdv1.ReasonQuorumLost, fmt.Sprintf("only %d of %d voting members healthy, %d needed for quorum", healthy, voters, render.Quorum(int32(voters))))
+	case p.bootstrapState != render.StateExisting:
+		set(etcdv1.ConditionAvailable, false, etcdv1.ReasonBootstrapping, "waiting for the members of the new cluster to start")
+	case p.obs.err != nil:
+		set(etcdv1.ConditionAvailable, false, etcdv1.ReasonUnreachable, p.obs.err.Error())
+	default:
+		set(etcdv1.ConditionAvailable, false, etcdv1.ReasonMembersNotReady, "no member pod is ready")
+	}
+
+	// Progressing: the operator still has work to do.
+	desired := c.DesiredReplicas()
+	switch {
+	case stepErr != nil:
+		set(etcdv1.ConditionProgressing, true, etcdv1.ReasonReconcileError, stepErr.Error())
+	case p.stsReplicas != desired:
+		set(etcdv1.ConditionProgressing, true, etcdv1.ReasonScalePending, fmt.Sprintf("%d members, %d desired: membership changes are made one at a time", p.stsReplicas, desired))
+	case p.sts == nil || !rolledOut(p):
+		set(etcdv1.ConditionProgressing, true, etcdv1.ReasonMembersNotReady, readyMessage(p))
+	default:
+		set(etcdv1.ConditionProgressing, false, etcdv1.ReasonReconciled, "cluster matches its spec")
+	}
+
+	// Degraded: something is wrong that the user may need to know about.
+	var unhealthy []string
+	for _, m := range p.obs.members {
+		if !m.Healthy {
+			name := m.Name
+			if name == "" {
+				name = "id " + m.ID
+			}
+			unhealthy = append(unhealthy, name)
+		}
+	}
+	switch {
+	case stepErr != nil:
+		set(etcdv1.ConditionDegraded, true, etcdv1.ReasonReconcileError, stepErr.Error())
+	case len(unhealthy) > 0:
+		set(etcdv1.ConditionDegraded, true, etcdv1.ReasonMemberUnhealthy, "unhealthy members: "+strings.Join(unhealthy, ", "))
+	case p.obs.contacted && healthy == voters:
+		set(etcdv1.ConditionDegraded, false, etcdv1.ReasonAllMembersHealthy, "all members healthy")
+	default:
+		set(etcdv1.ConditionDegraded, false, etcdv1.ReasonMembersNotReady, readyMessage(p))
+	}
+
+	if stepErr == nil {
+		st.ObservedGeneration = c.Generation
+	}
+}
+
+func rolledOut(p *pass) bool {
+	s := p.sts.Status
+	return s.ObservedGeneration >= p.sts.Generation && s.ReadyReplicas == p.stsReplicas &&
+		s.UpdatedReplicas == p.stsReplicas && (s.UpdateRevision == "" || s.CurrentRevision == s.UpdateRevision)
+}
+
+func readyMessage(p *pass) string {
+	if p.sts == nil {
+		return "statefulset not created yet"
+	}
+	return fmt.Sprintf("%d of %d member pods ready", p.sts.Status.ReadyReplicas, p.stsReplicas)
+}
