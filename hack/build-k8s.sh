@@ -66,7 +66,7 @@ wrapper_build() {
     for p in "$@"; do echo "	_ \"$p\""; done; echo ')'; } > "$w/tools.go"
   # -e: some modules' own tools.go files import programs, which tidy reports.
   (cd "$w" && go mod tidy -e)
-  (cd "$w" && CGO_ENABLED=0 go build -tags tools -trimpath -ldflags "-s -w" -o "$out/" "$@")
+  (cd "$w" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$out/" "$@")
 }
 
 build_etcd() {
