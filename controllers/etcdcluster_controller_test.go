@@ -1,0 +1,191 @@
+package controllers
+
+import (
+	"context"
+	"crypto/x509"
+	"fmt"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
+	"quorum.dev/etcd-operator/controllers/pki"
+	"quorum.dev/etcd-operator/controllers/render"
+)
+
+func newNamespace(ctx context.Context) string {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "t-"}}
+	Expect(k8s.Create(ctx, ns)).To(Succeed())
+	return ns.Name
+}
+
+func get(ctx context.Context, ns, name string, obj client.Object) func() error {
+	return func() error { return k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, obj) }
+}
+
+var _ = Describe("EtcdCluster reconciler", func() {
+	const timeout, poll = 20 * time.Second, 100 * time.Millisecond
+
+	It("creates certificates, config, services, members and a PDB, and reports bootstrapping", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		c := &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{Name: "demo", Namespace: ns}}
+		Expect(k8s.Create(ctx, c)).To(Succeed())
+		Expect(c.Spec.Replicas).To(Equal(ptr.To[int32](3)), "replicas defaults to 3")
+		Expect(c.Spec.Version).To(Equal("3.7.3"))
+
+		sts := &appsv1.StatefulSet{}
+		Eventually(get(ctx, ns, "demo", sts), timeout, poll).Should(Succeed())
+		Expect(*sts.Spec.Replicas).To(Equal(int32(3)))
+		Expect(sts.Spec.PodManagementPolicy).To(Equal(appsv1.ParallelPodManagement))
+		Expect(sts.Spec.ServiceName).To(Equal("demo-peer"))
+		Expect(sts.Spec.Template.Spec.Containers[0].Image).To(Equal("quorum.dev/etcd-server:3.7.3"))
+		Expect(sts.Spec.PersistentVolumeClaimRetentionPolicy.WhenDeleted).To(Equal(appsv1.RetainPersistentVolumeClaimRetentionPolicyType))
+		Expect(metav1.IsControlledBy(sts, c)).To(BeTrue())
+
+		caSecret := &corev1.Secret{}
+		Eventually(get(ctx, ns, "demo-ca", caSecret), timeout, poll).Should(Succeed())
+		pool := x509.NewCertPool()
+		Expect(pool.AppendCertsFromPEM(caSecret.Data["ca.crt"])).To(BeTrue())
+		for _, name := range []string{"demo-server-tls", "demo-peer-tls", "demo-client-tls"} {
+			s := &corev1.Secret{}
+			Eventually(get(ctx, ns, name, s), timeout, poll).Should(Succeed())
+			Expect(s.Type).To(Equal(corev1.SecretTypeTLS))
+			leaf, err := pki.ParseCert(s.Data["tls.crt"])
+			Expect(err).NotTo(HaveOccurred())
+			_, err = leaf.Verify(x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
+			Expect(err).NotTo(HaveOccurred(), name)
+		}
+		server := &corev1.Secret{}
+		Expect(get(ctx, ns, "demo-server-tls", server)()).To(Succeed())
+		leaf, _ := pki.ParseCert(server.Data["tls.crt"])
+		Expect(leaf.VerifyHostname(fmt.Sprintf("demo-2.demo-peer.%s.svc.cluster.local", ns))).To(Succeed())
+		Expect(leaf.VerifyHostname(fmt.Sprintf("demo-client.%s.svc", ns))).To(Succeed())
+
+		cm := &corev1.ConfigMap{}
+		Eventually(get(ctx, ns, "demo-config", cm), timeout, poll).Should(Succeed())
+		Expect(cm.Data[render.ConfigKeyInitialState]).To(Equal("new"))
+		Expect(cm.Data[render.ConfigKeyInitialCluster]).To(Equal(fmt.Sprintf(
+			"demo-0=https://demo-0.demo-peer.%[1]s.svc.cluster.local:2380,demo-1=https://demo-1.demo-peer.%[1]s.svc.cluster.local:2380,demo-2=https://demo-2.demo-peer.%[1]s.svc.cluster.local:2380", ns)))
+		Expect(cm.Data[render.ConfigKeyOptions]).To(ContainSubstring("quota-backend-bytes: 2147483648"))
+
+		peer := &corev1.Service{}
+		Eventually(get(ctx, ns, "demo-peer", peer), timeout, poll).Should(Succeed())
+		Expect(peer.Spec.ClusterIP).To(Equal(corev1.ClusterIPNone))
+		Expect(peer.Spec.PublishNotReadyAddresses).To(BeTrue())
+		Eventually(get(ctx, ns, "demo-client", &corev1.Service{}), timeout, poll).Should(Succeed())
+
+		pdb := &policyv1.PodDisruptionBudget{}
+		Eventually(get(ctx, ns, "demo", pdb), timeout, poll).Should(Succeed())
+		Expect(pdb.Spec.MaxUnavailable.IntValue()).To(Equal(1))
+
+		Eventually(func(g Gomega) {
+			g.Expect(get(ctx, ns, "demo", c)()).To(Succeed())
+			avail := meta.FindStatusCondition(c.Status.Conditions, etcdv1.ConditionAvailable)
+			g.Expect(avail).NotTo(BeNil())
+			g.Expect(avail.Status).To(Equal(metav1.ConditionFalse))
+			g.Expect(avail.Reason).To(Equal(etcdv1.ReasonBootstrapping))
+			g.Expect(meta.IsStatusConditionTrue(c.Status.Conditions, etcdv1.ConditionProgressing)).To(BeTrue())
+			g.Expect(c.Status.ObservedGeneration).To(Equal(c.Generation))
+			g.Expect(c.Status.Selector).To(Equal("app.kubernetes.io/instance=demo,app.kubernetes.io/name=etcd"))
+			g.Expect(c.Status.ClientSecretName).To(Equal("demo-client-tls"))
+			g.Expect(c.Status.ClientEndpoint).To(Equal(fmt.Sprintf("https://demo-client.%s.svc.cluster.local:2379", ns)))
+		}, timeout, poll).Should(Succeed())
+	})
+
+	It("keeps fields other writers set on its children", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		c := &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{Name: "keep", Namespace: ns}, Spec: etcdv1.EtcdClusterSpec{Replicas: ptr.To[int32](1)}}
+		Expect(k8s.Create(ctx, c)).To(Succeed())
+		svc := &corev1.Service{}
+		Eventually(get(ctx, ns, "keep-client", svc), timeout, poll).Should(Succeed())
+		patch := client.MergeFrom(svc.DeepCopy())
+		svc.Annotations = map[string]string{"example.com/owner": "someone-else"}
+		Expect(k8s.Patch(ctx, svc, patch, client.FieldOwner("someone-else"))).To(Succeed())
+
+		// A spec change makes the operator apply again.
+		Expect(get(ctx, ns, "keep", c)()).To(Succeed())
+		c.Spec.PodTemplate.Labels = map[string]string{"team": "storage"}
+		Expect(k8s.Update(ctx, c)).To(Succeed())
+		sts := &appsv1.StatefulSet{}
+		Eventually(func(g Gomega) {
+			g.Expect(get(ctx, ns, "keep", sts)()).To(Succeed())
+			g.Expect(sts.Spec.Template.Labels).To(HaveKeyWithValue("team", "storage"))
+		}, timeout, poll).Should(Succeed())
+		Expect(get(ctx, ns, "keep-client", svc)()).To(Succeed())
+		Expect(svc.Annotations).To(HaveKeyWithValue("example.com/owner", "someone-else"))
+	})
+
+	It("renews a leaf certificate that is close to expiry, keeping the CA", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		c := &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{Name: "renew", Namespace: ns}, Spec: etcdv1.EtcdClusterSpec{Replicas: ptr.To[int32](1)}}
+		Expect(k8s.Create(ctx, c)).To(Succeed())
+		before, ca := &corev1.Secret{}, &corev1.Secret{}
+		Eventually(get(ctx, ns, "renew-server-tls", before), timeout, poll).Should(Succeed())
+		Expect(get(ctx, ns, "renew-ca", ca)()).To(Succeed())
+
+		// Move the clock to 20 days before the leaf expires, inside the
+		// renewal window, and poke the cluster.
+		old, _ := pki.ParseCert(before.Data["tls.crt"])
+		clockOffset.Store(int64(time.Until(old.NotAfter.Add(-20 * 24 * time.Hour))))
+		DeferCleanup(func() { clockOffset.Store(0) })
+		Expect(get(ctx, ns, "renew", c)()).To(Succeed())
+		c.Annotations = map[string]string{"poke": "1"}
+		Expect(k8s.Update(ctx, c)).To(Succeed())
+
+		Eventually(func(g Gomega) {
+			after := &corev1.Secret{}
+			g.Expect(get(ctx, ns, "renew-server-tls", after)()).To(Succeed())
+			renewed, err := pki.ParseCert(after.Data["tls.crt"])
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(renewed.NotAfter.After(old.NotAfter)).To(BeTrue(), "certificate was not renewed")
+			g.Expect(after.Data["ca.crt"]).To(Equal(ca.Data["ca.crt"]))
+		}, timeout, poll).Should(Succeed())
+		caAfter := &corev1.Secret{}
+		Expect(get(ctx, ns, "renew-ca", caAfter)()).To(Succeed())
+		Expect(caAfter.Data["tls.crt"]).To(Equal(ca.Data["tls.crt"]))
+	})
+
+	It("runs without TLS when it is turned off", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		c := &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{Name: "plain", Namespace: ns},
+			Spec: etcdv1.EtcdClusterSpec{Replicas: ptr.To[int32](1), TLS: etcdv1.TLSSpec{Enabled: ptr.To(false)}, Storage: etcdv1.StorageSpec{Medium: etcdv1.StorageMemory}}}
+		Expect(k8s.Create(ctx, c)).To(Succeed())
+		sts := &appsv1.StatefulSet{}
+		Eventually(get(ctx, ns, "plain", sts), timeout, poll).Should(Succeed())
+		Expect(sts.Spec.VolumeClaimTemplates).To(BeEmpty())
+		for _, e := range sts.Spec.Template.Spec.Containers[0].Env {
+			Expect(e.Name).NotTo(Equal("QUORUM_SERVER_TLS_DIR"))
+		}
+		Consistently(get(ctx, ns, "plain-ca", &corev1.Secret{}), time.Second, poll).ShouldNot(Succeed())
+		cm := &corev1.ConfigMap{}
+		Eventually(get(ctx, ns, "plain-config", cm), timeout, poll).Should(Succeed())
+		Expect(cm.Data[render.ConfigKeyInitialCluster]).To(HavePrefix("plain-0=http://"))
+	})
+
+	It("holds the StatefulSet size when replicas change and says why", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		c := &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{Name: "grow", Namespace: ns}, Spec: etcdv1.EtcdClusterSpec{Replicas: ptr.To[int32](1)}}
+		Expect(k8s.Create(ctx, c)).To(Succeed())
+		Eventually(get(ctx, ns, "grow", &appsv1.StatefulSet{}), timeout, poll).Should(Succeed())
+		Expect(get(ctx, ns, "grow", c)()).To(Succeed())
+		c.Spec.Replicas = ptr.To[int32](3)
+		Expect(k8s.Update(ctx, c)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(get(ctx, ns, "grow", c)()).To(Succeed())
+			cond := meta.FindStatusCondition(c.Status.Conditions, etcdv1.ConditionProgressing)
+			g.Expect(cond).NotTo(BeNil())
+			g.Expect(cond.Reason).To(Equal(etcdv1.ReasonScalePending))
+		}, timeout, poll).Should(Succeed())
+		sts := &appsv1.StatefulSet{}
+		Expect(get(ctx, ns, "grow", sts)()).To(Succeed())
+		Expect(*sts.Spec.Replicas).To(Equal(int32(1)))
+	})
+})

@@ -1,0 +1,70 @@
+package controllers
+
+import (
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/utils/ptr"
+
+	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
+)
+
+// Every bad spec is submitted to the real API server and must be refused
+// at admission with a message that says what is wrong.
+var _ = Describe("EtcdCluster admission", func() {
+	create := func(ctx SpecContext, spec map[string]any) error {
+		u := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "etcd.quorum.dev/v1alpha1", "kind": "EtcdCluster",
+			"metadata": map[string]any{"generateName": "bad-", "namespace": "default"},
+			"spec":     spec,
+		}}
+		return k8s.Create(ctx, u)
+	}
+
+	DescribeTable("refuses a bad spec on create",
+		func(ctx SpecContext, spec map[string]any, message string) {
+			err := create(ctx, spec)
+			Expect(err).To(HaveOccurred())
+			Expect(err.Error()).To(ContainSubstring(message))
+		},
+		Entry("zero replicas", map[string]any{"replicas": 0}, "spec.replicas: Invalid value: 0: spec.replicas in body should be greater than or equal to 1"),
+		Entry("negative replicas", map[string]any{"replicas": -3}, "should be greater than or equal to 1"),
+		Entry("too many replicas", map[string]any{"replicas": 11}, "should be less than or equal to 9"),
+		Entry("reserved etcd option", map[string]any{"etcdOptions": map[string]any{"initial-cluster-state": "new"}}, "etcdOptions may not set options the operator controls"),
+		Entry("reserved TLS option", map[string]any{"etcdOptions": map[string]any{"cert-file": "/x"}}, "etcdOptions may not set options the operator controls"),
+		Entry("malformed version", map[string]any{"version": "latest"}, "spec.version in body should match"),
+		Entry("etcd 2", map[string]any{"version": "2.3.8"}, "spec.version in body should match"),
+		Entry("malformed size", map[string]any{"storage": map[string]any{"size": "lots"}}, "spec.storage.size"),
+		Entry("unknown medium", map[string]any{"storage": map[string]any{"medium": "Tape"}}, `Unsupported value: "Tape"`),
+		Entry("class with emptyDir", map[string]any{"storage": map[string]any{"medium": "EmptyDir", "storageClassName": "fast"}}, "storageClassName applies only to medium PersistentVolume"),
+		Entry("bad retention", map[string]any{"compaction": map[string]any{"retention": "one hour"}}, "spec.compaction.retention in body should match"),
+		Entry("bad compaction mode", map[string]any{"compaction": map[string]any{"mode": "sometimes"}}, `Unsupported value: "sometimes"`),
+		Entry("malformed quota", map[string]any{"quota": map[string]any{"backendBytes": "2 gigs"}}, "spec.quota.backendBytes"),
+	)
+
+	It("refuses changes to immutable fields and downgrades of more than one minor", func(ctx SpecContext) {
+		c := &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{GenerateName: "imm-", Namespace: "default"},
+			Spec: etcdv1.EtcdClusterSpec{Version: "3.7.3", Storage: etcdv1.StorageSpec{StorageClassName: ptr.To("standard")}}}
+		Expect(k8s.Create(ctx, c)).To(Succeed())
+
+		try := func(mutate func(*etcdv1.EtcdCluster), message string) {
+			fresh := &etcdv1.EtcdCluster{}
+			Expect(get(ctx, c.Namespace, c.Name, fresh)()).To(Succeed())
+			mutate(fresh)
+			err := k8s.Update(ctx, fresh)
+			Expect(err).To(HaveOccurred())
+			Expect(err.Error()).To(ContainSubstring(message))
+		}
+		try(func(c *etcdv1.EtcdCluster) { c.Spec.Storage.Medium = etcdv1.StorageMemory }, "storage.medium is immutable")
+		try(func(c *etcdv1.EtcdCluster) { q := resource.MustParse("5Gi"); c.Spec.Storage.Size = &q }, "storage.size is immutable")
+		try(func(c *etcdv1.EtcdCluster) { c.Spec.Storage.StorageClassName = ptr.To("fast") }, "storageClassName is immutable")
+		try(func(c *etcdv1.EtcdCluster) { c.Spec.Version = "3.5.21" }, "version may not go down by more than one minor version")
+
+		fresh := &etcdv1.EtcdCluster{}
+		Expect(get(ctx, c.Namespace, c.Name, fresh)()).To(Succeed())
+		fresh.Spec.Version = "3.6.16"
+		Expect(k8s.Update(ctx, fresh)).To(Succeed(), "a one-minor downgrade is allowed through admission")
+	})
+})
