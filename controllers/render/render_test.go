@@ -1,0 +1,220 @@
+package render
+
+import (
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
+)
+
+var opts = Options{ImageRepository: "quorum.dev/etcd-server", ClusterDomain: "example.local"}
+
+func cluster(mut func(*etcdv1.EtcdCluster)) *etcdv1.EtcdCluster {
+	c := &etcdv1.EtcdCluster{
+		ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: "prod", UID: "uid-1"},
+		Spec:       etcdv1.EtcdClusterSpec{Replicas: ptr.To[int32](3), Version: "3.7.3"},
+	}
+	if mut != nil {
+		mut(c)
+	}
+	return c
+}
+
+func envOf(sts *appsv1.StatefulSet) map[string]corev1.EnvVar {
+	m := map[string]corev1.EnvVar{}
+	for _, e := range sts.Spec.Template.Spec.Containers[0].Env {
+		m[e.Name] = e
+	}
+	return m
+}
+
+func TestStatefulSet(t *testing.T) {
+	cases := []struct {
+		name  string
+		mut   func(*etcdv1.EtcdCluster)
+		check func(t *testing.T, s *appsv1.StatefulSet)
+	}{
+		{"defaults: PVC, TLS, retain on delete, delete on scale", nil, func(t *testing.T, s *appsv1.StatefulSet) {
+			if len(s.Spec.VolumeClaimTemplates) != 1 || s.Spec.VolumeClaimTemplates[0].Spec.Resources.Requests.Storage().String() != "1Gi" {
+				t.Errorf("claim templates: %+v", s.Spec.VolumeClaimTemplates)
+			}
+			p := s.Spec.PersistentVolumeClaimRetentionPolicy
+			if p.WhenDeleted != appsv1.RetainPersistentVolumeClaimRetentionPolicyType || p.WhenScaled != appsv1.DeletePersistentVolumeClaimRetentionPolicyType {
+				t.Errorf("retention: %+v", p)
+			}
+			env := envOf(s)
+			if env["QUORUM_SERVER_TLS_DIR"].Value != ServerTLSDir || env["QUORUM_PEER_TLS_DIR"].Value != PeerTLSDir {
+				t.Errorf("TLS env missing: %+v", env)
+			}
+			if env["QUORUM_CLUSTER_DOMAIN"].Value != "example.local" || env["QUORUM_PEER_SERVICE"].Value != "db-peer" {
+				t.Errorf("env: %+v", env)
+			}
+			if env["QUORUM_INITIAL_CLUSTER_STATE"].ValueFrom.ConfigMapKeyRef.Name != "db-config" {
+				t.Errorf("bootstrap state must come from the ConfigMap, got %+v", env["QUORUM_INITIAL_CLUSTER_STATE"])
+			}
+			if env["ETCDCTL_ENDPOINTS"].Value != "https://localhost:2379" {
+				t.Errorf("etcdctl endpoint: %q", env["ETCDCTL_ENDPOINTS"].Value)
+			}
+		}},
+		{"pods are non-root with a read-only root filesystem", nil, func(t *testing.T, s *appsv1.StatefulSet) {
+			pod := s.Spec.Template.Spec
+			ctr := pod.Containers[0]
+			if !*pod.SecurityContext.RunAsNonRoot || *pod.SecurityContext.RunAsUser == 0 {
+				t.Error("pod may run as root")
+			}
+			if !*ctr.SecurityContext.ReadOnlyRootFilesystem || *ctr.SecurityContext.AllowPrivilegeEscalation {
+				t.Error("container root filesystem writable or privilege escalation allowed")
+			}
+			if ctr.ReadinessProbe.HTTPGet.Path != "/readyz" || ctr.LivenessProbe.HTTPGet.Path != "/livez" {
+				t.Error("probes")
+			}
+		}},
+		{"retain on scale when asked", func(c *etcdv1.EtcdCluster) { c.Spec.Storage.WhenScaled = etcdv1.PVCRetain; c.Spec.Storage.WhenDeleted = etcdv1.PVCDelete }, func(t *testing.T, s *appsv1.StatefulSet) {
+			p := s.Spec.PersistentVolumeClaimRetentionPolicy
+			if p.WhenDeleted != appsv1.DeletePersistentVolumeClaimRetentionPolicyType || p.WhenScaled != appsv1.RetainPersistentVolumeClaimRetentionPolicyType {
+				t.Errorf("retention: %+v", p)
+			}
+		}},
+		{"memory medium uses a sized tmpfs and no claims", func(c *etcdv1.EtcdCluster) {
+			c.Spec.Storage.Medium = etcdv1.StorageMemory
+			q := resource.MustParse("256Mi")
+			c.Spec.Storage.Size = &q
+		}, func(t *testing.T, s *appsv1.StatefulSet) {
+			if len(s.Spec.VolumeClaimTemplates) != 0 || s.Spec.PersistentVolumeClaimRetentionPolicy != nil {
+				t.Error("memory medium must not claim volumes")
+			}
+			for _, v := range s.Spec.Template.Spec.Volumes {
+				if v.Name == "data" {
+					if v.EmptyDir == nil || v.EmptyDir.Medium != corev1.StorageMediumMemory || v.EmptyDir.SizeLimit.String() != "256Mi" {
+						t.Errorf("data volume: %+v", v)
+					}
+					return
+				}
+			}
+			t.Error("no data volume")
+		}},
+		{"TLS off: plain URLs, no secret volumes", func(c *etcdv1.EtcdCluster) { c.Spec.TLS.Enabled = ptr.To(false) }, func(t *testing.T, s *appsv1.StatefulSet) {
+			for _, v := range s.Spec.Template.Spec.Volumes {
+				if v.Secret != nil {
+					t.Errorf("secret volume %s with TLS off", v.Name)
+				}
+			}
+			if _, ok := envOf(s)["QUORUM_SERVER_TLS_DIR"]; ok {
+				t.Error("TLS dir set with TLS off")
+			}
+			if envOf(s)["ETCDCTL_ENDPOINTS"].Value != "http://localhost:2379" {
+				t.Error("etcdctl endpoint scheme")
+			}
+		}},
+		{"pod template overrides pass through, selector labels win", func(c *etcdv1.EtcdCluster) {
+			c.Spec.PodTemplate = etcdv1.PodTemplate{
+				Labels:            map[string]string{"team": "a", etcdv1.LabelInstance: "hijack"},
+				Annotations:       map[string]string{"note": "x"},
+				NodeSelector:      map[string]string{"disk": "ssd"},
+				Tolerations:       []corev1.Toleration{{Key: "dedicated", Operator: corev1.TolerationOpExists}},
+				PriorityClassName: "system-cluster-critical",
+			}
+		}, func(t *testing.T, s *appsv1.StatefulSet) {
+			tpl := s.Spec.Template
+			if tpl.Labels["team"] != "a" || tpl.Labels[etcdv1.LabelInstance] != "db" {
+				t.Errorf("labels: %v", tpl.Labels)
+			}
+			if tpl.Annotations["note"] != "x" || tpl.Annotations[AnnotationConfigHash] != "hash" {
+				t.Errorf("annotations: %v", tpl.Annotations)
+			}
+			if tpl.Spec.NodeSelector["disk"] != "ssd" || len(tpl.Spec.Tolerations) != 1 || tpl.Spec.PriorityClassName != "system-cluster-critical" {
+				t.Error("scheduling overrides lost")
+			}
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := StatefulSet(cluster(tc.mut), opts, 3, "hash")
+			if *s.Spec.Replicas != 3 || s.Spec.PodManagementPolicy != appsv1.ParallelPodManagement || s.Spec.ServiceName != "db-peer" {
+				t.Fatalf("basic shape wrong: %+v", s.Spec)
+			}
+			if got := s.Spec.Template.Spec.Containers[0].Image; got != "quorum.dev/etcd-server:3.7.3" {
+				t.Fatalf("image %q", got)
+			}
+			tc.check(t, s)
+		})
+	}
+}
+
+func TestReplicasArgumentWins(t *testing.T) {
+	if s := StatefulSet(cluster(nil), opts, 1, "h"); *s.Spec.Replicas != 1 {
+		t.Fatalf("replicas %d, want the argument 1", *s.Spec.Replicas)
+	}
+}
+
+func TestPodDisruptionBudgetKeepsQuorum(t *testing.T) {
+	for n, want := range map[int32]int{1: 0, 2: 0, 3: 1, 4: 1, 5: 2, 7: 3} {
+		pdb := PodDisruptionBudget(cluster(func(c *etcdv1.EtcdCluster) { c.Spec.Replicas = ptr.To(n) }))
+		if got := pdb.Spec.MaxUnavailable.IntValue(); got != want {
+			t.Errorf("%d members: maxUnavailable %d, want %d", n, got, want)
+		}
+		if int(n)-want < int(Quorum(n)) {
+			t.Errorf("%d members: budget allows losing quorum", n)
+		}
+	}
+}
+
+func TestServices(t *testing.T) {
+	c := cluster(nil)
+	peer, client := PeerService(c), ClientService(c)
+	if peer.Spec.ClusterIP != corev1.ClusterIPNone || !peer.Spec.PublishNotReadyAddresses || len(peer.Spec.Ports) != 2 {
+		t.Errorf("peer service: %+v", peer.Spec)
+	}
+	if client.Spec.ClusterIP != "" || client.Spec.PublishNotReadyAddresses || len(client.Spec.Ports) != 1 || client.Spec.Ports[0].Port != 2379 {
+		t.Errorf("client service: %+v", client.Spec)
+	}
+	if client.Name != "db-client" || peer.Name != "db-peer" || peer.Labels[etcdv1.LabelManagedBy] != "quorum" {
+		t.Error("names or labels")
+	}
+}
+
+func TestEtcdOptions(t *testing.T) {
+	cases := []struct {
+		name string
+		mut  func(*etcdv1.EtcdCluster)
+		want string
+	}{
+		{"defaults", nil, "auto-compaction-mode: \"periodic\"\nauto-compaction-retention: \"1h\"\nquota-backend-bytes: 2147483648\n"},
+		{"user options sorted and quoted", func(c *etcdv1.EtcdCluster) {
+			c.Spec.EtcdOptions = map[string]string{"snapshot-count": "5000", "log-level": "warn", "experimental-x": "true"}
+			q := resource.MustParse("8Gi")
+			c.Spec.Quota.BackendBytes = &q
+			c.Spec.Compaction = etcdv1.CompactionSpec{Mode: "revision", Retention: "1000"}
+		}, "auto-compaction-mode: \"revision\"\nauto-compaction-retention: 1000\nexperimental-x: true\nlog-level: \"warn\"\nquota-backend-bytes: 8589934592\nsnapshot-count: 5000\n"},
+		{"YAML specials stay strings", func(c *etcdv1.EtcdCluster) {
+			c.Spec.EtcdOptions = map[string]string{"a": "yes: no", "b": "#x"}
+		}, "a: \"yes: no\"\n"},
+	}
+	for _, tc := range cases {
+		got := EtcdOptions(cluster(tc.mut))
+		if !strings.HasPrefix(got, tc.want) && !strings.Contains(got, tc.want) {
+			t.Errorf("%s:\n%s\nwant to contain\n%s", tc.name, got, tc.want)
+		}
+	}
+	if Hash("a") == Hash("b") || Hash("a") != Hash("a") {
+		t.Error("hash")
+	}
+}
+
+func TestInitialCluster(t *testing.T) {
+	got := InitialCluster(cluster(nil), 2, "example.local")
+	want := "db-0=https://db-0.db-peer.prod.svc.example.local:2380,db-1=https://db-1.db-peer.prod.svc.example.local:2380"
+	if got != want {
+		t.Errorf("got %s\nwant %s", got, want)
+	}
+	cm := ConfigMap(cluster(nil), opts, StateNew, got)
+	if cm.Data[ConfigKeyInitialState] != "new" || cm.Data[ConfigKeyInitialCluster] != want || cm.Name != "db-config" {
+		t.Errorf("configmap: %+v", cm.Data)
+	}
+}
