@@ -11,13 +11,14 @@ const (
 	ReasonIdentity  = "derived from the pod (name, data directory)"
 	ReasonURLs      = "listen and advertise URLs are derived from the pod and the peer Service"
 	ReasonBootstrap = "bootstrap is decided by quorum-etcd from the data dir and the operator's environment"
-	ReasonTLS       = "TLS is configured from QUORUM_SERVER_TLS_DIR and QUORUM_PEER_TLS_DIR"
+	ReasonTLS       = "certificates and client-certificate auth come from QUORUM_SERVER_TLS_DIR and QUORUM_PEER_TLS_DIR"
 	ReasonLogging   = "logs are always JSON on stderr; only log-level may be set"
 	ReasonUnsafe    = "unsafe for a member managed by the operator (use the restore subcommand)"
 )
 
 // controlled maps each controlled etcd config-file key to the reason it is
-// controlled.
+// controlled. TLS tuning (cipher-suites, tls-min-version, tls-max-version)
+// is not controlled: it does not conflict with the certificates.
 var controlled = map[string]string{
 	"name":     ReasonIdentity,
 	"data-dir": ReasonIdentity,
@@ -40,9 +41,6 @@ var controlled = map[string]string{
 	"client-transport-security": ReasonTLS,
 	"peer-transport-security":   ReasonTLS,
 	"self-signed-cert-validity": ReasonTLS,
-	"cipher-suites":             ReasonTLS,
-	"tls-min-version":           ReasonTLS,
-	"tls-max-version":           ReasonTLS,
 
 	"logger":                   ReasonLogging,
 	"log-outputs":              ReasonLogging,

@@ -96,8 +96,8 @@ func checkSelfListed(s Settings) error {
 // ID with an empty log is unsafe.
 func JoinInitialCluster(self string, selfURL url.URL, members []*etcdserverpb.Member) ([]Peer, error) {
 	var (
-		peers    []Peer
-		found    bool
+		peers     []Peer
+		found     bool
 		unstarted []string
 	)
 	for _, m := range members {

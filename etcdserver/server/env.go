@@ -6,9 +6,9 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
-	"regexp"
 	"time"
 )
 

@@ -58,7 +58,7 @@ func serve(ctx context.Context, lg *zap.Logger, cfg *embed.Config, readyTimeout 
 	// before stopping raft. So no explicit MoveLeader is needed here.
 	ready, err := waitReady(ctx, lg, e, readyTimeout)
 	if err != nil || !ready {
-		e.Close()
+		closeUnready(e)
 		if err == nil {
 			lg.Info("stopped before becoming ready, on request")
 		}
@@ -112,6 +112,18 @@ func waitReady(ctx context.Context, lg *zap.Logger, e *embed.Etcd, timeout time.
 				zap.Duration("timeout", timeout))
 		}
 	}
+}
+
+// closeUnready closes an etcd that never became ready. embed.Etcd.Close on
+// its own hangs in that state (etcd-io/etcd#9533, still open for v3.7.3):
+// Close first drains each client serveCtx's serversC, which is only closed
+// once the serve goroutine returns, and that goroutine waits for ReadyNotify
+// or StoppingNotify. Stopping the server first closes StoppingNotify, so
+// Close can finish. Stop (not HardStop) still hands leadership over if this
+// member happens to lead.
+func closeUnready(e *embed.Etcd) {
+	e.Server.Stop()
+	e.Close()
 }
 
 func etcdFailed(err error, ok bool) error {
