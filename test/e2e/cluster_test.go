@@ -1,0 +1,114 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
+)
+
+func runOut(name string, args ...string) (string, error) {
+	out, err := exec.Command(name, args...).CombinedOutput()
+	return string(out), err
+}
+
+var _ = Describe("EtcdCluster", func() {
+	It("runs a 3-member cluster that serves TLS clients and refuses the rest", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		createCluster(ctx, ns, "trio", 3, nil)
+		c := waitAvailable(ctx, ns, "trio", 3)
+
+		leaders := 0
+		for _, m := range c.Status.Members {
+			Expect(m.ID).NotTo(BeEmpty())
+			Expect(m.Version).To(Equal("3.7.3"))
+			if m.Role == etcdv1.RoleLeader {
+				leaders++
+			}
+		}
+		Expect(leaders).To(Equal(1), "members: %+v", c.Status.Members)
+		Expect(c.Status.ClusterID).NotTo(BeEmpty())
+
+		By("writing through one member and reading through every other with the root client certificate")
+		eps := podEndpoints(ctx, ns, "trio", "https")
+		tlsCfg := clientTLS(ctx, ns, "trio")
+		w := etcdClient(eps[:1], tlsCfg)
+		put, err := w.Put(ctx, "/e2e/key", "value-1")
+		Expect(err).NotTo(HaveOccurred())
+		for _, ep := range eps {
+			r := etcdClient([]string{ep}, tlsCfg)
+			resp, err := r.Get(ctx, "/e2e/key")
+			Expect(err).NotTo(HaveOccurred(), ep)
+			Expect(resp.Kvs).To(HaveLen(1))
+			Expect(string(resp.Kvs[0].Value)).To(Equal("value-1"))
+			Expect(resp.Header.Revision).To(BeNumerically(">=", put.Header.Revision))
+		}
+
+		By("refusing a plaintext client")
+		plain := etcdClient(eps[:1], nil)
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err = plain.Get(pctx, "/e2e/key")
+		cancel()
+		Expect(err).To(HaveOccurred())
+
+		By("refusing a TLS client without a certificate")
+		anon := tlsCfg.Clone()
+		anon.Certificates = nil
+		nocert := etcdClient(eps[:1], anon)
+		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err = nocert.Get(actx, "/e2e/key")
+		cancel()
+		Expect(err).To(HaveOccurred())
+
+		By("using etcdctl inside a member pod through the client Service")
+		out, err := kubectlExec(ns, "trio-1", "etcdctl", "--endpoints", "https://trio-client:2379", "get", "/e2e/key", "--print-value-only")
+		Expect(err).NotTo(HaveOccurred(), out)
+		Expect(out).To(Equal("value-1"))
+
+		By("having switched the bootstrap state to existing once formed")
+		cm := &corev1.ConfigMap{}
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "trio-config"}, cm)).To(Succeed())
+		Expect(cm.Data["initial-cluster-state"]).To(Equal("existing"))
+	})
+
+	It("runs a single member, and keeps its data across delete and recreate with retained volumes", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		createCluster(ctx, ns, "solo", 1, nil)
+		waitAvailable(ctx, ns, "solo", 1)
+		cl := etcdClient(podEndpoints(ctx, ns, "solo", "https"), clientTLS(ctx, ns, "solo"))
+		_, err := cl.Put(ctx, "/kept", "yes")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(cl.Close()).To(Succeed())
+
+		By("deleting the cluster: its pods go, its claim stays (retention Retain)")
+		Expect(k8s.Delete(ctx, &etcdv1.EtcdCluster{ObjectMeta: metav1ObjectMeta(ns, "solo")})).To(Succeed())
+		Eventually(func() int {
+			pods := &corev1.PodList{}
+			_ = k8s.List(ctx, pods, client.InNamespace(ns), client.MatchingLabels{etcdv1.LabelInstance: "solo"})
+			return len(pods.Items)
+		}).WithTimeout(3 * time.Minute).WithPolling(2 * time.Second).Should(BeZero())
+		Eventually(func() error {
+			return k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "solo-ca"}, &corev1.Secret{})
+		}).WithTimeout(time.Minute).WithPolling(time.Second).ShouldNot(Succeed(), "the old CA is garbage collected")
+		pvc := &corev1.PersistentVolumeClaim{}
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "data-solo-0"}, pvc)).To(Succeed())
+
+		By("recreating it under the same name: the member restarts from its data")
+		createCluster(ctx, ns, "solo", 1, nil)
+		waitAvailable(ctx, ns, "solo", 1)
+		cl = etcdClient(podEndpoints(ctx, ns, "solo", "https"), clientTLS(ctx, ns, "solo"))
+		resp, err := cl.Get(ctx, "/kept")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(resp.Kvs).To(HaveLen(1), fmt.Sprintf("%+v", resp))
+		Expect(string(resp.Kvs[0].Value)).To(Equal("yes"))
+	})
+})

@@ -1,0 +1,84 @@
+//go:build e2e
+
+// Package e2e runs the operator, installed with its Helm chart, on a real
+// cluster (hack/e2e.sh starts the local one) and checks what users see:
+// Ready clusters that accept TLS clients and refuse everybody else.
+package e2e
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
+)
+
+const (
+	operatorNamespace = "quorum-system"
+	release           = "quorum-operator"
+)
+
+var (
+	k8s       client.Client
+	clientset *kubernetes.Clientset
+	repoRoot  = filepath.Join("..", "..")
+)
+
+func TestE2E(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "e2e")
+}
+
+func run(name string, args ...string) string {
+	cmd := exec.Command(name, args...)
+	cmd.Dir = repoRoot
+	out, err := cmd.CombinedOutput()
+	ExpectWithOffset(1, err).NotTo(HaveOccurred(), "%s %v:\n%s", name, args, out)
+	return string(out)
+}
+
+var _ = BeforeSuite(func(ctx SpecContext) {
+	cfg, err := clientcmd.BuildConfigFromFlags("", os.Getenv("KUBECONFIG"))
+	Expect(err).NotTo(HaveOccurred(), "KUBECONFIG must name the cluster to test")
+	scheme := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(etcdv1.AddToScheme(scheme))
+	k8s, err = client.New(cfg, client.Options{Scheme: scheme})
+	Expect(err).NotTo(HaveOccurred())
+	clientset = kubernetes.NewForConfigOrDie(cfg)
+
+	By("installing the operator with its Helm chart")
+	args := []string{"upgrade", "--install", release, "charts/quorum-operator", "--namespace", operatorNamespace,
+		"--create-namespace", "--wait", "--timeout", "3m", "--set", "logLevel=debug"}
+	if img := os.Getenv("OPERATOR_IMAGE_TAG"); img != "" {
+		args = append(args, "--set", "image.tag="+img)
+	}
+	run("helm", args...)
+	dep := &appsv1.Deployment{}
+	Expect(k8s.Get(ctx, client.ObjectKey{Namespace: operatorNamespace, Name: release}, dep)).To(Succeed())
+	Expect(dep.Status.AvailableReplicas).To(BeNumerically(">=", 1))
+}, NodeTimeout(5*time.Minute))
+
+var _ = AfterSuite(func() {
+	if os.Getenv("E2E_KEEP_OPERATOR") == "1" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "helm", "uninstall", release, "--namespace", operatorNamespace, "--wait")
+	out, err := cmd.CombinedOutput()
+	Expect(err).NotTo(HaveOccurred(), string(out))
+})
