@@ -58,8 +58,9 @@ envtest-assets: ## Build kube-apiserver, etcd and kubectl for envtest (cached by
 	hack/envtest-assets.sh "$(KUBEBUILDER_ASSETS)"
 
 .PHONY: test
-test: envtest-assets ## Unit tests and envtest controller tests.
-	KUBEBUILDER_ASSETS="$(KUBEBUILDER_ASSETS)" go test $(GO_TEST_FLAGS) ./api/... ./controllers/... ./etcdserver/... ./hack/... ./test/helm/...
+test: envtest-assets ## Unit tests, envtest controller tests and chart tests.
+	hack/build-k8s.sh helm
+	HELM="$(HELM)" KUBEBUILDER_ASSETS="$(KUBEBUILDER_ASSETS)" go test $(GO_TEST_FLAGS) ./api/... ./controllers/... ./etcdserver/... ./hack/... ./test/helm/...
 
 .PHONY: helm-lint
 helm-lint: ## Lint the operator chart.
