@@ -20,6 +20,7 @@ import (
 
 	"go.etcd.io/etcd/client/pkg/v3/logutil"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"quorum.dev/etcd-operator/etcdserver/server"
 )
@@ -72,7 +73,8 @@ func serve() int {
 		fmt.Fprintf(os.Stderr, "creating logger: %v\n", err)
 		return exitFailure
 	}
-	lg = lg.Named("quorum-etcd")
+	// Errors here are explained by their messages; no stack traces.
+	lg = lg.Named("quorum-etcd").WithOptions(zap.AddStacktrace(zapcore.DPanicLevel))
 	defer func() { _ = lg.Sync() }()
 
 	settings, err := server.FromEnv(os.LookupEnv)

@@ -1,0 +1,182 @@
+package server
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestFromEnv(t *testing.T) {
+	t.Parallel()
+	tlsDir := writeTLSDir(t)
+	goodOptions := writeFile(t, "quota-backend-bytes: 8589934592\nauto-compaction-mode: periodic\nauto-compaction-retention: 1h\n")
+	badOptions := writeFile(t, "initial-cluster: a=http://x:2380\n")
+
+	base := func() map[string]string {
+		return map[string]string{
+			EnvPodName:             "demo-1",
+			EnvPodNamespace:        "prod",
+			EnvPeerService:         "demo-peer",
+			EnvInitialCluster:      "demo-0=https://demo-0.demo-peer.prod.svc.cluster.local:2380,demo-1=https://demo-1.demo-peer.prod.svc.cluster.local:2380,demo-2=https://demo-2.demo-peer.prod.svc.cluster.local:2380",
+			EnvInitialClusterState: "new",
+			EnvClusterToken:        "demo-uid",
+			EnvServerTLSDir:        string(tlsDir),
+			EnvPeerTLSDir:          string(tlsDir),
+			EnvConfigFile:          goodOptions,
+		}
+	}
+	with := func(changes map[string]string) map[string]string {
+		env := base()
+		for k, v := range changes {
+			if v == "<unset>" {
+				delete(env, k)
+				continue
+			}
+			env[k] = v
+		}
+		return env
+	}
+
+	tests := []struct {
+		name    string
+		env     map[string]string
+		wantErr []string // substrings; empty means success
+		check   func(t *testing.T, s Settings)
+	}{
+		{
+			name: "full TLS contract",
+			env:  base(),
+			check: func(t *testing.T, s Settings) {
+				host := "demo-1.demo-peer.prod.svc.cluster.local"
+				want := map[string]string{
+					"advertise peer":   "https://" + host + ":2380",
+					"advertise client": "https://" + host + ":2379",
+					"listen peer":      "https://0.0.0.0:2380",
+					"listen client":    "https://0.0.0.0:2379",
+					"listen metrics":   "http://0.0.0.0:2381",
+				}
+				got := map[string]string{
+					"advertise peer":   s.AdvertisePeerURL.String(),
+					"advertise client": s.AdvertiseClientURL.String(),
+					"listen peer":      s.ListenPeerURL.String(),
+					"listen client":    s.ListenClientURL.String(),
+					"listen metrics":   s.ListenMetricsURL.String(),
+				}
+				if !reflect.DeepEqual(got, want) {
+					t.Errorf("URLs = %v, want %v", got, want)
+				}
+				wantEps := []string{
+					"https://demo-0.demo-peer.prod.svc.cluster.local:2379",
+					"https://demo-2.demo-peer.prod.svc.cluster.local:2379",
+				}
+				if !reflect.DeepEqual(s.JoinEndpoints, wantEps) {
+					t.Errorf("JoinEndpoints = %v, want %v", s.JoinEndpoints, wantEps)
+				}
+				if s.Name != "demo-1" || s.DataDir != DefaultDataDir || s.ClusterToken != "demo-uid" || s.ClusterState != "new" {
+					t.Errorf("identity = %q %q %q %q", s.Name, s.DataDir, s.ClusterToken, s.ClusterState)
+				}
+				if len(s.InitialCluster) != 3 || s.InitialCluster[2].Name != "demo-2" {
+					t.Errorf("InitialCluster = %v", s.InitialCluster)
+				}
+				if s.ReadyTimeout != DefaultReadyTimeout || s.MemberListTimeout != DefaultMemberListTimeout {
+					t.Errorf("timeouts = %s %s", s.ReadyTimeout, s.MemberListTimeout)
+				}
+			},
+		},
+		{
+			name: "plain http, custom domain, data dir and ready timeout",
+			env: with(map[string]string{
+				EnvServerTLSDir: "<unset>", EnvPeerTLSDir: "", EnvClusterDomain: "corp.example",
+				EnvDataDir: "/data/etcd", EnvReadyTimeout: "0", EnvConfigFile: "<unset>",
+				EnvInitialCluster: "demo-0=http://demo-0.demo-peer.prod.svc.corp.example:2380",
+			}),
+			check: func(t *testing.T, s Settings) {
+				if got := s.AdvertisePeerURL.String(); got != "http://demo-1.demo-peer.prod.svc.corp.example:2380" {
+					t.Errorf("AdvertisePeerURL = %s", got)
+				}
+				if got := s.ListenClientURL.String(); got != "http://0.0.0.0:2379" {
+					t.Errorf("ListenClientURL = %s", got)
+				}
+				if s.ServerTLS.Enabled() || s.PeerTLS.Enabled() {
+					t.Errorf("TLS enabled: %q %q", s.ServerTLS, s.PeerTLS)
+				}
+				if s.DataDir != "/data/etcd" || s.ReadyTimeout != 0 || s.ConfigFile != "" {
+					t.Errorf("DataDir=%q ReadyTimeout=%s ConfigFile=%q", s.DataDir, s.ReadyTimeout, s.ConfigFile)
+				}
+				if !reflect.DeepEqual(s.JoinEndpoints, []string{"http://demo-0.demo-peer.prod.svc.corp.example:2379"}) {
+					t.Errorf("JoinEndpoints = %v", s.JoinEndpoints)
+				}
+			},
+		},
+		{
+			name: "existing without token or initial cluster is accepted (restart needs neither)",
+			env:  with(map[string]string{EnvInitialClusterState: "existing", EnvClusterToken: "<unset>", EnvInitialCluster: "<unset>"}),
+			check: func(t *testing.T, s Settings) {
+				if s.InitialCluster != nil || s.JoinEndpoints != nil {
+					t.Errorf("InitialCluster=%v JoinEndpoints=%v", s.InitialCluster, s.JoinEndpoints)
+				}
+			},
+		},
+		{
+			name: "ready timeout as duration",
+			env:  with(map[string]string{EnvReadyTimeout: "90s"}),
+			check: func(t *testing.T, s Settings) {
+				if s.ReadyTimeout != 90*time.Second {
+					t.Errorf("ReadyTimeout = %s", s.ReadyTimeout)
+				}
+			},
+		},
+		{
+			name:    "everything required missing, all reported",
+			env:     map[string]string{},
+			wantErr: []string{"POD_NAME is required", "POD_NAMESPACE is required", "QUORUM_PEER_SERVICE is required", "QUORUM_INITIAL_CLUSTER_STATE is required"},
+		},
+		{name: "bad state", env: with(map[string]string{EnvInitialClusterState: "fresh"}), wantErr: []string{`must be "new" or "existing"`}},
+		{name: "new needs token", env: with(map[string]string{EnvClusterToken: "  "}), wantErr: []string{"QUORUM_CLUSTER_TOKEN is required"}},
+		{name: "pod name not a DNS label", env: with(map[string]string{EnvPodName: "Demo_1"}), wantErr: []string{"POD_NAME", "not a DNS label"}},
+		{name: "bad domain", env: with(map[string]string{EnvClusterDomain: "-bad..domain"}), wantErr: []string{"QUORUM_CLUSTER_DOMAIN"}},
+		{name: "bad ready timeout", env: with(map[string]string{EnvReadyTimeout: "soon"}), wantErr: []string{"QUORUM_READY_TIMEOUT"}},
+		{name: "negative ready timeout", env: with(map[string]string{EnvReadyTimeout: "-1s"}), wantErr: []string{"QUORUM_READY_TIMEOUT"}},
+		{name: "initial cluster without =", env: with(map[string]string{EnvInitialCluster: "demo-0"}), wantErr: []string{"not name=peerURL"}},
+		{name: "initial cluster duplicate", env: with(map[string]string{EnvInitialCluster: "a=http://a:2380,a=http://b:2380"}), wantErr: []string{"listed twice"}},
+		{name: "initial cluster without port", env: with(map[string]string{EnvInitialCluster: "a=http://a"}), wantErr: []string{"scheme://host:port"}},
+		{name: "initial cluster bad scheme", env: with(map[string]string{EnvInitialCluster: "a=unix://a:1"}), wantErr: []string{"http or https"}},
+		{name: "TLS dir without files", env: with(map[string]string{EnvPeerTLSDir: t.TempDir()}), wantErr: []string{"QUORUM_PEER_TLS_DIR", "tls.crt"}},
+		{name: "missing config file", env: with(map[string]string{EnvConfigFile: "/nonexistent/etcd.yaml"}), wantErr: []string{"QUORUM_CONFIG_FILE", "reading etcd options"}},
+		{name: "config file with controlled key", env: with(map[string]string{EnvConfigFile: badOptions}), wantErr: []string{`"initial-cluster" is set by quorum-etcd`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s, err := FromEnv(func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok })
+			if len(tc.wantErr) > 0 {
+				if err == nil {
+					t.Fatalf("FromEnv succeeded, want error containing %q", tc.wantErr)
+				}
+				for _, w := range tc.wantErr {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("error %q does not contain %q", err, w)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("FromEnv: %v", err)
+			}
+			tc.check(t, s)
+		})
+	}
+}
+
+func TestInitialClusterRoundTrip(t *testing.T) {
+	t.Parallel()
+	in := "demo-0=https://demo-0.p.ns.svc.cluster.local:2380,demo-10=https://demo-10.p.ns.svc.cluster.local:2380"
+	peers, err := ParseInitialCluster(in)
+	if err != nil {
+		t.Fatalf("ParseInitialCluster: %v", err)
+	}
+	if got := FormatInitialCluster(peers); got != in {
+		t.Errorf("round trip = %q, want %q", got, in)
+	}
+}
