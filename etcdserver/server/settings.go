@@ -1,13 +1,3 @@
-// Package server derives the configuration of one etcd member from the
-// environment the Quorum operator renders into the pod, decides whether the
-// member restarts, bootstraps a new cluster or joins an existing one, and runs
-// it on top of go.etcd.io/etcd/server/v3/embed.
-//
-// The split is deliberate: FromEnv turns the pod environment into Settings
-// (plain data, every URL already resolved), Settings.EmbedConfig turns
-// Settings plus a bootstrap decision into an *embed.Config, and Run does the
-// I/O (data-dir inspection, MemberList for a join, starting and stopping
-// etcd). Tests build Settings directly with 127.0.0.1 URLs on free ports.
 package server
 
 import (
