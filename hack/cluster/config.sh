@@ -143,7 +143,7 @@ clusterDNS: [$DNS_IP]
 clusterDomain: cluster.local
 resolvConf: $ETC/resolv.conf
 podCIDR: $POD_CIDR
-podLogsDirectory: $STATE/pod-logs
+podLogsDir: $STATE/pod-logs
 address: $NODE_IP
 healthzBindAddress: 127.0.0.1
 healthzPort: 10248

@@ -3,24 +3,23 @@
 # Sourced, not run.
 # shellcheck shell=bash
 
-stop_component() {
-  local name=$1 pid
-  pid=$(pid_of "$name") || return 0
-  if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
-    log "stopping $name (pid $pid)"
-    stop_pid "$pid" "${2:-15}"
-  fi
-  rm -f "$PIDS/$name"
+# stop_components NAME...: stops those components together.
+stop_components() {
+  local name pid pids=() names=()
+  for name in "$@"; do
+    pid=$(pid_of "$name") || continue
+    if ours "$pid"; then pids+=("$pid"); names+=("$name"); fi
+    rm -f "$PIDS/$name"
+  done
+  [[ ${#pids[@]} == 0 ]] && return 0
+  log "stopping ${names[*]}"
+  stop_pids 20 "${pids[@]}"
 }
 
-# kill_containers: SIGKILLs every task of our containerd and deletes it,
-# remembering the pods' network namespaces so they can be removed after.
+# kill_containers: SIGKILLs every task of our containerd and deletes it.
 kill_containers() {
   alive containerd || return 0
   local ids id
-  ctr_ containers ls -q 2>/dev/null | while read -r id; do
-    ctr_ containers info "$id" 2>/dev/null | grep -o '/var/run/netns/cni-[0-9a-f-]*' || true
-  done | sort -u >"$STATE/pod-netns.list"
   ids=$(ctr_ tasks ls -q 2>/dev/null || true)
   [[ -z $ids ]] && return 0
   log "killing $(wc -w <<<"$ids") container task(s)"
@@ -32,6 +31,45 @@ kill_containers() {
   for id in $ids; do ctr_ tasks delete -f "$id" >/dev/null 2>&1 || true; done
 }
 
+# pod_netns: the network namespaces of our pods (CRI makes them under
+# /var/run/netns). From containerd when it runs; otherwise those whose eth0
+# has an address in our pod CIDR, which nothing else on the machine uses.
+pod_netns() {
+  local id f
+  if alive containerd; then
+    ctr_ containers ls -q 2>/dev/null | while read -r id; do
+      ctr_ containers info "$id" 2>/dev/null | grep -o '/var/run/netns/cni-[0-9a-f-]*' || true
+    done | sort -u
+    return 0
+  fi
+  for f in /var/run/netns/cni-*; do
+    [[ -e $f ]] || continue
+    ip -n "$(basename "$f")" -4 -o addr show dev eth0 2>/dev/null | grep -q " ${POD_CIDR%.*}\." && echo "$f"
+  done
+  return 0
+}
+
+# container_ids: IDs of every container and sandbox our containerd knows.
+container_ids() {
+  local d=$STATE/containerd/root/io.containerd.grpc.v1.cri
+  ls "$d/containers" "$d/sandboxes" 2>/dev/null | grep -E '^[0-9a-f]{64}$' || true
+}
+
+# clean_host_paths: removes what kubelet, containerd and CNI left outside
+# $STATE (see record_host_paths in up.sh).
+clean_host_paths() {
+  local p id
+  for id in $(container_ids); do
+    rm -f /var/log/containers/*"-$id.log" /var/lib/cni/results/*"-$id-"* 2>/dev/null || true
+  done
+  [[ -f $STATE/host-paths-created ]] || return 0
+  while read -r p; do
+    [[ -n $p && -e $p ]] || continue
+    awk -v s="$p/" 'index($5, s) == 1 {print $5}' /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m" || true; done
+    rm -rf "$p"
+  done <"$STATE/host-paths-created"
+}
+
 # kill_stragglers: processes left in our kubelet cgroup (pod processes) and
 # shims of our containerd, found by its socket path on their command line.
 kill_stragglers() {
@@ -41,7 +79,7 @@ kill_stragglers() {
     while read -r p; do [[ -n $p ]] && pids+=("$p"); done < <(find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null)
   done < <(cgroup_dirs)
   for p in /proc/[0-9]*; do
-    cmd=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
+    cmd=$(tr '\0' ' ' 2>/dev/null <"$p/cmdline") || continue
     [[ $cmd == *containerd-shim*"-address $CONTAINERD_SOCK "* ]] && pids+=("${p#/proc/}")
   done
   [[ ${#pids[@]} == 0 ]] && return 0
@@ -70,6 +108,7 @@ net_down() {
       umount "$f" 2>/dev/null || umount -l "$f" 2>/dev/null || true
       rm -f "$f"
     done <"$STATE/pod-netns.list"
+    rm -f "$STATE/pod-netns.list"
   fi
   if [[ -e $NETNS ]]; then
     log "removing network namespace $NS"
@@ -95,24 +134,23 @@ cgroups_down() {
 
 cmd_down() {
   need_root
-  local c i
   if [[ ! -e $STATE && ! -e $NETNS ]] && ! ip link show "$HOST_IF" >/dev/null 2>&1; then
     log "nothing to tear down"
     return 0
   fi
   mkdir -p "$PIDS"
-  stop_component kubelet # first, so it restarts nothing
+  stop_components kubelet # first, so it restarts nothing
+  [[ -d $STATE ]] && pod_netns >"$STATE/pod-netns.list"
   kill_containers
-  for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
-    c=${COMPONENTS[i]}
-    [[ $c == kubelet ]] && continue
-    stop_component "$c"
-  done
+  stop_components provisioner coredns kube-proxy kube-scheduler kube-controller-manager
+  stop_components kube-apiserver
+  stop_components etcd containerd
   kill_stragglers
   unmount_state
   net_down
   cgroups_down
   unmount_state
+  clean_host_paths
   rm -rf "$STATE"
   log "cluster down; $STATE removed"
 }

@@ -69,7 +69,10 @@ ensure_packages() {
 }
 
 pid_of() { [[ -f $PIDS/$1 ]] && cat "$PIDS/$1"; }
-alive() { local p; p=$(pid_of "$1") && [[ -n $p ]] && kill -0 "$p" 2>/dev/null; }
+# ours PID: the process exists and is one of ours (every daemon's command line
+# names a path under $STATE), so a stale PID file never hits a reused PID.
+ours() { [[ -n $1 ]] && tr '\0' ' ' 2>/dev/null <"/proc/$1/cmdline" | grep -qF "$STATE/"; }
+alive() { local p; p=$(pid_of "$1") && ours "$p"; }
 
 # start NAME CMD...: starts a daemon inside the namespace in its own session,
 # logging to logs/NAME.log and recording its PID in pids/NAME. nsenter and
@@ -100,16 +103,18 @@ wait_for() {
   die "timed out after ${secs}s waiting for $what"
 }
 
-# stop_pid PID [GRACE]: SIGTERM, wait up to GRACE seconds, then SIGKILL.
-stop_pid() {
-  local pid=$1 grace=${2:-15} i
-  kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
+# stop_pids GRACE PID...: SIGTERM, wait up to GRACE seconds, then SIGKILL.
+stop_pids() {
+  local grace=$1 i p left; shift
+  kill -TERM "$@" 2>/dev/null || true
   for ((i = 0; i < grace * 5; i++)); do
-    kill -0 "$pid" 2>/dev/null || return 0
+    left=0
+    for p in "$@"; do kill -0 "$p" 2>/dev/null && [[ $(awk '{print $3}' "/proc/$p/stat" 2>/dev/null) != Z ]] && left=1; done
+    [[ $left == 0 ]] && return 0
     sleep 0.2
   done
-  kill -KILL "$pid" 2>/dev/null || true
+  log "still running after ${grace}s, sending SIGKILL: $*"
+  kill -KILL "$@" 2>/dev/null || true
   sleep 0.2
 }
 

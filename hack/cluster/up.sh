@@ -2,6 +2,16 @@
 # namespace. Sourced, not run.
 # shellcheck shell=bash
 
+# Paths outside $STATE that kubelet, containerd and CNI hard-code. Those that
+# do not exist yet are ours: down removes them. In those that do, down removes
+# only the entries of our containers.
+HOST_PATHS=(/var/lib/kubelet /var/log/containers /var/log/pods /var/lib/cni /run/containerd)
+record_host_paths() {
+  local p
+  : >"$STATE/host-paths-created"
+  for p in "${HOST_PATHS[@]}"; do [[ -e $p ]] || echo "$p" >>"$STATE/host-paths-created"; done
+}
+
 build_all() {
   "$HACK_DIR/build-k8s.sh" k8s etcd coredns
   log "building pause, provisioner and imagebuild"
@@ -99,7 +109,7 @@ start_control_plane() {
 
 start_node() {
   start kubelet "$K8S_BIN/kubelet" --config "$ETC/kubelet.yaml" \
-    --kubeconfig "$ETC/kubelet.kubeconfig" --root-dir "$STATE/kubelet" \
+    --kubeconfig "$ETC/kubelet.kubeconfig" --root-dir "$STATE/kubelet" --cert-dir "$STATE/kubelet/pki" \
     --hostname-override "$NODE_NAME" --node-ip "$NODE_IP"
   start kube-proxy "$K8S_BIN/kube-proxy" --config "$ETC/kube-proxy.yaml"
   start coredns "$COREDNS_BIN/coredns" -conf "$ETC/Corefile"
@@ -124,7 +134,9 @@ cmd_up() {
     cmd_down
   fi
   mkdir -p "$STATE" "$PIDS" "$LOGS"
-  ensure_packages
+  trap 'log "up failed: logs are in $LOGS (hack/cluster.sh logs COMPONENT); hack/cluster.sh down cleans up"' EXIT
+  ensure_packages # first: Debian's containerd package makes /run/containerd
+  record_host_paths
   build_all
   gen_pki
   gen_configs
@@ -140,6 +152,7 @@ cmd_up() {
   wait_for "kube-proxy healthy" 30 kube-proxy in_ns curl -sf http://127.0.0.1:10256/healthz
   wait_for "default ServiceAccount" 60 kube-controller-manager kc get serviceaccount default -n default
   alive provisioner || { tail -20 "$LOGS/provisioner.log" >&2; die "provisioner exited"; }
+  trap - EXIT
   log "cluster up in $((SECONDS - t0))s"
   print_usage
 }
