@@ -59,11 +59,12 @@ func main() {
 		os.Exit(1)
 	}
 	r := &controllers.EtcdClusterReconciler{
-		Client:   mgr.GetClient(),
-		Scheme:   mgr.GetScheme(),
-		Recorder: mgr.GetEventRecorder("quorum-operator"),
-		Render:   render.Options{ImageRepository: imageRepo, ClusterDomain: clusterDomain},
-		Clients:  controllers.NewClientCache(),
+		Client:    mgr.GetClient(),
+		Scheme:    mgr.GetScheme(),
+		Recorder:  mgr.GetEventRecorder("quorum-operator"),
+		APIReader: mgr.GetAPIReader(),
+		Render:    render.Options{ImageRepository: imageRepo, ClusterDomain: clusterDomain},
+		Clients:   controllers.NewClientCache(),
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		log.Error(err, "setting up controller", "controller", "etcdcluster")

@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
+	"quorum.dev/etcd-operator/controllers/etcdclient"
 	"quorum.dev/etcd-operator/controllers/render"
 )
 
@@ -41,6 +42,8 @@ type EtcdClusterReconciler struct {
 	Render   render.Options
 	// Clock is time.Now unless a test sets it.
 	Clock func() time.Time
+	// APIReader reads objects the cache does not hold (users' Secrets).
+	APIReader client.Reader
 	// Clients caches one etcd connection per cluster.
 	Clients *ClientCache
 }
@@ -64,6 +67,8 @@ type pass struct {
 	stsReplicas    int32               // replicas the StatefulSet was applied with
 	sts            *appsv1.StatefulSet // as last read back, for its status
 	obs            observation
+	client         etcdclient.Client // set by observe when etcd answered
+	authEnabled    bool
 }
 
 // Reconcile moves one EtcdCluster towards its spec. The steps, in order:
@@ -72,7 +77,8 @@ type pass struct {
 //  3. services: headless peer Service and client Service;
 //  4. members: the StatefulSet;
 //  5. disruption budget: a PDB that keeps quorum;
-//  6. observe: member list and per-member status from etcd itself.
+//  6. observe: member list and per-member status from etcd itself;
+//  7. auth: root user and authentication on, once a quorum is healthy.
 //
 // Status is written once, at the end, from what the pass saw.
 func (r *EtcdClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -103,6 +109,7 @@ func (r *EtcdClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		{"members", r.applyStatefulSet},
 		{"disruption budget", r.applyPDB},
 		{"observe", r.observe},
+		{"auth", r.ensureAuth},
 	}
 	var stepErr error
 	for _, s := range steps {
@@ -155,6 +162,10 @@ func (r *EtcdClusterReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&policyv1.PodDisruptionBudget{}).
 		Named("etcdcluster").
 		Complete(r)
+}
+
+func objectKey(namespace, name string) client.ObjectKey {
+	return client.ObjectKey{Namespace: namespace, Name: name}
 }
 
 func (r *EtcdClusterReconciler) now() time.Time {

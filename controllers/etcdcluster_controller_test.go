@@ -189,3 +189,55 @@ var _ = Describe("EtcdCluster reconciler", func() {
 		Expect(*sts.Spec.Replicas).To(Equal(int32(1)))
 	})
 })
+
+var _ = Describe("EtcdCluster auth", func() {
+	const timeout, poll = 20 * time.Second, 100 * time.Millisecond
+
+	It("generates a root password Secret and names it in the status", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		c := &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{Name: "auth", Namespace: ns}, Spec: etcdv1.EtcdClusterSpec{Replicas: ptr.To[int32](1)}}
+		Expect(k8s.Create(ctx, c)).To(Succeed())
+		s := &corev1.Secret{}
+		Eventually(get(ctx, ns, "auth-root-password", s), timeout, poll).Should(Succeed())
+		Expect(len(s.Data["password"])).To(BeNumerically(">=", 24))
+		Expect(metav1.IsControlledBy(s, c)).To(BeTrue())
+		Eventually(func(g Gomega) {
+			g.Expect(get(ctx, ns, "auth", c)()).To(Succeed())
+			g.Expect(c.Status.RootPasswordSecretName).To(Equal("auth-root-password"))
+			g.Expect(c.Status.AuthEnabled).To(BeFalse(), "auth is only enabled on a running cluster")
+		}, timeout, poll).Should(Succeed())
+	})
+
+	It("reports a missing user-named password Secret, then uses it once it appears", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		c := &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{Name: "byo", Namespace: ns},
+			Spec: etcdv1.EtcdClusterSpec{Replicas: ptr.To[int32](1), Auth: etcdv1.AuthSpec{RootPasswordSecretName: "mine"}}}
+		Expect(k8s.Create(ctx, c)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(get(ctx, ns, "byo", c)()).To(Succeed())
+			cond := meta.FindStatusCondition(c.Status.Conditions, etcdv1.ConditionDegraded)
+			g.Expect(cond).NotTo(BeNil())
+			g.Expect(cond.Reason).To(Equal(etcdv1.ReasonAuthSecretMissing))
+			g.Expect(cond.Message).To(ContainSubstring("root password secret mine not found"))
+		}, timeout, poll).Should(Succeed())
+
+		Expect(k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "mine", Namespace: ns}, Data: map[string][]byte{"password": []byte("hunter2hunter2")}})).To(Succeed())
+		c.Annotations = map[string]string{"poke": "1"}
+		Expect(k8s.Update(ctx, c)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(get(ctx, ns, "byo", c)()).To(Succeed())
+			cond := meta.FindStatusCondition(c.Status.Conditions, etcdv1.ConditionDegraded)
+			g.Expect(cond.Reason).NotTo(Equal(etcdv1.ReasonAuthSecretMissing))
+		}, timeout, poll).Should(Succeed())
+		Consistently(get(ctx, ns, "byo-root-password", &corev1.Secret{}), time.Second, poll).ShouldNot(Succeed())
+	})
+
+	It("refuses turning auth off once on", func(ctx SpecContext) {
+		c := &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{GenerateName: "off-", Namespace: "default"}}
+		Expect(k8s.Create(ctx, c)).To(Succeed())
+		c.Spec.Auth.Enabled = ptr.To(false)
+		err := k8s.Update(ctx, c)
+		Expect(err).To(HaveOccurred())
+		Expect(err.Error()).To(ContainSubstring("auth cannot be turned off once enabled"))
+	})
+})

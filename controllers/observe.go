@@ -34,6 +34,11 @@ func (o observation) healthyVoters() int {
 	return n
 }
 
+// quorate reports whether a quorum of voters answers and there is a leader.
+func (o observation) quorate() bool {
+	return o.contacted && o.voters > 0 && o.healthyVoters() >= int(render.Quorum(int32(o.voters))) && o.leader != 0
+}
+
 func (o observation) healthyCount() int {
 	n := 0
 	for _, m := range o.members {
@@ -53,7 +58,15 @@ func (r *EtcdClusterReconciler) clientConfig(ctx context.Context, c *etcdv1.Etcd
 		cfg.Endpoints = append(cfg.Endpoints, c.MemberClientURL(i, r.Render.Domain()))
 	}
 	if !c.TLSEnabled() {
-		return cfg, "plain", nil
+		if !c.Status.AuthEnabled {
+			return cfg, "plain", nil
+		}
+		pw, err := r.rootPassword(ctx, c)
+		if err != nil {
+			return cfg, "", err
+		}
+		cfg.Username, cfg.Password = etcdclient.RootUser, pw
+		return cfg, "password:" + render.Hash(pw), nil
 	}
 	s, err := r.getSecret(ctx, c, c.ClientSecretName())
 	if err != nil || s == nil {
@@ -91,6 +104,7 @@ func (r *EtcdClusterReconciler) observe(ctx context.Context, p *pass) error {
 		p.obs.err = err
 		return nil
 	}
+	p.client = cl
 	p.obs.contacted, p.obs.clusterID = true, clusterID
 	started := 0
 	for _, m := range members {

@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -25,6 +26,14 @@ func setStatus(c *etcdv1.EtcdCluster, p *pass, o render.Options, stepErr error) 
 	if p.sts != nil {
 		st.Replicas, st.ReadyReplicas = p.sts.Status.Replicas, p.sts.Status.ReadyReplicas
 	}
+	if c.AuthEnabled() {
+		st.RootPasswordSecretName = c.RootPasswordSecretName()
+	} else {
+		st.RootPasswordSecretName = ""
+	}
+	if p.authEnabled {
+		st.AuthEnabled = true
+	}
 	if p.obs.contacted {
 		st.Members = p.obs.members
 		st.ClusterID = fmt.Sprintf("%x", p.obs.clusterID)
@@ -41,7 +50,7 @@ func setStatus(c *etcdv1.EtcdCluster, p *pass, o render.Options, stepErr error) 
 	// Available: a quorum of voters answers and there is a leader.
 	healthy, voters := p.obs.healthyVoters(), p.obs.voters
 	switch {
-	case p.obs.contacted && voters > 0 && healthy >= int(render.Quorum(int32(voters))) && p.obs.leader != 0:
+	case p.obs.quorate():
 		set(etcdv1.ConditionAvailable, true, etcdv1.ReasonQuorumHealthy, fmt.Sprintf("%d of %d voting members healthy", healthy, voters))
 	case p.obs.contacted:
 		set(etcdv1.ConditionAvailable, false, etcdv1.ReasonQuorumLost, fmt.Sprintf("only %d of %d voting members healthy, %d needed for quorum", healthy, voters, render.Quorum(int32(voters))))
@@ -54,10 +63,15 @@ func setStatus(c *etcdv1.EtcdCluster, p *pass, o render.Options, stepErr error) 
 	}
 
 	// Progressing: the operator still has work to do.
+	errReason := etcdv1.ReasonReconcileError
+	var se *specError
+	if errors.As(stepErr, &se) {
+		errReason = se.reason
+	}
 	desired := c.DesiredReplicas()
 	switch {
 	case stepErr != nil:
-		set(etcdv1.ConditionProgressing, true, etcdv1.ReasonReconcileError, stepErr.Error())
+		set(etcdv1.ConditionProgressing, true, errReason, stepErr.Error())
 	case p.stsReplicas != desired:
 		set(etcdv1.ConditionProgressing, true, etcdv1.ReasonScalePending, fmt.Sprintf("%d members, %d desired: membership changes are made one at a time", p.stsReplicas, desired))
 	case p.sts == nil || !rolledOut(p):
@@ -79,7 +93,7 @@ func setStatus(c *etcdv1.EtcdCluster, p *pass, o render.Options, stepErr error) 
 	}
 	switch {
 	case stepErr != nil:
-		set(etcdv1.ConditionDegraded, true, etcdv1.ReasonReconcileError, stepErr.Error())
+		set(etcdv1.ConditionDegraded, true, errReason, stepErr.Error())
 	case len(unhealthy) > 0:
 		set(etcdv1.ConditionDegraded, true, etcdv1.ReasonMemberUnhealthy, "unhealthy members: "+strings.Join(unhealthy, ", "))
 	case p.obs.contacted && healthy == voters:

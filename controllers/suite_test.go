@@ -59,12 +59,13 @@ var _ = BeforeSuite(func() {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
 	Expect(err).NotTo(HaveOccurred())
 	r := &EtcdClusterReconciler{
-		Client:   mgr.GetClient(),
-		Scheme:   mgr.GetScheme(),
-		Recorder: mgr.GetEventRecorder("quorum-operator"),
-		Render:   render.Options{ImageRepository: "quorum.dev/etcd-server", ClusterDomain: "cluster.local"},
-		Clock:    func() time.Time { return time.Now().Add(time.Duration(clockOffset.Load())) },
-		Clients:  NewClientCache(),
+		Client:    mgr.GetClient(),
+		Scheme:    mgr.GetScheme(),
+		Recorder:  mgr.GetEventRecorder("quorum-operator"),
+		Render:    render.Options{ImageRepository: "quorum.dev/etcd-server", ClusterDomain: "cluster.local"},
+		APIReader: mgr.GetAPIReader(),
+		Clock:     func() time.Time { return time.Now().Add(time.Duration(clockOffset.Load())) },
+		Clients:   NewClientCache(),
 	}
 	Expect(r.SetupWithManager(mgr)).To(Succeed())
 	var ctx context.Context

@@ -35,6 +35,9 @@ const (
 	ReasonInvalidSpec = "InvalidSpec"
 	// ReasonScalePending: a replicas change waits for safe membership changes.
 	ReasonScalePending = "ScalePending"
+	// ReasonAuthSecretMissing: the named root password Secret is missing or
+	// has no "password" key.
+	ReasonAuthSecretMissing = "AuthSecretMissing"
 	// ReasonReconcileError: a step of the last pass failed; the message says which.
 	ReasonReconcileError = "ReconcileError"
 )

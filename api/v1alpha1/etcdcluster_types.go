@@ -41,7 +41,7 @@ type EtcdClusterSpec struct {
 	// "snapshot-count": "10000"). Options the operator controls (names,
 	// URLs, cluster membership, data directory, TLS) are rejected.
 	// +kubebuilder:validation:MaxProperties=32
-	// +kubebuilder:validation:XValidation:rule="self.all(k, !(k in ['name','data-dir','wal-dir','listen-client-urls','listen-peer-urls','advertise-client-urls','initial-advertise-peer-urls','initial-cluster','initial-cluster-state','initial-cluster-token','listen-metrics-urls','discovery','discovery-srv','cert-file','key-file','trusted-ca-file','client-cert-auth','peer-cert-file','peer-key-file','peer-trusted-ca-file','peer-client-cert-auth','auto-tls','peer-auto-tls','force-new-cluster','quota-backend-bytes','auto-compaction-mode','auto-compaction-retention']))",message="etcdOptions may not set options the operator controls (name, urls, initial-cluster*, data-dir, TLS, quota and compaction: use spec.quota and spec.compaction)"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !(k in ['advertise-client-urls','auto-compaction-mode','auto-compaction-retention','auto-tls','cert-file','client-cert-auth','client-transport-security','data-dir','discovery','discovery-config','discovery-srv','discovery-srv-name','enable-log-rotation','force-new-cluster','initial-advertise-peer-urls','initial-cluster','initial-cluster-state','initial-cluster-token','key-file','listen-client-http-urls','listen-client-urls','listen-metrics-urls','listen-peer-urls','log-format','log-outputs','log-rotation-config-json','logger','name','peer-auto-tls','peer-cert-file','peer-client-cert-auth','peer-key-file','peer-transport-security','peer-trusted-ca-file','quota-backend-bytes','self-signed-cert-validity','trusted-ca-file','wal-dir']))",message="etcdOptions may not set options the operator controls (names, URLs, bootstrap, data directory, TLS, logging outputs, force-new-cluster; quota and compaction: use spec.quota and spec.compaction)"
 	// +optional
 	EtcdOptions map[string]string `json:"etcdOptions,omitempty"`
 
@@ -57,6 +57,28 @@ type EtcdClusterSpec struct {
 	// client traffic, with certificates issued by the operator.
 	// +optional
 	TLS TLSSpec `json:"tls,omitempty"`
+
+	// Auth turns on etcd authentication with a root user. On by default.
+	// +optional
+	Auth AuthSpec `json:"auth,omitempty"`
+}
+
+// AuthSpec configures etcd authentication. With TLS on, a client's
+// certificate common name is its etcd user name: the operator's root client
+// certificate (status.clientSecretName) acts as root.
+type AuthSpec struct {
+	// Enabled turns authentication on once the cluster has formed. Default
+	// true. Turning it off later is refused: a cluster with auth is not
+	// opened up by a spec change.
+	// +kubebuilder:default=true
+	// +kubebuilder:validation:XValidation:rule="self || !oldSelf",message="auth cannot be turned off once enabled"
+	// +optional
+	Enabled *bool `json:"enabled,omitempty"`
+	// RootPasswordSecretName names a Secret in the cluster's namespace whose
+	// "password" key is the root user's password. Empty: the operator
+	// generates <name>-root-password.
+	// +optional
+	RootPasswordSecretName string `json:"rootPasswordSecretName,omitempty"`
 }
 
 // StorageMedium says where member data lives.
@@ -237,6 +259,12 @@ type EtcdClusterStatus struct {
 	// ca.crt) for the root user when TLS is on.
 	// +optional
 	ClientSecretName string `json:"clientSecretName,omitempty"`
+	// AuthEnabled is true once the operator has turned etcd authentication on.
+	// +optional
+	AuthEnabled bool `json:"authEnabled,omitempty"`
+	// RootPasswordSecretName holds the root user's password.
+	// +optional
+	RootPasswordSecretName string `json:"rootPasswordSecretName,omitempty"`
 	// CASecretName holds the cluster CA.
 	// +optional
 	CASecretName string `json:"caSecretName,omitempty"`

@@ -67,6 +67,20 @@ func (c *EtcdCluster) PeerSecretName() string { return c.Name + "-peer-tls" }
 // ClientSecretName holds the root client certificate.
 func (c *EtcdCluster) ClientSecretName() string { return c.Name + "-client-tls" }
 
+// RootPasswordSecretName holds the root user's password: the user's Secret
+// when one is named, else the generated one.
+func (c *EtcdCluster) RootPasswordSecretName() string {
+	if c.Spec.Auth.RootPasswordSecretName != "" {
+		return c.Spec.Auth.RootPasswordSecretName
+	}
+	return c.Name + "-root-password"
+}
+
+// AuthEnabled reports whether etcd authentication is wanted (the default).
+func (c *EtcdCluster) AuthEnabled() bool {
+	return c.Spec.Auth.Enabled == nil || *c.Spec.Auth.Enabled
+}
+
 // MemberName is the pod (and etcd member) name of ordinal i.
 func (c *EtcdCluster) MemberName(i int) string { return c.Name + "-" + strconv.Itoa(i) }
 

@@ -52,6 +52,11 @@ type Client interface {
 	MemberList(ctx context.Context) (uint64, []Member, error)
 	// Status asks one endpoint for its own status.
 	Status(ctx context.Context, endpoint string) (Status, error)
+	// AuthEnabled reports whether authentication is on.
+	AuthEnabled(ctx context.Context) (bool, error)
+	// EnableAuth makes sure the root user exists with the root role and the
+	// given password, then turns authentication on. Safe to repeat.
+	EnableAuth(ctx context.Context, rootPassword string) error
 	// Close releases the connection.
 	Close() error
 }
@@ -61,6 +66,9 @@ type Config struct {
 	Endpoints []string
 	// TLS is nil for plain http.
 	TLS *tls.Config
+	// Username and Password authenticate when set (needed only without
+	// TLS: with TLS, the client certificate's common name is the user).
+	Username, Password string
 }
 
 // New connects to the cluster. The connection is lazy: New fails only for a
@@ -72,6 +80,8 @@ func New(cfg Config) (Client, error) {
 	c, err := clientv3.New(clientv3.Config{
 		Endpoints:            cfg.Endpoints,
 		TLS:                  cfg.TLS,
+		Username:             cfg.Username,
+		Password:             cfg.Password,
 		DialTimeout:          DialTimeout,
 		DialKeepAliveTime:    10 * time.Second,
 		DialKeepAliveTimeout: DialTimeout,

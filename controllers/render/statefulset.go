@@ -19,6 +19,7 @@ const (
 	DataDir         = DataMountPath + "/data"
 	ServerTLSDir    = "/etc/quorum/tls/server"
 	PeerTLSDir      = "/etc/quorum/tls/peer"
+	ClientTLSDir    = "/etc/quorum/tls/client"
 	ConfigDir       = "/etc/quorum/config"
 	ContainerName   = "etcd"
 	dataVolume      = "data"
@@ -145,6 +146,7 @@ func volumes(c *etcdv1.EtcdCluster) []corev1.Volume {
 		vols = append(vols,
 			corev1.Volume{Name: "server-tls", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: c.ServerSecretName(), DefaultMode: ptr.To[int32](0o440)}}},
 			corev1.Volume{Name: "peer-tls", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: c.PeerSecretName(), DefaultMode: ptr.To[int32](0o440)}}},
+			corev1.Volume{Name: "client-tls", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: c.ClientSecretName(), DefaultMode: ptr.To[int32](0o440)}}},
 		)
 	}
 	return vols
@@ -160,6 +162,7 @@ func container(c *etcdv1.EtcdCluster, o Options) corev1.Container {
 		mounts = append(mounts,
 			corev1.VolumeMount{Name: "server-tls", MountPath: ServerTLSDir, ReadOnly: true},
 			corev1.VolumeMount{Name: "peer-tls", MountPath: PeerTLSDir, ReadOnly: true},
+			corev1.VolumeMount{Name: "client-tls", MountPath: ClientTLSDir, ReadOnly: true},
 		)
 	}
 	probe := func(path string, failures int32) *corev1.Probe {
@@ -222,9 +225,11 @@ func env(c *etcdv1.EtcdCluster, o Options) []corev1.EnvVar {
 		e = append(e,
 			corev1.EnvVar{Name: "QUORUM_SERVER_TLS_DIR", Value: ServerTLSDir},
 			corev1.EnvVar{Name: "QUORUM_PEER_TLS_DIR", Value: PeerTLSDir},
-			corev1.EnvVar{Name: "ETCDCTL_CACERT", Value: ServerTLSDir + "/ca.crt"},
-			corev1.EnvVar{Name: "ETCDCTL_CERT", Value: ServerTLSDir + "/tls.crt"},
-			corev1.EnvVar{Name: "ETCDCTL_KEY", Value: ServerTLSDir + "/tls.key"},
+			// etcdctl in the pod acts as root through the root client
+			// certificate, as the operator does.
+			corev1.EnvVar{Name: "ETCDCTL_CACERT", Value: ClientTLSDir + "/ca.crt"},
+			corev1.EnvVar{Name: "ETCDCTL_CERT", Value: ClientTLSDir + "/tls.crt"},
+			corev1.EnvVar{Name: "ETCDCTL_KEY", Value: ClientTLSDir + "/tls.key"},
 		)
 	}
 	return e
