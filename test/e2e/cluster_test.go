@@ -8,6 +8,9 @@ import (
 	"os/exec"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"k8s.io/utils/ptr"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
@@ -69,6 +72,16 @@ var _ = Describe("EtcdCluster", func() {
 		cancel()
 		Expect(err).To(HaveOccurred())
 
+		By("refusing a client whose certificate names no etcd user, once auth is on")
+		Eventually(func() bool {
+			_ = k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "trio"}, c)
+			return c.Status.AuthEnabled
+		}).WithTimeout(2 * time.Minute).WithPolling(2 * time.Second).Should(BeTrue())
+		stranger := etcdClient(eps[:1], strangerTLS(ctx, ns, "trio", "nobody"))
+		_, err = stranger.Put(ctx, "/e2e/key", "overwritten")
+		Expect(err).To(HaveOccurred())
+		Expect(err.Error()).To(Or(ContainSubstring("user name not found"), ContainSubstring("permission denied")))
+
 		By("using etcdctl inside a member pod through the client Service")
 		out, err := kubectlExec(ns, "trio-1", "etcdctl", "--endpoints", "https://trio-client:2379", "get", "/e2e/key", "--print-value-only")
 		Expect(err).NotTo(HaveOccurred(), out)
@@ -78,6 +91,29 @@ var _ = Describe("EtcdCluster", func() {
 		cm := &corev1.ConfigMap{}
 		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "trio-config"}, cm)).To(Succeed())
 		Expect(cm.Data["initial-cluster-state"]).To(Equal("existing"))
+	})
+
+	It("runs without TLS, with password authentication enforced", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		createCluster(ctx, ns, "plain", 1, func(c *etcdv1.EtcdCluster) { c.Spec.TLS.Enabled = ptr.To(false) })
+		waitAvailable(ctx, ns, "plain", 1)
+		c := &etcdv1.EtcdCluster{}
+		Eventually(func() bool {
+			_ = k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "plain"}, c)
+			return c.Status.AuthEnabled
+		}).WithTimeout(2 * time.Minute).WithPolling(2 * time.Second).Should(BeTrue())
+		eps := podEndpoints(ctx, ns, "plain", "http")
+		anon := etcdClient(eps, nil)
+		_, err := anon.Put(ctx, "/k", "v")
+		Expect(err).To(HaveOccurred(), "anonymous write accepted")
+
+		pw := &corev1.Secret{}
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: c.Status.RootPasswordSecretName}, pw)).To(Succeed())
+		root, err := clientv3.New(clientv3.Config{Endpoints: eps, Username: "root", Password: string(pw.Data["password"]), DialTimeout: 5 * time.Second})
+		Expect(err).NotTo(HaveOccurred())
+		defer root.Close()
+		_, err = root.Put(ctx, "/k", "v")
+		Expect(err).NotTo(HaveOccurred())
 	})
 
 	It("runs a single member, and keeps its data across delete and recreate with retained volumes", func(ctx SpecContext) {

@@ -20,6 +20,7 @@ import (
 
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
 	"quorum.dev/etcd-operator/controllers/etcdclient"
+	"quorum.dev/etcd-operator/controllers/pki"
 )
 
 func newNamespace(ctx context.Context) string {
@@ -128,4 +129,17 @@ func kubectlExec(ns, pod string, args ...string) (string, error) {
 
 func metav1ObjectMeta(ns, name string) metav1.ObjectMeta {
 	return metav1.ObjectMeta{Namespace: ns, Name: name}
+}
+
+// strangerTLS is a client certificate signed by the cluster's CA for a user
+// etcd does not know: it passes TLS and must fail authorisation.
+func strangerTLS(ctx context.Context, ns, name, user string) *tls.Config {
+	ca := &corev1.Secret{}
+	Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name + "-ca"}, ca)).To(Succeed())
+	leaf, err := pki.Issue(pki.Pair{CertPEM: ca.Data["tls.crt"], KeyPEM: ca.Data["tls.key"]}, pki.LeafRequest{CommonName: user, Client: true}, time.Now(), time.Hour)
+	Expect(err).NotTo(HaveOccurred())
+	cfg, err := etcdclient.TLSConfig(leaf.CertPEM, leaf.KeyPEM, ca.Data["ca.crt"])
+	Expect(err).NotTo(HaveOccurred())
+	cfg.ServerName = fmt.Sprintf("%s-client.%s.svc", name, ns)
+	return cfg
 }
