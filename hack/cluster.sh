@@ -5,13 +5,14 @@
 # built from source and run as processes of this machine. No registry: images
 # are built with hack/imagebuild and loaded with `load-image`.
 #
-# Usage: hack/cluster.sh up|down|status|kubeconfig|load-image TAR...|exec -- CMD...|logs [COMPONENT] [-f]
+# Usage: hack/cluster.sh up|down|status|kubeconfig|load-image TAR...|exec -- CMD...|logs [COMPONENT] [-f]|smoke
 set -euo pipefail
 
 source "$(dirname "$0")/cluster/lib.sh"
 source "$HACK_DIR/cluster/config.sh"
 source "$HACK_DIR/cluster/up.sh"
 source "$HACK_DIR/cluster/down.sh"
+source "$HACK_DIR/cluster/smoke.sh"
 
 case $STATE in
   /*/*) ;;
@@ -30,6 +31,8 @@ Usage: hack/cluster.sh COMMAND
   exec -- CMD...     run CMD in the node's network namespace with cluster DNS
                      (e.g. exec -- getent hosts kubernetes.default.svc.cluster.local)
   logs [COMP] [-f]   show a component's log (no COMP: list the logs)
+  smoke              check the running cluster end to end (pods, volumes, DNS,
+                     logs, exec, host access to pod and Service IPs)
 
 State: \$QUORUM_STATE (now $STATE). Components: ${COMPONENTS[*]}
 USAGE
@@ -114,6 +117,7 @@ case $cmd in
   load-image) cmd_load_image "$@" ;;
   exec) cmd_exec "$@" ;;
   logs) cmd_logs "$@" ;;
+  smoke) cmd_smoke ;;
   -h | --help | help) usage ;;
   *) usage >&2; exit 2 ;;
 esac

@@ -7,7 +7,7 @@ gen_pki() {
   log "generating certificates and tokens"
   mkdir -p "$PKI"
   (
-    cd "$PKI"
+    cd "$PKI" || exit 1
     openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 3650 \
       -subj "/CN=quorum-local-ca" 2>/dev/null
     cat >apiserver.ext <<EXT
@@ -172,6 +172,7 @@ mode: iptables
 clusterCIDR: $POD_CIDR
 hostnameOverride: $NODE_NAME
 bindAddress: $NODE_IP
+nodePortAddresses: [primary]
 healthzBindAddress: 127.0.0.1:10256
 metricsBindAddress: 127.0.0.1:10249
 clientConnection:

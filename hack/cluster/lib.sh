@@ -5,6 +5,7 @@ HACK_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 REPO_ROOT=$(cd "$HACK_DIR/.." && pwd)
 # shellcheck source=../versions.sh
 source "$HACK_DIR/versions.sh"
+command -v go >/dev/null || PATH=/usr/local/go/bin:$PATH
 
 STATE=${QUORUM_STATE:-/var/tmp/quorum-local}
 NS=quorum                    # network namespace the node lives in
