@@ -323,7 +323,7 @@ func view(s Snapshot) (*cluster, Action, bool) {
 				m.ID, m.Name, strings.Join(m.PeerURLs, ",")), true
 		}
 		if prev, dup := v.byOrdinal[o]; dup {
-			return nil, refuse(o, "members %x and %x both have the peer URL of ordinal %d", prev.ID, m.ID, o), true
+			return nil, refuse(o, "members %x and %x both have the peer URL of ordinal %d", min(prev.ID, m.ID), max(prev.ID, m.ID), o), true
 		}
 		v.byOrdinal[o] = m
 		if !m.IsLearner {
