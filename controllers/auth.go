@@ -61,14 +61,7 @@ func (r *EtcdClusterReconciler) ensureAuth(ctx context.Context, p *pass) error {
 func (r *EtcdClusterReconciler) rootPassword(ctx context.Context, c *etcdv1.EtcdCluster) (string, error) {
 	name := c.RootPasswordSecretName()
 	s := &corev1.Secret{}
-	var err error
-	if c.Spec.Auth.RootPasswordSecretName != "" {
-		// The user's Secret is not labelled for the operator's cache: read
-		// it straight from the API server.
-		err = r.APIReader.Get(ctx, objectKey(c.Namespace, name), s)
-	} else {
-		err = r.Get(ctx, objectKey(c.Namespace, name), s)
-	}
+	err := r.reader(c.Spec.Auth.RootPasswordSecretName != "").Get(ctx, objectKey(c.Namespace, name), s)
 	switch {
 	case apierrors.IsNotFound(err) && c.Spec.Auth.RootPasswordSecretName != "":
 		return "", &specError{etcdv1.ReasonAuthSecretMissing, fmt.Sprintf("root password secret %s not found", name)}

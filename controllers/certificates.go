@@ -58,6 +58,9 @@ func (r *EtcdClusterReconciler) ensureCertificates(ctx context.Context, p *pass)
 	if !c.TLSEnabled() {
 		return nil
 	}
+	if c.UserCertificates() {
+		return r.checkUserCertificates(ctx, c)
+	}
 	now := r.now()
 	ca, err := r.ensureCA(ctx, c, now)
 	if err != nil {
@@ -152,5 +155,29 @@ func (r *EtcdClusterReconciler) writeSecret(ctx context.Context, c *etcdv1.EtcdC
 		return fmt.Errorf("creating secret %s: %w", name, err)
 	}
 	r.Recorder.Eventf(c, s, corev1.EventTypeNormal, reasonCertIssued, "IssueCertificate", "issued certificate in secret %s", name)
+	return nil
+}
+
+// checkUserCertificates makes sure the user's Secrets exist and hold what
+// members need, so that a typo shows up as a condition, not a pod that
+// cannot start.
+func (r *EtcdClusterReconciler) checkUserCertificates(ctx context.Context, c *etcdv1.EtcdCluster) error {
+	for _, name := range []string{c.ServerSecretName(), c.PeerSecretName(), c.ClientSecretName()} {
+		s := &corev1.Secret{}
+		if err := r.reader(true).Get(ctx, objectKey(c.Namespace, name), s); err != nil {
+			if apierrors.IsNotFound(err) {
+				return &specError{etcdv1.ReasonCertificateInvalid, fmt.Sprintf("TLS secret %s not found", name)}
+			}
+			return fmt.Errorf("reading secret %s: %w", name, err)
+		}
+		for _, k := range []string{corev1.TLSCertKey, corev1.TLSPrivateKeyKey, keyCACert} {
+			if len(s.Data[k]) == 0 {
+				return &specError{etcdv1.ReasonCertificateInvalid, fmt.Sprintf("TLS secret %s has no %s", name, k)}
+			}
+		}
+		if _, err := pki.ParseCert(s.Data[corev1.TLSCertKey]); err != nil {
+			return &specError{etcdv1.ReasonCertificateInvalid, fmt.Sprintf("TLS secret %s: %v", name, err)}
+		}
+	}
 	return nil
 }

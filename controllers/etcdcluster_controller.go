@@ -5,6 +5,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -32,6 +33,9 @@ const FieldOwner = "quorum-operator"
 const (
 	requeueSettling = 5 * time.Second
 	requeueHealthy  = 60 * time.Second
+	// requeueSpecError: how soon to look again at a cluster whose spec
+	// names something missing or invalid.
+	requeueSpecError = 30 * time.Second
 )
 
 // EtcdClusterReconciler runs EtcdClusters.
@@ -127,6 +131,12 @@ func (r *EtcdClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	}
 	r.recordTransitions(original, cluster)
 	memberHealth.WithLabelValues(cluster.Namespace, cluster.Name).Set(float64(p.obs.healthyCount()))
+	var se *specError
+	if errors.As(stepErr, &se) {
+		// The user must act; retrying fast would not help. Objects users
+		// name are not watched, so look again now and then.
+		return ctrl.Result{RequeueAfter: requeueSpecError}, nil
+	}
 	if stepErr != nil {
 		return ctrl.Result{}, stepErr
 	}
@@ -137,8 +147,14 @@ func (r *EtcdClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	return ctrl.Result{RequeueAfter: requeueSettling}, nil
 }
 
-// recordTransitions emits an event whenever Available changes.
+// recordTransitions emits an event whenever Available changes, and whenever
+// the cluster becomes Degraded for a new reason.
 func (r *EtcdClusterReconciler) recordTransitions(before, after *etcdv1.EtcdCluster) {
+	wasD := meta.FindStatusCondition(before.Status.Conditions, etcdv1.ConditionDegraded)
+	nowD := meta.FindStatusCondition(after.Status.Conditions, etcdv1.ConditionDegraded)
+	if nowD != nil && nowD.Status == metav1.ConditionTrue && (wasD == nil || wasD.Status != nowD.Status || wasD.Message != nowD.Message) {
+		r.Recorder.Eventf(after, nil, corev1.EventTypeWarning, nowD.Reason, "Reconcile", "%s", nowD.Message)
+	}
 	was := meta.FindStatusCondition(before.Status.Conditions, etcdv1.ConditionAvailable)
 	now := meta.FindStatusCondition(after.Status.Conditions, etcdv1.ConditionAvailable)
 	if now == nil || (was != nil && was.Status == now.Status) {
@@ -162,6 +178,15 @@ func (r *EtcdClusterReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&policyv1.PodDisruptionBudget{}).
 		Named("etcdcluster").
 		Complete(r)
+}
+
+// reader is the cache for the operator's own objects, and the API server
+// for objects users create (not labelled for the operator's cache).
+func (r *EtcdClusterReconciler) reader(userObject bool) client.Reader {
+	if userObject {
+		return r.APIReader
+	}
+	return r.Client
 }
 
 func objectKey(namespace, name string) client.ObjectKey {

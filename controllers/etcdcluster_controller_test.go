@@ -241,3 +241,55 @@ var _ = Describe("EtcdCluster auth", func() {
 		Expect(err.Error()).To(ContainSubstring("auth cannot be turned off once enabled"))
 	})
 })
+
+var _ = Describe("EtcdCluster with user-supplied certificates", func() {
+	const timeout, poll = 20 * time.Second, 100 * time.Millisecond
+
+	It("mounts the user's Secrets, issues none, and reports a missing one", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		c := &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{Name: "byoc", Namespace: ns}, Spec: etcdv1.EtcdClusterSpec{
+			Replicas: ptr.To[int32](1),
+			TLS:      etcdv1.TLSSpec{ServerSecretName: "srv", PeerSecretName: "peer", ClientSecretName: "cli"},
+		}}
+		Expect(k8s.Create(ctx, c)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(get(ctx, ns, "byoc", c)()).To(Succeed())
+			cond := meta.FindStatusCondition(c.Status.Conditions, etcdv1.ConditionDegraded)
+			g.Expect(cond).NotTo(BeNil())
+			g.Expect(cond.Reason).To(Equal(etcdv1.ReasonCertificateInvalid))
+			g.Expect(cond.Message).To(Equal("certificates: TLS secret srv not found"))
+		}, timeout, poll).Should(Succeed())
+
+		now := time.Now()
+		ca, err := pki.NewCA("user ca", now, time.Hour*24)
+		Expect(err).NotTo(HaveOccurred())
+		for _, name := range []string{"srv", "peer", "cli"} {
+			leaf, err := pki.Issue(ca, pki.LeafRequest{CommonName: name, Server: true, Client: true}, now, time.Hour)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+				Data: map[string][]byte{"tls.crt": leaf.CertPEM, "tls.key": leaf.KeyPEM, "ca.crt": ca.CertPEM}})).To(Succeed())
+		}
+		Expect(get(ctx, ns, "byoc", c)()).To(Succeed())
+		c.Annotations = map[string]string{"poke": "1"}
+		Expect(k8s.Update(ctx, c)).To(Succeed())
+		sts := &appsv1.StatefulSet{}
+		Eventually(get(ctx, ns, "byoc", sts), timeout, poll).Should(Succeed())
+		secrets := map[string]string{}
+		for _, v := range sts.Spec.Template.Spec.Volumes {
+			if v.Secret != nil {
+				secrets[v.Name] = v.Secret.SecretName
+			}
+		}
+		Expect(secrets).To(Equal(map[string]string{"server-tls": "srv", "peer-tls": "peer", "client-tls": "cli"}))
+		Consistently(get(ctx, ns, "byoc-ca", &corev1.Secret{}), time.Second, poll).ShouldNot(Succeed())
+		Expect(c.Status.ClientSecretName).To(Equal("cli"))
+	})
+
+	It("refuses a partial set of user Secrets", func(ctx SpecContext) {
+		c := &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{GenerateName: "partial-", Namespace: "default"},
+			Spec: etcdv1.EtcdClusterSpec{TLS: etcdv1.TLSSpec{ServerSecretName: "srv"}}}
+		err := k8s.Create(ctx, c)
+		Expect(err).To(HaveOccurred())
+		Expect(err.Error()).To(ContainSubstring("given together or not at all"))
+	})
+})

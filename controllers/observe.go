@@ -68,8 +68,8 @@ func (r *EtcdClusterReconciler) clientConfig(ctx context.Context, c *etcdv1.Etcd
 		cfg.Username, cfg.Password = etcdclient.RootUser, pw
 		return cfg, "password:" + render.Hash(pw), nil
 	}
-	s, err := r.getSecret(ctx, c, c.ClientSecretName())
-	if err != nil || s == nil {
+	s := &corev1.Secret{}
+	if err := r.reader(c.UserCertificates()).Get(ctx, objectKey(c.Namespace, c.ClientSecretName()), s); err != nil {
 		return cfg, "", fmt.Errorf("client certificate secret %s not available: %v", c.ClientSecretName(), err)
 	}
 	tlsCfg, err := etcdclient.TLSConfig(s.Data[corev1.TLSCertKey], s.Data[corev1.TLSPrivateKeyKey], s.Data[keyCACert])

@@ -38,6 +38,9 @@ const (
 	// ReasonAuthSecretMissing: the named root password Secret is missing or
 	// has no "password" key.
 	ReasonAuthSecretMissing = "AuthSecretMissing"
+	// ReasonCertificateInvalid: a user-supplied TLS Secret is missing or
+	// does not hold a certificate, key and CA.
+	ReasonCertificateInvalid = "CertificateInvalid"
 	// ReasonReconcileError: a step of the last pass failed; the message says which.
 	ReasonReconcileError = "ReconcileError"
 )

@@ -166,11 +166,24 @@ type CompactionSpec struct {
 }
 
 // TLSSpec configures transport security.
+// +kubebuilder:validation:XValidation:rule="has(self.serverSecretName) == has(self.peerSecretName) && has(self.peerSecretName) == has(self.clientSecretName)",message="serverSecretName, peerSecretName and clientSecretName are given together or not at all"
 type TLSSpec struct {
 	// Enabled turns on mutual TLS for client and peer traffic. Default true.
 	// +kubebuilder:default=true
 	// +optional
 	Enabled *bool `json:"enabled,omitempty"`
+	// ServerSecretName, PeerSecretName and ClientSecretName name Secrets
+	// (tls.crt, tls.key, ca.crt; for example issued by cert-manager) to use
+	// instead of certificates issued by the operator. The server and peer
+	// certificates must name *.<name>-peer.<namespace>.svc.<domain> and
+	// allow both server and client use; the client certificate's common
+	// name must be "root". The operator does not renew them.
+	// +optional
+	ServerSecretName string `json:"serverSecretName,omitempty"`
+	// +optional
+	PeerSecretName string `json:"peerSecretName,omitempty"`
+	// +optional
+	ClientSecretName string `json:"clientSecretName,omitempty"`
 }
 
 // PodTemplate holds the pod-level overrides for member pods.

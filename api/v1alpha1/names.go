@@ -59,13 +59,29 @@ func (c *EtcdCluster) PDBName() string { return c.Name }
 func (c *EtcdCluster) CASecretName() string { return c.Name + "-ca" }
 
 // ServerSecretName holds the certificate members serve clients with.
-func (c *EtcdCluster) ServerSecretName() string { return c.Name + "-server-tls" }
+func (c *EtcdCluster) ServerSecretName() string {
+	return or(c.Spec.TLS.ServerSecretName, c.Name+"-server-tls")
+}
 
 // PeerSecretName holds the certificate members talk to each other with.
-func (c *EtcdCluster) PeerSecretName() string { return c.Name + "-peer-tls" }
+func (c *EtcdCluster) PeerSecretName() string {
+	return or(c.Spec.TLS.PeerSecretName, c.Name+"-peer-tls")
+}
 
 // ClientSecretName holds the root client certificate.
-func (c *EtcdCluster) ClientSecretName() string { return c.Name + "-client-tls" }
+func (c *EtcdCluster) ClientSecretName() string {
+	return or(c.Spec.TLS.ClientSecretName, c.Name+"-client-tls")
+}
+
+// UserCertificates reports whether the user supplies the certificates.
+func (c *EtcdCluster) UserCertificates() bool { return c.Spec.TLS.ServerSecretName != "" }
+
+func or(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
 
 // RootPasswordSecretName holds the root user's password: the user's Secret
 // when one is named, else the generated one.

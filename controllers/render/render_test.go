@@ -75,7 +75,10 @@ func TestStatefulSet(t *testing.T) {
 				t.Error("probes")
 			}
 		}},
-		{"retain on scale when asked", func(c *etcdv1.EtcdCluster) { c.Spec.Storage.WhenScaled = etcdv1.PVCRetain; c.Spec.Storage.WhenDeleted = etcdv1.PVCDelete }, func(t *testing.T, s *appsv1.StatefulSet) {
+		{"retain on scale when asked", func(c *etcdv1.EtcdCluster) {
+			c.Spec.Storage.WhenScaled = etcdv1.PVCRetain
+			c.Spec.Storage.WhenDeleted = etcdv1.PVCDelete
+		}, func(t *testing.T, s *appsv1.StatefulSet) {
 			p := s.Spec.PersistentVolumeClaimRetentionPolicy
 			if p.WhenDeleted != appsv1.DeletePersistentVolumeClaimRetentionPolicyType || p.WhenScaled != appsv1.RetainPersistentVolumeClaimRetentionPolicyType {
 				t.Errorf("retention: %+v", p)
