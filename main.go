@@ -8,6 +8,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -59,12 +60,13 @@ func main() {
 		os.Exit(1)
 	}
 	r := &controllers.EtcdClusterReconciler{
-		Client:    mgr.GetClient(),
-		Scheme:    mgr.GetScheme(),
-		Recorder:  mgr.GetEventRecorder("quorum-operator"),
-		APIReader: mgr.GetAPIReader(),
-		Render:    render.Options{ImageRepository: imageRepo, ClusterDomain: clusterDomain},
-		Clients:   controllers.NewClientCache(),
+		Client:            mgr.GetClient(),
+		Scheme:            mgr.GetScheme(),
+		Recorder:          mgr.GetEventRecorder("quorum-operator"),
+		APIReader:         mgr.GetAPIReader(),
+		OperatorNamespace: os.Getenv("POD_NAMESPACE"),
+		Render:            render.Options{ImageRepository: imageRepo, ClusterDomain: clusterDomain},
+		Clients:           controllers.NewClientCache(),
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		log.Error(err, "setting up controller", "controller", "etcdcluster")
@@ -90,6 +92,7 @@ func cacheOptions(watchNamespaces string) cache.Options {
 		&corev1.Service{}:               managed,
 		&appsv1.StatefulSet{}:           managed,
 		&policyv1.PodDisruptionBudget{}: managed,
+		&networkingv1.NetworkPolicy{}:   managed,
 	}}
 	if watchNamespaces != "" {
 		o.DefaultNamespaces = map[string]cache.Config{}

@@ -6,7 +6,9 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
@@ -78,4 +80,28 @@ func (r *EtcdClusterReconciler) applyStatefulSet(ctx context.Context, p *pass) e
 
 func (r *EtcdClusterReconciler) applyPDB(ctx context.Context, p *pass) error {
 	return r.apply(ctx, p.cluster, render.PodDisruptionBudget(p.cluster))
+}
+
+// applyNetworkPolicy applies the NetworkPolicy when enabled, and deletes the
+// one the operator made when it is turned off.
+func (r *EtcdClusterReconciler) applyNetworkPolicy(ctx context.Context, p *pass) error {
+	c := p.cluster
+	if c.Spec.NetworkPolicy.Enabled {
+		return r.apply(ctx, c, render.NetworkPolicy(c, r.OperatorNamespace))
+	}
+	np := &networkingv1.NetworkPolicy{}
+	err := r.Get(ctx, objectKey(c.Namespace, c.NetworkPolicyName()), np)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading networkpolicy: %w", err)
+	}
+	if !metav1.IsControlledBy(np, c) {
+		return nil
+	}
+	if err := r.Delete(ctx, np); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("deleting networkpolicy: %w", err)
+	}
+	return nil
 }

@@ -11,6 +11,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -46,6 +47,8 @@ type EtcdClusterReconciler struct {
 	Render   render.Options
 	// Clock is time.Now unless a test sets it.
 	Clock func() time.Time
+	// OperatorNamespace is where the operator runs; NetworkPolicies let it in.
+	OperatorNamespace string
 	// APIReader reads objects the cache does not hold (users' Secrets).
 	APIReader client.Reader
 	// Clients caches one etcd connection per cluster.
@@ -60,6 +63,7 @@ type EtcdClusterReconciler struct {
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get;list;watch
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
 
@@ -80,7 +84,7 @@ type pass struct {
 //  2. config: the ConfigMap with etcd options and bootstrap state;
 //  3. services: headless peer Service and client Service;
 //  4. members: the StatefulSet;
-//  5. disruption budget: a PDB that keeps quorum;
+//  5. disruption budget: a PDB that keeps quorum; a NetworkPolicy if asked;
 //  6. observe: member list and per-member status from etcd itself;
 //  7. auth: root user and authentication on, once a quorum is healthy.
 //
@@ -93,6 +97,10 @@ func (r *EtcdClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err
+	}
+	if cluster.Generation != cluster.Status.ObservedGeneration && cluster.DesiredReplicas()%2 == 0 {
+		r.Recorder.Eventf(cluster, nil, corev1.EventTypeWarning, "EvenReplicas", "Validate",
+			"%d members tolerate no more failures than %d: an odd number is recommended", cluster.DesiredReplicas(), cluster.DesiredReplicas()-1)
 	}
 	if !cluster.DeletionTimestamp.IsZero() {
 		// Owned objects go with the cluster through garbage collection;
@@ -112,6 +120,7 @@ func (r *EtcdClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		{"services", r.applyServices},
 		{"members", r.applyStatefulSet},
 		{"disruption budget", r.applyPDB},
+		{"network policy", r.applyNetworkPolicy},
 		{"observe", r.observe},
 		{"auth", r.ensureAuth},
 	}
@@ -176,6 +185,7 @@ func (r *EtcdClusterReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&corev1.ConfigMap{}).
 		Owns(&corev1.Secret{}).
 		Owns(&policyv1.PodDisruptionBudget{}).
+		Owns(&networkingv1.NetworkPolicy{}).
 		Named("etcdcluster").
 		Complete(r)
 }

@@ -2,6 +2,7 @@ package v1alpha1
 
 import (
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -58,9 +59,26 @@ type EtcdClusterSpec struct {
 	// +optional
 	TLS TLSSpec `json:"tls,omitempty"`
 
+	// NetworkPolicy, when enabled, lets only members reach the peer port and
+	// only the listed clients reach the client port.
+	// +optional
+	NetworkPolicy NetworkPolicySpec `json:"networkPolicy,omitempty"`
+
 	// Auth turns on etcd authentication with a root user. On by default.
 	// +optional
 	Auth AuthSpec `json:"auth,omitempty"`
+}
+
+// NetworkPolicySpec configures the cluster's NetworkPolicy.
+type NetworkPolicySpec struct {
+	// Enabled creates the NetworkPolicy. Default false.
+	// +optional
+	Enabled bool `json:"enabled,omitempty"`
+	// AllowedClients may reach the client port; empty allows every source
+	// (TLS and auth still apply). Members and the operator's namespace
+	// need no entry.
+	// +optional
+	AllowedClients []networkingv1.NetworkPolicyPeer `json:"allowedClients,omitempty"`
 }
 
 // AuthSpec configures etcd authentication. With TLS on, a client's

@@ -52,6 +52,9 @@ func (c *EtcdCluster) ClientServiceName() string { return c.Name + "-client" }
 // ConfigMapName holds the etcd options file and the bootstrap state.
 func (c *EtcdCluster) ConfigMapName() string { return c.Name + "-config" }
 
+// NetworkPolicyName is the cluster's NetworkPolicy.
+func (c *EtcdCluster) NetworkPolicyName() string { return c.Name }
+
 // PDBName is the PodDisruptionBudget of the members.
 func (c *EtcdCluster) PDBName() string { return c.Name }
 

@@ -205,6 +205,7 @@ func TestPlan(t *testing.T) {
 				t.Errorf("reason %q does not contain %q", got.Reason, tc.reason)
 			}
 			reason := got.Reason
+			t.Logf("%s: %s", got.Kind, reason)
 			got.Reason = ""
 			if got != tc.want {
 				t.Errorf("Plan() = %+v\nwant      %+v\n(reason: %s)", got, tc.want, reason)

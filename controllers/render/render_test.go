@@ -6,6 +6,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -219,5 +220,26 @@ func TestInitialCluster(t *testing.T) {
 	cm := ConfigMap(cluster(nil), opts, StateNew, got)
 	if cm.Data[ConfigKeyInitialState] != "new" || cm.Data[ConfigKeyInitialCluster] != want || cm.Name != "db-config" {
 		t.Errorf("configmap: %+v", cm.Data)
+	}
+}
+
+func TestNetworkPolicy(t *testing.T) {
+	open := NetworkPolicy(cluster(nil), "quorum-system")
+	if len(open.Spec.Ingress) != 3 {
+		t.Fatalf("rules: %+v", open.Spec.Ingress)
+	}
+	peer, client := open.Spec.Ingress[0], open.Spec.Ingress[1]
+	if peer.Ports[0].Port.IntValue() != 2380 || len(peer.From) != 1 || peer.From[0].PodSelector.MatchLabels[etcdv1.LabelInstance] != "db" {
+		t.Errorf("peer rule: %+v", peer)
+	}
+	if client.Ports[0].Port.IntValue() != 2379 || len(client.From) != 0 {
+		t.Errorf("client rule without allowed clients must admit everyone: %+v", client)
+	}
+	limited := NetworkPolicy(cluster(func(c *etcdv1.EtcdCluster) {
+		c.Spec.NetworkPolicy.AllowedClients = []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "api"}}}}
+	}), "quorum-system")
+	from := limited.Spec.Ingress[1].From
+	if len(from) != 3 || from[1].PodSelector.MatchLabels["app"] != "api" || from[2].NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] != "quorum-system" {
+		t.Errorf("client rule: %+v", from)
 	}
 }
