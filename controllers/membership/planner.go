@@ -74,7 +74,7 @@ type Member struct {
 // Pod is what is known about the pod of one ordinal.
 type Pod struct {
 	Exists bool
-	Ready  bool
+	Ready  bool // for the record: the planner trusts Member.Healthy, not readiness
 }
 
 // Snapshot is everything Plan looks at. Members must be listed right before
@@ -161,8 +161,12 @@ func Plan(s Snapshot) Action {
 
 	// 4. Pods above the highest member hold nothing: shrink them away.
 	if sts > hi+1 {
+		empty := fmt.Sprintf("ordinal %d has no member", hi+1)
+		if sts > hi+2 {
+			empty = fmt.Sprintf("ordinals %d to %d have no members", hi+1, sts-1)
+		}
 		return Action{Kind: ShrinkStatefulSet, Ordinal: hi + 1, Replicas: int32(hi + 1),
-			Reason: fmt.Sprintf("ordinals %d..%d have no member: shrinking the StatefulSet from %d to %d", hi+1, sts-1, sts, hi+1)}
+			Reason: fmt.Sprintf("%s: shrinking the StatefulSet from %d to %d", empty, sts, hi+1)}
 	}
 	// 5. Scale down, highest ordinal first.
 	if hi >= desired {
@@ -171,7 +175,7 @@ func Plan(s Snapshot) Action {
 	// 6. A member without a pod slot: grow to give it one.
 	if hi >= sts {
 		return Action{Kind: GrowStatefulSet, Ordinal: hi, Replicas: int32(hi + 1),
-			Reason: fmt.Sprintf("%s has no pod (StatefulSet has %d replicas): growing the StatefulSet to %d", v.describe(hi), sts, hi+1)}
+			Reason: fmt.Sprintf("member %s has no pod (StatefulSet replicas %d): growing the StatefulSet to %d", v.describe(hi), sts, hi+1)}
 	}
 	// 7. Finish the learner in progress.
 	for _, o := range v.ordinals {
@@ -183,7 +187,7 @@ func Plan(s Snapshot) Action {
 	if v.voters < desired {
 		for _, o := range v.ordinals {
 			if !v.byOrdinal[o].Healthy {
-				return wait(o, "%s is unhealthy: not adding a member to a sick cluster (%d of %d voters)", v.describe(o), v.voters, desired)
+				return wait(o, "member %s is unhealthy: not adding a member to a sick cluster (%d of %d voters)", v.describe(o), v.voters, desired)
 			}
 		}
 		o := 0
@@ -195,7 +199,7 @@ func Plan(s Snapshot) Action {
 		url := s.PeerURL(o)
 		why := fmt.Sprintf("%d of %d voters: adding ordinal %d as a learner", v.voters, desired, o)
 		if s.Pods[o].Exists {
-			why += " (its pod exists without a member and restarts to join)"
+			why += " (its pod exists without a member; it joins once it restarts with an empty data dir)"
 		}
 		return Action{Kind: AddLearner, Ordinal: o, PeerURL: url, Reason: why}
 	}
@@ -216,14 +220,14 @@ func (v *cluster) removeHighest(s Snapshot, hi int) Action {
 			Reason: fmt.Sprintf("scaling down to %d: removing learner %s", s.Desired, name)}
 	}
 	if v.voters <= 1 {
-		return refuse(hi, "%s is the last voter: never removed", name)
+		return refuse(hi, "member %s is the last voter: never removed", name)
 	}
 	left := v.healthyVoters
 	if m.Healthy {
 		left--
 	}
 	if need := Quorum(v.voters - 1); left < need {
-		return refuse(hi, "removing %s would leave %d healthy of %d voters, below quorum %d", name, left, v.voters-1, need)
+		return refuse(hi, "removing member %s would leave %d healthy of %d voters, below quorum %d", name, left, v.voters-1, need)
 	}
 	if m.IsLeader {
 		// Ascending order: the first healthy voter is the lowest ordinal,
@@ -235,13 +239,13 @@ func (v *cluster) removeHighest(s Snapshot, hi int) Action {
 				break
 			}
 		}
-		if to < 0 {
-			return refuse(hi, "%s leads and no other healthy voter can take over", name)
+		if to < 0 { // not reachable while the quorum check above holds; kept as a guard
+			return refuse(hi, "member %s leads and no other healthy voter can take over", name)
 		}
 		return Action{Kind: MoveLeader, Ordinal: hi, MemberID: m.ID, TargetID: v.byOrdinal[to].ID,
-			Reason: fmt.Sprintf("scaling down to %d: moving leadership from %s to %s before removing it", s.Desired, name, v.describe(to))}
+			Reason: fmt.Sprintf("scaling down to %d: moving leadership from member %s to member %s before removing it", s.Desired, name, v.describe(to))}
 	}
-	why := fmt.Sprintf("scaling down to %d: removing %s", s.Desired, name)
+	why := fmt.Sprintf("scaling down to %d: removing member %s", s.Desired, name)
 	if hi >= int(s.STSReplicas) {
 		why += " (its pod is already gone)"
 	}
@@ -256,7 +260,7 @@ func (v *cluster) promote(s Snapshot, o int) Action {
 	case !s.Pods[o].Exists:
 		return wait(o, "learner %s: waiting for its pod to be created", name)
 	case m.Name == "":
-		return wait(o, "learner %s has not started yet", name)
+		return wait(o, "learner %s: waiting for it to start", name)
 	case !m.Healthy:
 		return wait(o, "learner %s is not answering", name)
 	case !m.CaughtUp:
@@ -288,13 +292,14 @@ type cluster struct {
 
 func (v *cluster) highest() int { return v.ordinals[len(v.ordinals)-1] }
 
-// describe names the member at ordinal o for reasons.
+// describe names the member at ordinal o for reasons, after "member" or
+// "learner".
 func (v *cluster) describe(o int) string {
 	m := v.byOrdinal[o]
 	if m.Name != "" {
-		return fmt.Sprintf("member %s (ordinal %d, ID %x)", m.Name, o, m.ID)
+		return fmt.Sprintf("%s (ordinal %d, ID %x)", m.Name, o, m.ID)
 	}
-	return fmt.Sprintf("member at ordinal %d (ID %x, not started)", o, m.ID)
+	return fmt.Sprintf("at ordinal %d (ID %x, not started)", o, m.ID)
 }
 
 // view matches members to ordinals by peer URL. It returns a Refuse action

@@ -127,7 +127,7 @@ func planCases() []planCase {
 		{"1→3: add learner 1", snap(3, 1, voters(1)...), add(1), "1 of 3"},
 		{"1→3: learner 1 added, grow to 2", snap(3, 1, voter(0, leads), learner(1, unstarted)), grow(2), "no pod"},
 		{"1→3: grown, pod 1 not created yet", withoutPod(snap(3, 2, voter(0, leads), learner(1, unstarted)), 1), waitAt(1), "pod to be created"},
-		{"1→3: pod 1 exists, learner not started", snap(3, 2, voter(0, leads), learner(1, unstarted)), waitAt(1), "not started"},
+		{"1→3: pod 1 exists, learner not started", snap(3, 2, voter(0, leads), learner(1, unstarted)), waitAt(1), "waiting for it to start"},
 		{"1→3: learner 1 catching up", snap(3, 2, voter(0, leads), learner(1, behind)), waitAt(1), "catching up"},
 		{"1→3: promote learner 1", snap(3, 2, voter(0, leads), learner(1)), promote(1), "2 of 3"},
 		{"1→3: add learner 2", snap(3, 2, voters(2)...), add(2), "2 of 3"},
@@ -142,7 +142,7 @@ func planCases() []planCase {
 
 		// 5 → 3, every step.
 		{"5→3: remove 4", snap(3, 5, voters(5)...), remove(4), "removing member c-4"},
-		{"5→3: 4 removed, shrink to 4", snap(3, 5, voters(4)...), shrink(4), "no member"},
+		{"5→3: 4 removed, shrink to 4", snap(3, 5, voters(4)...), shrink(4), "ordinal 4 has no member"},
 		{"5→3: remove 3", snap(3, 4, voters(4)...), remove(3), ""},
 		{"5→3: 3 removed, shrink to 3", snap(3, 4, voters(3)...), shrink(3), ""},
 
@@ -176,6 +176,8 @@ func planCases() []planCase {
 		{"zombie: StatefulSet shrunk, member 2 not removed", snap(2, 2, voter(0, leads), voter(1), voter(2, sick)), remove(2), "pod is already gone"},
 		{"zombie whose removal would lose quorum", snap(2, 2, voter(0, leads), voter(1, sick), voter(2, sick)), refuseAt(2), "below quorum"},
 		{"pod without member above the highest member is shrunk away, even below desired", snap(3, 3, voters(2)...), shrink(2), "no member"},
+		{"several pods without members are shrunk away in one step", snap(3, 5, voters(3)...), shrink(3), "ordinals 3 to 4 have no members"},
+		{"pods without members go before a member is removed", snap(1, 4, voters(2)...), shrink(2), ""},
 		{"hole: member 1 missing, its pod still there", snap(3, 3, voter(0, leads), voter(2)), add(1), "pod exists"},
 		{"StatefulSet shrunk under voters: grow back", snap(3, 2, voters(3)...), grow(3), "no pod"},
 		{"two learners: the lowest ordinal first", snap(3, 3, voter(0, leads), learner(1), learner(2)), promote(1), ""},
