@@ -20,7 +20,11 @@ step "loading the operator and etcd server images into the node"
 hack/cluster.sh load-image "$OUT/operator.tar" "$OUT/etcd-server.tar"
 
 step "installing the operator with Helm"
-helm upgrade --install quorum-operator charts/quorum-operator --namespace "$ns" --create-namespace --wait --timeout 3m
+# The image tag stays the same between builds: the digest annotation rolls
+# the operator when a rebuilt image was loaded.
+digest=$(sha256sum "$OUT/operator.tar" | cut -c1-16)
+helm upgrade --install quorum-operator charts/quorum-operator --namespace "$ns" --create-namespace \
+  --set-string "podAnnotations.quorum\.dev/image-digest=$digest" --wait --timeout 3m
 
 step "creating the EtcdCluster 'demo' (config/samples)"
 kubectl apply -f config/samples/etcd_v1alpha1_etcdcluster.yaml
@@ -34,7 +38,10 @@ kubectl get etcdcluster demo -o wide
 step "writing and reading a key through TLS"
 kubectl exec demo-0 -c etcd -- etcdctl --endpoints https://demo-client:2379 put /demo/hello world
 kubectl exec demo-1 -c etcd -- etcdctl --endpoints https://demo-client:2379 get /demo/hello
-kubectl exec demo-0 -c etcd -- etcdctl --endpoints https://demo-0.demo-peer:2379,https://demo-1.demo-peer:2379,https://demo-2.demo-peer:2379 endpoint status -w table
+echo "an anonymous client (no certificate) is refused:"
+if kubectl exec demo-0 -c etcd -- etcdctl --endpoints https://demo-client:2379 --cert= --key= \
+    --command-timeout=3s get /demo/hello 2>&1 | tail -1; then :; fi
+kubectl exec demo-0 -c etcd -- etcdctl --endpoints https://demo-client:2379 endpoint status --cluster -w table
 
 client_dir=$(dirname "$KUBECONFIG")/demo-client
 mkdir -p "$client_dir"

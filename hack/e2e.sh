@@ -26,4 +26,6 @@ if [[ ${E2E_USE_EXISTING_CLUSTER:-} != 1 ]]; then
   hack/cluster.sh load-image "$OUT/operator.tar" "$OUT/etcd-server.tar"
 fi
 
+OPERATOR_IMAGE_DIGEST=$(sha256sum "$OUT/operator.tar" | cut -c1-16)
+export OPERATOR_IMAGE_DIGEST
 go test -tags e2e -count=1 -timeout 40m ./test/e2e/ -v -ginkgo.v ${E2E_FLAGS:-}

@@ -59,8 +59,11 @@ func TestStatefulSet(t *testing.T) {
 			if env["QUORUM_INITIAL_CLUSTER_STATE"].ValueFrom.ConfigMapKeyRef.Name != "db-config" {
 				t.Errorf("bootstrap state must come from the ConfigMap, got %+v", env["QUORUM_INITIAL_CLUSTER_STATE"])
 			}
-			if env["ETCDCTL_ENDPOINTS"].Value != "https://localhost:2379" {
-				t.Errorf("etcdctl endpoint: %q", env["ETCDCTL_ENDPOINTS"].Value)
+			if _, ok := env["ETCDCTL_ENDPOINTS"]; ok {
+				t.Error("ETCDCTL_ENDPOINTS makes etcdctl refuse --endpoints")
+			}
+			if env["ETCDCTL_CERT"].Value != ClientTLSDir+"/tls.crt" {
+				t.Errorf("etcdctl cert: %q", env["ETCDCTL_CERT"].Value)
 			}
 		}},
 		{"pods are non-root with a read-only root filesystem", nil, func(t *testing.T, s *appsv1.StatefulSet) {
@@ -111,9 +114,6 @@ func TestStatefulSet(t *testing.T) {
 			}
 			if _, ok := envOf(s)["QUORUM_SERVER_TLS_DIR"]; ok {
 				t.Error("TLS dir set with TLS off")
-			}
-			if envOf(s)["ETCDCTL_ENDPOINTS"].Value != "http://localhost:2379" {
-				t.Error("etcdctl endpoint scheme")
 			}
 		}},
 		{"pod template overrides pass through, selector labels win", func(c *etcdv1.EtcdCluster) {

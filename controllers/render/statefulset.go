@@ -218,8 +218,6 @@ func env(c *etcdv1.EtcdCluster, o Options) []corev1.EnvVar {
 		{Name: "QUORUM_CONFIG_FILE", Value: ConfigDir + "/" + ConfigKeyOptions},
 		fromConfig("QUORUM_INITIAL_CLUSTER", ConfigKeyInitialCluster),
 		fromConfig("QUORUM_INITIAL_CLUSTER_STATE", ConfigKeyInitialState),
-		// etcdctl inside the pod talks to its own member without flags.
-		{Name: "ETCDCTL_ENDPOINTS", Value: fmt.Sprintf("%s://localhost:%d", c.Scheme(), etcdv1.ClientPort)},
 	}
 	if c.TLSEnabled() {
 		e = append(e,

@@ -66,6 +66,10 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	if img := os.Getenv("OPERATOR_IMAGE_TAG"); img != "" {
 		args = append(args, "--set", "image.tag="+img)
 	}
+	if digest := os.Getenv("OPERATOR_IMAGE_DIGEST"); digest != "" {
+		// Same tag, new build: roll the operator.
+		args = append(args, "--set-string", `podAnnotations.quorum\.dev/image-digest=`+digest)
+	}
 	run("helm", args...)
 	dep := &appsv1.Deployment{}
 	Expect(k8s.Get(ctx, client.ObjectKey{Namespace: operatorNamespace, Name: release}, dep)).To(Succeed())
