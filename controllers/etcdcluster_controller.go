@@ -170,7 +170,7 @@ func (r *EtcdClusterReconciler) recordTransitions(before, after *etcdv1.EtcdClus
 		return
 	}
 	kind := corev1.EventTypeNormal
-	if now.Status != metav1.ConditionTrue {
+	if now.Status != metav1.ConditionTrue && now.Reason != etcdv1.ReasonBootstrapping {
 		kind = corev1.EventTypeWarning
 	}
 	r.Recorder.Eventf(after, nil, kind, now.Reason, "Observe", "%s", now.Message)

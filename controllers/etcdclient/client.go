@@ -57,6 +57,15 @@ type Client interface {
 	// EnableAuth makes sure the root user exists with the root role and the
 	// given password, then turns authentication on. Safe to repeat.
 	EnableAuth(ctx context.Context, rootPassword string) error
+	// AddLearner adds a non-voting member with the peer URL and returns its ID.
+	AddLearner(ctx context.Context, peerURL string) (uint64, error)
+	// Promote makes a caught-up learner a voter.
+	Promote(ctx context.Context, id uint64) error
+	// Remove removes a member by ID.
+	Remove(ctx context.Context, id uint64) error
+	// MoveLeader asks the leader, reached at leaderEndpoint, to hand
+	// leadership to the member target.
+	MoveLeader(ctx context.Context, leaderEndpoint string, target uint64) error
 	// Close releases the connection.
 	Close() error
 }
@@ -90,7 +99,7 @@ func New(cfg Config) (Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating etcd client for %v: %w", cfg.Endpoints, err)
 	}
-	return &client{c: c}, nil
+	return &client{c: c, cfg: cfg}, nil
 }
 
 // TLSConfig builds a mutual-TLS client configuration from PEM data.
@@ -107,7 +116,8 @@ func TLSConfig(certPEM, keyPEM, caPEM []byte) (*tls.Config, error) {
 }
 
 type client struct {
-	c *clientv3.Client
+	c   *clientv3.Client
+	cfg Config
 }
 
 func (c *client) MemberList(ctx context.Context) (uint64, []Member, error) {

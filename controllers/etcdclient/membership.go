@@ -1,0 +1,62 @@
+package etcdclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+)
+
+// ErrLearnerNotReady: etcd refused to promote a learner that has not caught
+// up with the leader yet. Try again later.
+var ErrLearnerNotReady = rpctypes.ErrMemberLearnerNotReady
+
+func (c *client) AddLearner(ctx context.Context, peerURL string) (uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, RequestTimeout)
+	defer cancel()
+	resp, err := c.c.MemberAddAsLearner(ctx, []string{peerURL})
+	if err != nil {
+		return 0, fmt.Errorf("adding learner %s: %w", peerURL, err)
+	}
+	return resp.Member.ID, nil
+}
+
+func (c *client) Promote(ctx context.Context, id uint64) error {
+	ctx, cancel := context.WithTimeout(ctx, RequestTimeout)
+	defer cancel()
+	if _, err := c.c.MemberPromote(ctx, id); err != nil {
+		return fmt.Errorf("promoting learner %x: %w", id, err)
+	}
+	return nil
+}
+
+func (c *client) Remove(ctx context.Context, id uint64) error {
+	ctx, cancel := context.WithTimeout(ctx, RequestTimeout)
+	defer cancel()
+	if _, err := c.c.MemberRemove(ctx, id); err != nil {
+		if errors.Is(err, rpctypes.ErrMemberNotFound) {
+			return nil // already gone: removing is done
+		}
+		return fmt.Errorf("removing member %x: %w", id, err)
+	}
+	return nil
+}
+
+// MoveLeader must reach the leader itself, so it uses a short-lived client
+// pinned to the leader's endpoint.
+func (c *client) MoveLeader(ctx context.Context, leaderEndpoint string, target uint64) error {
+	cfg := c.cfg
+	cfg.Endpoints = []string{leaderEndpoint}
+	l, err := New(cfg)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	ctx, cancel := context.WithTimeout(ctx, 2*RequestTimeout)
+	defer cancel()
+	if _, err := l.(*client).c.MoveLeader(ctx, target); err != nil {
+		return fmt.Errorf("moving leadership from %s to %x: %w", leaderEndpoint, target, err)
+	}
+	return nil
+}
