@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/go-logr/logr"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -20,9 +21,11 @@ import (
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
 	"quorum.dev/etcd-operator/controllers/etcdclient"
+	"quorum.dev/etcd-operator/controllers/membership"
 	"quorum.dev/etcd-operator/controllers/render"
 )
 
@@ -77,6 +80,7 @@ type pass struct {
 	obs            observation
 	client         etcdclient.Client // set by observe when etcd answered
 	authEnabled    bool
+	membership     *membership.Action // the planner's choice this pass, if it ran
 }
 
 // Reconcile moves one EtcdCluster towards its spec. The steps, in order:
@@ -86,7 +90,9 @@ type pass struct {
 //  4. members: the StatefulSet;
 //  5. disruption budget: a PDB that keeps quorum; a NetworkPolicy if asked;
 //  6. observe: member list and per-member status from etcd itself;
-//  7. auth: root user and authentication on, once a quorum is healthy.
+//  7. membership: at most one safe membership change (scale up through a
+//     learner, scale down by member ID), chosen by membership.Plan;
+//  8. auth: root user and authentication on, once a quorum is healthy.
 //
 // Status is written once, at the end, from what the pass saw.
 func (r *EtcdClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -122,6 +128,7 @@ func (r *EtcdClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		{"disruption budget", r.applyPDB},
 		{"network policy", r.applyNetworkPolicy},
 		{"observe", r.observe},
+		{"membership", r.reconcileMembership},
 		{"auth", r.ensureAuth},
 	}
 	var stepErr error
@@ -198,6 +205,8 @@ func (r *EtcdClusterReconciler) reader(userObject bool) client.Reader {
 	}
 	return r.Client
 }
+
+func logFor(ctx context.Context) logr.Logger { return log.FromContext(ctx) }
 
 func objectKey(namespace, name string) client.ObjectKey {
 	return client.ObjectKey{Namespace: namespace, Name: name}

@@ -21,6 +21,8 @@ type observation struct {
 	leader    uint64
 	members   []etcdv1.MemberStatus
 	voters    int // voting members in the member list
+	list      []etcdclient.Member
+	statuses  map[uint64]etcdclient.Status // by member ID, for members that answered
 }
 
 // healthyVoters counts voting members that answered a status request.
@@ -106,6 +108,7 @@ func (r *EtcdClusterReconciler) observe(ctx context.Context, p *pass) error {
 	}
 	p.client = cl
 	p.obs.contacted, p.obs.clusterID = true, clusterID
+	p.obs.list, p.obs.statuses = members, map[uint64]etcdclient.Status{}
 	started := 0
 	for _, m := range members {
 		ms := etcdv1.MemberStatus{Name: m.Name, ID: strconv.FormatUint(m.ID, 16), Role: etcdv1.RoleFollower}
@@ -124,6 +127,7 @@ func (r *EtcdClusterReconciler) observe(ctx context.Context, p *pass) error {
 		if err != nil {
 			ms.Error = err.Error()
 		} else {
+			p.obs.statuses[m.ID] = st
 			ms.Healthy = len(st.Errors) == 0
 			ms.Version, ms.DBSize = st.Version, st.DBSize
 			if len(st.Errors) > 0 {

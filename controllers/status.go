@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
+	"quorum.dev/etcd-operator/controllers/membership"
 	"quorum.dev/etcd-operator/controllers/render"
 )
 
@@ -72,8 +73,14 @@ func setStatus(c *etcdv1.EtcdCluster, p *pass, o render.Options, stepErr error) 
 	switch {
 	case stepErr != nil:
 		set(etcdv1.ConditionProgressing, true, errReason, stepErr.Error())
+	case p.membership != nil && p.membership.Changes():
+		set(etcdv1.ConditionProgressing, true, etcdv1.ReasonScaling, p.membership.Reason)
+	case p.membership != nil && p.membership.Kind == membership.Refuse:
+		set(etcdv1.ConditionProgressing, true, etcdv1.ReasonScaleRefused, p.membership.Reason)
+	case p.membership != nil && p.membership.Kind == membership.Wait:
+		set(etcdv1.ConditionProgressing, true, etcdv1.ReasonScalePending, p.membership.Reason)
 	case p.stsReplicas != desired:
-		set(etcdv1.ConditionProgressing, true, etcdv1.ReasonScalePending, fmt.Sprintf("%d members, %d desired: membership changes are made one at a time", p.stsReplicas, desired))
+		set(etcdv1.ConditionProgressing, true, etcdv1.ReasonScalePending, fmt.Sprintf("%d members, %d desired: waiting for the cluster to be reachable", p.stsReplicas, desired))
 	case p.sts == nil || !rolledOut(p):
 		set(etcdv1.ConditionProgressing, true, etcdv1.ReasonMembersNotReady, readyMessage(p))
 	default:
@@ -94,6 +101,8 @@ func setStatus(c *etcdv1.EtcdCluster, p *pass, o render.Options, stepErr error) 
 	switch {
 	case stepErr != nil:
 		set(etcdv1.ConditionDegraded, true, errReason, stepErr.Error())
+	case p.membership != nil && p.membership.Kind == membership.Refuse:
+		set(etcdv1.ConditionDegraded, true, etcdv1.ReasonScaleRefused, p.membership.Reason)
 	case len(unhealthy) > 0:
 		set(etcdv1.ConditionDegraded, true, etcdv1.ReasonMemberUnhealthy, "unhealthy members: "+strings.Join(unhealthy, ", "))
 	case p.obs.contacted && healthy == voters:

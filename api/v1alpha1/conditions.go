@@ -33,8 +33,14 @@ const (
 	ReasonUnreachable = "Unreachable"
 	// ReasonInvalidSpec: the spec passed admission but cannot be carried out.
 	ReasonInvalidSpec = "InvalidSpec"
-	// ReasonScalePending: a replicas change waits for safe membership changes.
+	// ReasonScalePending: a membership change waits for the cluster (a
+	// learner catching up, an unhealthy member, etcd's own health check).
 	ReasonScalePending = "ScalePending"
+	// ReasonScaling: the operator made a membership change this pass.
+	ReasonScaling = "Scaling"
+	// ReasonScaleRefused: the next membership change would be unsafe (lose
+	// quorum, remove the last voter) or a member is not understood.
+	ReasonScaleRefused = "ScaleRefused"
 	// ReasonAuthSecretMissing: the named root password Secret is missing or
 	// has no "password" key.
 	ReasonAuthSecretMissing = "AuthSecretMissing"

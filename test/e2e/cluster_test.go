@@ -45,11 +45,11 @@ var _ = Describe("EtcdCluster", func() {
 		eps := podEndpoints(ctx, ns, "trio", "https")
 		tlsCfg := clientTLS(ctx, ns, "trio")
 		w := etcdClient(eps[:1], tlsCfg)
-		put, err := w.Put(ctx, "/e2e/key", "value-1")
+		put, err := w.Put(op(ctx), "/e2e/key", "value-1")
 		Expect(err).NotTo(HaveOccurred())
 		for _, ep := range eps {
 			r := etcdClient([]string{ep}, tlsCfg)
-			resp, err := r.Get(ctx, "/e2e/key")
+			resp, err := r.Get(op(ctx), "/e2e/key")
 			Expect(err).NotTo(HaveOccurred(), ep)
 			Expect(resp.Kvs).To(HaveLen(1))
 			Expect(string(resp.Kvs[0].Value)).To(Equal("value-1"))
@@ -78,7 +78,7 @@ var _ = Describe("EtcdCluster", func() {
 			return c.Status.AuthEnabled
 		}).WithTimeout(2 * time.Minute).WithPolling(2 * time.Second).Should(BeTrue())
 		stranger := etcdClient(eps[:1], strangerTLS(ctx, ns, "trio", "nobody"))
-		_, err = stranger.Put(ctx, "/e2e/key", "overwritten")
+		_, err = stranger.Put(op(ctx), "/e2e/key", "overwritten")
 		Expect(err).To(HaveOccurred())
 		Expect(err.Error()).To(Or(ContainSubstring("user name not found"), ContainSubstring("permission denied")))
 
@@ -91,7 +91,7 @@ var _ = Describe("EtcdCluster", func() {
 		cm := &corev1.ConfigMap{}
 		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "trio-config"}, cm)).To(Succeed())
 		Expect(cm.Data["initial-cluster-state"]).To(Equal("existing"))
-	})
+	}, SpecTimeout(10*time.Minute))
 
 	It("runs without TLS, with password authentication enforced", func(ctx SpecContext) {
 		ns := newNamespace(ctx)
@@ -104,7 +104,7 @@ var _ = Describe("EtcdCluster", func() {
 		}).WithTimeout(2 * time.Minute).WithPolling(2 * time.Second).Should(BeTrue())
 		eps := podEndpoints(ctx, ns, "plain", "http")
 		anon := etcdClient(eps, nil)
-		_, err := anon.Put(ctx, "/k", "v")
+		_, err := anon.Put(op(ctx), "/k", "v")
 		Expect(err).To(HaveOccurred(), "anonymous write accepted")
 
 		pw := &corev1.Secret{}
@@ -112,16 +112,16 @@ var _ = Describe("EtcdCluster", func() {
 		root, err := clientv3.New(clientv3.Config{Endpoints: eps, Username: "root", Password: string(pw.Data["password"]), DialTimeout: 5 * time.Second})
 		Expect(err).NotTo(HaveOccurred())
 		defer root.Close()
-		_, err = root.Put(ctx, "/k", "v")
+		_, err = root.Put(op(ctx), "/k", "v")
 		Expect(err).NotTo(HaveOccurred())
-	})
+	}, SpecTimeout(10*time.Minute))
 
 	It("runs a single member, and keeps its data across delete and recreate with retained volumes", func(ctx SpecContext) {
 		ns := newNamespace(ctx)
 		createCluster(ctx, ns, "solo", 1, nil)
 		waitAvailable(ctx, ns, "solo", 1)
 		cl := etcdClient(podEndpoints(ctx, ns, "solo", "https"), clientTLS(ctx, ns, "solo"))
-		_, err := cl.Put(ctx, "/kept", "yes")
+		_, err := cl.Put(op(ctx), "/kept", "yes")
 		Expect(err).NotTo(HaveOccurred())
 		Expect(cl.Close()).To(Succeed())
 
@@ -142,9 +142,9 @@ var _ = Describe("EtcdCluster", func() {
 		createCluster(ctx, ns, "solo", 1, nil)
 		waitAvailable(ctx, ns, "solo", 1)
 		cl = etcdClient(podEndpoints(ctx, ns, "solo", "https"), clientTLS(ctx, ns, "solo"))
-		resp, err := cl.Get(ctx, "/kept")
+		resp, err := cl.Get(op(ctx), "/kept")
 		Expect(err).NotTo(HaveOccurred())
 		Expect(resp.Kvs).To(HaveLen(1), fmt.Sprintf("%+v", resp))
 		Expect(string(resp.Kvs[0].Value)).To(Equal("yes"))
-	})
+	}, SpecTimeout(10*time.Minute))
 })

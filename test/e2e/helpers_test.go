@@ -13,6 +13,7 @@ import (
 	. "github.com/onsi/gomega"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -114,8 +115,15 @@ func clientTLS(ctx context.Context, ns, name string) *tls.Config {
 	return cfg
 }
 
+// etcdClient connects to endpoints. The client replaces the TLS server
+// name by the endpoint's host (a pod IP here), so the name the certificate
+// carries goes in as the connection's authority instead.
 func etcdClient(endpoints []string, tlsCfg *tls.Config) *clientv3.Client {
-	c, err := clientv3.New(clientv3.Config{Endpoints: endpoints, TLS: tlsCfg, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	cfg := clientv3.Config{Endpoints: endpoints, TLS: tlsCfg, DialTimeout: 5 * time.Second, Logger: zap.NewNop()}
+	if tlsCfg != nil && tlsCfg.ServerName != "" {
+		cfg.DialOptions = []grpc.DialOption{grpc.WithAuthority(tlsCfg.ServerName)}
+	}
+	c, err := clientv3.New(cfg)
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(c.Close)
 	return c
@@ -142,4 +150,12 @@ func strangerTLS(ctx context.Context, ns, name, user string) *tls.Config {
 	Expect(err).NotTo(HaveOccurred())
 	cfg.ServerName = fmt.Sprintf("%s-client.%s.svc", name, ns)
 	return cfg
+}
+
+// op bounds one etcd request, so that a broken connection fails the spec
+// instead of hanging it.
+func op(ctx context.Context) context.Context {
+	c, cancel := context.WithTimeout(ctx, 15*time.Second)
+	DeferCleanup(cancel)
+	return c
 }

@@ -1,0 +1,161 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
+	"quorum.dev/etcd-operator/controllers/etcdclient"
+	"quorum.dev/etcd-operator/controllers/membership"
+	"quorum.dev/etcd-operator/controllers/render"
+)
+
+// caughtUpPercent: a learner whose raft index is within this share of the
+// leader's is promoted (etcd itself refuses below 90%).
+const caughtUpPercent = 95
+
+// reconcileMembership makes at most one membership change per pass, the one
+// membership.Plan chooses from the member list fetched a moment ago by
+// observe. Every change is safe to repeat: the planner sees its effect on
+// the next pass and moves on, or asks for the same change again if it did
+// not happen.
+func (r *EtcdClusterReconciler) reconcileMembership(ctx context.Context, p *pass) error {
+	c := p.cluster
+	if p.bootstrapState != render.StateExisting || p.client == nil {
+		return nil
+	}
+	if err := r.updateJoinList(ctx, p); err != nil {
+		return err
+	}
+	pods, err := r.memberPods(ctx, c)
+	if err != nil {
+		return err
+	}
+	action := membership.Plan(r.snapshot(p, pods))
+	p.membership = &action
+	if !action.Changes() {
+		return nil
+	}
+	log := logFor(ctx)
+	log.Info("membership change", "action", action.Kind, "reason", action.Reason)
+	cl := p.client
+	switch action.Kind {
+	case membership.AddLearner:
+		id, err := cl.AddLearner(ctx, action.PeerURL)
+		if err != nil {
+			return err
+		}
+		r.Recorder.Eventf(c, nil, corev1.EventTypeNormal, "MemberAdded", "AddLearner", "added learner %x for %s: %s", id, c.MemberName(action.Ordinal), action.Reason)
+	case membership.PromoteLearner:
+		if err := cl.Promote(ctx, action.MemberID); err != nil {
+			if errors.Is(err, etcdclient.ErrLearnerNotReady) {
+				wait := membership.Action{Kind: membership.Wait, Ordinal: action.Ordinal, Reason: "learner not in sync with the leader yet"}
+				p.membership = &wait
+				return nil
+			}
+			return err
+		}
+		r.Recorder.Eventf(c, nil, corev1.EventTypeNormal, "MemberPromoted", "PromoteLearner", "%s", action.Reason)
+	case membership.GrowStatefulSet, membership.ShrinkStatefulSet:
+		p.stsReplicas = action.Replicas
+		if err := r.apply(ctx, c, render.StatefulSet(c, r.Render, action.Replicas, render.Hash(render.EtcdOptions(c)))); err != nil {
+			return err
+		}
+		r.Recorder.Eventf(c, nil, corev1.EventTypeNormal, "StatefulSetResized", string(action.Kind), "%s", action.Reason)
+	case membership.MoveLeader:
+		st, ok := p.obs.statuses[action.MemberID]
+		if !ok {
+			return fmt.Errorf("leader %x did not answer this pass; cannot move leadership", action.MemberID)
+		}
+		if err := cl.MoveLeader(ctx, st.Endpoint, action.TargetID); err != nil {
+			return err
+		}
+		r.Recorder.Eventf(c, nil, corev1.EventTypeNormal, "LeaderMoved", "MoveLeader", "%s", action.Reason)
+	case membership.RemoveMember:
+		if err := cl.Remove(ctx, action.MemberID); err != nil {
+			return err
+		}
+		r.Recorder.Eventf(c, nil, corev1.EventTypeNormal, "MemberRemoved", "RemoveMember", "%s", action.Reason)
+	}
+	return nil
+}
+
+// snapshot is the planner's view of the pass.
+func (r *EtcdClusterReconciler) snapshot(p *pass, pods map[int]membership.Pod) membership.Snapshot {
+	c := p.cluster
+	var leaderIndex uint64
+	for _, st := range p.obs.statuses {
+		if st.LeaderID == st.MemberID {
+			leaderIndex = st.RaftIndex
+		}
+	}
+	s := membership.Snapshot{
+		Desired:     c.DesiredReplicas(),
+		STSReplicas: p.stsReplicas,
+		Pods:        pods,
+		PeerURL:     func(i int) string { return c.MemberPeerURL(i, r.Render.Domain()) },
+	}
+	for _, m := range p.obs.list {
+		st, answered := p.obs.statuses[m.ID]
+		s.Members = append(s.Members, membership.Member{
+			ID:        m.ID,
+			Name:      m.Name,
+			PeerURLs:  m.PeerURLs,
+			IsLearner: m.IsLearner,
+			Healthy:   answered && len(st.Errors) == 0,
+			IsLeader:  answered && st.LeaderID == m.ID,
+			CaughtUp:  answered && leaderIndex > 0 && st.RaftIndex*100 >= leaderIndex*caughtUpPercent,
+		})
+	}
+	return s
+}
+
+// memberPods maps the cluster's pods by ordinal.
+func (r *EtcdClusterReconciler) memberPods(ctx context.Context, c *etcdv1.EtcdCluster) (map[int]membership.Pod, error) {
+	list := &corev1.PodList{}
+	if err := r.List(ctx, list, client.InNamespace(c.Namespace), client.MatchingLabels(c.SelectorLabels())); err != nil {
+		return nil, fmt.Errorf("listing pods: %w", err)
+	}
+	pods := map[int]membership.Pod{}
+	for _, pod := range list.Items {
+		o, err := strconv.Atoi(strings.TrimPrefix(pod.Name, c.Name+"-"))
+		if err != nil || !strings.HasPrefix(pod.Name, c.Name+"-") {
+			continue
+		}
+		ready := false
+		for _, cond := range pod.Status.Conditions {
+			if cond.Type == corev1.PodReady && cond.Status == corev1.ConditionTrue {
+				ready = true
+			}
+		}
+		pods[o] = membership.Pod{Exists: pod.DeletionTimestamp == nil, Ready: ready}
+	}
+	return pods, nil
+}
+
+// updateJoinList keeps the ConfigMap's member list current once the cluster
+// has formed: a joining member asks the members listed there for the member
+// list, so it must name members that exist now, not the first ones.
+func (r *EtcdClusterReconciler) updateJoinList(ctx context.Context, p *pass) error {
+	var parts []string
+	for _, m := range p.obs.list {
+		if m.Started() && !m.IsLearner && len(m.PeerURLs) > 0 {
+			parts = append(parts, m.Name+"="+m.PeerURLs[0])
+		}
+	}
+	list := strings.Join(parts, ",")
+	if list == "" || list == p.initialCluster {
+		return nil
+	}
+	if err := r.apply(ctx, p.cluster, render.ConfigMap(p.cluster, r.Render, render.StateExisting, list)); err != nil {
+		return err
+	}
+	p.initialCluster = list
+	return nil
+}

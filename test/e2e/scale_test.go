@@ -1,0 +1,151 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
+)
+
+// writer puts sequential keys until stopped and remembers which writes
+// were acknowledged.
+type writer struct {
+	mu     sync.Mutex
+	acked  []string
+	failed int
+	stop   chan struct{}
+	done   chan struct{}
+}
+
+func startWriter(ctx context.Context, c *clientv3.Client) *writer {
+	w := &writer{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		for i := 0; ; i++ {
+			select {
+			case <-w.stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			key := fmt.Sprintf("/load/%06d", i)
+			octx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			_, err := c.Put(octx, key, key)
+			cancel()
+			w.mu.Lock()
+			if err == nil {
+				w.acked = append(w.acked, key)
+			} else {
+				w.failed++
+			}
+			w.mu.Unlock()
+		}
+	}()
+	return w
+}
+
+func (w *writer) finish() (acked []string, failed int) {
+	close(w.stop)
+	<-w.done
+	return w.acked, w.failed
+}
+
+func scaleTo(ctx context.Context, ns, name string, n int32) {
+	c := &etcdv1.EtcdCluster{}
+	Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, c)).To(Succeed())
+	patch := client.MergeFrom(c.DeepCopy())
+	c.Spec.Replicas = &n
+	Expect(k8s.Patch(ctx, c, patch)).To(Succeed())
+}
+
+// waitSettled waits until the cluster has exactly n healthy voters, no
+// learner, and nothing in progress.
+func waitSettled(ctx context.Context, ns, name string, n int) {
+	c := &etcdv1.EtcdCluster{}
+	EventuallyWithOffset(1, func(g Gomega) {
+		g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, c)).To(Succeed())
+		g.Expect(meta.IsStatusConditionTrue(c.Status.Conditions, etcdv1.ConditionAvailable)).To(BeTrue())
+		g.Expect(meta.IsStatusConditionFalse(c.Status.Conditions, etcdv1.ConditionProgressing)).To(BeTrue(), "conditions: %+v", c.Status.Conditions)
+		g.Expect(c.Status.Members).To(HaveLen(n))
+		for _, m := range c.Status.Members {
+			g.Expect(m.Healthy).To(BeTrue(), "%+v", m)
+			g.Expect(m.Role).NotTo(Equal(etcdv1.RoleLearner))
+		}
+		g.Expect(c.Status.ReadyReplicas).To(Equal(int32(n)))
+	}).WithContext(ctx).WithTimeout(5 * time.Minute).WithPolling(2 * time.Second).Should(Succeed())
+}
+
+var _ = Describe("Scaling", func() {
+	It("grows 1→3 through learners and shrinks 3→1 under a steady write load, losing no acknowledged write", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		createCluster(ctx, ns, "elastic", 1, nil)
+		waitAvailable(ctx, ns, "elastic", 1)
+		tlsCfg := clientTLS(ctx, ns, "elastic")
+		// Member 0 stays through the whole test: the writer talks to it.
+		w := startWriter(ctx, etcdClient(podEndpoints(ctx, ns, "elastic", "https"), tlsCfg))
+
+		By("scaling up to 3")
+		scaleTo(ctx, ns, "elastic", 3)
+		waitSettled(ctx, ns, "elastic", 3)
+
+		By("scaling down to 1")
+		scaleTo(ctx, ns, "elastic", 1)
+		waitSettled(ctx, ns, "elastic", 1)
+		acked, failed := w.finish()
+		GinkgoWriter.Printf("writes acknowledged %d, failed %d\n", len(acked), failed)
+		Expect(len(acked)).To(BeNumerically(">", 20))
+
+		By("reading back every acknowledged write")
+		r := etcdClient(podEndpoints(ctx, ns, "elastic", "https"), tlsCfg)
+		resp, err := r.Get(op(ctx), "/load/", clientv3.WithPrefix())
+		Expect(err).NotTo(HaveOccurred())
+		have := map[string]bool{}
+		for _, kv := range resp.Kvs {
+			have[string(kv.Key)] = true
+		}
+		for _, k := range acked {
+			Expect(have).To(HaveKey(k), "acknowledged write lost")
+		}
+		members, err := r.MemberList(op(ctx))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(members.Members).To(HaveLen(1), "no zombie members or orphan learners")
+	}, SpecTimeout(15*time.Minute))
+
+	It("keeps every member's data identical after scaling 3→5→3", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		createCluster(ctx, ns, "wide", 3, nil)
+		waitAvailable(ctx, ns, "wide", 3)
+		tlsCfg := clientTLS(ctx, ns, "wide")
+		w := startWriter(ctx, etcdClient(podEndpoints(ctx, ns, "wide", "https"), tlsCfg))
+		scaleTo(ctx, ns, "wide", 5)
+		waitSettled(ctx, ns, "wide", 5)
+		scaleTo(ctx, ns, "wide", 3)
+		waitSettled(ctx, ns, "wide", 3)
+		acked, _ := w.finish()
+		Expect(acked).NotTo(BeEmpty())
+
+		By("comparing HashKV of every member at one revision")
+		eps := podEndpoints(ctx, ns, "wide", "https")
+		Expect(eps).To(HaveLen(3))
+		cl := etcdClient(eps, tlsCfg)
+		last, err := cl.Get(op(ctx), acked[len(acked)-1])
+		Expect(err).NotTo(HaveOccurred())
+		rev := last.Header.Revision
+		hashes := map[uint32][]string{}
+		for _, ep := range eps {
+			h, err := etcdClient([]string{ep}, tlsCfg).HashKV(op(ctx), ep, rev)
+			Expect(err).NotTo(HaveOccurred(), ep)
+			hashes[h.Hash] = append(hashes[h.Hash], ep)
+		}
+		Expect(hashes).To(HaveLen(1), "members disagree: %v", hashes)
+	}, SpecTimeout(15*time.Minute))
+})
