@@ -95,7 +95,7 @@ func podEndpoints(ctx context.Context, ns, name, scheme string) []string {
 	Expect(k8s.List(ctx, pods, client.InNamespace(ns), client.MatchingLabels{etcdv1.LabelInstance: name, etcdv1.LabelName: etcdv1.NameValue})).To(Succeed())
 	var eps []string
 	for _, p := range pods.Items {
-		if p.Status.PodIP != "" {
+		if p.Status.PodIP != "" && p.DeletionTimestamp == nil {
 			eps = append(eps, fmt.Sprintf("%s://%s:%d", scheme, p.Status.PodIP, etcdv1.ClientPort))
 		}
 	}
@@ -125,7 +125,7 @@ func etcdClient(endpoints []string, tlsCfg *tls.Config) *clientv3.Client {
 	}
 	c, err := clientv3.New(cfg)
 	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(c.Close)
+	DeferCleanup(func() { _ = c.Close() })
 	return c
 }
 

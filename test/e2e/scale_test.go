@@ -11,6 +11,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -81,6 +82,9 @@ func waitSettled(ctx context.Context, ns, name string, n int) {
 			g.Expect(m.Role).NotTo(Equal(etcdv1.RoleLearner))
 		}
 		g.Expect(c.Status.ReadyReplicas).To(Equal(int32(n)))
+		pods := &corev1.PodList{}
+		g.Expect(k8s.List(ctx, pods, client.InNamespace(ns), client.MatchingLabels{etcdv1.LabelInstance: name})).To(Succeed())
+		g.Expect(pods.Items).To(HaveLen(n), "pods of removed members are gone")
 	}).WithContext(ctx).WithTimeout(5 * time.Minute).WithPolling(2 * time.Second).Should(Succeed())
 }
 
