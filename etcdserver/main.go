@@ -6,6 +6,11 @@
 // Usage:
 //
 //	quorum-etcd [serve]   run the member (default)
+//	quorum-etcd backup    stream a snapshot to S3 or a directory
+//	quorum-etcd restore   create a data dir from a backup
+//
+// backup and restore are documented in package
+// quorum.dev/etcd-operator/etcdserver/backup and by "quorum-etcd backup -h".
 //
 // Exit status: 0 after a clean stop on SIGTERM/SIGINT, 1 on any failure,
 // 2 on a usage error.
@@ -22,6 +27,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"quorum.dev/etcd-operator/etcdserver/backup"
 	"quorum.dev/etcd-operator/etcdserver/server"
 )
 
@@ -35,7 +41,11 @@ const usage = `usage: quorum-etcd [command]
 
 commands:
   serve     run this pod's etcd member (default)
+  backup    stream a snapshot of the cluster to S3 or a directory
+  restore   create this member's data dir from a backup
   help      show this help
+
+"quorum-etcd backup -h" and "quorum-etcd restore -h" list their flags.
 
 Configuration comes from the environment (POD_NAME, POD_NAMESPACE,
 QUORUM_PEER_SERVICE, QUORUM_INITIAL_CLUSTER, ...); see the server package.
@@ -57,11 +67,17 @@ func run(args []string) int {
 			return exitUsage
 		}
 		return serve()
+	case "backup", "restore":
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+		defer stop()
+		if cmd == "backup" {
+			return backup.BackupMain(ctx, args[1:], backup.OSIO())
+		}
+		return backup.RestoreMain(ctx, args[1:], backup.OSIO())
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(os.Stdout, usage)
 		return exitOK
 	default:
-		// restore and backup will be added here.
 		fmt.Fprintf(os.Stderr, "unknown command %q\n\n%s", cmd, usage)
 		return exitUsage
 	}

@@ -1,0 +1,98 @@
+package backup
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"quorum.dev/etcd-operator/etcdserver/server"
+)
+
+// RestoreMain is `quorum-etcd restore`.
+func RestoreMain(ctx context.Context, args []string, cio IO) int {
+	c := newCommand("restore", "Creates a member's data dir from a backup, verified against its manifest before the\n"+
+		"data dir is touched. Run it, with the same backup, on every member of the new cluster before\n"+
+		"the members start. Prints a JSON result as the last stdout line and writes it to "+DefaultTerminationLog+".", cio)
+	sf := c.storeFlags()
+	var (
+		manifestFile, dataDir, name, initialCluster, token, peerURLs string
+		bump                                                         uint64 = DefaultBumpRevision
+		markCompacted, force                                         bool
+		timeout                                                      time.Duration
+	)
+	fs := c.fs
+	fs.StringVar(&manifestFile, "manifest-file", "", "local manifest to use instead of the stored <key>"+ManifestSuffix)
+	c.bind("manifest-file", "QUORUM_MANIFEST_FILE")
+	fs.StringVar(&dataDir, "data-dir", server.DefaultDataDir, "data dir to create (renamed into place: it must not itself be a mount point)")
+	c.bind("data-dir", server.EnvDataDir)
+	fs.StringVar(&name, "name", "", "member name")
+	c.bind("name", server.EnvPodName)
+	fs.StringVar(&initialCluster, "initial-cluster", "", "every member of the new cluster: name=peerURL,...")
+	c.bind("initial-cluster", server.EnvInitialCluster)
+	fs.StringVar(&token, "initial-cluster-token", "", "token of the new cluster")
+	c.bind("initial-cluster-token", server.EnvClusterToken)
+	fs.StringVar(&peerURLs, "initial-advertise-peer-urls", "", "this member's peer URLs (default: its entries in --initial-cluster)")
+	c.bind("initial-advertise-peer-urls", "QUORUM_INITIAL_ADVERTISE_PEER_URLS")
+	fs.Var(bumpValue{&bump}, "bump-revision", "add this to the snapshot's revision; 0 to keep it")
+	c.bind("bump-revision", "QUORUM_BUMP_REVISION")
+	fs.BoolVar(&markCompacted, "mark-compacted", true, "mark the bumped revision compacted (default true when the bump is > 0)")
+	c.bind("mark-compacted", "QUORUM_MARK_COMPACTED")
+	fs.BoolVar(&force, "force", false, "replace a data dir that already holds a member or files")
+	c.bind("force", "QUORUM_RESTORE_FORCE")
+	fs.DurationVar(&timeout, "timeout", time.Hour, "time limit of the whole restore; 0 for none")
+	c.bind("timeout", "QUORUM_TIMEOUT")
+	set, err := c.parse(args)
+	if err != nil {
+		return c.usage(err)
+	}
+	if bump == 0 && !set["mark-compacted"] {
+		markCompacted = false
+	}
+	o := RestoreOptions{
+		Key: sf.key, DataDir: dataDir, Name: name, InitialCluster: initialCluster, InitialClusterToken: token,
+		PeerURLs: splitList(peerURLs), BumpRevision: bump, MarkCompacted: markCompacted, Force: force,
+	}
+	if len(o.PeerURLs) == 0 {
+		o.PeerURLs = PeerURLsOf(initialCluster, name)
+	}
+	if err := o.validate(); err != nil {
+		return c.usage(err)
+	}
+	st, err := sf.store(cio.Env)
+	if err != nil {
+		return c.usage(err)
+	}
+	if manifestFile != "" {
+		b, err := os.ReadFile(manifestFile)
+		if err != nil {
+			return c.fail(ExitFailure, fmt.Errorf("reading manifest file: %w", err))
+		}
+		m, err := ParseManifest(b)
+		if err != nil {
+			return c.fail(ExitFailure, err)
+		}
+		o.Manifest = &m
+	}
+	if o.EncryptionKey, err = sf.encryptionKey(); err != nil {
+		return c.fail(ExitFailure, err)
+	}
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	lg := c.logger()
+	defer func() { _ = lg.Sync() }()
+	res, err := Restore(ctx, lg, o, st)
+	if err != nil {
+		return c.fail(ExitFailure, err)
+	}
+	b, err := json.Marshal(res)
+	if err != nil {
+		return c.fail(ExitFailure, errors.New("encoding the result"))
+	}
+	return c.succeed(b)
+}

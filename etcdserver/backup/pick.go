@@ -1,0 +1,97 @@
+package backup
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// MaxAppliedLag is how many raft entries a member may be behind the most
+// up-to-date member and still be picked for a backup. Followers trail the
+// leader by a few entries under write load; a member further behind is
+// lagging or cut off.
+const MaxAppliedLag = 1000
+
+// endpointStatus is the answer of one endpoint to Status.
+type endpointStatus struct {
+	Endpoint string
+	Status   *clientv3.StatusResponse
+	Err      error
+}
+
+// problem says why an endpoint cannot serve a backup, or "" if it can.
+func (e endpointStatus) problem() string {
+	switch {
+	case e.Err != nil:
+		return e.Err.Error()
+	case e.Status == nil || e.Status.Header == nil:
+		return "empty status"
+	case len(e.Status.Errors) > 0:
+		return "member reports errors: " + strings.Join(e.Status.Errors, ", ")
+	case e.Status.Leader == 0:
+		return "member has no leader"
+	}
+	return ""
+}
+
+// pickMember chooses the endpoint to take the snapshot from:
+//
+//  1. only members that answered Status, report no error and know a leader;
+//  2. all of them must report the same cluster ID (else the endpoints mix
+//     clusters, which is refused);
+//  3. only members at most MaxAppliedLag entries behind the highest applied
+//     index among them;
+//  4. preferring, in order: a voter over a learner, a follower over the
+//     leader (the snapshot costs disk and network I/O the leader needs), a
+//     higher applied index, and the earlier endpoint in the list.
+//
+// It returns the index into sts, or an error listing every endpoint's
+// problem.
+func pickMember(sts []endpointStatus) (int, error) {
+	if len(sts) == 0 {
+		return -1, errors.New("no etcd endpoints given")
+	}
+	var healthy []int
+	var problems []string
+	for i, s := range sts {
+		if p := s.problem(); p != "" {
+			problems = append(problems, fmt.Sprintf("%s: %s", s.Endpoint, p))
+			continue
+		}
+		healthy = append(healthy, i)
+	}
+	if len(healthy) == 0 {
+		return -1, fmt.Errorf("no healthy etcd member to back up from (%s)", strings.Join(problems, "; "))
+	}
+	cluster := sts[healthy[0]].Status.Header.ClusterId
+	var maxApplied uint64
+	for _, i := range healthy {
+		st := sts[i].Status
+		if st.Header.ClusterId != cluster {
+			return -1, fmt.Errorf("endpoints belong to different clusters: %s is in cluster %x, %s in cluster %x",
+				sts[healthy[0]].Endpoint, cluster, sts[i].Endpoint, st.Header.ClusterId)
+		}
+		maxApplied = max(maxApplied, st.RaftAppliedIndex)
+	}
+	var cands []int
+	for _, i := range healthy {
+		if sts[i].Status.RaftAppliedIndex+MaxAppliedLag >= maxApplied {
+			cands = append(cands, i)
+		}
+	}
+	sort.SliceStable(cands, func(a, b int) bool {
+		x, y := sts[cands[a]].Status, sts[cands[b]].Status
+		if x.IsLearner != y.IsLearner {
+			return !x.IsLearner
+		}
+		xl, yl := x.Header.MemberId == x.Leader, y.Header.MemberId == y.Leader
+		if xl != yl {
+			return !xl
+		}
+		return x.RaftAppliedIndex > y.RaftAppliedIndex
+	})
+	return cands[0], nil
+}

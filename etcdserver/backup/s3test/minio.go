@@ -1,0 +1,275 @@
+// Package s3test starts a real MinIO server for a test: the pinned build
+// made by `hack/build-k8s.sh minio`, on a free 127.0.0.1 port, with a state
+// dir under the test's temp dir and random root credentials. The server is
+// stopped by PID when the test ends (and killed with the test binary, via
+// the parent-death signal).
+//
+// The binary is $MINIO_BIN (the minio binary itself or the directory
+// holding it, as hack/versions.sh sets it), else the path hack/versions.sh
+// gives. A missing binary fails the test with the command that builds it;
+// tests never skip for it.
+//
+//	srv := s3test.Start(t)
+//	bucket := srv.NewBucket(t)            // unique, created empty
+//	os.Setenv(...srv.AccessKey/SecretKey) // or use srv.Client(t)
+package s3test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+)
+
+// StartTimeout bounds the wait for /minio/health/live.
+const StartTimeout = 60 * time.Second
+
+// Server is a running MinIO.
+type Server struct {
+	// Endpoint is 127.0.0.1:<port>, plain http.
+	Endpoint string
+	// AccessKey and SecretKey are the root credentials.
+	AccessKey, SecretKey string
+	// Dir is the state dir (data under Dir/data, log in Dir/minio.log).
+	Dir string
+
+	cmd     *exec.Cmd
+	done    chan struct{}
+	buckets atomic.Int64
+}
+
+// Binary returns the path of the minio binary, or an error telling how to
+// build it.
+func Binary() (string, error) {
+	p := os.Getenv("MINIO_BIN")
+	if p == "" {
+		var err error
+		if p, err = versionsMinioBin(); err != nil {
+			return "", err
+		}
+	}
+	if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+		p = filepath.Join(p, "minio")
+	}
+	if fi, err := os.Stat(p); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
+		return "", fmt.Errorf("MinIO binary not found at %s: run hack/build-k8s.sh minio (or set MINIO_BIN)", p)
+	}
+	return p, nil
+}
+
+// versionsMinioBin asks hack/versions.sh for $MINIO_BIN.
+func versionsMinioBin() (string, error) {
+	root, err := repoRoot()
+	if err != nil {
+		return "", err
+	}
+	out, err := exec.Command("bash", "-c", `source "$1/hack/versions.sh" && printf %s "$MINIO_BIN"`, "bash", root).Output()
+	if err != nil || len(out) == 0 {
+		return "", fmt.Errorf("reading MINIO_BIN from hack/versions.sh: %v", err)
+	}
+	return string(out), nil
+}
+
+func repoRoot() (string, error) {
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		return "", errors.New("cannot locate the repository")
+	}
+	dir := filepath.Dir(file)
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "hack", "versions.sh")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("hack/versions.sh not found above " + filepath.Dir(file))
+		}
+		dir = parent
+	}
+}
+
+// Start starts MinIO for t and stops it when t ends.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	bin, err := Binary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last error
+	for range 3 { // a port taken between the check and MinIO's bind: retry
+		s, err := start(t, bin)
+		if err == nil {
+			return s
+		}
+		last = err
+	}
+	t.Fatalf("starting MinIO: %v", last)
+	return nil
+}
+
+func start(t testing.TB, bin string) (*Server, error) {
+	dir, err := os.MkdirTemp("", "minio-test-")
+	if err != nil {
+		return nil, err
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	port, console := FreePort(), FreePort()
+	s := &Server{
+		Endpoint:  net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
+		AccessKey: "test-" + randHex(6),
+		SecretKey: randHex(20),
+		Dir:       dir,
+		done:      make(chan struct{}),
+	}
+	logf, err := os.Create(filepath.Join(dir, "minio.log"))
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close()
+	cmd := exec.Command(bin, "server", "--quiet",
+		"--address", s.Endpoint,
+		"--console-address", net.JoinHostPort("127.0.0.1", strconv.Itoa(console)),
+		filepath.Join(dir, "data"))
+	cmd.Env = append(os.Environ(),
+		"MINIO_ROOT_USER="+s.AccessKey, "MINIO_ROOT_PASSWORD="+s.SecretKey,
+		"MINIO_BROWSER=off", "MINIO_UPDATE=off", "MINIO_CALLHOME_ENABLE=off",
+		"HOME="+dir)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", bin, err)
+	}
+	s.cmd = cmd
+	go func() { _ = cmd.Wait(); close(s.done) }()
+	t.Cleanup(s.Stop)
+
+	if err := s.waitLive(); err != nil {
+		s.Stop()
+		log, _ := os.ReadFile(filepath.Join(dir, "minio.log"))
+		return nil, fmt.Errorf("%w; log: %s", err, tail(string(log), 2000))
+	}
+	return s, nil
+}
+
+func (s *Server) waitLive() error {
+	c := http.Client{Timeout: 2 * time.Second}
+	deadline := time.Now().Add(StartTimeout)
+	for time.Now().Before(deadline) {
+		select {
+		case <-s.done:
+			return errors.New("MinIO exited during start-up")
+		default:
+		}
+		resp, err := c.Get("http://" + s.Endpoint + "/minio/health/live")
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("MinIO on %s not live within %s", s.Endpoint, StartTimeout)
+}
+
+// Stop terminates MinIO by PID (SIGTERM, then SIGKILL after 10 s) and waits
+// for it. Safe to call more than once.
+func (s *Server) Stop() {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(10 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.done
+	}
+}
+
+// Client is a minio-go client with the root credentials.
+func (s *Server) Client(t testing.TB) *minio.Client {
+	t.Helper()
+	c, err := minio.New(s.Endpoint, &minio.Options{Creds: credentials.NewStaticV4(s.AccessKey, s.SecretKey, "")})
+	if err != nil {
+		t.Fatalf("MinIO client: %v", err)
+	}
+	return c
+}
+
+// NewBucket creates an empty bucket with a name unique to this server.
+func (s *Server) NewBucket(t testing.TB) string {
+	t.Helper()
+	name := fmt.Sprintf("bucket-%d", s.buckets.Add(1))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.Client(t).MakeBucket(ctx, name, minio.MakeBucketOptions{}); err != nil {
+		t.Fatalf("creating bucket %s: %v", name, err)
+	}
+	return name
+}
+
+var (
+	portsMu sync.Mutex
+	ports   = map[int]bool{}
+)
+
+// FreePort returns a port that was free on 127.0.0.1 a moment ago and that
+// no other caller in this process got. It picks below the kernel's
+// ephemeral range (32768+), so outgoing connections cannot take it first.
+func FreePort() int {
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for range 10000 {
+		var b [2]byte
+		_, _ = rand.Read(b[:])
+		p := 20000 + (int(b[0])<<8|int(b[1]))%12000
+		if ports[p] {
+			continue
+		}
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+		if err != nil {
+			continue
+		}
+		_ = l.Close()
+		ports[p] = true
+		return p
+	}
+	panic("no free port on 127.0.0.1")
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func tail(s string, n int) string {
+	s = strings.TrimSpace(s)
+	if len(s) > n {
+		return "..." + s[len(s)-n:]
+	}
+	return s
+}

@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Runs the pinned MinIO (hack/versions.sh, built by `hack/build-k8s.sh minio`)
+# as a local S3 server for backup tests and demos: 127.0.0.1 only, a free
+# port, plain http, random root credentials, state under one directory.
+#
+# Usage: hack/minio.sh start|stop|status|env|mb BUCKET
+#
+#   start      build MinIO if needed, start it, wait until it is live
+#              (a second start while it runs does nothing)
+#   stop       stop it by the PID it was started with (SIGTERM, SIGKILL after 10 s)
+#   status     exit 0 if it runs and answers /minio/health/live
+#   env        print shell exports: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+#              QUORUM_S3_ENDPOINT (host:port), QUORUM_S3_INSECURE=true, MINIO_ENDPOINT
+#   mb BUCKET  create a bucket (signed request with curl --aws-sigv4)
+#
+# State dir: $MINIO_STATE_DIR, default _out/minio in the repository:
+#   pid, port, console-port, access-key, secret-key, env (the exports), minio.log, data/
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source hack/versions.sh
+
+STATE=${MINIO_STATE_DIR:-$PWD/_out/minio}
+BIN="$MINIO_BIN/minio"
+
+die() { echo "minio.sh: $*" >&2; exit 1; }
+
+# free_port: a port below the ephemeral range that nothing listens on.
+free_port() {
+  local p
+  for _ in $(seq 200); do
+    p=$((20000 + RANDOM % 12000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      echo "$p"; return 0
+    fi
+  done
+  die "no free port found"
+}
+
+running_pid() {
+  [[ -f $STATE/pid ]] || return 1
+  local pid
+  pid=$(<"$STATE/pid")
+  [[ $pid =~ ^[0-9]+$ ]] || return 1
+  # The PID must still be our MinIO, not a reused PID.
+  [[ -r /proc/$pid/cmdline ]] || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "--address 127.0.0.1:$(<"$STATE/port") " || return 1
+  echo "$pid"
+}
+
+live() {
+  curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$(<"$STATE/port")/minio/health/live" 2>/dev/null
+}
+
+cmd_start() {
+  if running_pid >/dev/null; then
+    echo "MinIO already running on 127.0.0.1:$(<"$STATE/port") (pid $(<"$STATE/pid"))"
+    return 0
+  fi
+  [[ -x $BIN ]] || hack/build-k8s.sh minio
+  mkdir -p "$STATE/data"
+  chmod 700 "$STATE"
+  local port console user pass
+  port=$(free_port); console=$(free_port)
+  while [[ $console == "$port" ]]; do console=$(free_port); done
+  user=${MINIO_ROOT_USER:-quorum-$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')}
+  pass=${MINIO_ROOT_PASSWORD:-$(head -c 20 /dev/urandom | od -An -tx1 | tr -d ' \n')}
+  printf '%s' "$port" >"$STATE/port"
+  printf '%s' "$console" >"$STATE/console-port"
+  printf '%s' "$user" >"$STATE/access-key"
+  printf '%s' "$pass" >"$STATE/secret-key"
+  cat >"$STATE/env" <<EOF
+export AWS_ACCESS_KEY_ID='$user'
+export AWS_SECRET_ACCESS_KEY='$pass'
+export QUORUM_S3_ENDPOINT='127.0.0.1:$port'
+export QUORUM_S3_INSECURE=true
+export MINIO_ENDPOINT='http://127.0.0.1:$port'
+EOF
+  chmod 600 "$STATE/access-key" "$STATE/secret-key" "$STATE/env"
+  MINIO_ROOT_USER=$user MINIO_ROOT_PASSWORD=$pass MINIO_BROWSER=off MINIO_UPDATE=off \
+    MINIO_CALLHOME_ENABLE=off HOME=$STATE \
+    setsid "$BIN" server --quiet --address "127.0.0.1:$port" --console-address "127.0.0.1:$console" \
+    "$STATE/data" >"$STATE/minio.log" 2>&1 </dev/null &
+  echo $! >"$STATE/pid"
+  for _ in $(seq 300); do
+    if live; then
+      echo "MinIO running on 127.0.0.1:$port (pid $(<"$STATE/pid")); credentials: hack/minio.sh env"
+      return 0
+    fi
+    kill -0 "$(<"$STATE/pid")" 2>/dev/null || { tail -20 "$STATE/minio.log" >&2; die "MinIO exited during start-up"; }
+    sleep 0.1
+  done
+  tail -20 "$STATE/minio.log" >&2
+  cmd_stop
+  die "MinIO not live within 30 s"
+}
+
+cmd_stop() {
+  local pid
+  if ! pid=$(running_pid); then
+    rm -f "$STATE/pid"
+    echo "MinIO not running"
+    return 0
+  fi
+  kill -TERM "$pid"
+  for _ in $(seq 100); do
+    kill -0 "$pid" 2>/dev/null || { rm -f "$STATE/pid"; echo "MinIO stopped"; return 0; }
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  rm -f "$STATE/pid"
+  echo "MinIO killed"
+}
+
+cmd_status() {
+  local pid
+  pid=$(running_pid) || die "not running"
+  live || die "pid $pid runs but 127.0.0.1:$(<"$STATE/port") is not live"
+  echo "MinIO running on 127.0.0.1:$(<"$STATE/port") (pid $pid)"
+}
+
+cmd_env() {
+  [[ -f $STATE/env ]] || die "not started (hack/minio.sh start)"
+  cat "$STATE/env"
+}
+
+cmd_mb() {
+  local bucket=${1:-}
+  [[ -n $bucket ]] || die "usage: hack/minio.sh mb BUCKET"
+  running_pid >/dev/null || die "not running"
+  local code
+  code=$(curl -sS -o "$STATE/mb.out" -w '%{http_code}' --max-time 10 \
+    --aws-sigv4 "aws:amz:us-east-1:s3" --user "$(<"$STATE/access-key"):$(<"$STATE/secret-key")" \
+    -X PUT "http://127.0.0.1:$(<"$STATE/port")/$bucket")
+  case $code in
+    200) echo "bucket $bucket created" ;;
+    409) echo "bucket $bucket exists" ;;
+    *) cat "$STATE/mb.out" >&2; die "creating bucket $bucket: HTTP $code" ;;
+  esac
+}
+
+case ${1:-} in
+  start) cmd_start ;;
+  stop) cmd_stop ;;
+  status) cmd_status ;;
+  env) cmd_env ;;
+  mb) shift; cmd_mb "$@" ;;
+  *) echo "usage: hack/minio.sh start|stop|status|env|mb BUCKET" >&2; exit 2 ;;
+esac
