@@ -75,8 +75,8 @@ type RestoreResult struct {
 	SHA256   string `json:"sha256"`
 	// SnapshotRevision is the latest revision found in the snapshot; the
 	// restored member starts at Revision = SnapshotRevision + BumpRevision.
-	SnapshotRevision int64 `json:"snapshotRevision,omitempty"`
-	Revision         int64 `json:"revision,omitempty"`
+	SnapshotRevision int64  `json:"snapshotRevision,omitempty"`
+	Revision         int64  `json:"revision,omitempty"`
 	BumpRevision     uint64 `json:"bumpRevision"`
 	MarkCompacted    bool   `json:"markCompacted"`
 }
