@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -37,6 +38,29 @@ func (e endpointStatus) problem() string {
 	return ""
 }
 
+// allAuthErrors tells whether every endpoint failed on authentication.
+func allAuthErrors(sts []endpointStatus) bool {
+	for _, s := range sts {
+		if !isAuthError(s.Err) {
+			return false
+		}
+	}
+	return true
+}
+
+func isAuthError(err error) bool {
+	if err == nil {
+		return false
+	}
+	for _, e := range []error{rpctypes.ErrUserEmpty, rpctypes.ErrAuthFailed, rpctypes.ErrPermissionDenied,
+		rpctypes.ErrInvalidAuthToken, rpctypes.ErrAuthOldRevision, rpctypes.ErrUserNotFound} {
+		if errors.Is(err, e) || strings.Contains(err.Error(), e.Error()) {
+			return true
+		}
+	}
+	return false
+}
+
 // pickMember chooses the endpoint to take the snapshot from:
 //
 //  1. only members that answered Status, report no error and know a leader;
@@ -64,6 +88,10 @@ func pickMember(sts []endpointStatus) (int, error) {
 		healthy = append(healthy, i)
 	}
 	if len(healthy) == 0 {
+		if allAuthErrors(sts) {
+			return -1, fmt.Errorf("etcd refused the client's credentials on every endpoint (%s); the snapshot needs the root "+
+				"user: give --user and --password-file, or a client certificate of root in --tls-dir", strings.Join(problems, "; "))
+		}
 		return -1, fmt.Errorf("no healthy etcd member to back up from (%s)", strings.Join(problems, "; "))
 	}
 	cluster := sts[healthy[0]].Status.Header.ClusterId

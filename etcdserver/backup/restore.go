@@ -158,6 +158,9 @@ func Restore(ctx context.Context, lg *zap.Logger, o RestoreOptions, st Store) (r
 		return RestoreResult{}, err
 	}
 	dataDir := filepath.Clean(o.DataDir)
+	if err := st.Check(ctx, false); err != nil {
+		return RestoreResult{}, err
+	}
 	m, err := loadManifest(ctx, o, st)
 	if err != nil {
 		return RestoreResult{}, err
@@ -177,9 +180,6 @@ func Restore(ctx context.Context, lg *zap.Logger, o RestoreOptions, st Store) (r
 			res.Message = "data dir already holds this restore; nothing done"
 		}
 		return res, err
-	}
-	if err := st.Check(ctx, false); err != nil {
-		return RestoreResult{}, err
 	}
 
 	parent := filepath.Dir(dataDir)
@@ -237,8 +237,11 @@ func loadManifest(ctx context.Context, o RestoreOptions, st Store) (Manifest, er
 		return *o.Manifest, o.Manifest.Validate()
 	}
 	rc, err := st.Get(ctx, o.Key+ManifestSuffix)
+	if errors.Is(err, ErrNotFound) {
+		return Manifest{}, fmt.Errorf("no manifest, so no complete backup under %s (%w)", st.Location(o.Key), err)
+	}
 	if err != nil {
-		return Manifest{}, fmt.Errorf("reading manifest (a backup without one is incomplete): %w", err)
+		return Manifest{}, fmt.Errorf("reading manifest: %w", err)
 	}
 	defer rc.Close()
 	b, err := io.ReadAll(io.LimitReader(rc, 64<<10))
@@ -309,7 +312,10 @@ func download(ctx context.Context, st Store, o RestoreOptions, m Manifest, path 
 	if err != nil {
 		return corrupt(err)
 	}
-	if n != m.Size {
+	if n > m.Size {
+		return fmt.Errorf("backup object is corrupt: it holds more than the %d snapshot bytes the manifest says", m.Size)
+	}
+	if n < m.Size {
 		return fmt.Errorf("backup object is truncated or corrupt: %d snapshot bytes, the manifest says %d", n, m.Size)
 	}
 	if got := hex.EncodeToString(sum.Sum(nil)); got != m.SHA256 {

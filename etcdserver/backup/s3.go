@@ -192,7 +192,7 @@ func (s *S3Store) explain(op, key string, err error) error {
 	case "NoSuchBucket":
 		return fmt.Errorf("%s %s: bucket %q does not exist on %s", op, what, s.cfg.Bucket, s.cfg.Endpoint)
 	case "NoSuchKey":
-		return fmt.Errorf("%s %s: object does not exist", op, what)
+		return fmt.Errorf("%s %s: %w", op, what, ErrNotFound)
 	case "InvalidAccessKeyId":
 		return fmt.Errorf("%s %s: S3 rejected the access key ID (%s): %w", op, what, EnvAccessKeyID, err)
 	case "SignatureDoesNotMatch":

@@ -11,6 +11,9 @@ import (
 	"strings"
 )
 
+// ErrNotFound is wrapped by Store.Get when the object does not exist.
+var ErrNotFound = errors.New("object does not exist")
+
 // Store is where backups are kept: an S3 bucket or a directory.
 type Store interface {
 	// Check verifies, before any work, that the store can be used: the
@@ -126,7 +129,7 @@ func (d DirStore) Get(_ context.Context, key string) (io.ReadCloser, error) {
 	p := filepath.Join(d.Dir, filepath.FromSlash(key))
 	f, err := os.Open(p)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("backup file %s does not exist", p)
+		return nil, fmt.Errorf("backup file %s: %w", p, ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("opening backup file: %w", err)
