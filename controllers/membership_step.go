@@ -53,7 +53,11 @@ func (r *EtcdClusterReconciler) reconcileMembership(ctx context.Context, p *pass
 		}
 		r.Recorder.Eventf(c, nil, corev1.EventTypeNormal, "MemberAdded", "AddLearner", "added learner %x for %s: %s", id, c.MemberName(action.Ordinal), action.Reason)
 	case membership.PromoteLearner:
-		if err := cl.Promote(ctx, action.MemberID); err != nil {
+		leader, ok := p.obs.statuses[p.obs.leader]
+		if !ok {
+			return fmt.Errorf("leader %x did not answer this pass; cannot promote", p.obs.leader)
+		}
+		if err := cl.Promote(ctx, leader.Endpoint, action.MemberID); err != nil {
 			if errors.Is(err, etcdclient.ErrLearnerNotReady) {
 				wait := membership.Action{Kind: membership.Wait, Ordinal: action.Ordinal, Reason: "learner not in sync with the leader yet"}
 				p.membership = &wait

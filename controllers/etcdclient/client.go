@@ -59,8 +59,9 @@ type Client interface {
 	EnableAuth(ctx context.Context, rootPassword string) error
 	// AddLearner adds a non-voting member with the peer URL and returns its ID.
 	AddLearner(ctx context.Context, peerURL string) (uint64, error)
-	// Promote makes a caught-up learner a voter.
-	Promote(ctx context.Context, id uint64) error
+	// Promote asks the leader, reached at leaderEndpoint, to make a
+	// caught-up learner a voter.
+	Promote(ctx context.Context, leaderEndpoint string, id uint64) error
 	// Remove removes a member by ID.
 	Remove(ctx context.Context, id uint64) error
 	// MoveLeader asks the leader, reached at leaderEndpoint, to hand

@@ -22,13 +22,32 @@ func (c *client) AddLearner(ctx context.Context, peerURL string) (uint64, error)
 	return resp.Member.ID, nil
 }
 
-func (c *client) Promote(ctx context.Context, id uint64) error {
+// Promote goes to the leader: a follower forwards promotions to the leader
+// over the peer port without the caller's credentials, which fails once
+// authentication is on ("auth: user name is empty").
+func (c *client) Promote(ctx context.Context, leaderEndpoint string, id uint64) error {
+	l, err := c.pinned(leaderEndpoint)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
 	ctx, cancel := context.WithTimeout(ctx, RequestTimeout)
 	defer cancel()
-	if _, err := c.c.MemberPromote(ctx, id); err != nil {
+	if _, err := l.c.MemberPromote(ctx, id); err != nil {
 		return fmt.Errorf("promoting learner %x: %w", id, err)
 	}
 	return nil
+}
+
+// pinned is a short-lived client that talks to one endpoint only.
+func (c *client) pinned(endpoint string) (*client, error) {
+	cfg := c.cfg
+	cfg.Endpoints = []string{endpoint}
+	l, err := New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return l.(*client), nil
 }
 
 func (c *client) Remove(ctx context.Context, id uint64) error {
@@ -46,16 +65,14 @@ func (c *client) Remove(ctx context.Context, id uint64) error {
 // MoveLeader must reach the leader itself, so it uses a short-lived client
 // pinned to the leader's endpoint.
 func (c *client) MoveLeader(ctx context.Context, leaderEndpoint string, target uint64) error {
-	cfg := c.cfg
-	cfg.Endpoints = []string{leaderEndpoint}
-	l, err := New(cfg)
+	l, err := c.pinned(leaderEndpoint)
 	if err != nil {
 		return err
 	}
 	defer l.Close()
 	ctx, cancel := context.WithTimeout(ctx, 2*RequestTimeout)
 	defer cancel()
-	if _, err := l.(*client).c.MoveLeader(ctx, target); err != nil {
+	if _, err := l.c.MoveLeader(ctx, target); err != nil {
 		return fmt.Errorf("moving leadership from %s to %x: %w", leaderEndpoint, target, err)
 	}
 	return nil

@@ -49,7 +49,17 @@ func TestScaleUpAndDownThroughTheClusterAPI(t *testing.T) {
 	<-a.etcd.Server.ReadyNotify()
 	<-b.etcd.Server.ReadyNotify()
 
-	c, err := New(Config{Endpoints: []string{a.client.String(), b.client.String()}})
+	anon, err := New(Config{Endpoints: []string{a.client.String(), b.client.String()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer anon.Close()
+	// With authentication on, a promotion sent to a follower fails: the
+	// client must reach the leader.
+	if err := anon.EnableAuth(ctx, "pw"); err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(Config{Endpoints: []string{a.client.String(), b.client.String()}, Username: "root", Password: "pw"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,9 +74,26 @@ func TestScaleUpAndDownThroughTheClusterAPI(t *testing.T) {
 	retry(t, func() (err error) { id, err = c.AddLearner(ctx, n.peer.String()); return err })
 	startMember(t, n, initial+",c="+n.peer.String(), "existing")
 	<-n.etcd.Server.ReadyNotify()
+	leader := func() string {
+		st, err := c.Status(ctx, a.client.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, ms, err := c.MemberList(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range ms {
+			if m.ID == st.LeaderID {
+				return m.ClientURLs[0]
+			}
+		}
+		t.Fatal("no leader")
+		return ""
+	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		err = c.Promote(ctx, id)
+		err = c.Promote(ctx, leader(), id)
 		if err == nil {
 			break
 		}
