@@ -1,18 +1,27 @@
 package main
 
-import "testing"
+import (
+	"path/filepath"
+	"testing"
+)
 
 func TestRunDispatch(t *testing.T) {
 	for _, k := range []string{"POD_NAME", "POD_NAMESPACE", "QUORUM_PEER_SERVICE", "QUORUM_INITIAL_CLUSTER_STATE"} {
 		t.Setenv(k, "")
 	}
+	// backup and restore write their outcome to the termination log if it
+	// exists; point it at a file that does not.
+	t.Setenv("QUORUM_TERMINATION_LOG", filepath.Join(t.TempDir(), "absent"))
 	tests := []struct {
 		args []string
 		want int
 	}{
 		{[]string{"help"}, exitOK},
 		{[]string{"--help"}, exitOK},
-		{[]string{"restore"}, exitUsage}, // not implemented yet
+		{[]string{"restore"}, exitUsage},       // required flags missing
+		{[]string{"backup"}, exitUsage},        // same
+		{[]string{"backup", "--help"}, exitOK}, // its own help
+		{[]string{"unknown-command"}, exitUsage},
 		{[]string{"serve", "extra"}, exitUsage},
 		{nil, exitFailure},               // serve is the default; the environment is missing
 		{[]string{"serve"}, exitFailure}, // same, explicitly

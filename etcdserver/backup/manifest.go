@@ -55,7 +55,8 @@ type Manifest struct {
 	Endpoint   string `json:"endpoint"`
 	// EtcdVersion is the server version of the member that took the
 	// snapshot; StorageVersion the storage schema version etcd reports with
-	// the snapshot.
+	// the snapshot (empty on etcd < 3.6 and in a new cluster until etcd has
+	// recorded it, a few seconds after start).
 	EtcdVersion    string `json:"etcdVersion"`
 	StorageVersion string `json:"storageVersion,omitempty"`
 	// Compression is CompressionNone or CompressionGzip.

@@ -205,7 +205,7 @@ func TestS3(t *testing.T) {
 			t.Errorf("manifest revisions %d..%d, want %d (no writes during the backup)", m.EtcdRevision, m.EtcdRevisionMax, f.rev)
 		}
 		if m.Compression != CompressionGzip || m.Encrypted || m.Location != "s3://"+bucket+"/c1/snap.db.gz" ||
-			m.EtcdVersion != BinaryEtcdVersion() || m.StorageVersion == "" || m.MemberName != "src" ||
+			m.EtcdVersion != BinaryEtcdVersion() || m.MemberName != "src" ||
 			m.Endpoint != f.src.AdvertiseClientURL.String() || m.ClusterID == "" || m.MemberID == "" {
 			t.Errorf("manifest: %+v", m)
 		}

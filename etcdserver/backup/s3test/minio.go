@@ -9,14 +9,17 @@
 // gives. A missing binary fails the test with the command that builds it;
 // tests never skip for it.
 //
-//	srv := s3test.Start(t)
+//	srv := s3test.Start(t)                // or StartWith(t, Options{TLS...})
 //	bucket := srv.NewBucket(t)            // unique, created empty
-//	os.Setenv(...srv.AccessKey/SecretKey) // or use srv.Client(t)
+//	env: AWS_ACCESS_KEY_ID=srv.AccessKey, AWS_SECRET_ACCESS_KEY=srv.SecretKey,
+//	     endpoint srv.Endpoint (http unless srv.Secure); or srv.Client(t)
 package s3test
 
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -41,10 +44,21 @@ import (
 // StartTimeout bounds the wait for /minio/health/live.
 const StartTimeout = 60 * time.Second
 
+// Options of StartWith.
+type Options struct {
+	// CertFile and KeyFile (PEM), when set, make MinIO serve https with
+	// that certificate; CAFile is the CA clients trust for it.
+	CertFile, KeyFile, CAFile string
+}
+
 // Server is a running MinIO.
 type Server struct {
-	// Endpoint is 127.0.0.1:<port>, plain http.
+	// Endpoint is 127.0.0.1:<port>.
 	Endpoint string
+	// Secure is true when it serves https (Options.CertFile).
+	Secure bool
+	// CAFile is Options.CAFile.
+	CAFile string
 	// AccessKey and SecretKey are the root credentials.
 	AccessKey, SecretKey string
 	// Dir is the state dir (data under Dir/data, log in Dir/minio.log).
@@ -105,8 +119,14 @@ func repoRoot() (string, error) {
 	}
 }
 
-// Start starts MinIO for t and stops it when t ends.
+// Start starts MinIO (plain http) for t and stops it when t ends.
 func Start(t testing.TB) *Server {
+	t.Helper()
+	return StartWith(t, Options{})
+}
+
+// StartWith starts MinIO with options for t and stops it when t ends.
+func StartWith(t testing.TB, o Options) *Server {
 	t.Helper()
 	bin, err := Binary()
 	if err != nil {
@@ -114,7 +134,7 @@ func Start(t testing.TB) *Server {
 	}
 	var last error
 	for range 3 { // a port taken between the check and MinIO's bind: retry
-		s, err := start(t, bin)
+		s, err := start(t, bin, o)
 		if err == nil {
 			return s
 		}
@@ -124,7 +144,7 @@ func Start(t testing.TB) *Server {
 	return nil
 }
 
-func start(t testing.TB, bin string) (*Server, error) {
+func start(t testing.TB, bin string, o Options) (*Server, error) {
 	dir, err := os.MkdirTemp("", "minio-test-")
 	if err != nil {
 		return nil, err
@@ -136,7 +156,24 @@ func start(t testing.TB, bin string) (*Server, error) {
 		AccessKey: "test-" + randHex(6),
 		SecretKey: randHex(20),
 		Dir:       dir,
+		Secure:    o.CertFile != "",
+		CAFile:    o.CAFile,
 		done:      make(chan struct{}),
+	}
+	certs := filepath.Join(dir, "certs")
+	if err := os.MkdirAll(certs, 0o700); err != nil {
+		return nil, err
+	}
+	if s.Secure {
+		for src, dst := range map[string]string{o.CertFile: "public.crt", o.KeyFile: "private.key"} {
+			b, err := os.ReadFile(src)
+			if err != nil {
+				return nil, err
+			}
+			if err := os.WriteFile(filepath.Join(certs, dst), b, 0o600); err != nil {
+				return nil, err
+			}
+		}
 	}
 	logf, err := os.Create(filepath.Join(dir, "minio.log"))
 	if err != nil {
@@ -146,6 +183,7 @@ func start(t testing.TB, bin string) (*Server, error) {
 	cmd := exec.Command(bin, "server", "--quiet",
 		"--address", s.Endpoint,
 		"--console-address", net.JoinHostPort("127.0.0.1", strconv.Itoa(console)),
+		"--certs-dir", certs,
 		filepath.Join(dir, "data"))
 	cmd.Env = append(os.Environ(),
 		"MINIO_ROOT_USER="+s.AccessKey, "MINIO_ROOT_PASSWORD="+s.SecretKey,
@@ -169,7 +207,15 @@ func start(t testing.TB, bin string) (*Server, error) {
 }
 
 func (s *Server) waitLive() error {
-	c := http.Client{Timeout: 2 * time.Second}
+	tr, err := s.transport()
+	if err != nil {
+		return err
+	}
+	c := http.Client{Timeout: 2 * time.Second, Transport: tr}
+	scheme := "http://"
+	if s.Secure {
+		scheme = "https://"
+	}
 	deadline := time.Now().Add(StartTimeout)
 	for time.Now().Before(deadline) {
 		select {
@@ -177,7 +223,7 @@ func (s *Server) waitLive() error {
 			return errors.New("MinIO exited during start-up")
 		default:
 		}
-		resp, err := c.Get("http://" + s.Endpoint + "/minio/health/live")
+		resp, err := c.Get(scheme + s.Endpoint + "/minio/health/live")
 		if err == nil {
 			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -212,7 +258,13 @@ func (s *Server) Stop() {
 // Client is a minio-go client with the root credentials.
 func (s *Server) Client(t testing.TB) *minio.Client {
 	t.Helper()
-	c, err := minio.New(s.Endpoint, &minio.Options{Creds: credentials.NewStaticV4(s.AccessKey, s.SecretKey, "")})
+	tr, err := s.transport()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := minio.New(s.Endpoint, &minio.Options{
+		Creds: credentials.NewStaticV4(s.AccessKey, s.SecretKey, ""), Secure: s.Secure, Transport: tr,
+	})
 	if err != nil {
 		t.Fatalf("MinIO client: %v", err)
 	}
@@ -229,6 +281,23 @@ func (s *Server) NewBucket(t testing.TB) string {
 		t.Fatalf("creating bucket %s: %v", name, err)
 	}
 	return name
+}
+
+// transport trusts CAFile for https.
+func (s *Server) transport() (*http.Transport, error) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if s.CAFile != "" {
+		pem, err := os.ReadFile(s.CAFile)
+		if err != nil {
+			return nil, err
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("no certificate in %s", s.CAFile)
+		}
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	return tr, nil
 }
 
 var (
