@@ -54,12 +54,22 @@ func TestScaleUpAndDownThroughTheClusterAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer anon.Close()
+	// The client talks to a follower only, so that a promotion not sent
+	// to the leader would fail.
+	st0, err := anon.Status(ctx, a.client.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	follower := a.client.String()
+	if st0.LeaderID == st0.MemberID {
+		follower = b.client.String()
+	}
 	// With authentication on, a promotion sent to a follower fails: the
 	// client must reach the leader.
 	if err := anon.EnableAuth(ctx, "pw"); err != nil {
 		t.Fatal(err)
 	}
-	c, err := New(Config{Endpoints: []string{a.client.String(), b.client.String()}, Username: "root", Password: "pw"})
+	c, err := New(Config{Endpoints: []string{follower}, Username: "root", Password: "pw"})
 	if err != nil {
 		t.Fatal(err)
 	}
