@@ -281,7 +281,8 @@ func splitList(s string) []string {
 	return out
 }
 
-// parseBump accepts digits with optional underscores (1_000_000_000).
+// bumpValue is a flag.Value of a revision bump: digits with optional
+// underscores (1_000_000_000).
 type bumpValue struct{ v *uint64 }
 
 func (b bumpValue) String() string {

@@ -36,7 +36,10 @@
 // SHA-256 trailer, gzip and encryption into a multipart upload of unknown
 // size (S3PartSize parts; aborted on any error, so no partial object) or a
 // temporary file renamed into place; then write <key>.manifest.json. A
-// backup is complete only once its manifest exists. Memory: one S3 part
+// backup is complete only once its manifest exists. Give every backup its
+// own key (e.g. with a timestamp): a second backup under the same key
+// replaces the object before its manifest, and a restore in between fails
+// on the checksum rather than restoring the wrong data. Memory: one S3 part
 // (16 MiB) plus one encryption chunk; no temporary copy of the snapshot.
 //
 // # Revision

@@ -83,8 +83,7 @@ func (m Manifest) MarshalLine() []byte {
 // ParseManifest decodes and validates a manifest.
 func ParseManifest(b []byte) (Manifest, error) {
 	var m Manifest
-	dec := json.NewDecoder(strings.NewReader(string(b)))
-	if err := dec.Decode(&m); err != nil {
+	if err := json.Unmarshal(b, &m); err != nil {
 		return Manifest{}, fmt.Errorf("parsing manifest: %w", err)
 	}
 	if err := m.Validate(); err != nil {
