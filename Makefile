@@ -11,6 +11,7 @@ CONTROLLER_GEN ?= $(QUORUM_CACHE)/controller-gen/$(CONTROLLER_TOOLS_VERSION)/con
 K8S_VERSION ?= $(shell source hack/versions.sh && echo $$K8S_VERSION)
 ETCD_VERSION ?= $(shell source hack/versions.sh && echo $$ETCD_VERSION)
 HELM ?= $(shell source hack/versions.sh && echo $$HELM_BIN)/helm
+MINIO_BIN ?= $(shell source hack/versions.sh && echo $$MINIO_BIN)/minio
 KUBEBUILDER_ASSETS ?= $(QUORUM_CACHE)/envtest/$(K8S_VERSION)
 
 # The bundled etcd server's version comes from go.mod.
@@ -59,8 +60,8 @@ envtest-assets: ## Build kube-apiserver, etcd and kubectl for envtest (cached by
 
 .PHONY: test
 test: envtest-assets ## Unit tests, envtest controller tests and chart tests.
-	hack/build-k8s.sh helm
-	HELM="$(HELM)" KUBEBUILDER_ASSETS="$(KUBEBUILDER_ASSETS)" go test $(GO_TEST_FLAGS) ./api/... ./controllers/... ./etcdserver/... ./hack/... ./test/helm/...
+	hack/build-k8s.sh helm minio
+	HELM="$(HELM)" MINIO_BIN="$(MINIO_BIN)" KUBEBUILDER_ASSETS="$(KUBEBUILDER_ASSETS)" go test $(GO_TEST_FLAGS) ./api/... ./controllers/... ./etcdserver/... ./hack/... ./test/helm/...
 
 .PHONY: helm-lint
 helm-lint: ## Lint the operator chart.

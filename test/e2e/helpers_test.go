@@ -159,3 +159,5 @@ func op(ctx context.Context) context.Context {
 	DeferCleanup(cancel)
 	return c
 }
+
+func clientInNamespace(ns string) client.ListOption { return client.InNamespace(ns) }

@@ -24,6 +24,7 @@ type writer struct {
 	mu     sync.Mutex
 	acked  []string
 	failed int
+	maxGap time.Duration // longest time between two acknowledged writes
 	stop   chan struct{}
 	done   chan struct{}
 }
@@ -32,6 +33,7 @@ func startWriter(ctx context.Context, c *clientv3.Client) *writer {
 	w := &writer{stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(w.done)
+		last := time.Now()
 		for i := 0; ; i++ {
 			select {
 			case <-w.stop:
@@ -45,6 +47,10 @@ func startWriter(ctx context.Context, c *clientv3.Client) *writer {
 			w.mu.Lock()
 			if err == nil {
 				w.acked = append(w.acked, key)
+				if gap := time.Since(last); gap > w.maxGap {
+					w.maxGap = gap
+				}
+				last = time.Now()
 			} else {
 				w.failed++
 			}
