@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -72,6 +73,16 @@ func main() {
 		log.Error(err, "setting up controller", "controller", "etcdcluster")
 		os.Exit(1)
 	}
+	br := &controllers.EtcdBackupReconciler{
+		Client:   mgr.GetClient(),
+		Scheme:   mgr.GetScheme(),
+		Recorder: mgr.GetEventRecorder("quorum-operator"),
+		Render:   r.Render,
+	}
+	if err := br.SetupWithManager(mgr); err != nil {
+		log.Error(err, "setting up controller", "controller", "etcdbackup")
+		os.Exit(1)
+	}
 	utilruntime.Must(mgr.AddHealthzCheck("healthz", healthz.Ping))
 	utilruntime.Must(mgr.AddReadyzCheck("readyz", healthz.Ping))
 	log.Info("starting manager", "etcdImageRepository", imageRepo, "watchNamespaces", watchNamespaces)
@@ -93,6 +104,7 @@ func cacheOptions(watchNamespaces string) cache.Options {
 		&appsv1.StatefulSet{}:           managed,
 		&policyv1.PodDisruptionBudget{}: managed,
 		&networkingv1.NetworkPolicy{}:   managed,
+		&batchv1.Job{}:                  managed,
 	}}
 	if watchNamespaces != "" {
 		o.DefaultNamespaces = map[string]cache.Config{}

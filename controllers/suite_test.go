@@ -68,6 +68,8 @@ var _ = BeforeSuite(func() {
 		Clients:   NewClientCache(),
 	}
 	Expect(r.SetupWithManager(mgr)).To(Succeed())
+	br := &EtcdBackupReconciler{Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Recorder: mgr.GetEventRecorder("quorum-operator"), Render: r.Render}
+	Expect(br.SetupWithManager(mgr)).To(Succeed())
 	var ctx context.Context
 	ctx, cancel = context.WithCancel(context.Background())
 	go func() {

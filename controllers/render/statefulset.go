@@ -112,18 +112,12 @@ func podSpec(c *etcdv1.EtcdCluster, o Options) corev1.PodSpec {
 		TerminationGracePeriodSeconds: ptr.To[int64](60),
 		EnableServiceLinks:            ptr.To(false),
 		AutomountServiceAccountToken:  ptr.To(false),
-		SecurityContext: &corev1.PodSecurityContext{
-			RunAsNonRoot:   ptr.To(true),
-			RunAsUser:      ptr.To[int64](runAsUser),
-			RunAsGroup:     ptr.To[int64](runAsUser),
-			FSGroup:        ptr.To[int64](runAsUser),
-			SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-		},
-		Affinity:                  pt.Affinity,
-		Tolerations:               pt.Tolerations,
-		NodeSelector:              pt.NodeSelector,
-		TopologySpreadConstraints: pt.TopologySpreadConstraints,
-		PriorityClassName:         pt.PriorityClassName,
+		SecurityContext:               podSecurity(),
+		Affinity:                      pt.Affinity,
+		Tolerations:                   pt.Tolerations,
+		NodeSelector:                  pt.NodeSelector,
+		TopologySpreadConstraints:     pt.TopologySpreadConstraints,
+		PriorityClassName:             pt.PriorityClassName,
 	}
 	return spec
 }
@@ -188,15 +182,31 @@ func container(c *etcdv1.EtcdCluster, o Options) corev1.Container {
 		VolumeMounts: mounts,
 		// A member of a new cluster cannot be ready before its peers start:
 		// the startup probe gives the whole cluster five minutes.
-		StartupProbe:   probe("/livez", 60),
-		LivenessProbe:  probe("/livez", 6),
-		ReadinessProbe: probe("/readyz", 2),
-		SecurityContext: &corev1.SecurityContext{
-			ReadOnlyRootFilesystem:   ptr.To(true),
-			AllowPrivilegeEscalation: ptr.To(false),
-			RunAsNonRoot:             ptr.To(true),
-			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-		},
+		StartupProbe:    probe("/livez", 60),
+		LivenessProbe:   probe("/livez", 6),
+		ReadinessProbe:  probe("/readyz", 2),
+		SecurityContext: containerSecurity(),
+	}
+}
+
+// podSecurity: every pod the operator makes runs as a fixed non-root user.
+func podSecurity() *corev1.PodSecurityContext {
+	return &corev1.PodSecurityContext{
+		RunAsNonRoot:   ptr.To(true),
+		RunAsUser:      ptr.To[int64](runAsUser),
+		RunAsGroup:     ptr.To[int64](runAsUser),
+		FSGroup:        ptr.To[int64](runAsUser),
+		SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+	}
+}
+
+// containerSecurity: read-only root filesystem, no privileges.
+func containerSecurity() *corev1.SecurityContext {
+	return &corev1.SecurityContext{
+		ReadOnlyRootFilesystem:   ptr.To(true),
+		AllowPrivilegeEscalation: ptr.To(false),
+		RunAsNonRoot:             ptr.To(true),
+		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
 	}
 }
 

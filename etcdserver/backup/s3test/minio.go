@@ -49,11 +49,14 @@ type Options struct {
 	// CertFile and KeyFile (PEM), when set, make MinIO serve https with
 	// that certificate; CAFile is the CA clients trust for it.
 	CertFile, KeyFile, CAFile string
+	// Host is the address to listen on, 127.0.0.1 by default. End-to-end
+	// tests use the host side of the local cluster's veth, which pods reach.
+	Host string
 }
 
 // Server is a running MinIO.
 type Server struct {
-	// Endpoint is 127.0.0.1:<port>.
+	// Endpoint is <Options.Host>:<port>.
 	Endpoint string
 	// Secure is true when it serves https (Options.CertFile).
 	Secure bool
@@ -151,8 +154,12 @@ func start(t testing.TB, bin string, o Options) (*Server, error) {
 	}
 	t.Cleanup(func() { _ = os.RemoveAll(dir) })
 	port, console := FreePort(), FreePort()
+	host := o.Host
+	if host == "" {
+		host = "127.0.0.1"
+	}
 	s := &Server{
-		Endpoint:  net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
+		Endpoint:  net.JoinHostPort(host, strconv.Itoa(port)),
 		AccessKey: "test-" + randHex(6),
 		SecretKey: randHex(20),
 		Dir:       dir,
@@ -182,7 +189,7 @@ func start(t testing.TB, bin string, o Options) (*Server, error) {
 	defer logf.Close()
 	cmd := exec.Command(bin, "server", "--quiet",
 		"--address", s.Endpoint,
-		"--console-address", net.JoinHostPort("127.0.0.1", strconv.Itoa(console)),
+		"--console-address", net.JoinHostPort(host, strconv.Itoa(console)),
 		"--certs-dir", certs,
 		filepath.Join(dir, "data"))
 	cmd.Env = append(os.Environ(),

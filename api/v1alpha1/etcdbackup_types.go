@@ -1,0 +1,160 @@
+package v1alpha1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// EtcdBackupSpec says which cluster to back up and where to.
+// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="an EtcdBackup is immutable: create a new one"
+type EtcdBackupSpec struct {
+	// ClusterName is the EtcdCluster in the same namespace.
+	// +kubebuilder:validation:MinLength=1
+	ClusterName string `json:"clusterName"`
+	// Destination of the snapshot.
+	Destination BackupLocation `json:"destination"`
+	// Compression of the stored snapshot: gzip (default) or none.
+	// +kubebuilder:validation:Enum=gzip;none
+	// +kubebuilder:default=gzip
+	// +optional
+	Compression string `json:"compression,omitempty"`
+	// EncryptionKey names a Secret key holding a 32-byte key (raw, hex or
+	// base64): the snapshot is encrypted with AES-256-GCM before upload.
+	// +optional
+	EncryptionKey *corev1.SecretKeySelector `json:"encryptionKey,omitempty"`
+}
+
+// BackupLocation is an S3-compatible bucket or a PersistentVolumeClaim.
+// +kubebuilder:validation:XValidation:rule="has(self.s3) != has(self.pvc)",message="exactly one of s3 and pvc must be set"
+type BackupLocation struct {
+	// +optional
+	S3 *S3Location `json:"s3,omitempty"`
+	// +optional
+	PVC *PVCLocation `json:"pvc,omitempty"`
+}
+
+// S3Location is a bucket and prefix on an S3-compatible server.
+type S3Location struct {
+	// Endpoint is host:port of the server.
+	// +kubebuilder:validation:MinLength=1
+	Endpoint string `json:"endpoint"`
+	// +kubebuilder:validation:MinLength=3
+	Bucket string `json:"bucket"`
+	// Prefix of the object keys.
+	// +optional
+	Prefix string `json:"prefix,omitempty"`
+	// Region of the bucket, if the server needs one.
+	// +optional
+	Region string `json:"region,omitempty"`
+	// Insecure uses plain http.
+	// +optional
+	Insecure bool `json:"insecure,omitempty"`
+	// CredentialsSecretName names a Secret with AWS_ACCESS_KEY_ID and
+	// AWS_SECRET_ACCESS_KEY.
+	// +kubebuilder:validation:MinLength=1
+	CredentialsSecretName string `json:"credentialsSecretName"`
+	// CA names a Secret key with the CA bundle of the server, when it is
+	// not signed by a public CA.
+	// +optional
+	CA *corev1.SecretKeySelector `json:"ca,omitempty"`
+}
+
+// PVCLocation is a directory on a PersistentVolumeClaim.
+type PVCLocation struct {
+	// +kubebuilder:validation:MinLength=1
+	ClaimName string `json:"claimName"`
+	// Prefix is a directory inside the claim.
+	// +optional
+	Prefix string `json:"prefix,omitempty"`
+}
+
+// BackupPhase is where a backup is in its life.
+type BackupPhase string
+
+// Backup phases.
+const (
+	BackupPending   BackupPhase = "Pending"
+	BackupRunning   BackupPhase = "Running"
+	BackupSucceeded BackupPhase = "Succeeded"
+	BackupFailed    BackupPhase = "Failed"
+)
+
+// EtcdBackupStatus is what the backup produced.
+type EtcdBackupStatus struct {
+	// +optional
+	Phase BackupPhase `json:"phase,omitempty"`
+	// Conditions: Complete, Failed.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// JobName runs the backup.
+	// +optional
+	JobName string `json:"jobName,omitempty"`
+	// +optional
+	StartTime *metav1.Time `json:"startTime,omitempty"`
+	// +optional
+	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
+	// Location of the snapshot: s3://bucket/key or file://path.
+	// +optional
+	Location string `json:"location,omitempty"`
+	// Key of the snapshot object (bucket or claim relative).
+	// +optional
+	Key string `json:"key,omitempty"`
+	// Size of the raw snapshot.
+	// +optional
+	Size *resource.Quantity `json:"size,omitempty"`
+	// SHA256 of the raw snapshot, hex.
+	// +optional
+	SHA256 string `json:"sha256,omitempty"`
+	// Revision: every write up to it is in the snapshot.
+	// +optional
+	Revision int64 `json:"revision,omitempty"`
+	// +optional
+	ClusterID string `json:"clusterID,omitempty"`
+	// +optional
+	EtcdVersion string `json:"etcdVersion,omitempty"`
+}
+
+// Condition types and reasons of EtcdBackup.
+const (
+	BackupConditionComplete = "Complete"
+	BackupConditionFailed   = "Failed"
+
+	ReasonClusterNotFound    = "ClusterNotFound"
+	ReasonClusterUnavailable = "ClusterUnavailable"
+	ReasonJobRunning         = "JobRunning"
+	ReasonJobSucceeded       = "JobSucceeded"
+	ReasonJobFailed          = "JobFailed"
+)
+
+// EtcdBackup is one snapshot of an EtcdCluster.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=etcdbackup,categories=quorum
+// +kubebuilder:printcolumn:name="Cluster",type=string,JSONPath=`.spec.clusterName`
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Revision",type=integer,JSONPath=`.status.revision`
+// +kubebuilder:printcolumn:name="Size",type=string,JSONPath=`.status.size`
+// +kubebuilder:printcolumn:name="Location",type=string,JSONPath=`.status.location`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type EtcdBackup struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   EtcdBackupSpec   `json:"spec,omitempty"`
+	Status EtcdBackupStatus `json:"status,omitempty"`
+}
+
+// EtcdBackupList is a list of EtcdBackups.
+// +kubebuilder:object:root=true
+type EtcdBackupList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []EtcdBackup `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&EtcdBackup{}, &EtcdBackupList{})
+}

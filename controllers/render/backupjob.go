@@ -1,0 +1,143 @@
+package render
+
+import (
+	"path"
+	"strings"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
+)
+
+// Mount points in backup and restore pods.
+const (
+	backupDir         = "/backup"
+	s3CADir           = "/etc/quorum/s3-ca"
+	encryptionKeyDir  = "/etc/quorum/backup-key"
+	rootPasswordDir   = "/etc/quorum/auth"
+	labelBackupName   = "etcd.quorum.dev/backup"
+	backupJobSuffix   = "-backup"
+	maxJobNameLength  = 63 - len(backupJobSuffix)
+	backupTimeLayout  = "20060102T150405Z"
+	backupObjectLabel = "backup"
+)
+
+// BackupJobName is the Job that runs a backup.
+func BackupJobName(b *etcdv1.EtcdBackup) string {
+	n := b.Name
+	if len(n) > maxJobNameLength {
+		n = n[:maxJobNameLength]
+	}
+	return strings.TrimRight(n, "-.") + backupJobSuffix
+}
+
+// BackupKey is where a backup is stored, relative to the bucket or claim:
+// <prefix>/<namespace>/<cluster>/<backup>-<creation time>.db. It is
+// derived from the EtcdBackup only, so every pass computes the same key.
+func BackupKey(b *etcdv1.EtcdBackup) string {
+	prefix := ""
+	if s3 := b.Spec.Destination.S3; s3 != nil {
+		prefix = s3.Prefix
+	} else if pvc := b.Spec.Destination.PVC; pvc != nil {
+		prefix = pvc.Prefix
+	}
+	name := b.Name + "-" + b.CreationTimestamp.UTC().Format(backupTimeLayout) + ".db"
+	return strings.TrimPrefix(path.Join(prefix, b.Namespace, b.Spec.ClusterName, name), "/")
+}
+
+// BackupJob runs `quorum-etcd backup` from the cluster's own server image:
+// it streams a snapshot from a healthy member to the destination and
+// reports the manifest in its termination message.
+func BackupJob(b *etcdv1.EtcdBackup, c *etcdv1.EtcdCluster, o Options) *batchv1.Job {
+	var endpoints []string
+	for i := 0; i < int(c.DesiredReplicas()); i++ {
+		endpoints = append(endpoints, c.MemberClientURL(i, o.Domain()))
+	}
+	args := []string{"backup", "--endpoints=" + strings.Join(endpoints, ","), "--key=" + BackupKey(b), "--compress=" + or(b.Spec.Compression, "gzip")}
+	var env []corev1.EnvVar
+	vols := []corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
+	mounts := []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}}
+	addSecret := func(name, secret, dir string, items []corev1.KeyToPath) {
+		vols = append(vols, corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: secret, Items: items, DefaultMode: ptr.To[int32](0o440)}}})
+		mounts = append(mounts, corev1.VolumeMount{Name: name, MountPath: dir, ReadOnly: true})
+	}
+
+	switch {
+	case c.TLSEnabled():
+		addSecret("client-tls", c.ClientSecretName(), ClientTLSDir, nil)
+		args = append(args, "--tls-dir="+ClientTLSDir)
+	case c.AuthEnabled():
+		addSecret("root-password", c.RootPasswordSecretName(), rootPasswordDir, []corev1.KeyToPath{{Key: "password", Path: "password"}})
+		args = append(args, "--user=root", "--password-file="+rootPasswordDir+"/password")
+	}
+	if s3 := b.Spec.Destination.S3; s3 != nil {
+		args = append(args, "--s3-endpoint="+s3.Endpoint, "--bucket="+s3.Bucket)
+		if s3.Insecure {
+			args = append(args, "--s3-insecure")
+		}
+		if s3.Region != "" {
+			args = append(args, "--s3-region="+s3.Region)
+		}
+		if s3.CA != nil {
+			addSecret("s3-ca", s3.CA.Name, s3CADir, []corev1.KeyToPath{{Key: s3.CA.Key, Path: "ca.crt"}})
+			args = append(args, "--s3-ca-file="+s3CADir+"/ca.crt")
+		}
+		for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} {
+			env = append(env, corev1.EnvVar{Name: k, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+				LocalObjectReference: corev1.LocalObjectReference{Name: s3.CredentialsSecretName}, Key: k}}})
+		}
+	}
+	if pvc := b.Spec.Destination.PVC; pvc != nil {
+		vols = append(vols, corev1.Volume{Name: "backup", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: pvc.ClaimName}}})
+		mounts = append(mounts, corev1.VolumeMount{Name: "backup", MountPath: backupDir})
+		args = append(args, "--dir="+backupDir)
+	}
+	if k := b.Spec.EncryptionKey; k != nil {
+		addSecret("backup-key", k.Name, encryptionKeyDir, []corev1.KeyToPath{{Key: k.Key, Path: "key"}})
+		args = append(args, "--encryption-key-file="+encryptionKeyDir+"/key")
+	}
+
+	labels := c.Labels()
+	labels[etcdv1.LabelComponent] = backupObjectLabel
+	labels[labelBackupName] = b.Name
+	return &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{Name: BackupJobName(b), Namespace: b.Namespace, Labels: labels},
+		Spec: batchv1.JobSpec{
+			// A failed backup is reported, not retried: the schedule takes
+			// the next one.
+			BackoffLimit:          ptr.To[int32](0),
+			ActiveDeadlineSeconds: ptr.To[int64](3600),
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{
+					RestartPolicy:                corev1.RestartPolicyNever,
+					AutomountServiceAccountToken: ptr.To(false),
+					EnableServiceLinks:           ptr.To(false),
+					SecurityContext:              podSecurity(),
+					Volumes:                      vols,
+					Containers: []corev1.Container{{
+						Name:                     "backup",
+						Image:                    o.Image(c),
+						ImagePullPolicy:          corev1.PullIfNotPresent,
+						Command:                  []string{"/usr/local/bin/quorum-etcd"},
+						Args:                     args,
+						Env:                      env,
+						VolumeMounts:             mounts,
+						TerminationMessagePolicy: corev1.TerminationMessageReadFile,
+						SecurityContext:          containerSecurity(),
+					}},
+				},
+			},
+		},
+	}
+}
+
+func or(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
