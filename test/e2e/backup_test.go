@@ -1,0 +1,83 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/minio/minio-go/v7"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
+	"quorum.dev/etcd-operator/etcdserver/backup/s3test"
+)
+
+// minioHost is where the test's MinIO listens: an address pods can reach.
+// On the local cluster that is the host side of the node's veth.
+func minioHost() string {
+	if h := os.Getenv("E2E_MINIO_HOST"); h != "" {
+		return h
+	}
+	return "198.18.254.1"
+}
+
+func waitBackup(ctx SpecContext, ns, name string) *etcdv1.EtcdBackup {
+	b := &etcdv1.EtcdBackup{}
+	EventuallyWithOffset(1, func(g Gomega) {
+		g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, b)).To(Succeed())
+		g.Expect(b.Status.Phase).To(Or(Equal(etcdv1.BackupSucceeded), Equal(etcdv1.BackupFailed)), "status %+v", b.Status)
+	}).WithContext(ctx).WithTimeout(3 * time.Minute).WithPolling(2 * time.Second).Should(Succeed())
+	return b
+}
+
+var _ = Describe("Backups", func() {
+	It("streams a snapshot to a real S3 server and reports it; bad credentials fail with the cause", func(ctx SpecContext) {
+		srv := s3test.StartWith(GinkgoTB(), s3test.Options{Host: minioHost()})
+		bucket := srv.NewBucket(GinkgoTB())
+		ns := newNamespace(ctx)
+		Expect(k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "s3", Namespace: ns}, StringData: map[string]string{
+			"AWS_ACCESS_KEY_ID": srv.AccessKey, "AWS_SECRET_ACCESS_KEY": srv.SecretKey}})).To(Succeed())
+		Expect(k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "s3-wrong", Namespace: ns}, StringData: map[string]string{
+			"AWS_ACCESS_KEY_ID": srv.AccessKey, "AWS_SECRET_ACCESS_KEY": "wrong-secret-key"}})).To(Succeed())
+
+		createCluster(ctx, ns, "src", 3, nil)
+		waitAvailable(ctx, ns, "src", 3)
+		cl := etcdClient(podEndpoints(ctx, ns, "src", "https"), clientTLS(ctx, ns, "src"))
+		var rev int64
+		for i := 0; i < 20; i++ {
+			resp, err := cl.Put(op(ctx), fmt.Sprintf("/data/%02d", i), fmt.Sprintf("v%02d", i))
+			Expect(err).NotTo(HaveOccurred())
+			rev = resp.Header.Revision
+		}
+
+		dest := func(secret string) etcdv1.BackupLocation {
+			return etcdv1.BackupLocation{S3: &etcdv1.S3Location{Endpoint: srv.Endpoint, Bucket: bucket, Prefix: "e2e", Insecure: true, CredentialsSecretName: secret}}
+		}
+		Expect(k8s.Create(ctx, &etcdv1.EtcdBackup{ObjectMeta: metav1.ObjectMeta{Name: "good", Namespace: ns},
+			Spec: etcdv1.EtcdBackupSpec{ClusterName: "src", Destination: dest("s3")}})).To(Succeed())
+		Expect(k8s.Create(ctx, &etcdv1.EtcdBackup{ObjectMeta: metav1.ObjectMeta{Name: "badcreds", Namespace: ns},
+			Spec: etcdv1.EtcdBackupSpec{ClusterName: "src", Destination: dest("s3-wrong")}})).To(Succeed())
+
+		good := waitBackup(ctx, ns, "good")
+		Expect(good.Status.Phase).To(Equal(etcdv1.BackupSucceeded), "%+v", good.Status)
+		Expect(good.Status.Revision).To(BeNumerically(">=", rev))
+		Expect(good.Status.SHA256).To(HaveLen(64))
+		Expect(good.Status.Location).To(Equal("s3://" + bucket + "/" + good.Status.Key))
+		Expect(good.Status.EtcdVersion).To(Equal("3.7.3"))
+		info, err := srv.Client(GinkgoTB()).StatObject(ctx, bucket, good.Status.Key, minio.StatObjectOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(info.Size).To(BeNumerically(">", 0))
+		_, err = srv.Client(GinkgoTB()).StatObject(ctx, bucket, good.Status.Key+".manifest.json", minio.StatObjectOptions{})
+		Expect(err).NotTo(HaveOccurred())
+
+		bad := waitBackup(ctx, ns, "badcreds")
+		Expect(bad.Status.Phase).To(Equal(etcdv1.BackupFailed))
+		Expect(bad.Status.Conditions).To(ContainElement(HaveField("Message", ContainSubstring("signature"))), "%+v", bad.Status.Conditions)
+	}, SpecTimeout(10*time.Minute))
+})
