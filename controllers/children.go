@@ -68,7 +68,7 @@ func (r *EtcdClusterReconciler) applyStatefulSet(ctx context.Context, p *pass) e
 		replicas = *current.Spec.Replicas
 	}
 	p.stsReplicas = replicas
-	sts := render.StatefulSet(c, r.Render, replicas, render.Hash(render.EtcdOptions(c)))
+	sts := render.StatefulSet(c, r.Render, replicas, render.Hash(render.EtcdOptions(c)), p.restore)
 	if err := r.apply(ctx, c, sts); err != nil {
 		return err
 	}

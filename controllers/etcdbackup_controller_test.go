@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	appsv1 "k8s.io/api/apps/v1"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -59,3 +60,50 @@ var _ = Describe("EtcdBackup", func() {
 		Expect(err.Error()).To(ContainSubstring("an EtcdBackup is immutable"))
 	})
 })
+
+var _ = Describe("EtcdCluster restored from a backup", func() {
+	const timeout, poll = 20 * time.Second, 100 * time.Millisecond
+
+	It("waits for its EtcdBackup, and restores every new member from a direct source", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		c := &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{Name: "back", Namespace: ns}, Spec: etcdv1.EtcdClusterSpec{
+			Replicas: ptr.To[int32](3), Bootstrap: &etcdv1.BootstrapSpec{Restore: &etcdv1.RestoreSpec{BackupName: "missing"}}}}
+		Expect(k8s.Create(ctx, c)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(get(ctx, ns, "back", c)()).To(Succeed())
+			cond := meta.FindStatusCondition(c.Status.Conditions, etcdv1.ConditionDegraded)
+			g.Expect(cond).NotTo(BeNil())
+			g.Expect(cond.Reason).To(Equal(etcdv1.ReasonRestoreSourceNotReady))
+			g.Expect(cond.Message).To(ContainSubstring("EtcdBackup missing to restore from not found"))
+		}, timeout, poll).Should(Succeed())
+		Consistently(get(ctx, ns, "back", &appsv1.StatefulSet{}), time.Second, poll).ShouldNot(Succeed(), "no member starts empty")
+
+		direct := &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{Name: "direct", Namespace: ns}, Spec: etcdv1.EtcdClusterSpec{
+			Replicas: ptr.To[int32](3), Bootstrap: &etcdv1.BootstrapSpec{Restore: &etcdv1.RestoreSpec{
+				Source: &s3Location, Key: "ns/db/b-20261125T000000Z.db"}}}}
+		Expect(k8s.Create(ctx, direct)).To(Succeed())
+		sts := &appsv1.StatefulSet{}
+		Eventually(get(ctx, ns, "direct", sts), timeout, poll).Should(Succeed())
+		Expect(sts.Spec.Template.Spec.InitContainers).To(HaveLen(1))
+		init := sts.Spec.Template.Spec.InitContainers[0]
+		Expect(init.Args).To(ContainElements("restore", "--only-new-cluster", "--key=ns/db/b-20261125T000000Z.db", "--bucket=bkt"))
+	})
+
+	It("refuses an ambiguous or changed restore", func(ctx SpecContext) {
+		bad := &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{GenerateName: "r-", Namespace: "default"}, Spec: etcdv1.EtcdClusterSpec{
+			Bootstrap: &etcdv1.BootstrapSpec{Restore: &etcdv1.RestoreSpec{BackupName: "a", Source: &s3Location, Key: "k"}}}}
+		err := k8s.Create(ctx, bad)
+		Expect(err).To(HaveOccurred())
+		Expect(err.Error()).To(ContainSubstring("exactly one of backupName and source must be set"))
+
+		c := &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{GenerateName: "r-", Namespace: "default"}, Spec: etcdv1.EtcdClusterSpec{
+			Bootstrap: &etcdv1.BootstrapSpec{Restore: &etcdv1.RestoreSpec{BackupName: "a"}}}}
+		Expect(k8s.Create(ctx, c)).To(Succeed())
+		c.Spec.Bootstrap.Restore.BackupName = "b"
+		err = k8s.Update(ctx, c)
+		Expect(err).To(HaveOccurred())
+		Expect(err.Error()).To(ContainSubstring("bootstrap is immutable"))
+	})
+})
+
+var s3Location = etcdv1.BackupLocation{S3: &etcdv1.S3Location{Endpoint: "s3:9000", Bucket: "bkt", CredentialsSecretName: "creds"}}

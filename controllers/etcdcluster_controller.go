@@ -61,6 +61,7 @@ type EtcdClusterReconciler struct {
 // +kubebuilder:rbac:groups=etcd.quorum.dev,resources=etcdclusters,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=etcd.quorum.dev,resources=etcdclusters/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=etcd.quorum.dev,resources=etcdclusters/finalizers,verbs=update
+// +kubebuilder:rbac:groups=etcd.quorum.dev,resources=etcdbackups,verbs=get;list;watch
 // +kubebuilder:rbac:groups=apps,resources=statefulsets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=services;configmaps;secrets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
@@ -81,12 +82,14 @@ type pass struct {
 	client         etcdclient.Client // set by observe when etcd answered
 	authEnabled    bool
 	membership     *membership.Action // the planner's choice this pass, if it ran
+	restore        *render.RestoreSource
 }
 
 // Reconcile moves one EtcdCluster towards its spec. The steps, in order:
 //  1. certificates: CA and leaf Secrets exist, are valid and not near expiry;
 //  2. config: the ConfigMap with etcd options and bootstrap state;
 //  3. services: headless peer Service and client Service;
+//     (restore source: the snapshot a restored cluster starts from;)
 //  4. members: the StatefulSet;
 //  5. disruption budget: a PDB that keeps quorum; a NetworkPolicy if asked;
 //  6. observe: member list and per-member status from etcd itself;
@@ -124,6 +127,7 @@ func (r *EtcdClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		{"certificates", r.ensureCertificates},
 		{"config", r.applyConfig},
 		{"services", r.applyServices},
+		{"restore source", r.resolveRestore},
 		{"members", r.applyStatefulSet},
 		{"disruption budget", r.applyPDB},
 		{"network policy", r.applyNetworkPolicy},

@@ -68,7 +68,7 @@ func (r *EtcdClusterReconciler) reconcileMembership(ctx context.Context, p *pass
 		r.Recorder.Eventf(c, nil, corev1.EventTypeNormal, "MemberPromoted", "PromoteLearner", "%s", action.Reason)
 	case membership.GrowStatefulSet, membership.ShrinkStatefulSet:
 		p.stsReplicas = action.Replicas
-		if err := r.apply(ctx, c, render.StatefulSet(c, r.Render, action.Replicas, render.Hash(render.EtcdOptions(c)))); err != nil {
+		if err := r.apply(ctx, c, render.StatefulSet(c, r.Render, action.Replicas, render.Hash(render.EtcdOptions(c)), p.restore)); err != nil {
 			return err
 		}
 		r.Recorder.Eventf(c, nil, corev1.EventTypeNormal, "StatefulSetResized", string(action.Kind), "%s", action.Reason)

@@ -47,6 +47,9 @@ const (
 	// ReasonCertificateInvalid: a user-supplied TLS Secret is missing or
 	// does not hold a certificate, key and CA.
 	ReasonCertificateInvalid = "CertificateInvalid"
+	// ReasonRestoreSourceNotReady: the backup to restore from does not
+	// exist or has not succeeded.
+	ReasonRestoreSourceNotReady = "RestoreSourceNotReady"
 	// ReasonReconcileError: a step of the last pass failed; the message says which.
 	ReasonReconcileError = "ReconcileError"
 )

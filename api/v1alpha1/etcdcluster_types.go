@@ -67,6 +67,41 @@ type EtcdClusterSpec struct {
 	// Auth turns on etcd authentication with a root user. On by default.
 	// +optional
 	Auth AuthSpec `json:"auth,omitempty"`
+
+	// Bootstrap says how a new cluster starts: empty, or restored from a
+	// backup. Immutable.
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="bootstrap is immutable"
+	// +optional
+	Bootstrap *BootstrapSpec `json:"bootstrap,omitempty"`
+}
+
+// BootstrapSpec says how a new cluster starts.
+type BootstrapSpec struct {
+	// Restore starts every member from the same snapshot (checksum verified
+	// first), with the revision bumped and the old revisions marked
+	// compacted, so watchers never see time go backwards.
+	// +optional
+	Restore *RestoreSpec `json:"restore,omitempty"`
+}
+
+// RestoreSpec names the snapshot a new cluster starts from.
+// +kubebuilder:validation:XValidation:rule="has(self.backupName) != has(self.source)",message="exactly one of backupName and source must be set"
+// +kubebuilder:validation:XValidation:rule="!has(self.source) || has(self.key)",message="source needs key"
+type RestoreSpec struct {
+	// BackupName is a Succeeded EtcdBackup in the same namespace.
+	// +optional
+	BackupName string `json:"backupName,omitempty"`
+	// Source is where a snapshot is stored, for snapshots without an
+	// EtcdBackup (another namespace or cluster, an older operator).
+	// +optional
+	Source *BackupLocation `json:"source,omitempty"`
+	// Key of the snapshot in Source; its manifest is <key>.manifest.json.
+	// +optional
+	Key string `json:"key,omitempty"`
+	// EncryptionKey decrypts an encrypted snapshot from Source (an
+	// EtcdBackup's own key is used with BackupName).
+	// +optional
+	EncryptionKey *corev1.SecretKeySelector `json:"encryptionKey,omitempty"`
 }
 
 // NetworkPolicySpec configures the cluster's NetworkPolicy.

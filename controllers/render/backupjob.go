@@ -57,48 +57,21 @@ func BackupJob(b *etcdv1.EtcdBackup, c *etcdv1.EtcdCluster, o Options) *batchv1.
 		endpoints = append(endpoints, c.MemberClientURL(i, o.Domain()))
 	}
 	args := []string{"backup", "--endpoints=" + strings.Join(endpoints, ","), "--key=" + BackupKey(b), "--compress=" + or(b.Spec.Compression, "gzip")}
-	var env []corev1.EnvVar
-	vols := []corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
-	mounts := []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}}
-	addSecret := func(name, secret, dir string, items []corev1.KeyToPath) {
-		vols = append(vols, corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: secret, Items: items, DefaultMode: ptr.To[int32](0o440)}}})
-		mounts = append(mounts, corev1.VolumeMount{Name: name, MountPath: dir, ReadOnly: true})
+	st := storeAccess{
+		vols:   []corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
+		mounts: []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}},
 	}
-
 	switch {
 	case c.TLSEnabled():
-		addSecret("client-tls", c.ClientSecretName(), ClientTLSDir, nil)
+		st.addSecret("client-tls", c.ClientSecretName(), ClientTLSDir, nil)
 		args = append(args, "--tls-dir="+ClientTLSDir)
 	case c.AuthEnabled():
-		addSecret("root-password", c.RootPasswordSecretName(), rootPasswordDir, []corev1.KeyToPath{{Key: "password", Path: "password"}})
+		st.addSecret("root-password", c.RootPasswordSecretName(), rootPasswordDir, []corev1.KeyToPath{{Key: "password", Path: "password"}})
 		args = append(args, "--user=root", "--password-file="+rootPasswordDir+"/password")
 	}
-	if s3 := b.Spec.Destination.S3; s3 != nil {
-		args = append(args, "--s3-endpoint="+s3.Endpoint, "--bucket="+s3.Bucket)
-		if s3.Insecure {
-			args = append(args, "--s3-insecure")
-		}
-		if s3.Region != "" {
-			args = append(args, "--s3-region="+s3.Region)
-		}
-		if s3.CA != nil {
-			addSecret("s3-ca", s3.CA.Name, s3CADir, []corev1.KeyToPath{{Key: s3.CA.Key, Path: "ca.crt"}})
-			args = append(args, "--s3-ca-file="+s3CADir+"/ca.crt")
-		}
-		for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} {
-			env = append(env, corev1.EnvVar{Name: k, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
-				LocalObjectReference: corev1.LocalObjectReference{Name: s3.CredentialsSecretName}, Key: k}}})
-		}
-	}
-	if pvc := b.Spec.Destination.PVC; pvc != nil {
-		vols = append(vols, corev1.Volume{Name: "backup", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: pvc.ClaimName}}})
-		mounts = append(mounts, corev1.VolumeMount{Name: "backup", MountPath: backupDir})
-		args = append(args, "--dir="+backupDir)
-	}
-	if k := b.Spec.EncryptionKey; k != nil {
-		addSecret("backup-key", k.Name, encryptionKeyDir, []corev1.KeyToPath{{Key: k.Key, Path: "key"}})
-		args = append(args, "--encryption-key-file="+encryptionKeyDir+"/key")
-	}
+	st.addStore(b.Spec.Destination, b.Spec.EncryptionKey)
+	args = append(args, st.args...)
+	env, vols, mounts := st.env, st.vols, st.mounts
 
 	labels := c.Labels()
 	labels[etcdv1.LabelComponent] = backupObjectLabel
@@ -140,4 +113,49 @@ func or(a, b string) string {
 		return a
 	}
 	return b
+}
+
+// storeAccess is what a pod needs to reach a backup location: flags,
+// environment (S3 credentials) and mounted Secrets or claims.
+type storeAccess struct {
+	args   []string
+	env    []corev1.EnvVar
+	vols   []corev1.Volume
+	mounts []corev1.VolumeMount
+}
+
+func (st *storeAccess) addSecret(name, secret, dir string, items []corev1.KeyToPath) {
+	st.vols = append(st.vols, corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: secret, Items: items, DefaultMode: ptr.To[int32](0o440)}}})
+	st.mounts = append(st.mounts, corev1.VolumeMount{Name: name, MountPath: dir, ReadOnly: true})
+}
+
+// addStore adds the flags, credentials and mounts of a location and of an
+// optional encryption key.
+func (st *storeAccess) addStore(loc etcdv1.BackupLocation, encryptionKey *corev1.SecretKeySelector) {
+	if s3 := loc.S3; s3 != nil {
+		st.args = append(st.args, "--s3-endpoint="+s3.Endpoint, "--bucket="+s3.Bucket)
+		if s3.Insecure {
+			st.args = append(st.args, "--s3-insecure")
+		}
+		if s3.Region != "" {
+			st.args = append(st.args, "--s3-region="+s3.Region)
+		}
+		if s3.CA != nil {
+			st.addSecret("s3-ca", s3.CA.Name, s3CADir, []corev1.KeyToPath{{Key: s3.CA.Key, Path: "ca.crt"}})
+			st.args = append(st.args, "--s3-ca-file="+s3CADir+"/ca.crt")
+		}
+		for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} {
+			st.env = append(st.env, corev1.EnvVar{Name: k, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+				LocalObjectReference: corev1.LocalObjectReference{Name: s3.CredentialsSecretName}, Key: k}}})
+		}
+	}
+	if pvc := loc.PVC; pvc != nil {
+		st.vols = append(st.vols, corev1.Volume{Name: "backup", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: pvc.ClaimName}}})
+		st.mounts = append(st.mounts, corev1.VolumeMount{Name: "backup", MountPath: backupDir})
+		st.args = append(st.args, "--dir="+backupDir)
+	}
+	if encryptionKey != nil {
+		st.addSecret("backup-key", encryptionKey.Name, encryptionKeyDir, []corev1.KeyToPath{{Key: encryptionKey.Key, Path: "key"}})
+		st.args = append(st.args, "--encryption-key-file="+encryptionKeyDir+"/key")
+	}
 }

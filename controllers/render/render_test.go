@@ -139,7 +139,7 @@ func TestStatefulSet(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			s := StatefulSet(cluster(tc.mut), opts, 3, "hash")
+			s := StatefulSet(cluster(tc.mut), opts, 3, "hash", nil)
 			if *s.Spec.Replicas != 3 || s.Spec.PodManagementPolicy != appsv1.ParallelPodManagement || s.Spec.ServiceName != "db-peer" {
 				t.Fatalf("basic shape wrong: %+v", s.Spec)
 			}
@@ -152,7 +152,7 @@ func TestStatefulSet(t *testing.T) {
 }
 
 func TestReplicasArgumentWins(t *testing.T) {
-	if s := StatefulSet(cluster(nil), opts, 1, "h"); *s.Spec.Replicas != 1 {
+	if s := StatefulSet(cluster(nil), opts, 1, "h", nil); *s.Spec.Replicas != 1 {
 		t.Fatalf("replicas %d, want the argument 1", *s.Spec.Replicas)
 	}
 }
@@ -241,5 +241,35 @@ func TestNetworkPolicy(t *testing.T) {
 	from := limited.Spec.Ingress[1].From
 	if len(from) != 3 || from[1].PodSelector.MatchLabels["app"] != "api" || from[2].NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] != "quorum-system" {
 		t.Errorf("client rule: %+v", from)
+	}
+}
+
+func TestRestoreInitContainer(t *testing.T) {
+	loc := etcdv1.BackupLocation{S3: &etcdv1.S3Location{Endpoint: "s3:9000", Bucket: "bkt", CredentialsSecretName: "creds", Insecure: true}}
+	s := StatefulSet(cluster(nil), opts, 3, "h", &RestoreSource{Location: loc, Key: "a/b.db"})
+	if n := len(s.Spec.Template.Spec.InitContainers); n != 1 {
+		t.Fatalf("%d init containers", n)
+	}
+	init := s.Spec.Template.Spec.InitContainers[0]
+	args := strings.Join(init.Args, " ")
+	for _, want := range []string{"restore --only-new-cluster --key=a/b.db", "--s3-endpoint=s3:9000", "--bucket=bkt", "--s3-insecure"} {
+		if !strings.Contains(args, want) {
+			t.Errorf("args %q lack %q", args, want)
+		}
+	}
+	env := map[string]bool{}
+	for _, e := range init.Env {
+		env[e.Name] = true
+	}
+	for _, want := range []string{"POD_NAME", "QUORUM_INITIAL_CLUSTER", "QUORUM_INITIAL_CLUSTER_STATE", "QUORUM_CLUSTER_TOKEN", "QUORUM_DATA_DIR", "AWS_ACCESS_KEY_ID"} {
+		if !env[want] {
+			t.Errorf("restore env lacks %s", want)
+		}
+	}
+	if init.VolumeMounts[0].MountPath != DataMountPath {
+		t.Errorf("data not mounted first: %+v", init.VolumeMounts)
+	}
+	if len(StatefulSet(cluster(nil), opts, 3, "h", nil).Spec.Template.Spec.InitContainers) != 0 {
+		t.Error("init container without a restore")
 	}
 }

@@ -33,7 +33,10 @@ const AnnotationConfigHash = "etcd.quorum.dev/config-hash"
 
 // StatefulSet renders the members. replicas is passed in rather than read
 // from the spec because membership changes move it one step at a time.
-func StatefulSet(c *etcdv1.EtcdCluster, o Options, replicas int32, configHash string) *appsv1.StatefulSet {
+//
+// restore, when not nil, adds an init container that restores each new
+// member from the snapshot (spec.bootstrap.restore, resolved).
+func StatefulSet(c *etcdv1.EtcdCluster, o Options, replicas int32, configHash string, restore *RestoreSource) *appsv1.StatefulSet {
 	labels := c.Labels()
 	labels[etcdv1.LabelComponent] = "etcd"
 	podLabels := map[string]string{}
@@ -59,7 +62,7 @@ func StatefulSet(c *etcdv1.EtcdCluster, o Options, replicas int32, configHash st
 			UpdateStrategy:      appsv1.StatefulSetUpdateStrategy{Type: appsv1.RollingUpdateStatefulSetStrategyType},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: podLabels, Annotations: podAnnotations},
-				Spec:       podSpec(c, o),
+				Spec:       podSpec(c, o, restore),
 			},
 		},
 	}
@@ -104,7 +107,7 @@ func volumeClaim(c *etcdv1.EtcdCluster) corev1.PersistentVolumeClaim {
 	}
 }
 
-func podSpec(c *etcdv1.EtcdCluster, o Options) corev1.PodSpec {
+func podSpec(c *etcdv1.EtcdCluster, o Options, restore *RestoreSource) corev1.PodSpec {
 	pt := c.Spec.PodTemplate
 	spec := corev1.PodSpec{
 		Containers:                    []corev1.Container{container(c, o)},
@@ -118,6 +121,11 @@ func podSpec(c *etcdv1.EtcdCluster, o Options) corev1.PodSpec {
 		NodeSelector:                  pt.NodeSelector,
 		TopologySpreadConstraints:     pt.TopologySpreadConstraints,
 		PriorityClassName:             pt.PriorityClassName,
+	}
+	if restore != nil {
+		init, vols := restoreInitContainer(c, o, restore)
+		spec.InitContainers = []corev1.Container{init}
+		spec.Volumes = append(spec.Volumes, vols...)
 	}
 	return spec
 }
@@ -172,7 +180,8 @@ func container(c *etcdv1.EtcdCluster, o Options) corev1.Container {
 		Image:           o.Image(c),
 		ImagePullPolicy: corev1.PullIfNotPresent,
 		Args:            []string{"serve"},
-		Env:             env(c, o),
+		Env:             memberEnv(c, o),
+
 		Ports: []corev1.ContainerPort{
 			{Name: "client", ContainerPort: etcdv1.ClientPort, Protocol: corev1.ProtocolTCP},
 			{Name: "peer", ContainerPort: etcdv1.PeerPort, Protocol: corev1.ProtocolTCP},
@@ -210,7 +219,9 @@ func containerSecurity() *corev1.SecurityContext {
 	}
 }
 
-func env(c *etcdv1.EtcdCluster, o Options) []corev1.EnvVar {
+// memberEnv is what quorum-etcd needs to know about its member, for serve
+// and restore alike.
+func memberEnv(c *etcdv1.EtcdCluster, o Options) []corev1.EnvVar {
 	field := func(name, path string) corev1.EnvVar {
 		return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: path}}}
 	}

@@ -20,7 +20,7 @@ func RestoreMain(ctx context.Context, args []string, cio IO) int {
 	var (
 		manifestFile, dataDir, name, initialCluster, token, peerURLs string
 		bump                                                         uint64 = DefaultBumpRevision
-		markCompacted, force                                         bool
+		markCompacted, force, onlyNew                                bool
 		timeout                                                      time.Duration
 	)
 	fs := c.fs
@@ -44,9 +44,16 @@ func RestoreMain(ctx context.Context, args []string, cio IO) int {
 	c.bind("force", "QUORUM_RESTORE_FORCE")
 	fs.DurationVar(&timeout, "timeout", time.Hour, "time limit of the whole restore; 0 for none")
 	c.bind("timeout", "QUORUM_TIMEOUT")
+	fs.BoolVar(&onlyNew, "only-new-cluster", false, "do nothing unless "+server.EnvInitialClusterState+" is new: as an init container, the restore\n"+
+		"must not run on members that join the cluster after it has formed")
 	set, err := c.parse(args)
 	if err != nil {
 		return c.usage(err)
+	}
+	if onlyNew {
+		if state, _ := cio.Env(server.EnvInitialClusterState); state != "new" {
+			return c.succeed([]byte(`{"restored":false,"reason":"the cluster has formed: members join it instead of restoring"}`))
+		}
 	}
 	if bump == 0 && !set["mark-compacted"] {
 		markCompacted = false

@@ -2,8 +2,10 @@ package backup
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -178,5 +180,16 @@ func TestPeerURLsOf(t *testing.T) {
 	}
 	if got := PeerURLsOf("a=https://a:2380", "c"); got != nil {
 		t.Fatalf("got %v", got)
+	}
+}
+
+func TestRestoreOnlyNewClusterSkipsJoiningMembers(t *testing.T) {
+	var out, errOut strings.Builder
+	env := map[string]string{"QUORUM_INITIAL_CLUSTER_STATE": "existing"}
+	code := RestoreMain(context.Background(), []string{"--only-new-cluster", "--dir", t.TempDir(), "--key", "k", "--data-dir", filepath.Join(t.TempDir(), "data"),
+		"--name", "a", "--initial-cluster", "a=http://127.0.0.1:1", "--initial-cluster-token", "t"},
+		IO{Stdout: &out, Stderr: &errOut, Env: func(k string) (string, bool) { v, ok := env[k]; return v, ok }})
+	if code != ExitOK || !strings.Contains(out.String(), `"restored":false`) {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out.String(), errOut.String())
 	}
 }
