@@ -138,9 +138,29 @@ func (r *EtcdClusterReconciler) memberPods(ctx context.Context, c *etcdv1.EtcdCl
 				ready = true
 			}
 		}
-		pods[o] = membership.Pod{Exists: pod.DeletionTimestamp == nil, Ready: ready}
+		pods[o] = membership.Pod{Exists: pod.DeletionTimestamp == nil, Ready: ready, DataLost: reportsDataLost(&pod)}
 	}
 	return pods, nil
+}
+
+// dataLostMarker is the text quorum-etcd leaves in its termination message
+// when its member has run before but its data dir is empty
+// (server.DataLostMarker; the operator does not link the server package).
+const dataLostMarker = "member data lost"
+
+// reportsDataLost reads the etcd container's last termination message.
+func reportsDataLost(pod *corev1.Pod) bool {
+	for _, cs := range pod.Status.ContainerStatuses {
+		if cs.Name != render.ContainerName {
+			continue
+		}
+		for _, t := range []*corev1.ContainerStateTerminated{cs.State.Terminated, cs.LastTerminationState.Terminated} {
+			if t != nil && strings.Contains(t.Message, dataLostMarker) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // updateJoinList keeps the ConfigMap's member list current once the cluster

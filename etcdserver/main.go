@@ -104,8 +104,22 @@ func serve() int {
 
 	if err := server.Run(ctx, lg, settings); err != nil {
 		lg.Error("etcd member failed", zap.Error(err))
+		terminationMessage("serve failed: " + err.Error())
 		return exitFailure
 	}
 	lg.Info("exiting after a clean stop")
 	return exitOK
+}
+
+// terminationMessage leaves the reason of a failure where Kubernetes shows
+// it in the pod status (and the operator reads it), if that file exists.
+func terminationMessage(msg string) {
+	const path = "/dev/termination-log"
+	if len(msg) > 4000 {
+		msg = msg[:4000]
+	}
+	if f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0); err == nil {
+		_, _ = f.WriteString(msg)
+		_ = f.Close()
+	}
 }

@@ -20,6 +20,8 @@ step "loading the operator and etcd server images into the node"
 hack/cluster.sh load-image "$OUT/operator.tar" "$OUT/etcd-server.tar"
 
 step "installing the operator with Helm"
+# Helm installs a chart's CRDs only once; apply them so a re-run upgrades them.
+kubectl apply --server-side --force-conflicts -f config/crd/bases
 # The image tag stays the same between builds: the digest annotation rolls
 # the operator when a rebuilt image was loaded.
 digest=$(sha256sum "$OUT/operator.tar" | cut -c1-16)

@@ -19,6 +19,9 @@
 //  3. A member whose peer URLs match no ordinal is foreign → Refuse; two
 //     members on one ordinal → Refuse. The planner never touches a member
 //     it does not understand.
+//     3b. A member whose pod reports lost data (Pod.DataLost) → RemoveMember
+//     if quorum survives without it, else Refuse; rule 8 then adds the
+//     ordinal back as an empty learner.
 //  4. The StatefulSet has pods above the highest member (STSReplicas >
 //     highest member ordinal + 1) → ShrinkStatefulSet(highest member
 //     ordinal + 1), in one step. The planner adds a member before it grows
@@ -75,6 +78,9 @@ type Member struct {
 type Pod struct {
 	Exists bool
 	Ready  bool // for the record: the planner trusts Member.Healthy, not readiness
+	// DataLost: the pod's member has run before but its data dir is empty
+	// (a lost or replaced volume); the bundled server refuses to start.
+	DataLost bool
 }
 
 // Snapshot is everything Plan looks at. Members must be listed right before
@@ -158,6 +164,14 @@ func Plan(s Snapshot) Action {
 
 	hi := v.highest()
 	desired, sts := int(s.Desired), int(s.STSReplicas)
+
+	// 3b. A member whose pod lost its data is removed, so that it can be
+	// added back empty (rule 8 re-adds the ordinal as a learner).
+	for _, o := range v.ordinals {
+		if s.Pods[o].DataLost {
+			return v.replace(o)
+		}
+	}
 
 	// 4. Pods above the highest member hold nothing: shrink them away.
 	if sts > hi+1 {
@@ -250,6 +264,27 @@ func (v *cluster) removeHighest(s Snapshot, hi int) Action {
 		why += " (its pod is already gone)"
 	}
 	return Action{Kind: RemoveMember, Ordinal: hi, MemberID: m.ID, Reason: why}
+}
+
+// replace removes the member at ordinal o, whose data is lost, if the
+// cluster keeps its quorum without it.
+func (v *cluster) replace(o int) Action {
+	m := v.byOrdinal[o]
+	name := v.describe(o)
+	if !m.IsLearner {
+		if v.voters <= 1 {
+			return refuse(o, "member %s lost its data and is the last voter: restore the cluster from a backup", name)
+		}
+		left := v.healthyVoters
+		if m.Healthy {
+			left--
+		}
+		if need := Quorum(v.voters - 1); left < need {
+			return refuse(o, "member %s lost its data, but removing it would leave %d healthy of %d voters, below quorum %d", name, left, v.voters-1, need)
+		}
+	}
+	return Action{Kind: RemoveMember, Ordinal: o, MemberID: m.ID,
+		Reason: fmt.Sprintf("member %s lost its data: removing it to add it back empty", name)}
 }
 
 // promote decides about the learner at ordinal o, which has a pod slot.

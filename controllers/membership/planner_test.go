@@ -65,6 +65,8 @@ func withoutPod(s Snapshot, i int) Snapshot { delete(s.Pods, i); return s }
 
 func withPod(s Snapshot, i int) Snapshot { s.Pods[i] = Pod{Exists: true}; return s }
 
+func dataLost(s Snapshot, i int) Snapshot { s.Pods[i] = Pod{Exists: true, DataLost: true}; return s }
+
 func cat(groups ...[]Member) []Member { return slices.Concat(groups...) }
 
 func none() Action          { return Action{Kind: None, Ordinal: -1} }
@@ -186,6 +188,14 @@ func planCases() []planCase {
 		{"unhealthy voter during scale-up", snap(3, 1, voter(0, leads, sick)), waitAt(0), "sick cluster"},
 		{"unhealthy voter 2 of 3 during 3→5", snap(5, 3, voter(0, leads), voter(1), voter(2, sick)), waitAt(2), "sick cluster"},
 		{"promotion would leave no quorum", snap(4, 4, voter(0, leads), voter(1, sick), voter(2, sick), learner(3)), waitAt(3), "below quorum"},
+
+		// Lost data: remove the member, then add it back empty.
+		{"member 1 of 3 lost its data", dataLost(snap(3, 3, voter(0, leads), voter(1, sick), voter(2)), 1), remove(1), "lost its data"},
+		{"then ordinal 1 is added back as a learner", withPod(snap(3, 3, voter(0, leads), voter(2)), 1), add(1), "adding ordinal 1"},
+		{"lost data while another voter is down: refused", dataLost(snap(3, 3, voter(0, leads), voter(1, sick), voter(2, sick)), 1), refuseAt(1), "below quorum"},
+		{"lost data of the only member: refused", dataLost(snap(1, 1, voter(0, sick)), 0), refuseAt(0), "restore the cluster from a backup"},
+		{"lost data of a learner: removed", dataLost(snap(3, 3, voter(0, leads), voter(1), learner(2, unstarted)), 2), remove(2), "lost its data"},
+		{"lost data wins over scaling down", dataLost(snap(2, 3, voter(0, leads), voter(1, sick), voter(2)), 1), remove(1), "lost its data"},
 
 		// Ordinals 9 and 10 are compared as numbers.
 		{"11→10: remove ordinal 10, not 9", snap(10, 11, eleven...), remove(10), "c-10"},

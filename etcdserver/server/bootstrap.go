@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/server/v3/storage/datadir"
@@ -17,6 +18,15 @@ import (
 // list this member's peer URL. The operator must add the member first; the
 // pod exits non-zero and kubelet retries later.
 var ErrNotAMember = errors.New("the operator must add it first")
+
+// ErrDataLost is returned when this member has run before (the cluster
+// lists it under its name) but its data dir is empty: it must be removed
+// and added again. The operator recognises the text in the pod's
+// termination message.
+var ErrDataLost = errors.New(DataLostMarker)
+
+// DataLostMarker is the text of ErrDataLost.
+const DataLostMarker = "member data lost"
 
 // Plan decides how the member starts:
 //
@@ -45,13 +55,7 @@ func Plan(ctx context.Context, lg *zap.Logger, s Settings) (Bootstrap, error) {
 		if len(s.JoinEndpoints) == 0 {
 			return Bootstrap{}, fmt.Errorf("joining an existing cluster: no other member to ask (set %s)", EnvInitialCluster)
 		}
-		lctx, cancel := context.WithTimeout(ctx, s.MemberListTimeout)
-		defer cancel()
-		members, err := listMembers(lctx, lg, s.JoinEndpoints, s.ServerTLS)
-		if err != nil {
-			return Bootstrap{}, fmt.Errorf("joining an existing cluster: %w", err)
-		}
-		peers, err := JoinInitialCluster(s.Name, s.AdvertisePeerURL, members)
+		peers, err := awaitMembership(ctx, lg, s)
 		if err != nil {
 			return Bootstrap{}, err
 		}
@@ -110,7 +114,7 @@ func JoinInitialCluster(self string, selfURL url.URL, members []*etcdserverpb.Me
 		switch {
 		case isSelf && m.Name != "":
 			return nil, fmt.Errorf("member %x with peer URL %s has already started as %q but the data dir is empty; "+
-				"its data is lost and it must be removed and added again", m.ID, selfURL.String(), m.Name)
+				"it must be removed and added again: %w", m.ID, selfURL.String(), m.Name, ErrDataLost)
 		case isSelf:
 			found = true
 			ps, err := memberPeers(self, m)
@@ -156,4 +160,31 @@ func sameURL(a, b url.URL) bool {
 	return strings.EqualFold(a.Scheme, b.Scheme) &&
 		strings.EqualFold(a.Host, b.Host) &&
 		strings.TrimSuffix(a.Path, "/") == strings.TrimSuffix(b.Path, "/")
+}
+
+// Join waits: a member whose pod starts before the operator has added it
+// (or before another new member has started) asks again for a while rather
+// than exiting at once into a growing crash-loop back-off.
+const joinInterval = 3 * time.Second
+
+func awaitMembership(ctx context.Context, lg *zap.Logger, s Settings) ([]Peer, error) {
+	deadline := time.Now().Add(s.JoinWait)
+	for {
+		lctx, cancel := context.WithTimeout(ctx, s.MemberListTimeout)
+		members, err := listMembers(lctx, lg, s.JoinEndpoints, s.ServerTLS)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("joining an existing cluster: %w", err)
+		}
+		peers, err := JoinInitialCluster(s.Name, s.AdvertisePeerURL, members)
+		if err == nil || errors.Is(err, ErrDataLost) || time.Now().After(deadline) {
+			return peers, err
+		}
+		lg.Info("not ready to join yet; asking again", zap.Error(err))
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(joinInterval):
+		}
+	}
 }

@@ -61,7 +61,7 @@ func TestJoinInitialCluster(t *testing.T) {
 		{
 			name:    "already started elsewhere means lost data",
 			members: []*etcdserverpb.Member{member(1, "demo-0", p(0)), member(4, "demo-3", p(3))},
-			wantErr: "its data is lost",
+			wantErr: "member data lost",
 		},
 	}
 	for _, tc := range tests {

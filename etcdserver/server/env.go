@@ -93,6 +93,7 @@ func FromEnv(lookup LookupFunc) (Settings, error) {
 		ConfigFile:        get(EnvConfigFile, ""),
 		ReadyTimeout:      DefaultReadyTimeout,
 		MemberListTimeout: DefaultMemberListTimeout,
+		JoinWait:          DefaultJoinWait,
 	}
 
 	switch s.ClusterState {

@@ -31,6 +31,7 @@ func TestJoinAsLearner(t *testing.T) {
 	stranger := localSettings(t, "demo-9", tlsDir)
 	stranger.ClusterState = ClusterStateExisting
 	stranger.JoinEndpoints = []string{a.s.AdvertiseClientURL.String()}
+	stranger.JoinWait = 4 * time.Second // asks again for a while, then gives up
 	s9 := startMember(t, stranger)
 	select {
 	case err := <-s9.done:

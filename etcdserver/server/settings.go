@@ -36,6 +36,8 @@ const (
 	// DefaultMemberListTimeout bounds the MemberList call made when joining an
 	// existing cluster (connection set-up included).
 	DefaultMemberListTimeout = 30 * time.Second
+	// DefaultJoinWait: see Settings.JoinWait.
+	DefaultJoinWait = 2 * time.Minute
 	// readyWaitLogInterval is how often Run logs that it is still waiting.
 	readyWaitLogInterval = 30 * time.Second
 )
@@ -110,4 +112,7 @@ type Settings struct {
 	ReadyTimeout time.Duration
 	// MemberListTimeout bounds the MemberList call of a join.
 	MemberListTimeout time.Duration
+	// JoinWait is how long a joining member that is not (yet) in the member
+	// list keeps asking before it gives up.
+	JoinWait time.Duration
 }

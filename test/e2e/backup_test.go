@@ -10,6 +10,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"github.com/minio/minio-go/v7"
+	clientv3 "go.etcd.io/etcd/client/v3"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -75,6 +76,27 @@ var _ = Describe("Backups", func() {
 		Expect(info.Size).To(BeNumerically(">", 0))
 		_, err = srv.Client(GinkgoTB()).StatObject(ctx, bucket, good.Status.Key+".manifest.json", minio.StatObjectOptions{})
 		Expect(err).NotTo(HaveOccurred())
+
+		By("restoring the backup into a new 3-member cluster")
+		_, err = cl.Put(op(ctx), "/after-backup", "not in the snapshot")
+		Expect(err).NotTo(HaveOccurred())
+		createCluster(ctx, ns, "restored", 3, func(c *etcdv1.EtcdCluster) {
+			c.Spec.Bootstrap = &etcdv1.BootstrapSpec{Restore: &etcdv1.RestoreSpec{BackupName: "good"}}
+		})
+		waitAvailable(ctx, ns, "restored", 3)
+		rc := etcdClient(podEndpoints(ctx, ns, "restored", "https"), clientTLS(ctx, ns, "restored"))
+		got, err := rc.Get(op(ctx), "/data/", clientv3.WithPrefix())
+		Expect(err).NotTo(HaveOccurred())
+		Expect(got.Kvs).To(HaveLen(20))
+		for i, kv := range got.Kvs {
+			Expect(string(kv.Value)).To(Equal(fmt.Sprintf("v%02d", i)))
+		}
+		after, err := rc.Get(op(ctx), "/after-backup")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(after.Kvs).To(BeEmpty(), "a write made after the backup is not in the restored cluster")
+		Expect(got.Header.Revision).To(BeNumerically(">=", rev+1_000_000_000), "revision moved forward by the bump")
+		_, err = rc.Get(op(ctx), "/data/00", clientv3.WithRev(rev))
+		Expect(err).To(MatchError(ContainSubstring("compacted")), "old revisions are compacted")
 
 		bad := waitBackup(ctx, ns, "badcreds")
 		Expect(bad.Status.Phase).To(Equal(etcdv1.BackupFailed))

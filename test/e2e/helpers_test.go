@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"os"
 	"crypto/tls"
 	"fmt"
 	"strings"
@@ -30,6 +31,9 @@ func newNamespace(ctx context.Context) string {
 	DeferCleanup(func(ctx SpecContext) {
 		if CurrentSpecReport().Failed() {
 			dump(ctx, ns.Name)
+			if os.Getenv("E2E_KEEP_FAILED") == "1" {
+				return
+			}
 		}
 		Expect(client.IgnoreNotFound(k8s.Delete(ctx, ns))).To(Succeed())
 	})
@@ -48,7 +52,7 @@ func dump(ctx context.Context, ns string) {
 	if k8s.List(ctx, pods, client.InNamespace(ns)) == nil {
 		for _, p := range pods.Items {
 			GinkgoWriter.Printf("pod %s phase %s ip %s\n", p.Name, p.Status.Phase, p.Status.PodIP)
-			for _, cs := range p.Status.ContainerStatuses {
+			for _, cs := range append(p.Status.InitContainerStatuses, p.Status.ContainerStatuses...) {
 				GinkgoWriter.Printf("  %s ready=%v restarts=%d state=%+v\n", cs.Name, cs.Ready, cs.RestartCount, cs.State)
 			}
 			tail := int64(30)

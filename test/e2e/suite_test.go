@@ -60,6 +60,9 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	Expect(err).NotTo(HaveOccurred())
 	clientset = kubernetes.NewForConfigOrDie(cfg)
 
+	By("applying the CRDs: helm installs a chart's CRDs once and never upgrades them")
+	run("kubectl", "apply", "--server-side", "--force-conflicts", "-f", "config/crd/bases")
+
 	By("installing the operator with its Helm chart")
 	args := []string{"upgrade", "--install", release, "charts/quorum-operator", "--namespace", operatorNamespace,
 		"--create-namespace", "--wait", "--timeout", "3m", "--set", "logLevel=debug"}
