@@ -83,6 +83,16 @@ func main() {
 		log.Error(err, "setting up controller", "controller", "etcdbackup")
 		os.Exit(1)
 	}
+	sr := &controllers.EtcdBackupScheduleReconciler{
+		Client:   mgr.GetClient(),
+		Scheme:   mgr.GetScheme(),
+		Recorder: mgr.GetEventRecorder("quorum-operator"),
+		Stores:   controllers.S3Stores{Reader: mgr.GetAPIReader()},
+	}
+	if err := sr.SetupWithManager(mgr); err != nil {
+		log.Error(err, "setting up controller", "controller", "etcdbackupschedule")
+		os.Exit(1)
+	}
 	utilruntime.Must(mgr.AddHealthzCheck("healthz", healthz.Ping))
 	utilruntime.Must(mgr.AddReadyzCheck("readyz", healthz.Ping))
 	log.Info("starting manager", "etcdImageRepository", imageRepo, "watchNamespaces", watchNamespaces)
