@@ -13,6 +13,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -29,6 +30,24 @@ func newNamespace(ctx context.Context) string {
 
 func get(ctx context.Context, ns, name string, obj client.Object) func() error {
 	return func() error { return k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, obj) }
+}
+
+// mutate changes a cluster, retrying when the reconciler wrote it in
+// between (its status patches bump the resourceVersion).
+func mutate(ctx context.Context, ns, name string, f func(*etcdv1.EtcdCluster)) {
+	ExpectWithOffset(1, retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		c := &etcdv1.EtcdCluster{}
+		if err := get(ctx, ns, name, c)(); err != nil {
+			return err
+		}
+		f(c)
+		return k8s.Update(ctx, c)
+	})).To(Succeed())
+}
+
+// poke changes an annotation, so the reconciler runs a pass now.
+func poke(c *etcdv1.EtcdCluster) {
+	c.Annotations = map[string]string{"poke": time.Now().Format(time.RFC3339Nano)}
 }
 
 var _ = Describe("EtcdCluster reconciler", func() {
@@ -111,9 +130,7 @@ var _ = Describe("EtcdCluster reconciler", func() {
 		Expect(k8s.Patch(ctx, svc, patch, client.FieldOwner("someone-else"))).To(Succeed())
 
 		// A spec change makes the operator apply again.
-		Expect(get(ctx, ns, "keep", c)()).To(Succeed())
-		c.Spec.PodTemplate.Labels = map[string]string{"team": "storage"}
-		Expect(k8s.Update(ctx, c)).To(Succeed())
+		mutate(ctx, ns, "keep", func(c *etcdv1.EtcdCluster) { c.Spec.PodTemplate.Labels = map[string]string{"team": "storage"} })
 		sts := &appsv1.StatefulSet{}
 		Eventually(func(g Gomega) {
 			g.Expect(get(ctx, ns, "keep", sts)()).To(Succeed())
@@ -136,9 +153,7 @@ var _ = Describe("EtcdCluster reconciler", func() {
 		old, _ := pki.ParseCert(before.Data["tls.crt"])
 		clockOffset.Store(int64(time.Until(old.NotAfter.Add(-20 * 24 * time.Hour))))
 		DeferCleanup(func() { clockOffset.Store(0) })
-		Expect(get(ctx, ns, "renew", c)()).To(Succeed())
-		c.Annotations = map[string]string{"poke": "1"}
-		Expect(k8s.Update(ctx, c)).To(Succeed())
+		mutate(ctx, ns, "renew", poke)
 
 		Eventually(func(g Gomega) {
 			after := &corev1.Secret{}
@@ -175,9 +190,7 @@ var _ = Describe("EtcdCluster reconciler", func() {
 		c := &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{Name: "grow", Namespace: ns}, Spec: etcdv1.EtcdClusterSpec{Replicas: ptr.To[int32](1)}}
 		Expect(k8s.Create(ctx, c)).To(Succeed())
 		Eventually(get(ctx, ns, "grow", &appsv1.StatefulSet{}), timeout, poll).Should(Succeed())
-		Expect(get(ctx, ns, "grow", c)()).To(Succeed())
-		c.Spec.Replicas = ptr.To[int32](3)
-		Expect(k8s.Update(ctx, c)).To(Succeed())
+		mutate(ctx, ns, "grow", func(c *etcdv1.EtcdCluster) { c.Spec.Replicas = ptr.To[int32](3) })
 		Eventually(func(g Gomega) {
 			g.Expect(get(ctx, ns, "grow", c)()).To(Succeed())
 			cond := meta.FindStatusCondition(c.Status.Conditions, etcdv1.ConditionProgressing)
@@ -222,8 +235,7 @@ var _ = Describe("EtcdCluster auth", func() {
 		}, timeout, poll).Should(Succeed())
 
 		Expect(k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "mine", Namespace: ns}, Data: map[string][]byte{"password": []byte("hunter2hunter2")}})).To(Succeed())
-		c.Annotations = map[string]string{"poke": "1"}
-		Expect(k8s.Update(ctx, c)).To(Succeed())
+		mutate(ctx, ns, "byo", poke)
 		Eventually(func(g Gomega) {
 			g.Expect(get(ctx, ns, "byo", c)()).To(Succeed())
 			cond := meta.FindStatusCondition(c.Status.Conditions, etcdv1.ConditionDegraded)
@@ -269,9 +281,7 @@ var _ = Describe("EtcdCluster with user-supplied certificates", func() {
 			Expect(k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
 				Data: map[string][]byte{"tls.crt": leaf.CertPEM, "tls.key": leaf.KeyPEM, "ca.crt": ca.CertPEM}})).To(Succeed())
 		}
-		Expect(get(ctx, ns, "byoc", c)()).To(Succeed())
-		c.Annotations = map[string]string{"poke": "1"}
-		Expect(k8s.Update(ctx, c)).To(Succeed())
+		mutate(ctx, ns, "byoc", poke)
 		sts := &appsv1.StatefulSet{}
 		Eventually(get(ctx, ns, "byoc", sts), timeout, poll).Should(Succeed())
 		secrets := map[string]string{}

@@ -236,12 +236,8 @@ func (v *cluster) removeHighest(s Snapshot, hi int) Action {
 	if v.voters <= 1 {
 		return refuse(hi, "member %s is the last voter: never removed", name)
 	}
-	left := v.healthyVoters
-	if m.Healthy {
-		left--
-	}
-	if need := Quorum(v.voters - 1); left < need {
-		return refuse(hi, "removing member %s would leave %d healthy of %d voters, below quorum %d", name, left, v.voters-1, need)
+	if why := v.quorumWithout(hi); why != "" {
+		return refuse(hi, "removing member %s %s", name, why)
 	}
 	if m.IsLeader {
 		// Ascending order: the first healthy voter is the lowest ordinal,
@@ -275,16 +271,26 @@ func (v *cluster) replace(o int) Action {
 		if v.voters <= 1 {
 			return refuse(o, "member %s lost its data and is the last voter: restore the cluster from a backup", name)
 		}
-		left := v.healthyVoters
-		if m.Healthy {
-			left--
-		}
-		if need := Quorum(v.voters - 1); left < need {
-			return refuse(o, "member %s lost its data, but removing it would leave %d healthy of %d voters, below quorum %d", name, left, v.voters-1, need)
+		if why := v.quorumWithout(o); why != "" {
+			return refuse(o, "member %s lost its data, but removing it %s", name, why)
 		}
 	}
 	return Action{Kind: RemoveMember, Ordinal: o, MemberID: m.ID,
 		Reason: fmt.Sprintf("member %s lost its data: removing it to add it back empty", name)}
+}
+
+// quorumWithout says why removing the voter at ordinal o would lose quorum
+// (healthy voters left below quorum of the voters left), or "" if it would
+// not.
+func (v *cluster) quorumWithout(o int) string {
+	left := v.healthyVoters
+	if v.byOrdinal[o].Healthy {
+		left--
+	}
+	if need := Quorum(v.voters - 1); left < need {
+		return fmt.Sprintf("would leave %d healthy of %d voters, below quorum %d", left, v.voters-1, need)
+	}
+	return ""
 }
 
 // promote decides about the learner at ordinal o, which has a pod slot.

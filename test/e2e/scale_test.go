@@ -66,6 +66,20 @@ func (w *writer) finish() (acked []string, failed int) {
 	return w.acked, w.failed
 }
 
+// expectAllWritten fails unless every acknowledged key of the writer is
+// readable through c.
+func expectAllWritten(ctx context.Context, c *clientv3.Client, acked []string) {
+	resp, err := c.Get(op(ctx), "/load/", clientv3.WithPrefix())
+	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+	have := map[string]bool{}
+	for _, kv := range resp.Kvs {
+		have[string(kv.Key)] = true
+	}
+	for _, k := range acked {
+		ExpectWithOffset(1, have).To(HaveKey(k), "acknowledged write lost")
+	}
+}
+
 func scaleTo(ctx context.Context, ns, name string, n int32) {
 	c := &etcdv1.EtcdCluster{}
 	Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, c)).To(Succeed())
@@ -116,15 +130,7 @@ var _ = Describe("Scaling", func() {
 
 		By("reading back every acknowledged write")
 		r := etcdClient(podEndpoints(ctx, ns, "elastic", "https"), tlsCfg)
-		resp, err := r.Get(op(ctx), "/load/", clientv3.WithPrefix())
-		Expect(err).NotTo(HaveOccurred())
-		have := map[string]bool{}
-		for _, kv := range resp.Kvs {
-			have[string(kv.Key)] = true
-		}
-		for _, k := range acked {
-			Expect(have).To(HaveKey(k), "acknowledged write lost")
-		}
+		expectAllWritten(ctx, r, acked)
 		members, err := r.MemberList(op(ctx))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(members.Members).To(HaveLen(1), "no zombie members or orphan learners")
@@ -158,4 +164,57 @@ var _ = Describe("Scaling", func() {
 		}
 		Expect(hashes).To(HaveLen(1), "members disagree: %v", hashes)
 	}, SpecTimeout(15*time.Minute))
+})
+
+var _ = Describe("Member replacement", func() {
+	It("replaces a member whose volume was lost, under write load, losing no acknowledged write", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		createCluster(ctx, ns, "heal", 3, nil)
+		c := waitAvailable(ctx, ns, "heal", 3)
+		oldID := ""
+		for _, m := range c.Status.Members {
+			if m.Name == "heal-1" {
+				oldID = m.ID
+			}
+		}
+		Expect(oldID).NotTo(BeEmpty())
+		tlsCfg := clientTLS(ctx, ns, "heal")
+		w := startWriter(ctx, etcdClient(podEndpoints(ctx, ns, "heal", "https"), tlsCfg))
+
+		By("deleting member heal-1's volume claim and pod")
+		pvc := &corev1.PersistentVolumeClaim{}
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "data-heal-1"}, pvc)).To(Succeed())
+		Expect(k8s.Delete(ctx, pvc)).To(Succeed())
+		pod := &corev1.Pod{}
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "heal-1"}, pod)).To(Succeed())
+		Expect(k8s.Delete(ctx, pod)).To(Succeed())
+
+		By("waiting for heal-1 to come back as a new member")
+		Eventually(func(g Gomega) {
+			g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "heal"}, c)).To(Succeed())
+			ids := map[string]string{}
+			for _, m := range c.Status.Members {
+				g.Expect(m.Healthy).To(BeTrue(), "%+v", c.Status.Members)
+				g.Expect(m.Role).NotTo(Equal(etcdv1.RoleLearner))
+				ids[m.Name] = m.ID
+			}
+			g.Expect(ids).To(HaveLen(3))
+			g.Expect(ids).To(HaveKey("heal-1"))
+			g.Expect(ids["heal-1"]).NotTo(Equal(oldID), "heal-1 was replaced by a new member")
+		}).WithContext(ctx).WithTimeout(6 * time.Minute).WithPolling(2 * time.Second).Should(Succeed())
+		waitSettled(ctx, ns, "heal", 3)
+		acked, failed := w.finish()
+		GinkgoWriter.Printf("writes acknowledged %d, failed %d, largest gap %v\n", len(acked), failed, w.maxGap)
+
+		By("reading every acknowledged write from the new member itself")
+		var ep string
+		pods := &corev1.PodList{}
+		Expect(k8s.List(ctx, pods, client.InNamespace(ns), client.MatchingLabels{etcdv1.LabelInstance: "heal"})).To(Succeed())
+		for _, p := range pods.Items {
+			if p.Name == "heal-1" {
+				ep = "https://" + p.Status.PodIP + ":2379"
+			}
+		}
+		expectAllWritten(ctx, etcdClient([]string{ep}, tlsCfg), acked)
+	}, SpecTimeout(10*time.Minute))
 })
