@@ -91,7 +91,8 @@ type pass struct {
 //  3. services: headless peer Service and client Service;
 //     (restore source: the snapshot a restored cluster starts from;)
 //  4. members: the StatefulSet;
-//  5. disruption budget: a PDB that keeps quorum; a NetworkPolicy if asked;
+//  5. disruption budget: a PDB that keeps quorum; a NetworkPolicy and a
+//     PodMonitor if asked;
 //  6. observe: member list and per-member status from etcd itself;
 //  7. membership: at most one safe membership change (scale up through a
 //     learner, scale down by member ID), chosen by membership.Plan;
@@ -131,6 +132,7 @@ func (r *EtcdClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		{"members", r.applyStatefulSet},
 		{"disruption budget", r.applyPDB},
 		{"network policy", r.applyNetworkPolicy},
+		{"monitoring", r.applyMonitoring},
 		{"observe", r.observe},
 		{"membership", r.reconcileMembership},
 		{"auth", r.ensureAuth},

@@ -13,6 +13,8 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -301,5 +303,29 @@ var _ = Describe("EtcdCluster with user-supplied certificates", func() {
 		err := k8s.Create(ctx, c)
 		Expect(err).To(HaveOccurred())
 		Expect(err.Error()).To(ContainSubstring("given together or not at all"))
+	})
+})
+
+var _ = Describe("EtcdCluster monitoring", func() {
+	const timeout, poll = 20 * time.Second, 100 * time.Millisecond
+
+	It("creates a PodMonitor for the members' metrics port when asked, and removes it when not", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		c := &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{Name: "mon", Namespace: ns}, Spec: etcdv1.EtcdClusterSpec{
+			Replicas:   ptr.To[int32](1),
+			Monitoring: etcdv1.MonitoringSpec{PodMonitor: true, Labels: map[string]string{"release": "prom"}, Interval: "15s"}}}
+		Expect(k8s.Create(ctx, c)).To(Succeed())
+		pm := &unstructured.Unstructured{}
+		pm.SetGroupVersionKind(schema.GroupVersionKind{Group: "monitoring.coreos.com", Version: "v1", Kind: "PodMonitor"})
+		Eventually(get(ctx, ns, "mon", pm), timeout, poll).Should(Succeed())
+		Expect(pm.GetLabels()).To(HaveKeyWithValue("release", "prom"))
+		sel, _, _ := unstructured.NestedStringMap(pm.Object, "spec", "selector", "matchLabels")
+		Expect(sel).To(Equal(map[string]string{etcdv1.LabelName: "etcd", etcdv1.LabelInstance: "mon"}))
+		eps, _, _ := unstructured.NestedSlice(pm.Object, "spec", "podMetricsEndpoints")
+		Expect(eps).To(ConsistOf(HaveKeyWithValue("port", "metrics")))
+		Expect(eps[0]).To(HaveKeyWithValue("interval", "15s"))
+
+		mutate(ctx, ns, "mon", func(c *etcdv1.EtcdCluster) { c.Spec.Monitoring.PodMonitor = false })
+		Eventually(get(ctx, ns, "mon", pm), timeout, poll).ShouldNot(Succeed())
 	})
 })

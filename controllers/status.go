@@ -54,7 +54,9 @@ func setStatus(c *etcdv1.EtcdCluster, p *pass, o render.Options, stepErr error) 
 	case p.obs.quorate():
 		set(etcdv1.ConditionAvailable, true, etcdv1.ReasonQuorumHealthy, fmt.Sprintf("%d of %d voting members healthy", healthy, voters))
 	case p.obs.contacted:
-		set(etcdv1.ConditionAvailable, false, etcdv1.ReasonQuorumLost, fmt.Sprintf("only %d of %d voting members healthy, %d needed for quorum", healthy, voters, render.Quorum(int32(voters))))
+		set(etcdv1.ConditionAvailable, false, etcdv1.ReasonQuorumLost, fmt.Sprintf("only %d of %d voting members healthy, %d needed for quorum; "+
+			"if the missing members cannot come back, restore the latest EtcdBackup into a new cluster (spec.bootstrap.restore)",
+			healthy, voters, render.Quorum(int32(voters))))
 	case p.bootstrapState != render.StateExisting:
 		set(etcdv1.ConditionAvailable, false, etcdv1.ReasonBootstrapping, "waiting for the members of the new cluster to start")
 	case p.obs.err != nil:

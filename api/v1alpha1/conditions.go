@@ -50,6 +50,9 @@ const (
 	// ReasonRestoreSourceNotReady: the backup to restore from does not
 	// exist or has not succeeded.
 	ReasonRestoreSourceNotReady = "RestoreSourceNotReady"
+	// ReasonMonitoringUnavailable: a PodMonitor was asked for but the
+	// Prometheus Operator's CRDs are not installed.
+	ReasonMonitoringUnavailable = "MonitoringUnavailable"
 	// ReasonReconcileError: a step of the last pass failed; the message says which.
 	ReasonReconcileError = "ReconcileError"
 )

@@ -68,6 +68,11 @@ type EtcdClusterSpec struct {
 	// +optional
 	Auth AuthSpec `json:"auth,omitempty"`
 
+	// Monitoring creates a Prometheus Operator PodMonitor for etcd's own
+	// metrics (plain http on the members' metrics port).
+	// +optional
+	Monitoring MonitoringSpec `json:"monitoring,omitempty"`
+
 	// Bootstrap says how a new cluster starts: empty, or restored from a
 	// backup. Immutable.
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="bootstrap is immutable"
@@ -114,6 +119,21 @@ type NetworkPolicySpec struct {
 	// need no entry.
 	// +optional
 	AllowedClients []networkingv1.NetworkPolicyPeer `json:"allowedClients,omitempty"`
+}
+
+// MonitoringSpec configures scraping of etcd's metrics.
+type MonitoringSpec struct {
+	// PodMonitor creates a monitoring.coreos.com/v1 PodMonitor. The
+	// Prometheus Operator's CRDs must be installed.
+	// +optional
+	PodMonitor bool `json:"podMonitor,omitempty"`
+	// Labels added to the PodMonitor, for a Prometheus podMonitorSelector.
+	// +optional
+	Labels map[string]string `json:"labels,omitempty"`
+	// Interval between scrapes, e.g. "30s". Empty uses Prometheus' default.
+	// +kubebuilder:validation:Pattern=`^([0-9]+(ms|s|m|h))+$`
+	// +optional
+	Interval string `json:"interval,omitempty"`
 }
 
 // AuthSpec configures etcd authentication. With TLS on, a client's
