@@ -4,9 +4,9 @@ package e2e
 
 import (
 	"context"
-	"os"
 	"crypto/tls"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
