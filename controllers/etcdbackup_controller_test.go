@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
 )
@@ -54,8 +55,10 @@ var _ = Describe("EtcdBackup", func() {
 
 		b := &etcdv1.EtcdBackup{ObjectMeta: metav1.ObjectMeta{GenerateName: "b-", Namespace: "default"}, Spec: etcdv1.EtcdBackupSpec{ClusterName: "x", Destination: s3}}
 		Expect(k8s.Create(ctx, b)).To(Succeed())
+		// A patch carries no resourceVersion: only admission can refuse it.
+		before := b.DeepCopy()
 		b.Spec.ClusterName = "y"
-		err = k8s.Update(ctx, b)
+		err = k8s.Patch(ctx, b, client.MergeFrom(before))
 		Expect(err).To(HaveOccurred())
 		Expect(err.Error()).To(ContainSubstring("an EtcdBackup is immutable"))
 	})
@@ -99,8 +102,9 @@ var _ = Describe("EtcdCluster restored from a backup", func() {
 		c := &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{GenerateName: "r-", Namespace: "default"}, Spec: etcdv1.EtcdClusterSpec{
 			Bootstrap: &etcdv1.BootstrapSpec{Restore: &etcdv1.RestoreSpec{BackupName: "a"}}}}
 		Expect(k8s.Create(ctx, c)).To(Succeed())
+		before := c.DeepCopy()
 		c.Spec.Bootstrap.Restore.BackupName = "b"
-		err = k8s.Update(ctx, c)
+		err = k8s.Patch(ctx, c, client.MergeFrom(before))
 		Expect(err).To(HaveOccurred())
 		Expect(err.Error()).To(ContainSubstring("bootstrap is immutable"))
 	})

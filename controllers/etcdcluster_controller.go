@@ -83,6 +83,8 @@ type pass struct {
 	authEnabled    bool
 	membership     *membership.Action // the planner's choice this pass, if it ran
 	restore        *render.RestoreSource
+	outdated       int    // pods still to restart with the new template
+	rolloutReason  string // what the rollout step is doing or waiting for
 }
 
 // Reconcile moves one EtcdCluster towards its spec. The steps, in order:
@@ -96,7 +98,9 @@ type pass struct {
 //  6. observe: member list and per-member status from etcd itself;
 //  7. membership: at most one safe membership change (scale up through a
 //     learner, scale down by member ID), chosen by membership.Plan;
-//  8. auth: root user and authentication on, once a quorum is healthy.
+//  8. rollout: restart one member whose pod runs an old template, health
+//     gated, followers first, leader last after moving its leadership;
+//  9. auth: root user and authentication on, once a quorum is healthy.
 //
 // Status is written once, at the end, from what the pass saw.
 func (r *EtcdClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -135,6 +139,7 @@ func (r *EtcdClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		{"monitoring", r.applyMonitoring},
 		{"observe", r.observe},
 		{"membership", r.reconcileMembership},
+		{"rollout", r.rollout},
 		{"auth", r.ensureAuth},
 	}
 	var stepErr error

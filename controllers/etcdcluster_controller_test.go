@@ -249,8 +249,9 @@ var _ = Describe("EtcdCluster auth", func() {
 	It("refuses turning auth off once on", func(ctx SpecContext) {
 		c := &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{GenerateName: "off-", Namespace: "default"}}
 		Expect(k8s.Create(ctx, c)).To(Succeed())
+		before := c.DeepCopy()
 		c.Spec.Auth.Enabled = ptr.To(false)
-		err := k8s.Update(ctx, c)
+		err := k8s.Patch(ctx, c, client.MergeFrom(before))
 		Expect(err).To(HaveOccurred())
 		Expect(err.Error()).To(ContainSubstring("auth cannot be turned off once enabled"))
 	})

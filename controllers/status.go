@@ -81,6 +81,8 @@ func setStatus(c *etcdv1.EtcdCluster, p *pass, o render.Options, stepErr error) 
 		set(etcdv1.ConditionProgressing, true, etcdv1.ReasonScaleRefused, p.membership.Reason)
 	case p.membership != nil && p.membership.Kind == membership.Wait:
 		set(etcdv1.ConditionProgressing, true, etcdv1.ReasonScalePending, p.membership.Reason)
+	case p.outdated > 0:
+		set(etcdv1.ConditionProgressing, true, etcdv1.ReasonRollingOut, fmt.Sprintf("%d member(s) to restart with the new spec: %s", p.outdated, p.rolloutReason))
 	case p.stsReplicas != desired:
 		set(etcdv1.ConditionProgressing, true, etcdv1.ReasonScalePending, fmt.Sprintf("%d members, %d desired: waiting for the cluster to be reachable", p.stsReplicas, desired))
 	case p.sts == nil || !rolledOut(p):
@@ -118,10 +120,12 @@ func setStatus(c *etcdv1.EtcdCluster, p *pass, o render.Options, stepErr error) 
 	}
 }
 
+// rolledOut: every pod exists, is ready and runs the current template
+// (outdated pods are counted by the rollout step when etcd answered).
 func rolledOut(p *pass) bool {
 	s := p.sts.Status
 	return s.ObservedGeneration >= p.sts.Generation && s.ReadyReplicas == p.stsReplicas &&
-		s.UpdatedReplicas == p.stsReplicas && (s.UpdateRevision == "" || s.CurrentRevision == s.UpdateRevision)
+		s.UpdatedReplicas == p.stsReplicas && p.outdated == 0
 }
 
 func readyMessage(p *pass) string {

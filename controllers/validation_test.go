@@ -7,6 +7,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
 )
@@ -52,19 +53,27 @@ var _ = Describe("EtcdCluster admission", func() {
 		try := func(mutate func(*etcdv1.EtcdCluster), message string) {
 			fresh := &etcdv1.EtcdCluster{}
 			Expect(get(ctx, c.Namespace, c.Name, fresh)()).To(Succeed())
+			before := fresh.DeepCopy()
 			mutate(fresh)
-			err := k8s.Update(ctx, fresh)
+			// A patch carries no resourceVersion: only admission can refuse it.
+			err := k8s.Patch(ctx, fresh, client.MergeFrom(before))
 			Expect(err).To(HaveOccurred())
 			Expect(err.Error()).To(ContainSubstring(message))
 		}
 		try(func(c *etcdv1.EtcdCluster) { c.Spec.Storage.Medium = etcdv1.StorageMemory }, "storage.medium is immutable")
 		try(func(c *etcdv1.EtcdCluster) { q := resource.MustParse("5Gi"); c.Spec.Storage.Size = &q }, "storage.size is immutable")
 		try(func(c *etcdv1.EtcdCluster) { c.Spec.Storage.StorageClassName = ptr.To("fast") }, "storageClassName is immutable")
-		try(func(c *etcdv1.EtcdCluster) { c.Spec.Version = "3.5.21" }, "version may not go down by more than one minor version")
+		try(func(c *etcdv1.EtcdCluster) { c.Spec.Version = "3.6.16" }, "minor version downgrades are not supported")
+		try(func(c *etcdv1.EtcdCluster) { c.Spec.Version = "3.9.0" }, "version may go up by one minor version at a time")
 
-		fresh := &etcdv1.EtcdCluster{}
-		Expect(get(ctx, c.Namespace, c.Name, fresh)()).To(Succeed())
-		fresh.Spec.Version = "3.6.16"
-		Expect(k8s.Update(ctx, fresh)).To(Succeed(), "a one-minor downgrade is allowed through admission")
+		setVersion := func(v string) error {
+			fresh := &etcdv1.EtcdCluster{}
+			Expect(get(ctx, c.Namespace, c.Name, fresh)()).To(Succeed())
+			before := fresh.DeepCopy()
+			fresh.Spec.Version = v
+			return k8s.Patch(ctx, fresh, client.MergeFrom(before))
+		}
+		Expect(setVersion("3.7.1")).To(Succeed(), "a patch downgrade is allowed")
+		Expect(setVersion("3.8.0")).To(Succeed(), "a one-minor upgrade is allowed")
 	})
 })

@@ -53,6 +53,9 @@ const (
 	// ReasonMonitoringUnavailable: a PodMonitor was asked for but the
 	// Prometheus Operator's CRDs are not installed.
 	ReasonMonitoringUnavailable = "MonitoringUnavailable"
+	// ReasonRollingOut: members are being restarted one at a time with a
+	// changed spec (version, options, resources, pod template).
+	ReasonRollingOut = "RollingOut"
 	// ReasonReconcileError: a step of the last pass failed; the message says which.
 	ReasonReconcileError = "ReconcileError"
 )

@@ -18,10 +18,13 @@ type EtcdClusterSpec struct {
 	Replicas *int32 `json:"replicas,omitempty"`
 
 	// Version is the etcd version of the bundled server image, e.g. "3.7.3".
-	// Downgrades by more than one minor version are refused.
+	// Upgrades go one minor version at a time; minor downgrades are refused
+	// (patch versions may go either way). Members restart one at a time,
+	// leader last.
 	// +kubebuilder:default="3.7.3"
 	// +kubebuilder:validation:Pattern=`^3\.[0-9]+\.[0-9]+$`
-	// +kubebuilder:validation:XValidation:rule="self.split('.')[1] == oldSelf.split('.')[1] || int(self.split('.')[1]) >= int(oldSelf.split('.')[1]) - 1",message="version may not go down by more than one minor version"
+	// +kubebuilder:validation:XValidation:rule="int(self.split('.')[1]) <= int(oldSelf.split('.')[1]) + 1",message="version may go up by one minor version at a time"
+	// +kubebuilder:validation:XValidation:rule="int(self.split('.')[1]) >= int(oldSelf.split('.')[1])",message="minor version downgrades are not supported"
 	// +optional
 	Version string `json:"version,omitempty"`
 

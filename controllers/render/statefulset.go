@@ -59,7 +59,9 @@ func StatefulSet(c *etcdv1.EtcdCluster, o Options, replicas int32, configHash st
 			ServiceName:         c.PeerServiceName(),
 			PodManagementPolicy: appsv1.ParallelPodManagement,
 			Selector:            &metav1.LabelSelector{MatchLabels: c.SelectorLabels()},
-			UpdateStrategy:      appsv1.StatefulSetUpdateStrategy{Type: appsv1.RollingUpdateStatefulSetStrategyType},
+			// The operator restarts members itself, one at a time, leader last
+			// (see the rollout step).
+			UpdateStrategy: appsv1.StatefulSetUpdateStrategy{Type: appsv1.OnDeleteStatefulSetStrategyType},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: podLabels, Annotations: podAnnotations},
 				Spec:       podSpec(c, o, restore),
