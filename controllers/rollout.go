@@ -113,14 +113,22 @@ func (r *EtcdClusterReconciler) rollout(ctx context.Context, p *pass) error {
 	var pods []podInfo
 	for _, pod := range list.Items {
 		o, ok := ordinalOf(c, pod.Name)
-		if !ok || pod.DeletionTimestamp != nil {
+		if !ok {
 			continue
 		}
 		pods = append(pods, podInfo{
 			Name: pod.Name, Ordinal: o, MemberID: ids[pod.Name],
 			Outdated: p.sts.Status.UpdateRevision != "" && pod.Labels[appsv1.ControllerRevisionHashLabelKey] != p.sts.Status.UpdateRevision,
-			Ready:    podReady(&pod),
+			// A terminating pod is on its way out: wait for its successor.
+			Ready: podReady(&pod) && pod.DeletionTimestamp == nil,
 		})
+	}
+	if len(pods) < int(p.stsReplicas) {
+		p.outdated, p.rolloutReason = countOutdated(pods), fmt.Sprintf("waiting for %d pods to exist, %d do", p.stsReplicas, len(pods))
+		if p.outdated == 0 && p.sts.Status.UpdatedReplicas < p.stsReplicas {
+			p.outdated = int(p.stsReplicas) - len(pods)
+		}
+		return nil
 	}
 	step := planRollout(pods, p.obs.leader, healthy, allHealthy)
 	p.outdated, p.rolloutReason = step.Outdated, step.Reason

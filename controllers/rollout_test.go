@@ -27,6 +27,7 @@ func TestPlanRollout(t *testing.T) {
 		{"leadership moved: restart the old leader", []podInfo{pod(0, true, true), pod(1, false, true), pod(2, false, true)}, 101, true, "c-0", 0, 1, "restarting c-0"},
 		{"a pod not ready: wait", []podInfo{pod(0, true, true), pod(1, false, false), pod(2, true, true)}, 100, true, "", 0, 2, "waiting for pod c-1"},
 		{"a member unhealthy: wait", []podInfo{pod(0, true, true), pod(1, true, true), pod(2, true, true)}, 100, false, "", 0, 3, "every member to be healthy"},
+		{"a restarted pod terminating (not ready): wait", []podInfo{pod(0, true, true), pod(1, true, false), pod(2, true, true)}, 100, true, "", 0, 3, "waiting for pod c-1"},
 		{"single member: just restart it", []podInfo{pod(0, true, true)}, 100, true, "c-0", 0, 1, "restarting c-0"},
 	}
 	for _, tc := range cases {
