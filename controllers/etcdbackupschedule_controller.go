@@ -85,22 +85,12 @@ func (r *EtcdBackupScheduleReconciler) Reconcile(ctx context.Context, req ctrl.R
 	original := s.DeepCopy()
 	p := &schedulePass{schedule: s, now: r.now()}
 
-	steps := []struct {
-		name string
-		run  func(context.Context, *schedulePass) error
-	}{
+	stepErr := runSteps(ctx, p, []step[*schedulePass]{
 		{"observe", r.observeBackups},
 		{"schedule", r.scheduleBackup},
 		{"retention", r.expireBackups},
 		{"history", r.trimFailed},
-	}
-	var stepErr error
-	for _, st := range steps {
-		if err := st.run(ctx, p); err != nil {
-			stepErr = fmt.Errorf("%s: %w", st.name, err)
-			break
-		}
-	}
+	})
 
 	setScheduleStatus(s, p, stepErr)
 	if err := r.Status().Patch(ctx, s, client.MergeFrom(original)); err != nil && !apierrors.IsNotFound(err) && stepErr == nil {

@@ -125,10 +125,7 @@ func (r *EtcdClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	original := cluster.DeepCopy()
 	p := &pass{cluster: cluster}
 
-	steps := []struct {
-		name string
-		run  func(context.Context, *pass) error
-	}{
+	stepErr := runSteps(ctx, p, []step[*pass]{
 		{"certificates", r.ensureCertificates},
 		{"config", r.applyConfig},
 		{"services", r.applyServices},
@@ -141,14 +138,7 @@ func (r *EtcdClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		{"membership", r.reconcileMembership},
 		{"rollout", r.rollout},
 		{"auth", r.ensureAuth},
-	}
-	var stepErr error
-	for _, s := range steps {
-		if err := s.run(ctx, p); err != nil {
-			stepErr = fmt.Errorf("%s: %w", s.name, err)
-			break
-		}
-	}
+	})
 
 	setStatus(cluster, p, r.Render, stepErr)
 	if err := r.Status().Patch(ctx, cluster, client.MergeFrom(original)); err != nil && !apierrors.IsNotFound(err) {
