@@ -12,6 +12,7 @@ import (
 
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
 	"quorum.dev/etcd-operator/controllers/etcdclient"
+	"quorum.dev/etcd-operator/controllers/failpoint"
 	"quorum.dev/etcd-operator/controllers/membership"
 	"quorum.dev/etcd-operator/controllers/render"
 )
@@ -51,6 +52,7 @@ func (r *EtcdClusterReconciler) reconcileMembership(ctx context.Context, p *pass
 		if err != nil {
 			return err
 		}
+		failpoint.Hit(failpoint.AfterAddLearner)
 		r.Recorder.Eventf(c, nil, corev1.EventTypeNormal, "MemberAdded", "AddLearner", "added learner %x for %s: %s", id, c.MemberName(action.Ordinal), action.Reason)
 	case membership.PromoteLearner:
 		leader, ok := p.obs.statuses[p.obs.leader]
@@ -65,6 +67,7 @@ func (r *EtcdClusterReconciler) reconcileMembership(ctx context.Context, p *pass
 			}
 			return err
 		}
+		failpoint.Hit(failpoint.AfterPromote)
 		r.Recorder.Eventf(c, nil, corev1.EventTypeNormal, "MemberPromoted", "PromoteLearner", "%s", action.Reason)
 	case membership.GrowStatefulSet, membership.ShrinkStatefulSet:
 		p.stsReplicas = action.Replicas
@@ -80,11 +83,13 @@ func (r *EtcdClusterReconciler) reconcileMembership(ctx context.Context, p *pass
 		if err := cl.MoveLeader(ctx, st.Endpoint, action.TargetID); err != nil {
 			return err
 		}
+		failpoint.Hit(failpoint.AfterMoveLeader)
 		r.Recorder.Eventf(c, nil, corev1.EventTypeNormal, "LeaderMoved", "MoveLeader", "%s", action.Reason)
 	case membership.RemoveMember:
 		if err := cl.Remove(ctx, action.MemberID); err != nil {
 			return err
 		}
+		failpoint.Hit(failpoint.AfterRemoveMember)
 		r.Recorder.Eventf(c, nil, corev1.EventTypeNormal, "MemberRemoved", "RemoveMember", "%s", action.Reason)
 	}
 	return nil

@@ -148,6 +148,14 @@ func TestDeploymentValues(t *testing.T) {
 			}
 		})
 	}
+	d := &appsv1.Deployment{}
+	if err := yaml.Unmarshal(render(t, "extraEnv[0].name=QUORUM_FAILPOINTS", "extraEnv[0].value=x")["Deployment/quorum-operator"], d); err != nil {
+		t.Fatal(err)
+	}
+	env := d.Spec.Template.Spec.Containers[0].Env
+	if len(env) != 2 || env[0].Name != "POD_NAMESPACE" || env[1].Name != "QUORUM_FAILPOINTS" || env[1].Value != "x" {
+		t.Errorf("extraEnv not passed through: %+v", env)
+	}
 	if _, ok := render(t, "metrics.enabled=false")["Service/quorum-operator-metrics"]; ok {
 		t.Error("metrics Service rendered with metrics disabled")
 	}
