@@ -218,3 +218,60 @@ var _ = Describe("Member replacement", func() {
 		expectAllWritten(ctx, etcdClient([]string{ep}, tlsCfg), acked)
 	}, SpecTimeout(10*time.Minute))
 })
+
+// leaderPod is the pod of the member that leads, from the status.
+func leaderPod(ctx context.Context, ns, name string) string {
+	c := &etcdv1.EtcdCluster{}
+	Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, c)).To(Succeed())
+	for _, m := range c.Status.Members {
+		if m.Role == etcdv1.RoleLeader {
+			return m.Name
+		}
+	}
+	return ""
+}
+
+func deletePod(ctx context.Context, ns, name string) {
+	pod := &corev1.Pod{}
+	Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, pod)).To(Succeed())
+	Expect(k8s.Delete(ctx, pod)).To(Succeed())
+}
+
+var _ = Describe("Scaling through failures", func() {
+	It("scales 3→5 with the leader pod killed mid-way and 5→3 with a member down, losing no acknowledged write", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		createCluster(ctx, ns, "rough", 3, nil)
+		waitAvailable(ctx, ns, "rough", 3)
+		tlsCfg := clientTLS(ctx, ns, "rough")
+		w := startWriter(ctx, etcdClient(podEndpoints(ctx, ns, "rough", "https"), tlsCfg))
+
+		By("scaling to 5 and killing the leader pod once the first learner is in")
+		scaleTo(ctx, ns, "rough", 5)
+		Eventually(func() int {
+			c := &etcdv1.EtcdCluster{}
+			_ = k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "rough"}, c)
+			return len(c.Status.Members)
+		}).WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(500 * time.Millisecond).Should(BeNumerically(">=", 4))
+		leader := leaderPod(ctx, ns, "rough")
+		Expect(leader).NotTo(BeEmpty())
+		deletePod(ctx, ns, leader)
+		waitSettled(ctx, ns, "rough", 5)
+
+		By("scaling to 3 right after taking a member down")
+		deletePod(ctx, ns, "rough-1")
+		scaleTo(ctx, ns, "rough", 3)
+		waitSettled(ctx, ns, "rough", 3)
+		acked, failed := w.finish()
+		GinkgoWriter.Printf("writes acknowledged %d, failed %d, largest gap %v\n", len(acked), failed, w.maxGap)
+
+		By("checking the data and the member list")
+		cl := etcdClient(podEndpoints(ctx, ns, "rough", "https"), tlsCfg)
+		expectAllWritten(ctx, cl, acked)
+		members, err := cl.MemberList(op(ctx))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(members.Members).To(HaveLen(3))
+		for _, m := range members.Members {
+			Expect(m.IsLearner).To(BeFalse(), m.Name)
+		}
+	}, SpecTimeout(15*time.Minute))
+})
