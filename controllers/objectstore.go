@@ -2,21 +2,18 @@ package controllers
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
 	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
+	"quorum.dev/etcd-operator/etcdserver/backup/s3client"
 )
 
 // manifestSuffix names the manifest of a stored snapshot: <key>.manifest.json.
@@ -123,40 +120,15 @@ func NewS3Store(cfg S3StoreConfig) (ObjectStore, error) {
 	if cfg.Bucket == "" {
 		return nil, errors.New("S3 bucket is empty")
 	}
-	tr, err := minio.DefaultTransport(!cfg.Insecure)
+	c, err := s3client.New(s3client.Options{Endpoint: cfg.Endpoint, Insecure: cfg.Insecure, CA: cfg.CA, Region: cfg.Region,
+		AccessKeyID: cfg.AccessKeyID, SecretAccessKey: cfg.SecretAccessKey, SessionToken: cfg.SessionToken})
+	if errors.Is(err, s3client.ErrNoPEM) {
+		return nil, errors.New("the S3 CA holds no PEM certificate")
+	}
 	if err != nil {
 		return nil, err
 	}
-	if len(cfg.CA) > 0 && !cfg.Insecure {
-		if err := trust(tr, cfg.CA); err != nil {
-			return nil, err
-		}
-	}
-	c, err := minio.New(cfg.Endpoint, &minio.Options{
-		Creds:     credentials.NewStaticV4(cfg.AccessKeyID, cfg.SecretAccessKey, cfg.SessionToken),
-		Secure:    !cfg.Insecure,
-		Transport: tr,
-		Region:    cfg.Region,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("S3 client for %s: %w", cfg.Endpoint, err)
-	}
 	return &s3Store{cfg: cfg, client: c}, nil
-}
-
-func trust(tr *http.Transport, pem []byte) error {
-	pool, err := x509.SystemCertPool()
-	if err != nil || pool == nil {
-		pool = x509.NewCertPool()
-	}
-	if !pool.AppendCertsFromPEM(pem) {
-		return errors.New("the S3 CA holds no PEM certificate")
-	}
-	if tr.TLSClientConfig == nil {
-		tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-	}
-	tr.TLSClientConfig.RootCAs = pool
-	return nil
 }
 
 // Remove deletes the keys one by one, stopping at the first failure.

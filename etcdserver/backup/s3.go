@@ -3,7 +3,6 @@ package backup
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -13,7 +12,8 @@ import (
 	"strings"
 
 	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"quorum.dev/etcd-operator/etcdserver/backup/s3client"
 )
 
 // S3PartSize is the multipart part size of uploads of unknown length. It
@@ -68,10 +68,7 @@ func NewS3Store(cfg S3Config) (*S3Store, error) {
 	if cfg.AccessKeyID == "" || cfg.SecretAccessKey == "" {
 		return nil, fmt.Errorf("S3 credentials missing: set %s and %s", EnvAccessKeyID, EnvSecretAccessKey)
 	}
-	tr, err := minio.DefaultTransport(!cfg.Insecure)
-	if err != nil {
-		return nil, err
-	}
+	var ca []byte
 	if cfg.CAFile != "" {
 		if cfg.Insecure {
 			return nil, errors.New("an S3 CA file makes no sense with plain http (--s3-insecure)")
@@ -80,26 +77,15 @@ func NewS3Store(cfg S3Config) (*S3Store, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading S3 CA file: %w", err)
 		}
-		pool, err := x509.SystemCertPool()
-		if err != nil || pool == nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("S3 CA file %s holds no PEM certificate", cfg.CAFile)
-		}
-		if tr.TLSClientConfig == nil {
-			tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-		}
-		tr.TLSClientConfig.RootCAs = pool
+		ca = pem
 	}
-	c, err := minio.New(cfg.Endpoint, &minio.Options{
-		Creds:     credentials.NewStaticV4(cfg.AccessKeyID, cfg.SecretAccessKey, cfg.SessionToken),
-		Secure:    !cfg.Insecure,
-		Transport: tr,
-		Region:    cfg.Region,
-	})
+	c, err := s3client.New(s3client.Options{Endpoint: cfg.Endpoint, Insecure: cfg.Insecure, CA: ca, Region: cfg.Region,
+		AccessKeyID: cfg.AccessKeyID, SecretAccessKey: cfg.SecretAccessKey, SessionToken: cfg.SessionToken})
+	if errors.Is(err, s3client.ErrNoPEM) {
+		return nil, fmt.Errorf("S3 CA file %s holds no PEM certificate", cfg.CAFile)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("S3 client for %s: %w", cfg.Endpoint, err)
+		return nil, err
 	}
 	return &S3Store{cfg: cfg, client: c}, nil
 }
