@@ -247,6 +247,18 @@ func BackupMain(ctx context.Context, args []string, cio IO) int {
 	if o.EncryptionKey, err = sf.encryptionKey(); err != nil {
 		return c.fail(ExitFailure, err)
 	}
+	return c.run(ctx, timeout, func(ctx context.Context, lg *zap.Logger) ([]byte, error) {
+		m, err := Backup(ctx, lg, o, st)
+		if err != nil {
+			return nil, err
+		}
+		return m.MarshalLine(), nil
+	})
+}
+
+// run does the work of a command within its time limit (0: none), with
+// its logger, and reports the result line or the failure.
+func (c *command) run(ctx context.Context, timeout time.Duration, work func(context.Context, *zap.Logger) ([]byte, error)) int {
 	if timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
@@ -254,11 +266,11 @@ func BackupMain(ctx context.Context, args []string, cio IO) int {
 	}
 	lg := c.logger()
 	defer func() { _ = lg.Sync() }()
-	m, err := Backup(ctx, lg, o, st)
+	line, err := work(ctx, lg)
 	if err != nil {
 		return c.fail(ExitFailure, err)
 	}
-	return c.succeed(m.MarshalLine())
+	return c.succeed(line)
 }
 
 // usage reports a usage error; -h is not one.

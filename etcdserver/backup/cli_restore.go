@@ -8,6 +8,8 @@ import (
 	"os"
 	"time"
 
+	"go.uber.org/zap"
+
 	"quorum.dev/etcd-operator/etcdserver/server"
 )
 
@@ -86,20 +88,15 @@ func RestoreMain(ctx context.Context, args []string, cio IO) int {
 	if o.EncryptionKey, err = sf.encryptionKey(); err != nil {
 		return c.fail(ExitFailure, err)
 	}
-	if timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout)
-		defer cancel()
-	}
-	lg := c.logger()
-	defer func() { _ = lg.Sync() }()
-	res, err := Restore(ctx, lg, o, st)
-	if err != nil {
-		return c.fail(ExitFailure, err)
-	}
-	b, err := json.Marshal(res)
-	if err != nil {
-		return c.fail(ExitFailure, errors.New("encoding the result"))
-	}
-	return c.succeed(b)
+	return c.run(ctx, timeout, func(ctx context.Context, lg *zap.Logger) ([]byte, error) {
+		res, err := Restore(ctx, lg, o, st)
+		if err != nil {
+			return nil, err
+		}
+		b, err := json.Marshal(res)
+		if err != nil {
+			return nil, errors.New("encoding the result")
+		}
+		return b, nil
+	})
 }
