@@ -21,8 +21,9 @@ func RestoreMain(ctx context.Context, args []string, cio IO) int {
 	sf := c.storeFlags()
 	var (
 		manifestFile, dataDir, name, initialCluster, token, peerURLs string
+		restoreID, keepReplaced                                      string
 		bump                                                         uint64 = DefaultBumpRevision
-		markCompacted, force, onlyNew                                bool
+		markCompacted, force, onlyNew, onlyActive, verifyOnly        bool
 		timeout                                                      time.Duration
 	)
 	fs := c.fs
@@ -48,9 +49,23 @@ func RestoreMain(ctx context.Context, args []string, cio IO) int {
 	c.bind("timeout", "QUORUM_TIMEOUT")
 	fs.BoolVar(&onlyNew, "only-new-cluster", false, "do nothing unless "+server.EnvInitialClusterState+" is new: as an init container, the restore\n"+
 		"must not run on members that join the cluster after it has formed")
+	fs.StringVar(&restoreID, "restore-id", "", "ID of an in-place restore: recorded in the data dir, and a data dir already\n"+
+		"restored under this ID is left alone (even with --force)")
+	fs.StringVar(&keepReplaced, "keep-replaced", "", "with --force, move the replaced data dir here (next to the data dir) instead of deleting it")
+	fs.BoolVar(&onlyActive, "only-active-restore", false, "do nothing unless $"+EnvActiveRestoreID+" equals --restore-id: as an init container,\n"+
+		"the in-place restore must not run on members created after it finished")
+	fs.BoolVar(&verifyOnly, "verify-only", false, "only check the backup (manifest, version, key, size and checksum); write nothing")
 	set, err := c.parse(args)
 	if err != nil {
 		return c.usage(err)
+	}
+	if verifyOnly {
+		return c.verify(ctx, sf, manifestFile, timeout)
+	}
+	if onlyActive {
+		if active, _ := cio.Env(EnvActiveRestoreID); restoreID == "" || active != restoreID {
+			return c.succeed([]byte(`{"restored":false,"reason":"no in-place restore under this ID is in progress"}`))
+		}
 	}
 	if onlyNew {
 		if state, _ := cio.Env(server.EnvInitialClusterState); state != "new" {
@@ -63,6 +78,7 @@ func RestoreMain(ctx context.Context, args []string, cio IO) int {
 	o := RestoreOptions{
 		Key: sf.key, DataDir: dataDir, Name: name, InitialCluster: initialCluster, InitialClusterToken: token,
 		PeerURLs: splitList(peerURLs), BumpRevision: bump, MarkCompacted: markCompacted, Force: force,
+		RestoreID: restoreID, KeepReplaced: keepReplaced,
 	}
 	if len(o.PeerURLs) == 0 {
 		o.PeerURLs = PeerURLsOf(initialCluster, name)
@@ -74,16 +90,8 @@ func RestoreMain(ctx context.Context, args []string, cio IO) int {
 	if err != nil {
 		return c.usage(err)
 	}
-	if manifestFile != "" {
-		b, err := os.ReadFile(manifestFile)
-		if err != nil {
-			return c.fail(ExitFailure, fmt.Errorf("reading manifest file: %w", err))
-		}
-		m, err := ParseManifest(b)
-		if err != nil {
-			return c.fail(ExitFailure, err)
-		}
-		o.Manifest = &m
+	if o.Manifest, err = readManifestFile(manifestFile); err != nil {
+		return c.fail(ExitFailure, err)
 	}
 	if o.EncryptionKey, err = sf.encryptionKey(); err != nil {
 		return c.fail(ExitFailure, err)
@@ -99,4 +107,53 @@ func RestoreMain(ctx context.Context, args []string, cio IO) int {
 		}
 		return b, nil
 	})
+}
+
+// EnvActiveRestoreID holds the ID of the in-place restore in progress (the
+// operator sets it from the cluster ConfigMap), for --only-active-restore.
+const EnvActiveRestoreID = "QUORUM_ACTIVE_RESTORE_ID"
+
+// verify is `quorum-etcd restore --verify-only`.
+func (c *command) verify(ctx context.Context, sf *storeFlags, manifestFile string, timeout time.Duration) int {
+	if err := ValidateKey(sf.key); err != nil {
+		return c.usage(err)
+	}
+	st, err := sf.store(c.io.Env)
+	if err != nil {
+		return c.usage(err)
+	}
+	m, err := readManifestFile(manifestFile)
+	if err != nil {
+		return c.fail(ExitFailure, err)
+	}
+	key, err := sf.encryptionKey()
+	if err != nil {
+		return c.fail(ExitFailure, err)
+	}
+	return c.run(ctx, timeout, func(ctx context.Context, lg *zap.Logger) ([]byte, error) {
+		res, err := Verify(ctx, lg, sf.key, m, key, st)
+		if err != nil {
+			return nil, err
+		}
+		b, err := json.Marshal(res)
+		if err != nil {
+			return nil, errors.New("encoding the result")
+		}
+		return b, nil
+	})
+}
+
+func readManifestFile(path string) (*Manifest, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading manifest file: %w", err)
+	}
+	m, err := ParseManifest(b)
+	if err != nil {
+		return nil, err
+	}
+	return &m, nil
 }

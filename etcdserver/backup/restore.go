@@ -62,6 +62,13 @@ type RestoreOptions struct {
 	MarkCompacted bool
 	// Force replaces a data dir that holds another member or other files.
 	Force bool
+	// RestoreID names one in-place restore. It is recorded in the marker,
+	// and a data dir already restored under the same ID is left alone, even
+	// with Force: a restarted init container must not restore twice.
+	RestoreID string
+	// KeepReplaced, with Force, is where the replaced data dir is moved
+	// (an older copy there is removed first) instead of being deleted.
+	KeepReplaced string
 }
 
 // RestoreResult is what a restore did; printed as JSON.
@@ -86,6 +93,7 @@ type restoreMarker struct {
 	SHA256     string `json:"sha256"`
 	Location   string `json:"location"`
 	Name       string `json:"name"`
+	RestoreID  string `json:"restoreID,omitempty"`
 	RestoredAt string `json:"restoredAt"`
 	Revision   int64  `json:"revision"`
 }
@@ -117,6 +125,9 @@ func (o RestoreOptions) validate() error {
 	}
 	if o.MarkCompacted && o.BumpRevision == 0 {
 		errs = append(errs, errors.New("mark-compacted needs a revision bump > 0"))
+	}
+	if o.KeepReplaced != "" && filepath.Dir(filepath.Clean(o.KeepReplaced)) != filepath.Dir(filepath.Clean(o.DataDir)) {
+		errs = append(errs, fmt.Errorf("the kept data dir %s must be next to the data dir %s (same filesystem)", o.KeepReplaced, o.DataDir))
 	}
 	return errors.Join(errs...)
 }
@@ -218,12 +229,19 @@ func Restore(ctx context.Context, lg *zap.Logger, o RestoreOptions, st Store) (r
 		return RestoreResult{}, fmt.Errorf("etcd restore: %w", err)
 	}
 	if err := writeMarker(out, restoreMarker{
-		SHA256: m.SHA256, Location: res.Location, Name: o.Name,
+		SHA256: m.SHA256, Location: res.Location, Name: o.Name, RestoreID: o.RestoreID,
 		RestoredAt: time.Now().UTC().Format(time.RFC3339), Revision: res.Revision,
 	}); err != nil {
 		return RestoreResult{}, err
 	}
-	if err := install(out, dataDir, filepath.Join(work, "replaced"), o.Force); err != nil {
+	replaced := filepath.Join(work, "replaced")
+	if o.KeepReplaced != "" {
+		replaced = filepath.Clean(o.KeepReplaced)
+		if err := os.RemoveAll(replaced); err != nil {
+			return RestoreResult{}, fmt.Errorf("removing the older kept data dir %s: %w", replaced, err)
+		}
+	}
+	if err := install(out, dataDir, replaced, o.Force); err != nil {
 		return RestoreResult{}, err
 	}
 	res.Restored = true
@@ -265,6 +283,11 @@ func checkDataDir(dataDir string, o RestoreOptions, m Manifest) (done bool, err 
 		return false, nil
 	}
 	member := server.MemberInitialized(dataDir)
+	if member && o.RestoreID != "" {
+		if mk, err := readMarker(dataDir); err == nil && mk.RestoreID == o.RestoreID && mk.Name == o.Name {
+			return true, nil
+		}
+	}
 	if member && !o.Force {
 		if mk, err := readMarker(dataDir); err == nil && mk.SHA256 == m.SHA256 && mk.Name == o.Name {
 			return true, nil
@@ -283,14 +306,31 @@ func checkDataDir(dataDir string, o RestoreOptions, m Manifest) (done bool, err 
 // download writes the raw snapshot to path and checks it against m before
 // anything else looks at it.
 func download(ctx context.Context, st Store, o RestoreOptions, m Manifest, path string) error {
-	rc, err := st.Get(ctx, o.Key)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("creating %s: %w", path, err)
+	}
+	defer f.Close()
+	if err := fetch(ctx, st, o.Key, o.EncryptionKey, m, f); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("syncing %s: %w", path, err)
+	}
+	return f.Close()
+}
+
+// fetch streams the raw snapshot of key into w, decrypting and
+// decompressing it, and checks its size and checksum against m.
+func fetch(ctx context.Context, st Store, key string, encryptionKey []byte, m Manifest, w io.Writer) error {
+	rc, err := st.Get(ctx, key)
 	if err != nil {
 		return err
 	}
 	defer rc.Close()
 	var r io.Reader = rc
 	if m.Encrypted {
-		r = NewDecryptReader(r, o.EncryptionKey)
+		r = NewDecryptReader(r, encryptionKey)
 	}
 	if m.Compression == CompressionGzip {
 		gz, err := gzip.NewReader(r)
@@ -300,15 +340,10 @@ func download(ctx context.Context, st Store, o RestoreOptions, m Manifest, path 
 		defer gz.Close()
 		r = gz
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return fmt.Errorf("creating %s: %w", path, err)
-	}
-	defer f.Close()
 	sum := sha256.New()
 	// Never write more than the manifest announces (plus one byte to
 	// notice the excess).
-	n, err := io.Copy(io.MultiWriter(f, sum), io.LimitReader(r, m.Size+1))
+	n, err := io.Copy(io.MultiWriter(w, sum), io.LimitReader(r, m.Size+1))
 	if err != nil {
 		return corrupt(err)
 	}
@@ -321,10 +356,7 @@ func download(ctx context.Context, st Store, o RestoreOptions, m Manifest, path 
 	if got := hex.EncodeToString(sum.Sum(nil)); got != m.SHA256 {
 		return fmt.Errorf("backup object is corrupt: checksum mismatch (sha256 %s, the manifest says %s)", got, m.SHA256)
 	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("syncing %s: %w", path, err)
-	}
-	return f.Close()
+	return nil
 }
 
 func corrupt(err error) error {
