@@ -83,6 +83,16 @@ func main() {
 		log.Error(err, "setting up controller", "controller", "etcdbackup")
 		os.Exit(1)
 	}
+	rr := &controllers.EtcdRestoreReconciler{
+		Client:   mgr.GetClient(),
+		Scheme:   mgr.GetScheme(),
+		Recorder: mgr.GetEventRecorder("quorum-operator"),
+		Render:   r.Render,
+	}
+	if err := rr.SetupWithManager(mgr); err != nil {
+		log.Error(err, "setting up controller", "controller", "etcdrestore")
+		os.Exit(1)
+	}
 	sr := &controllers.EtcdBackupScheduleReconciler{
 		Client:   mgr.GetClient(),
 		Scheme:   mgr.GetScheme(),

@@ -17,32 +17,43 @@ import (
 
 // bootstrapState reads the bootstrap keys of the cluster ConfigMap. A
 // cluster without one is new: it starts with its desired size.
-func (r *EtcdClusterReconciler) bootstrapState(ctx context.Context, c *etcdv1.EtcdCluster) (state, initial string, err error) {
+func (r *EtcdClusterReconciler) bootstrapState(ctx context.Context, c *etcdv1.EtcdCluster) (render.Bootstrap, error) {
 	cm := &corev1.ConfigMap{}
-	err = r.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: c.ConfigMapName()}, cm)
+	err := r.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: c.ConfigMapName()}, cm)
 	if apierrors.IsNotFound(err) {
-		return render.StateNew, render.InitialCluster(c, c.DesiredReplicas(), r.Render.Domain()), nil
+		return render.Bootstrap{State: render.StateNew, InitialCluster: render.InitialCluster(c, c.DesiredReplicas(), r.Render.Domain())}, nil
 	}
 	if err != nil {
-		return "", "", fmt.Errorf("reading configmap: %w", err)
+		return render.Bootstrap{}, fmt.Errorf("reading configmap: %w", err)
 	}
-	state, initial = cm.Data[render.ConfigKeyInitialState], cm.Data[render.ConfigKeyInitialCluster]
-	if state != render.StateExisting {
-		state = render.StateNew
+	b := render.Bootstrap{
+		State:          cm.Data[render.ConfigKeyInitialState],
+		InitialCluster: cm.Data[render.ConfigKeyInitialCluster],
+		RestoreID:      cm.Data[render.ConfigKeyRestoreID],
 	}
-	if initial == "" {
-		initial = render.InitialCluster(c, c.DesiredReplicas(), r.Render.Domain())
+	if b.State != render.StateExisting {
+		b.State = render.StateNew
 	}
-	return state, initial, nil
+	if b.InitialCluster == "" {
+		b.InitialCluster = render.InitialCluster(c, c.DesiredReplicas(), r.Render.Domain())
+	}
+	return b, nil
 }
 
 func (r *EtcdClusterReconciler) applyConfig(ctx context.Context, p *pass) error {
-	state, initial, err := r.bootstrapState(ctx, p.cluster)
+	b, err := r.bootstrapState(ctx, p.cluster)
 	if err != nil {
 		return err
 	}
-	p.bootstrapState, p.initialCluster = state, initial
-	return r.apply(ctx, p.cluster, render.ConfigMap(p.cluster, r.Render, state, initial))
+	p.bootstrapState, p.initialCluster, p.activeRestoreID = b.State, b.InitialCluster, b.RestoreID
+	return r.applyBootstrap(ctx, p)
+}
+
+// applyBootstrap writes the pass's bootstrap state into the ConfigMap.
+func (r *EtcdClusterReconciler) applyBootstrap(ctx context.Context, p *pass) error {
+	return r.apply(ctx, p.cluster, render.ConfigMap(p.cluster, r.Render, render.Bootstrap{
+		State: p.bootstrapState, InitialCluster: p.initialCluster, RestoreID: p.activeRestoreID,
+	}))
 }
 
 func (r *EtcdClusterReconciler) applyServices(ctx context.Context, p *pass) error {
@@ -64,6 +75,8 @@ func (r *EtcdClusterReconciler) applyStatefulSet(ctx context.Context, p *pass) e
 	case apierrors.IsNotFound(err):
 	case err != nil:
 		return fmt.Errorf("reading statefulset: %w", err)
+	case p.inPlace != nil:
+		// An in-place restore starts every desired member from the snapshot.
 	case current.Spec.Replicas != nil:
 		replicas = *current.Spec.Replicas
 	}

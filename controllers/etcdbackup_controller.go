@@ -122,7 +122,7 @@ func (r *EtcdBackupReconciler) start(ctx context.Context, b *etcdv1.EtcdBackup) 
 
 // finish reads the report the backup pod left in its termination message.
 func (r *EtcdBackupReconciler) finish(ctx context.Context, b *etcdv1.EtcdBackup, job *batchv1.Job, ok bool) error {
-	msg, err := r.terminationMessage(ctx, job)
+	msg, err := jobTerminationMessage(ctx, r.Client, job)
 	if err != nil {
 		return err
 	}
@@ -157,7 +157,9 @@ func (r *EtcdBackupReconciler) fail(b *etcdv1.EtcdBackup, reason, msg string) {
 	r.Recorder.Eventf(b, nil, corev1.EventTypeWarning, "BackupFailed", "FinishBackup", "%s", msg)
 }
 
-func (r *EtcdBackupReconciler) terminationMessage(ctx context.Context, job *batchv1.Job) (string, error) {
+// jobTerminationMessage is the termination message a Job's pod left: the
+// report of quorum-etcd backup or restore --verify-only.
+func jobTerminationMessage(ctx context.Context, r client.Reader, job *batchv1.Job) (string, error) {
 	pods := &corev1.PodList{}
 	if err := r.List(ctx, pods, client.InNamespace(job.Namespace), client.MatchingLabels{"batch.kubernetes.io/job-name": job.Name}); err != nil {
 		return "", fmt.Errorf("listing pods of job %s: %w", job.Name, err)

@@ -83,19 +83,26 @@ type pass struct {
 	authEnabled    bool
 	membership     *membership.Action // the planner's choice this pass, if it ran
 	restore        *render.RestoreSource
-	outdated       int    // pods still to restart with the new template
-	rolloutReason  string // what the rollout step is doing or waiting for
+	inPlace        *etcdv1.EtcdRestore // the in-place restore being carried out, if any
+	// activeRestoreID is the ConfigMap's restore-id: the in-place restore
+	// whose init containers may still replace data dirs.
+	activeRestoreID string
+	outdated        int    // pods still to restart with the new template
+	rolloutReason   string // what the rollout step is doing or waiting for
 }
 
 // Reconcile moves one EtcdCluster towards its spec. The steps, in order:
 //  1. certificates: CA and leaf Secrets exist, are valid and not near expiry;
 //  2. config: the ConfigMap with etcd options and bootstrap state;
 //  3. services: headless peer Service and client Service;
-//     (restore source: the snapshot a restored cluster starts from;)
-//  4. members: the StatefulSet;
+//     (restore source: the snapshot a restored cluster starts from, or an
+//     EtcdRestore being carried out in place, see inplace_restore.go;)
+//  4. members: the StatefulSet (and, during an in-place restore, every
+//     member pod not yet made from the restore's template is stopped);
 //  5. disruption budget: a PDB that keeps quorum; a NetworkPolicy and a
 //     PodMonitor if asked;
-//  6. observe: member list and per-member status from etcd itself;
+//  6. observe: member list and per-member status from etcd itself (an
+//     in-place restore is finished once every member is back and healthy);
 //  7. membership: at most one safe membership change (scale up through a
 //     learner, scale down by member ID), chosen by membership.Plan;
 //  8. rollout: restart one member whose pod runs an old template, health
@@ -132,10 +139,12 @@ func (r *EtcdClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		{"services", r.applyServices},
 		{"restore source", r.resolveRestore},
 		{"members", r.applyStatefulSet},
+		{"restore in place", r.stopOldMembers},
 		{"disruption budget", r.applyPDB},
 		{"network policy", r.applyNetworkPolicy},
 		{"monitoring", r.applyMonitoring},
 		{"observe", r.observe},
+		{"finish restore", r.finishRestore},
 		{"membership", r.reconcileMembership},
 		{"rollout", r.rollout},
 		{"auth", r.ensureAuth},

@@ -28,7 +28,7 @@ const caughtUpPercent = 95
 // not happen.
 func (r *EtcdClusterReconciler) reconcileMembership(ctx context.Context, p *pass) error {
 	c := p.cluster
-	if p.bootstrapState != render.StateExisting || p.client == nil {
+	if p.bootstrapState != render.StateExisting || p.client == nil || p.inPlace != nil {
 		return nil
 	}
 	if err := r.updateJoinList(ctx, p); err != nil {
@@ -182,9 +182,11 @@ func (r *EtcdClusterReconciler) updateJoinList(ctx context.Context, p *pass) err
 	if list == "" || list == p.initialCluster {
 		return nil
 	}
-	if err := r.apply(ctx, p.cluster, render.ConfigMap(p.cluster, r.Render, render.StateExisting, list)); err != nil {
+	before := p.initialCluster
+	p.initialCluster = list
+	if err := r.applyBootstrap(ctx, p); err != nil {
+		p.initialCluster = before
 		return err
 	}
-	p.initialCluster = list
 	return nil
 }

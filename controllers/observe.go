@@ -146,10 +146,10 @@ func (r *EtcdClusterReconciler) observe(ctx context.Context, p *pass) error {
 	// then on a member with an empty data directory must join, never
 	// bootstrap a second cluster.
 	if p.bootstrapState == render.StateNew && started >= len(members) && len(members) > 0 {
-		if err := r.apply(ctx, c, render.ConfigMap(c, r.Render, render.StateExisting, p.initialCluster)); err != nil {
+		p.bootstrapState = render.StateExisting
+		if err := r.applyBootstrap(ctx, p); err != nil {
 			return err
 		}
-		p.bootstrapState = render.StateExisting
 		r.Recorder.Eventf(c, nil, corev1.EventTypeNormal, "ClusterFormed", "Bootstrap", "cluster %x formed with %d members", clusterID, len(members))
 	}
 	return nil

@@ -17,6 +17,9 @@ import (
 // init container is simply dropped.
 func (r *EtcdClusterReconciler) resolveRestore(ctx context.Context, p *pass) error {
 	c := p.cluster
+	if inPlace, err := r.resolveInPlaceRestore(ctx, p); inPlace || err != nil {
+		return err
+	}
 	if c.Spec.Bootstrap == nil || c.Spec.Bootstrap.Restore == nil {
 		return nil
 	}

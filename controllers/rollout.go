@@ -92,7 +92,7 @@ func countOutdated(pods []podInfo) int {
 // It runs only once membership is settled and etcd answered this pass.
 func (r *EtcdClusterReconciler) rollout(ctx context.Context, p *pass) error {
 	c := p.cluster
-	if p.sts == nil || p.client == nil || (p.membership != nil && p.membership.Kind != membership.None) {
+	if p.sts == nil || p.client == nil || p.inPlace != nil || (p.membership != nil && p.membership.Kind != membership.None) {
 		return nil
 	}
 	list := &corev1.PodList{}

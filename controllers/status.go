@@ -55,7 +55,7 @@ func setStatus(c *etcdv1.EtcdCluster, p *pass, o render.Options, stepErr error) 
 		set(etcdv1.ConditionAvailable, true, etcdv1.ReasonQuorumHealthy, fmt.Sprintf("%d of %d voting members healthy", healthy, voters))
 	case p.obs.contacted:
 		set(etcdv1.ConditionAvailable, false, etcdv1.ReasonQuorumLost, fmt.Sprintf("only %d of %d voting members healthy, %d needed for quorum; "+
-			"if the missing members cannot come back, restore the latest EtcdBackup into a new cluster (spec.bootstrap.restore)",
+			"if the missing members cannot come back, restore the latest EtcdBackup in place (an EtcdRestore) or into a new cluster (spec.bootstrap.restore)",
 			healthy, voters, render.Quorum(int32(voters))))
 	case p.bootstrapState != render.StateExisting:
 		set(etcdv1.ConditionAvailable, false, etcdv1.ReasonBootstrapping, "waiting for the members of the new cluster to start")
@@ -75,6 +75,9 @@ func setStatus(c *etcdv1.EtcdCluster, p *pass, o render.Options, stepErr error) 
 	switch {
 	case stepErr != nil:
 		set(etcdv1.ConditionProgressing, true, errReason, stepErr.Error())
+	case p.inPlace != nil:
+		set(etcdv1.ConditionProgressing, true, etcdv1.ReasonRestoringInPlace, fmt.Sprintf("restoring every member in place (EtcdRestore %s): %s",
+			p.inPlace.Name, readyMessage(p)))
 	case p.membership != nil && p.membership.Changes():
 		set(etcdv1.ConditionProgressing, true, etcdv1.ReasonScaling, p.membership.Reason)
 	case p.membership != nil && p.membership.Kind == membership.Refuse:

@@ -70,6 +70,8 @@ var _ = BeforeSuite(func() {
 	Expect(r.SetupWithManager(mgr)).To(Succeed())
 	br := &EtcdBackupReconciler{Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Recorder: mgr.GetEventRecorder("quorum-operator"), Render: r.Render}
 	Expect(br.SetupWithManager(mgr)).To(Succeed())
+	rr := &EtcdRestoreReconciler{Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Recorder: mgr.GetEventRecorder("quorum-operator"), Render: r.Render}
+	Expect(rr.SetupWithManager(mgr)).To(Succeed())
 	sr := &EtcdBackupScheduleReconciler{Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Recorder: mgr.GetEventRecorder("quorum-operator"),
 		Clock: scheduleClock, Stores: S3Stores{Reader: mgr.GetAPIReader()}}
 	Expect(sr.SetupWithManager(mgr)).To(Succeed())

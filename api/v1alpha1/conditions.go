@@ -56,6 +56,9 @@ const (
 	// ReasonRollingOut: members are being restarted one at a time with a
 	// changed spec (version, options, resources, pod template).
 	ReasonRollingOut = "RollingOut"
+	// ReasonRestoringInPlace: an EtcdRestore is replacing every member's
+	// data with a snapshot; membership changes and rollouts wait.
+	ReasonRestoringInPlace = "RestoringInPlace"
 	// ReasonReconcileError: a step of the last pass failed; the message says which.
 	ReasonReconcileError = "ReconcileError"
 )

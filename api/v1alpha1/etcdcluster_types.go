@@ -357,6 +357,28 @@ type EtcdClusterStatus struct {
 	// CASecretName holds the cluster CA.
 	// +optional
 	CASecretName string `json:"caSecretName,omitempty"`
+	// Restore is the last in-place restore (EtcdRestore) the operator
+	// carried out or is carrying out.
+	// +optional
+	Restore *ClusterRestoreStatus `json:"restore,omitempty"`
+}
+
+// ClusterRestoreStatus is the cluster's side of an in-place restore.
+type ClusterRestoreStatus struct {
+	// Name of the EtcdRestore.
+	Name string `json:"name"`
+	// RestoreID of the EtcdRestore.
+	RestoreID string `json:"restoreID"`
+	// Done is true once every member runs from the snapshot.
+	// +optional
+	Done bool `json:"done,omitempty"`
+	// +optional
+	StartTime *metav1.Time `json:"startTime,omitempty"`
+	// +optional
+	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
+	// ClusterID of the restored cluster, hex.
+	// +optional
+	ClusterID string `json:"clusterID,omitempty"`
 }
 
 // EtcdCluster is a managed etcd cluster.

@@ -21,6 +21,10 @@ const (
 	// ConfigKeyInitialState is "new" until the cluster has formed, then
 	// "existing" for good.
 	ConfigKeyInitialState = "initial-cluster-state"
+	// ConfigKeyRestoreID names the in-place restore in progress, empty
+	// when there is none: a member's restore init container acts only
+	// while it names its restore.
+	ConfigKeyRestoreID = "restore-id"
 )
 
 // Bootstrap states written to ConfigKeyInitialState.
@@ -99,15 +103,25 @@ func InitialCluster(c *etcdv1.EtcdCluster, replicas int32, domain string) string
 // ConfigMap holds the options file and the bootstrap information. The
 // bootstrap keys are read by members through environment variables, so
 // changing them never restarts a running pod.
-func ConfigMap(c *etcdv1.EtcdCluster, o Options, state, initialCluster string) *corev1.ConfigMap {
+func ConfigMap(c *etcdv1.EtcdCluster, o Options, b Bootstrap) *corev1.ConfigMap {
 	return &corev1.ConfigMap{
 		ObjectMeta: objectMeta(c, c.ConfigMapName(), "config"),
 		Data: map[string]string{
 			ConfigKeyOptions:        EtcdOptions(c),
-			ConfigKeyInitialCluster: initialCluster,
-			ConfigKeyInitialState:   state,
+			ConfigKeyInitialCluster: b.InitialCluster,
+			ConfigKeyInitialState:   b.State,
+			ConfigKeyRestoreID:      b.RestoreID,
 		},
 	}
+}
+
+// Bootstrap is what the cluster ConfigMap tells members about how the
+// cluster starts: StateNew or StateExisting, the initial members, and the
+// in-place restore in progress, if any.
+type Bootstrap struct {
+	State          string
+	InitialCluster string
+	RestoreID      string
 }
 
 // Hash is a short digest used to roll pods when their configuration changes.

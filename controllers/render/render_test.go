@@ -217,7 +217,7 @@ func TestInitialCluster(t *testing.T) {
 	if got != want {
 		t.Errorf("got %s\nwant %s", got, want)
 	}
-	cm := ConfigMap(cluster(nil), opts, StateNew, got)
+	cm := ConfigMap(cluster(nil), opts, Bootstrap{State: StateNew, InitialCluster: got})
 	if cm.Data[ConfigKeyInitialState] != "new" || cm.Data[ConfigKeyInitialCluster] != want || cm.Name != "db-config" {
 		t.Errorf("configmap: %+v", cm.Data)
 	}

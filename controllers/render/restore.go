@@ -1,16 +1,42 @@
 package render
 
 import (
+	"fmt"
+
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
 
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
 )
 
-// RestoreSource is a resolved spec.bootstrap.restore: where the snapshot is.
+// RestoreSource is a resolved spec.bootstrap.restore or EtcdRestore:
+// where the snapshot is.
 type RestoreSource struct {
 	Location      etcdv1.BackupLocation
 	Key           string
 	EncryptionKey *corev1.SecretKeySelector
+	// InPlaceID, when set, makes the init container an in-place restore
+	// (an EtcdRestore's RestoreID): it replaces the data dir of a running
+	// cluster's member once, while the cluster ConfigMap names this ID as
+	// the active restore, under a new cluster token.
+	InPlaceID string
+}
+
+// Paths and names of an in-place restore.
+const (
+	// KeptDataDir holds a member's data dir from before an in-place
+	// restore, until the next one.
+	KeptDataDir = DataMountPath + "/data.before-restore"
+	// AnnotationRestoreID on member pods names the in-place restore their
+	// template carries.
+	AnnotationRestoreID = "etcd.quorum.dev/restore-id"
+)
+
+// RestoreToken is the initial cluster token of a cluster restored in
+// place: a new token gives the restored cluster a new cluster ID, so that
+// a member still holding the old data can never rejoin it.
+func RestoreToken(c *etcdv1.EtcdCluster, id string) string {
+	return fmt.Sprintf("%s-%s-%s", c.Name, c.UID, id)
 }
 
 // restoreInitContainer restores the member's data dir from the snapshot
@@ -20,8 +46,17 @@ type RestoreSource struct {
 func restoreInitContainer(c *etcdv1.EtcdCluster, o Options, r *RestoreSource) (corev1.Container, []corev1.Volume) {
 	st := storeAccess{}
 	st.addStore(r.Location, r.EncryptionKey)
-	args := append([]string{"restore", "--only-new-cluster", "--key=" + r.Key}, st.args...)
-	env := append(memberEnv(c, o), st.env...)
+	args := []string{"restore", "--only-new-cluster", "--key=" + r.Key}
+	env := memberEnv(c, o)
+	if r.InPlaceID != "" {
+		args = []string{"restore", "--only-active-restore", "--force", "--key=" + r.Key,
+			"--restore-id=" + r.InPlaceID, "--keep-replaced=" + KeptDataDir,
+			"--initial-cluster-token=" + RestoreToken(c, r.InPlaceID)}
+		env = append(env, corev1.EnvVar{Name: "QUORUM_ACTIVE_RESTORE_ID", ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{
+			LocalObjectReference: corev1.LocalObjectReference{Name: c.ConfigMapName()}, Key: ConfigKeyRestoreID, Optional: ptr.To(true)}}})
+	}
+	args = append(args, st.args...)
+	env = append(env, st.env...)
 	mounts := append([]corev1.VolumeMount{
 		{Name: dataVolume, MountPath: DataMountPath},
 		{Name: "tmp", MountPath: "/tmp"},

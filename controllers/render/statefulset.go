@@ -51,6 +51,9 @@ func StatefulSet(c *etcdv1.EtcdCluster, o Options, replicas int32, configHash st
 		podAnnotations[k] = v
 	}
 	podAnnotations[AnnotationConfigHash] = configHash
+	if restore != nil && restore.InPlaceID != "" {
+		podAnnotations[AnnotationRestoreID] = restore.InPlaceID
+	}
 
 	sts := &appsv1.StatefulSet{
 		ObjectMeta: objectMeta(c, c.StatefulSetName(), "etcd"),

@@ -1,0 +1,125 @@
+package v1alpha1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// EtcdRestoreSpec names a running cluster and the snapshot to put back
+// into it. The snapshot is verified first; only then are the members
+// stopped and every one restored from it, with a new cluster ID, under the
+// same name, Services and certificates.
+// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="an EtcdRestore is immutable: create a new one"
+// +kubebuilder:validation:XValidation:rule="has(self.backupName) != has(self.source)",message="exactly one of backupName and source must be set"
+// +kubebuilder:validation:XValidation:rule="!has(self.source) || has(self.key)",message="source needs key"
+// +kubebuilder:validation:XValidation:rule="!has(self.backupName) || !has(self.encryptionKey)",message="encryptionKey applies to source only: a backup's own key is used with backupName"
+type EtcdRestoreSpec struct {
+	// ClusterName is the EtcdCluster in the same namespace.
+	// +kubebuilder:validation:MinLength=1
+	ClusterName string `json:"clusterName"`
+	// BackupName is a Succeeded EtcdBackup in the same namespace.
+	// +optional
+	BackupName string `json:"backupName,omitempty"`
+	// Source is where a snapshot is stored, for snapshots without an
+	// EtcdBackup.
+	// +optional
+	Source *BackupLocation `json:"source,omitempty"`
+	// Key of the snapshot in Source; its manifest is <key>.manifest.json.
+	// +kubebuilder:validation:MinLength=1
+	// +optional
+	Key string `json:"key,omitempty"`
+	// EncryptionKey decrypts an encrypted snapshot from Source.
+	// +optional
+	EncryptionKey *corev1.SecretKeySelector `json:"encryptionKey,omitempty"`
+}
+
+// RestorePhase is where an in-place restore is in its life.
+type RestorePhase string
+
+// Restore phases. Failed before Restoring means the cluster was not
+// touched.
+const (
+	RestorePending   RestorePhase = "Pending"
+	RestoreVerifying RestorePhase = "Verifying"
+	RestoreRestoring RestorePhase = "Restoring"
+	RestoreSucceeded RestorePhase = "Succeeded"
+	RestoreFailed    RestorePhase = "Failed"
+)
+
+// EtcdRestoreStatus reports the restore.
+type EtcdRestoreStatus struct {
+	// +optional
+	Phase RestorePhase `json:"phase,omitempty"`
+	// Conditions: Complete, Failed.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// RestoreID identifies this restore in the members' data dirs.
+	// +optional
+	RestoreID string `json:"restoreID,omitempty"`
+	// JobName verifies the snapshot before the cluster is stopped.
+	// +optional
+	JobName string `json:"jobName,omitempty"`
+	// +optional
+	StartTime *metav1.Time `json:"startTime,omitempty"`
+	// +optional
+	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
+	// Location of the snapshot.
+	// +optional
+	Location string `json:"location,omitempty"`
+	// SHA256 of the raw snapshot, as verified.
+	// +optional
+	SHA256 string `json:"sha256,omitempty"`
+	// SnapshotRevision is the revision of the snapshot; the restored
+	// cluster starts well above it (see the bootstrap restore).
+	// +optional
+	SnapshotRevision int64 `json:"snapshotRevision,omitempty"`
+	// ClusterID of the restored cluster, hex.
+	// +optional
+	ClusterID string `json:"clusterID,omitempty"`
+}
+
+// Condition types and reasons of EtcdRestore.
+const (
+	RestoreConditionComplete = "Complete"
+	RestoreConditionFailed   = "Failed"
+
+	ReasonWaitingForCluster  = "WaitingForCluster"
+	ReasonSourceNotReady     = "SourceNotReady"
+	ReasonAnotherRestore     = "AnotherRestoreInProgress"
+	ReasonVerifying          = "Verifying"
+	ReasonVerificationFailed = "VerificationFailed"
+	ReasonMembersRestoring   = "MembersRestoring"
+	ReasonRestored           = "Restored"
+	ReasonClusterDeleted     = "ClusterDeleted"
+)
+
+// EtcdRestore puts a snapshot back into an existing EtcdCluster, in place,
+// for example after the cluster lost quorum.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=etcdrestore,categories=quorum
+// +kubebuilder:printcolumn:name="Cluster",type=string,JSONPath=`.spec.clusterName`
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Revision",type=integer,JSONPath=`.status.snapshotRevision`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type EtcdRestore struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   EtcdRestoreSpec   `json:"spec,omitempty"`
+	Status EtcdRestoreStatus `json:"status,omitempty"`
+}
+
+// EtcdRestoreList is a list of EtcdRestores.
+// +kubebuilder:object:root=true
+type EtcdRestoreList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []EtcdRestore `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&EtcdRestore{}, &EtcdRestoreList{})
+}

@@ -1,0 +1,203 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
+	"quorum.dev/etcd-operator/controllers/render"
+)
+
+// +kubebuilder:rbac:groups=etcd.quorum.dev,resources=etcdrestores,verbs=get;list;watch
+
+// The cluster's side of an in-place restore (EtcdRestore). The
+// EtcdRestore controller verifies the snapshot and then moves the restore
+// to Restoring; from there this reconciler:
+//
+//  1. names the restore in the ConfigMap (restore-id) and lists every
+//     desired member as the initial cluster;
+//  2. renders the StatefulSet at the desired size with an init container
+//     that replaces the member's data dir with the snapshot (once per
+//     restore ID, keeping the old data dir aside) under a new cluster
+//     token, and stamps the restore ID on the pod template;
+//  3. deletes every member pod not yet made from that template, all at
+//     once: the old members stop, the new ones start from the snapshot;
+//  4. once every member runs from the snapshot and is healthy, clears
+//     restore-id (members created later join normally) and records the
+//     restore as done in status.restore, which the EtcdRestore controller
+//     reports.
+//
+// Membership changes, rollouts and auth wait while a restore is active.
+// Each step is safe to repeat: the marker in the data dir makes a second
+// restore under the same ID a no-op.
+
+// inPlaceRestore finds the EtcdRestore whose init container the members
+// carry: the one being carried out, else the last one that succeeded.
+func (r *EtcdClusterReconciler) inPlaceRestore(ctx context.Context, c *etcdv1.EtcdCluster) (*etcdv1.EtcdRestore, error) {
+	list := &etcdv1.EtcdRestoreList{}
+	if err := r.List(ctx, list, client.InNamespace(c.Namespace)); err != nil {
+		return nil, fmt.Errorf("listing EtcdRestores: %w", err)
+	}
+	var found []etcdv1.EtcdRestore
+	for _, x := range list.Items {
+		if x.Spec.ClusterName != c.Name || x.Status.RestoreID == "" || !x.DeletionTimestamp.IsZero() {
+			continue
+		}
+		if x.Status.Phase == etcdv1.RestoreRestoring || x.Status.Phase == etcdv1.RestoreSucceeded {
+			found = append(found, x)
+		}
+	}
+	if len(found) == 0 {
+		return nil, nil
+	}
+	// Restoring first, then the most recently started.
+	sort.SliceStable(found, func(i, j int) bool {
+		a, b := found[i], found[j]
+		if (a.Status.Phase == etcdv1.RestoreRestoring) != (b.Status.Phase == etcdv1.RestoreRestoring) {
+			return a.Status.Phase == etcdv1.RestoreRestoring
+		}
+		return startOf(&a).After(startOf(&b).Time)
+	})
+	return &found[0], nil
+}
+
+func startOf(x *etcdv1.EtcdRestore) metav1.Time {
+	if x.Status.StartTime != nil {
+		return *x.Status.StartTime
+	}
+	return x.CreationTimestamp
+}
+
+// resolveInPlaceRestore sets the pass's restore source from the cluster's
+// EtcdRestore, and starts carrying out one that is Restoring. It reports
+// whether an EtcdRestore applies.
+func (r *EtcdClusterReconciler) resolveInPlaceRestore(ctx context.Context, p *pass) (bool, error) {
+	c := p.cluster
+	x, err := r.inPlaceRestore(ctx, c)
+	if err != nil || x == nil {
+		return false, err
+	}
+	src, err := r.restoreSource(ctx, c.Namespace, x)
+	if err != nil {
+		if x.Status.Phase != etcdv1.RestoreRestoring {
+			// Done long ago and its backup is gone: members keep their data;
+			// the init container goes.
+			return false, nil
+		}
+		return true, err
+	}
+	src.InPlaceID = x.Status.RestoreID
+	p.restore = src
+	done := c.Status.Restore != nil && c.Status.Restore.RestoreID == x.Status.RestoreID && c.Status.Restore.Done
+	if x.Status.Phase != etcdv1.RestoreRestoring || done {
+		return true, nil
+	}
+	p.inPlace = x
+	if c.Status.Restore == nil || c.Status.Restore.RestoreID != x.Status.RestoreID {
+		now := metav1.NewTime(r.now())
+		c.Status.Restore = &etcdv1.ClusterRestoreStatus{Name: x.Name, RestoreID: x.Status.RestoreID, StartTime: &now}
+		r.Recorder.Eventf(c, x, corev1.EventTypeWarning, "RestoreStarted", "Restore",
+			"stopping every member to restore them in place from %s (EtcdRestore %s)", x.Status.Location, x.Name)
+	}
+	initial := render.InitialCluster(c, c.DesiredReplicas(), r.Render.Domain())
+	if p.activeRestoreID != x.Status.RestoreID || p.initialCluster != initial {
+		p.activeRestoreID, p.initialCluster, p.bootstrapState = x.Status.RestoreID, initial, render.StateExisting
+		if err := r.applyBootstrap(ctx, p); err != nil {
+			return true, err
+		}
+	}
+	return true, nil
+}
+
+// restoreSource resolves where an EtcdRestore's snapshot is.
+func (r *EtcdClusterReconciler) restoreSource(ctx context.Context, ns string, x *etcdv1.EtcdRestore) (*render.RestoreSource, error) {
+	return resolveRestoreSource(ctx, r.Client, ns, x)
+}
+
+// resolveRestoreSource reads the EtcdBackup an EtcdRestore names, or takes
+// its direct location. It fails while the backup has not succeeded.
+func resolveRestoreSource(ctx context.Context, cl client.Reader, ns string, x *etcdv1.EtcdRestore) (*render.RestoreSource, error) {
+	if x.Spec.Source != nil {
+		return &render.RestoreSource{Location: *x.Spec.Source, Key: x.Spec.Key, EncryptionKey: x.Spec.EncryptionKey}, nil
+	}
+	b := &etcdv1.EtcdBackup{}
+	if err := cl.Get(ctx, objectKey(ns, x.Spec.BackupName), b); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, &specError{etcdv1.ReasonSourceNotReady, fmt.Sprintf("EtcdBackup %s to restore from not found", x.Spec.BackupName)}
+		}
+		return nil, fmt.Errorf("reading EtcdBackup %s: %w", x.Spec.BackupName, err)
+	}
+	if b.Status.Phase != etcdv1.BackupSucceeded {
+		return nil, &specError{etcdv1.ReasonSourceNotReady, fmt.Sprintf("EtcdBackup %s to restore from is %q, not Succeeded", b.Name, b.Status.Phase)}
+	}
+	return &render.RestoreSource{Location: b.Spec.Destination, Key: b.Status.Key, EncryptionKey: b.Spec.EncryptionKey}, nil
+}
+
+// stopOldMembers deletes every member pod that was not made from the
+// restore's template, so that each starts again through the restore.
+func (r *EtcdClusterReconciler) stopOldMembers(ctx context.Context, p *pass) error {
+	if p.inPlace == nil {
+		return nil
+	}
+	c, id := p.cluster, p.inPlace.Status.RestoreID
+	pods := &corev1.PodList{}
+	if err := r.List(ctx, pods, client.InNamespace(c.Namespace), client.MatchingLabels(c.SelectorLabels())); err != nil {
+		return fmt.Errorf("listing pods: %w", err)
+	}
+	stopped := 0
+	for i := range pods.Items {
+		pod := &pods.Items[i]
+		if pod.Annotations[render.AnnotationRestoreID] == id || !pod.DeletionTimestamp.IsZero() {
+			continue
+		}
+		if err := r.Delete(ctx, pod, client.Preconditions{UID: &pod.UID}); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("stopping %s for the restore: %w", pod.Name, err)
+		}
+		stopped++
+	}
+	if stopped > 0 {
+		r.Recorder.Eventf(c, p.inPlace, corev1.EventTypeNormal, "MembersStopped", "Restore", "stopped %d member pod(s) to restore them from the snapshot", stopped)
+	}
+	return nil
+}
+
+// finishRestore records the restore as done once every desired member
+// runs from the snapshot and is healthy, and clears restore-id.
+func (r *EtcdClusterReconciler) finishRestore(ctx context.Context, p *pass) error {
+	if p.inPlace == nil {
+		return nil
+	}
+	c, id := p.cluster, p.inPlace.Status.RestoreID
+	desired := int(c.DesiredReplicas())
+	pods := &corev1.PodList{}
+	if err := r.List(ctx, pods, client.InNamespace(c.Namespace), client.MatchingLabels(c.SelectorLabels())); err != nil {
+		return fmt.Errorf("listing pods: %w", err)
+	}
+	restored := 0
+	for i := range pods.Items {
+		pod := &pods.Items[i]
+		if pod.Annotations[render.AnnotationRestoreID] == id && pod.DeletionTimestamp.IsZero() && podReady(pod) {
+			restored++
+		}
+	}
+	if restored < desired || !p.obs.contacted || len(p.obs.list) != desired || p.obs.healthyVoters() != desired {
+		return nil
+	}
+	p.activeRestoreID = ""
+	if err := r.applyBootstrap(ctx, p); err != nil {
+		return err
+	}
+	now := metav1.NewTime(r.now())
+	c.Status.Restore.Done, c.Status.Restore.CompletionTime = true, &now
+	c.Status.Restore.ClusterID = fmt.Sprintf("%x", p.obs.clusterID)
+	r.Recorder.Eventf(c, p.inPlace, corev1.EventTypeNormal, "Restored", "Restore",
+		"every member restored from %s; new cluster ID %x", p.inPlace.Status.Location, p.obs.clusterID)
+	p.inPlace = nil
+	return nil
+}

@@ -1,0 +1,72 @@
+package render
+
+import (
+	"strings"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
+)
+
+const (
+	labelRestoreName   = "etcd.quorum.dev/restore"
+	verifyJobSuffix    = "-verify"
+	restoreObjectLabel = "restore"
+)
+
+// VerifyJobName is the Job that checks an EtcdRestore's snapshot.
+func VerifyJobName(r *etcdv1.EtcdRestore) string {
+	n := r.Name
+	if max := 63 - len(verifyJobSuffix); len(n) > max {
+		n = n[:max]
+	}
+	return strings.TrimRight(n, "-.") + verifyJobSuffix
+}
+
+// VerifyJob runs `quorum-etcd restore --verify-only` from the cluster's
+// own server image: it reads the whole snapshot, checks manifest, version,
+// key, size and checksum, and writes nothing. The cluster is only stopped
+// for an in-place restore once this Job has succeeded.
+func VerifyJob(r *etcdv1.EtcdRestore, c *etcdv1.EtcdCluster, src *RestoreSource, o Options) *batchv1.Job {
+	st := storeAccess{
+		vols:   []corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
+		mounts: []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}},
+	}
+	st.addStore(src.Location, src.EncryptionKey)
+	args := append([]string{"restore", "--verify-only", "--key=" + src.Key}, st.args...)
+
+	labels := c.Labels()
+	labels[etcdv1.LabelComponent] = restoreObjectLabel
+	labels[labelRestoreName] = r.Name
+	return &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{Name: VerifyJobName(r), Namespace: r.Namespace, Labels: labels},
+		Spec: batchv1.JobSpec{
+			BackoffLimit:          ptr.To[int32](0),
+			ActiveDeadlineSeconds: ptr.To[int64](3600),
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{
+					RestartPolicy:                corev1.RestartPolicyNever,
+					AutomountServiceAccountToken: ptr.To(false),
+					EnableServiceLinks:           ptr.To(false),
+					SecurityContext:              podSecurity(),
+					Volumes:                      st.vols,
+					Containers: []corev1.Container{{
+						Name:                     "verify",
+						Image:                    o.Image(c),
+						ImagePullPolicy:          corev1.PullIfNotPresent,
+						Command:                  []string{"/usr/local/bin/quorum-etcd"},
+						Args:                     args,
+						Env:                      st.env,
+						VolumeMounts:             st.mounts,
+						TerminationMessagePolicy: corev1.TerminationMessageReadFile,
+						SecurityContext:          containerSecurity(),
+					}},
+				},
+			},
+		},
+	}
+}
