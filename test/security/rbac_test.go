@@ -40,6 +40,8 @@ var allowed = map[string]struct {
 	"etcd.quorum.dev/etcdclusters/status":        {[]string{"get", "patch", "update"}, "reports cluster state"},
 	"etcd.quorum.dev/etcdbackupschedules":        {[]string{"get", "list", "patch", "update", "watch"}, "reconciles schedules"},
 	"etcd.quorum.dev/etcdclusters":               {[]string{"get", "list", "patch", "update", "watch"}, "reconciles clusters"},
+	"etcd.quorum.dev/etcdrestores":               {[]string{"get", "list", "patch", "update", "watch"}, "reconciles in-place restores"},
+	"etcd.quorum.dev/etcdrestores/status":        {[]string{"get", "patch", "update"}, "reports restore progress"},
 	"etcd.quorum.dev/etcdclusters/finalizers":    {[]string{"update"}, "sets owner references with blockOwnerDeletion"},
 	"events.k8s.io/events":                       {[]string{"create", "patch"}, "records events"},
 	"monitoring.coreos.com/podmonitors":          {[]string{"create", "delete", "get", "patch"}, "optional PodMonitor per cluster"},
