@@ -20,6 +20,9 @@ OPERATOR_VERSION ?= 0.1.0
 OPERATOR_IMAGE ?= quorum.dev/etcd-operator:$(OPERATOR_VERSION)
 ETCD_IMAGE_REPO ?= quorum.dev/etcd-server
 ETCD_IMAGE ?= $(ETCD_IMAGE_REPO):$(ETCD_SERVER_VERSION)
+# The same server built against the previous etcd minor, for upgrade tests.
+ETCD_PREV_VERSION := $(shell go list -mod=readonly -modfile=hack/etcd-3.6.mod -m -f '{{.Version}}' go.etcd.io/etcd/server/v3 | sed 's/^v//')
+ETCD_PREV_IMAGE ?= $(ETCD_IMAGE_REPO):$(ETCD_PREV_VERSION)
 OUT ?= _out
 GO_TEST_FLAGS ?=
 
@@ -61,7 +64,12 @@ envtest-assets: ## Build kube-apiserver, etcd and kubectl for envtest (cached by
 .PHONY: test
 test: envtest-assets ## Unit tests, envtest controller tests and chart tests.
 	hack/build-k8s.sh helm minio
-	HELM="$(HELM)" MINIO_BIN="$(MINIO_BIN)" KUBEBUILDER_ASSETS="$(KUBEBUILDER_ASSETS)" go test $(GO_TEST_FLAGS) ./api/... ./controllers/... ./etcdserver/... ./hack/... ./test/helm/...
+	HELM="$(HELM)" MINIO_BIN="$(MINIO_BIN)" KUBEBUILDER_ASSETS="$(KUBEBUILDER_ASSETS)" go test $(GO_TEST_FLAGS) ./api/... ./controllers/... ./etcdserver/... ./hack/... ./test/helm/... ./test/history/... ./test/security/...
+
+CHAOS_ROUNDS ?= 1
+.PHONY: test-chaos
+test-chaos: images ## Reliability suite: CHAOS_ROUNDS rounds of each fault under a checked workload; prints a table.
+	E2E_LABELS=chaos CHAOS_ROUNDS=$(CHAOS_ROUNDS) E2E_TIMEOUT=$${E2E_TIMEOUT:-80m} hack/e2e.sh
 
 .PHONY: helm-lint
 helm-lint: ## Lint the operator chart.
@@ -72,11 +80,17 @@ helm-lint: ## Lint the operator chart.
 test-e2e: images ## End-to-end tests on the local cluster (started if needed) or on $$KUBECONFIG when E2E_USE_EXISTING_CLUSTER=1.
 	hack/e2e.sh
 
+BENCH_FLAGS ?=
+.PHONY: bench
+bench: envtest-assets ## Benchmarks: writes bench/results.md and bench/results.json
+	go build -o bin/bench ./bench/cmd/bench
+	KUBEBUILDER_ASSETS="$(KUBEBUILDER_ASSETS)" bin/bench $(BENCH_FLAGS)
+
 ##@ Images and cluster
 
 .PHONY: images
 images: ## Build the operator and etcd server images as tarballs in _out/ (no Docker needed).
-	hack/images.sh "$(OUT)" "$(OPERATOR_IMAGE)" "$(ETCD_IMAGE)"
+	hack/images.sh "$(OUT)" "$(OPERATOR_IMAGE)" "$(ETCD_IMAGE)" "$(ETCD_PREV_IMAGE)"
 
 .PHONY: cluster-up
 cluster-up: ## Start the throwaway local Kubernetes cluster.

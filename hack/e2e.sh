@@ -23,9 +23,17 @@ if [[ ${E2E_USE_EXISTING_CLUSTER:-} != 1 ]]; then
   hack/cluster.sh up
   KUBECONFIG=$(hack/cluster.sh kubeconfig)
   export KUBECONFIG
-  hack/cluster.sh load-image "$OUT/operator.tar" "$OUT/etcd-server.tar"
+  images=("$OUT/operator.tar" "$OUT/etcd-server.tar")
+  [[ -f $OUT/etcd-server-prev.tar ]] && images+=("$OUT/etcd-server-prev.tar")
+  hack/cluster.sh load-image "${images[@]}"
 fi
 
+# The previous etcd minor the upgrade test starts from (see hack/images.sh).
+E2E_PREV_ETCD_VERSION=${E2E_PREV_ETCD_VERSION:-$(go list -mod=readonly -modfile=hack/etcd-3.6.mod -m -f '{{.Version}}' go.etcd.io/etcd/server/v3 | sed 's/^v//')}
+export E2E_PREV_ETCD_VERSION
 OPERATOR_IMAGE_DIGEST=$(sha256sum "$OUT/operator.tar" | cut -c1-16)
 export OPERATOR_IMAGE_DIGEST
-go test -tags e2e -count=1 -timeout 40m ./test/e2e/ -v -ginkgo.v ${E2E_FLAGS:-}
+# E2E_LABELS picks specs by Ginkgo label: the reliability suite (label
+# "chaos") runs with `make test-chaos`, the rest with `make test-e2e`.
+go test -tags e2e -count=1 -timeout "${E2E_TIMEOUT:-40m}" ./test/e2e/ -v -ginkgo.v \
+  -ginkgo.label-filter="${E2E_LABELS:-!chaos}" ${E2E_FLAGS:-}
