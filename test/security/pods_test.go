@@ -44,8 +44,9 @@ type pod struct {
 	spec corev1.PodSpec
 }
 
-// pods is every pod the renderers produce, for TLS and auth on and off,
-// with and without a restore, for both kinds of backup location.
+// pods is every pod the renderers produce (members, backup and restore
+// verification Jobs), for TLS and auth on and off, with and without a
+// restore, for both kinds of backup location.
 func pods() []pod {
 	var out []pod
 	for _, tls := range []bool{true, false} {
@@ -59,6 +60,7 @@ func pods() []pod {
 				{"", nil},
 				{" restore s3", &render.RestoreSource{Location: s3Location, Key: "a/b.db", EncryptionKey: key}},
 				{" restore pvc", &render.RestoreSource{Location: pvcLocation, Key: "a/b.db"}},
+				{" restore in place", &render.RestoreSource{Location: s3Location, Key: "a/b.db", InPlaceID: "r1"}},
 			} {
 				sts := render.StatefulSet(c, opts, 3, "hash", r.src)
 				out = append(out, pod{"StatefulSet " + tag + r.name, sts.Spec.Template.Spec})
@@ -66,6 +68,9 @@ func pods() []pod {
 			for name, loc := range map[string]etcdv1.BackupLocation{"s3": s3Location, "pvc": pvcLocation} {
 				b := backup(loc)
 				out = append(out, pod{"backup Job " + name + " " + tag, render.BackupJob(b, c, opts).Spec.Template.Spec})
+				src := &render.RestoreSource{Location: loc, Key: "a/b.db", EncryptionKey: key}
+				r := &etcdv1.EtcdRestore{ObjectMeta: metav1.ObjectMeta{Name: "r", Namespace: "prod"}}
+				out = append(out, pod{"verify Job " + name + " " + tag, render.VerifyJob(r, c, src, opts).Spec.Template.Spec})
 			}
 		}
 	}
