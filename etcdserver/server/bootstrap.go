@@ -31,7 +31,10 @@ const DataLostMarker = "member data lost"
 // Plan decides how the member starts:
 //
 //  1. the data dir holds a member (member/wal has WAL files) → ModeRestart;
-//     the initial-cluster settings are ignored;
+//     the initial-cluster settings are ignored; but if the other members
+//     answer that this member is not theirs (removed, or another cluster),
+//     the data dir is moved aside and the member joins as in 3 (see
+//     planRestart);
 //  2. ClusterState "new" → ModeNew with Settings.InitialCluster, which must
 //     list this member with its advertised peer URL;
 //  3. ClusterState "existing" → ModeJoin: ask the other members
@@ -40,8 +43,7 @@ const DataLostMarker = "member data lost"
 //     (see JoinInitialCluster).
 func Plan(ctx context.Context, lg *zap.Logger, s Settings) (Bootstrap, error) {
 	if MemberInitialized(s.DataDir) {
-		lg.Info("data dir holds a member; restarting it", zap.String("data-dir", s.DataDir))
-		return Bootstrap{Mode: ModeRestart}, nil
+		return planRestart(ctx, lg, s)
 	}
 	switch s.ClusterState {
 	case ClusterStateNew:
@@ -52,19 +54,23 @@ func Plan(ctx context.Context, lg *zap.Logger, s Settings) (Bootstrap, error) {
 			zap.String("initial-cluster", FormatInitialCluster(s.InitialCluster)))
 		return Bootstrap{Mode: ModeNew, InitialCluster: s.InitialCluster}, nil
 	case ClusterStateExisting:
-		if len(s.JoinEndpoints) == 0 {
-			return Bootstrap{}, fmt.Errorf("joining an existing cluster: no other member to ask (set %s)", EnvInitialCluster)
-		}
-		peers, err := awaitMembership(ctx, lg, s)
-		if err != nil {
-			return Bootstrap{}, err
-		}
-		lg.Info("joining an existing cluster",
-			zap.String("initial-cluster", FormatInitialCluster(peers)))
-		return Bootstrap{Mode: ModeJoin, InitialCluster: peers}, nil
+		return planJoin(ctx, lg, s)
 	default:
 		return Bootstrap{}, fmt.Errorf("unknown initial cluster state %q", s.ClusterState)
 	}
+}
+
+func planJoin(ctx context.Context, lg *zap.Logger, s Settings) (Bootstrap, error) {
+	if len(s.JoinEndpoints) == 0 {
+		return Bootstrap{}, fmt.Errorf("joining an existing cluster: no other member to ask (set %s)", EnvInitialCluster)
+	}
+	peers, err := awaitMembership(ctx, lg, s)
+	if err != nil {
+		return Bootstrap{}, err
+	}
+	lg.Info("joining an existing cluster",
+		zap.String("initial-cluster", FormatInitialCluster(peers)))
+	return Bootstrap{Mode: ModeJoin, InitialCluster: peers}, nil
 }
 
 // MemberInitialized reports whether dataDir already holds a member, using
@@ -171,12 +177,12 @@ func awaitMembership(ctx context.Context, lg *zap.Logger, s Settings) ([]Peer, e
 	deadline := time.Now().Add(s.JoinWait)
 	for {
 		lctx, cancel := context.WithTimeout(ctx, s.MemberListTimeout)
-		members, err := listMembers(lctx, lg, s.JoinEndpoints, s.ServerTLS)
+		view, err := listMembers(lctx, lg, s.JoinEndpoints, s.ServerTLS)
 		cancel()
 		if err != nil {
 			return nil, fmt.Errorf("joining an existing cluster: %w", err)
 		}
-		peers, err := JoinInitialCluster(s.Name, s.AdvertisePeerURL, members)
+		peers, err := JoinInitialCluster(s.Name, s.AdvertisePeerURL, view.Members)
 		if err == nil || errors.Is(err, ErrDataLost) || time.Now().After(deadline) {
 			return peers, err
 		}

@@ -24,6 +24,8 @@
 //	QUORUM_SERVER_TLS_DIR         optional; tls.crt, tls.key, ca.crt; unset = http
 //	QUORUM_PEER_TLS_DIR           optional; same, for peers
 //	QUORUM_READY_TIMEOUT          optional Go duration, default 5m, 0 = no limit
+//	QUORUM_REPLACE_STALE_DATA     optional bool, default true; see "Stale data"
+//	QUORUM_TERMINATION_LOG        default /dev/termination-log
 //
 // Member host: $POD_NAME.$QUORUM_PEER_SERVICE.$POD_NAMESPACE.svc.$QUORUM_CLUSTER_DOMAIN.
 // Advertised: peer <scheme>://host:2380, client <scheme>://host:2379.
@@ -48,6 +50,22 @@
 // (non_learner fails until it is promoted; /readyz?exclude=non_learner
 // ignores that), and without quorum /readyz does not answer 503 quickly: the
 // linearizable read blocks until the prober's timeout.
+//
+// # Stale data
+//
+// On a restart (the data dir holds a member) with other members to ask,
+// Plan asks them for the member list and cluster ID (linearizable, bounded
+// by DefaultStaleCheckTimeout) and reads this member's member and cluster ID
+// from the WAL. No answer: restart as usual. Same cluster and the member is
+// listed: restart. Otherwise the data is stale (the member was removed, or
+// the data belongs to another cluster): the data dir is moved to
+// <data dir>.stale (replacing an older one), the termination log gets
+//
+//	member data stale: member <id> of cluster <id> is not a member of cluster <id>; data moved to <path>, joining as a new member
+//
+// and the member joins like a new one (it waits for the operator to add it).
+// With QUORUM_REPLACE_STALE_DATA=false Run fails instead with ErrStaleData,
+// "member data stale: ...; data dir <path> left in place (...)".
 //
 // # Config file
 //

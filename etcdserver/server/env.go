@@ -27,12 +27,15 @@ const (
 	EnvServerTLSDir        = "QUORUM_SERVER_TLS_DIR"        // optional; empty = plain http
 	EnvPeerTLSDir          = "QUORUM_PEER_TLS_DIR"          // optional; empty = plain http
 	EnvReadyTimeout        = "QUORUM_READY_TIMEOUT"         // optional Go duration, default 5m, 0 = forever
+	EnvReplaceStaleData    = "QUORUM_REPLACE_STALE_DATA"    // optional bool, default true
+	EnvTerminationLog      = "QUORUM_TERMINATION_LOG"       // default /dev/termination-log
 )
 
 // Defaults for optional variables.
 const (
-	DefaultClusterDomain = "cluster.local"
-	DefaultDataDir       = "/var/lib/etcd/data"
+	DefaultClusterDomain  = "cluster.local"
+	DefaultDataDir        = "/var/lib/etcd/data"
+	DefaultTerminationLog = "/dev/termination-log"
 	// listenHost is the address the member listens on inside the pod.
 	listenHost = "0.0.0.0"
 )
@@ -94,6 +97,7 @@ func FromEnv(lookup LookupFunc) (Settings, error) {
 		ReadyTimeout:      DefaultReadyTimeout,
 		MemberListTimeout: DefaultMemberListTimeout,
 		JoinWait:          DefaultJoinWait,
+		TerminationLog:    get(EnvTerminationLog, DefaultTerminationLog),
 	}
 
 	switch s.ClusterState {
@@ -112,6 +116,14 @@ func FromEnv(lookup LookupFunc) (Settings, error) {
 			errs = append(errs, fmt.Errorf("%s %q is not a non-negative duration", EnvReadyTimeout, v))
 		}
 		s.ReadyTimeout = d
+	}
+
+	if v := get(EnvReplaceStaleData, ""); v != "" {
+		replace, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s %q is not a boolean", EnvReplaceStaleData, v))
+		}
+		s.KeepStaleData = err == nil && !replace
 	}
 
 	if ic := get(EnvInitialCluster, ""); ic != "" {

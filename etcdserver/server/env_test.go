@@ -82,6 +82,27 @@ func TestFromEnv(t *testing.T) {
 				if s.ReadyTimeout != DefaultReadyTimeout || s.MemberListTimeout != DefaultMemberListTimeout {
 					t.Errorf("timeouts = %s %s", s.ReadyTimeout, s.MemberListTimeout)
 				}
+				if s.KeepStaleData || s.TerminationLog != DefaultTerminationLog {
+					t.Errorf("KeepStaleData=%t TerminationLog=%q, want false and the default", s.KeepStaleData, s.TerminationLog)
+				}
+			},
+		},
+		{
+			name: "stale data kept, termination log elsewhere",
+			env:  with(map[string]string{EnvReplaceStaleData: "false", EnvTerminationLog: "/tmp/term"}),
+			check: func(t *testing.T, s Settings) {
+				if !s.KeepStaleData || s.TerminationLog != "/tmp/term" {
+					t.Errorf("KeepStaleData=%t TerminationLog=%q", s.KeepStaleData, s.TerminationLog)
+				}
+			},
+		},
+		{
+			name: "stale data replaced explicitly",
+			env:  with(map[string]string{EnvReplaceStaleData: "true"}),
+			check: func(t *testing.T, s Settings) {
+				if s.KeepStaleData {
+					t.Error("KeepStaleData with QUORUM_REPLACE_STALE_DATA=true")
+				}
 			},
 		},
 		{
@@ -137,6 +158,7 @@ func TestFromEnv(t *testing.T) {
 		{name: "pod name not a DNS label", env: with(map[string]string{EnvPodName: "Demo_1"}), wantErr: []string{"POD_NAME", "not a DNS label"}},
 		{name: "bad domain", env: with(map[string]string{EnvClusterDomain: "-bad..domain"}), wantErr: []string{"QUORUM_CLUSTER_DOMAIN"}},
 		{name: "bad ready timeout", env: with(map[string]string{EnvReadyTimeout: "soon"}), wantErr: []string{"QUORUM_READY_TIMEOUT"}},
+		{name: "bad replace stale data", env: with(map[string]string{EnvReplaceStaleData: "maybe"}), wantErr: []string{"QUORUM_REPLACE_STALE_DATA", "not a boolean"}},
 		{name: "negative ready timeout", env: with(map[string]string{EnvReadyTimeout: "-1s"}), wantErr: []string{"QUORUM_READY_TIMEOUT"}},
 		{name: "initial cluster without =", env: with(map[string]string{EnvInitialCluster: "demo-0"}), wantErr: []string{"not name=peerURL"}},
 		{name: "initial cluster duplicate", env: with(map[string]string{EnvInitialCluster: "a=http://a:2380,a=http://b:2380"}), wantErr: []string{"listed twice"}},

@@ -11,11 +11,19 @@ import (
 	"go.uber.org/zap"
 )
 
+// ClusterView is what the other members answered: the member list and the
+// cluster ID from the response header. The list is linearizable (etcd's
+// default for MemberList), so a quorum stands behind it.
+type ClusterView struct {
+	ClusterID uint64
+	Members   []*etcdserverpb.Member
+}
+
 // listMembers asks the given client endpoints for the cluster membership.
 // With server TLS on, the member's own server certificate is the client
 // certificate (the operator issues it for both serverAuth and clientAuth)
 // and ca.crt verifies the other members. ctx bounds the whole call.
-func listMembers(ctx context.Context, lg *zap.Logger, endpoints []string, serverTLS TLSDir) ([]*etcdserverpb.Member, error) {
+func listMembers(ctx context.Context, lg *zap.Logger, endpoints []string, serverTLS TLSDir) (*ClusterView, error) {
 	var tlsCfg *tls.Config
 	if serverTLS.Enabled() {
 		info := transport.TLSInfo{
@@ -43,5 +51,5 @@ func listMembers(ctx context.Context, lg *zap.Logger, endpoints []string, server
 	if err != nil {
 		return nil, fmt.Errorf("listing members via %v: %w", endpoints, err)
 	}
-	return resp.Members, nil
+	return &ClusterView{ClusterID: resp.Header.GetClusterId(), Members: resp.Members}, nil
 }

@@ -60,8 +60,9 @@ func TestRunSingleMemberTLS(t *testing.T) {
 }
 
 // TestRunRestartsFromDataDir stops a plain-http member and starts it again
-// with settings that could not bootstrap (state existing, nobody to ask):
-// the WAL in the data dir must win.
+// with settings that could not bootstrap (state existing, the other member
+// does not answer): the WAL in the data dir must win, after the stale-data
+// check gave up for want of an answer.
 func TestRunRestartsFromDataDir(t *testing.T) {
 	t.Parallel()
 	s := localSettings(t, "again-0", "")
@@ -76,7 +77,9 @@ func TestRunRestartsFromDataDir(t *testing.T) {
 
 	s.ClusterState = ClusterStateExisting
 	s.InitialCluster = nil
-	s.JoinEndpoints = nil
+	dead := hostURL("http", "127.0.0.1", freePort(t))
+	s.JoinEndpoints = []string{dead.String()}
+	s.StaleCheckTimeout = time.Second
 	m2 := startMember(t, s)
 	waitStatus(t, m2, m2.metricsURL("/readyz"), http.StatusOK)
 	if err := m2.stop(t); err != nil {

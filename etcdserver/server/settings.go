@@ -115,4 +115,15 @@ type Settings struct {
 	// JoinWait is how long a joining member that is not (yet) in the member
 	// list keeps asking before it gives up.
 	JoinWait time.Duration
+
+	// StaleCheckTimeout bounds the member list asked for on a restart (see
+	// StaleReason); 0 means DefaultStaleCheckTimeout.
+	StaleCheckTimeout time.Duration
+	// KeepStaleData turns off replacing a stale data dir
+	// (QUORUM_REPLACE_STALE_DATA=false): Plan fails with ErrStaleData
+	// instead of moving it aside and joining as a new member.
+	KeepStaleData bool
+	// TerminationLog is the file for the container's termination message
+	// (written only if it exists); "" = none.
+	TerminationLog string
 }
