@@ -27,9 +27,10 @@ func (r *EtcdClusterReconciler) bootstrapState(ctx context.Context, c *etcdv1.Et
 		return render.Bootstrap{}, fmt.Errorf("reading configmap: %w", err)
 	}
 	b := render.Bootstrap{
-		State:          cm.Data[render.ConfigKeyInitialState],
-		InitialCluster: cm.Data[render.ConfigKeyInitialCluster],
-		RestoreID:      cm.Data[render.ConfigKeyRestoreID],
+		State:           cm.Data[render.ConfigKeyInitialState],
+		InitialCluster:  cm.Data[render.ConfigKeyInitialCluster],
+		RestoreID:       cm.Data[render.ConfigKeyRestoreID],
+		ForceNewCluster: cm.Data[render.ConfigKeyForceNewCluster],
 	}
 	if b.State != render.StateExisting {
 		b.State = render.StateNew
@@ -45,7 +46,7 @@ func (r *EtcdClusterReconciler) applyConfig(ctx context.Context, p *pass) error 
 	if err != nil {
 		return err
 	}
-	p.bootstrapState, p.initialCluster, p.activeRestoreID = b.State, b.InitialCluster, b.RestoreID
+	p.bootstrapState, p.initialCluster, p.activeRestoreID, p.forceNewCluster = b.State, b.InitialCluster, b.RestoreID, b.ForceNewCluster
 	return r.applyBootstrap(ctx, p)
 }
 
@@ -53,6 +54,7 @@ func (r *EtcdClusterReconciler) applyConfig(ctx context.Context, p *pass) error 
 func (r *EtcdClusterReconciler) applyBootstrap(ctx context.Context, p *pass) error {
 	return r.apply(ctx, p.cluster, render.ConfigMap(p.cluster, r.Render, render.Bootstrap{
 		State: p.bootstrapState, InitialCluster: p.initialCluster, RestoreID: p.activeRestoreID,
+		ForceNewCluster: p.forceNewCluster,
 	}))
 }
 
@@ -75,7 +77,7 @@ func (r *EtcdClusterReconciler) applyStatefulSet(ctx context.Context, p *pass) e
 	case apierrors.IsNotFound(err):
 	case err != nil:
 		return fmt.Errorf("reading statefulset: %w", err)
-	case p.inPlace != nil:
+	case p.inPlace != nil && p.inPlace.Spec.FromSurvivor == nil:
 		// An in-place restore starts every desired member from the snapshot.
 	case current.Spec.Replicas != nil:
 		replicas = *current.Spec.Replicas

@@ -87,6 +87,8 @@ type pass struct {
 	// activeRestoreID is the ConfigMap's restore-id: the in-place restore
 	// whose init containers may still replace data dirs.
 	activeRestoreID string
+	// forceNewCluster is the ConfigMap's force-new-cluster ("<member>/<id>").
+	forceNewCluster string
 	outdated        int    // pods still to restart with the new template
 	rolloutReason   string // what the rollout step is doing or waiting for
 }

@@ -105,6 +105,9 @@ func (r *EtcdRestoreReconciler) pending(ctx context.Context, x *etcdv1.EtcdResto
 		}
 		return ctrl.Result{RequeueAfter: requeueRestoreWait}, err
 	}
+	if x.Spec.FromSurvivor != nil {
+		return r.startFromSurvivor(x, c)
+	}
 	src, err := resolveRestoreSource(ctx, r.Client, x.Namespace, x)
 	var se *specError
 	if errors.As(err, &se) {
@@ -180,6 +183,10 @@ func (r *EtcdRestoreReconciler) restoring(x *etcdv1.EtcdRestore, c *etcdv1.EtcdC
 	}
 	x.Status.Phase, x.Status.CompletionTime, x.Status.ClusterID = etcdv1.RestoreSucceeded, st.CompletionTime, st.ClusterID
 	msg := fmt.Sprintf("every member of %s restored from revision %d; new cluster ID %s", c.Name, x.Status.SnapshotRevision, st.ClusterID)
+	if x.Spec.FromSurvivor != nil {
+		x.Status.Survivor = st.Survivor
+		msg = fmt.Sprintf("%s of %s runs as a new cluster with all its data; the other members are being added back", st.Survivor, c.Name)
+	}
 	r.condition(x, etcdv1.RestoreConditionComplete, true, etcdv1.ReasonRestored, msg)
 	r.condition(x, etcdv1.RestoreConditionFailed, false, etcdv1.ReasonRestored, "")
 	r.Recorder.Eventf(x, c, corev1.EventTypeNormal, "Restored", "Restore", "%s", msg)
@@ -210,6 +217,21 @@ func (r *EtcdRestoreReconciler) firstUnfinished(ctx context.Context, x *etcdv1.E
 		return a.Name < b.Name
 	})
 	return open[0].Name, nil
+}
+
+// startFromSurvivor refuses a recovery the cluster does not need, and
+// otherwise hands it to the cluster reconciler: there is no snapshot to
+// verify.
+func (r *EtcdRestoreReconciler) startFromSurvivor(x *etcdv1.EtcdRestore, c *etcdv1.EtcdCluster) (ctrl.Result, error) {
+	if meta.IsStatusConditionTrue(c.Status.Conditions, etcdv1.ConditionAvailable) {
+		r.fail(x, etcdv1.ReasonClusterHasQuorum, fmt.Sprintf("EtcdCluster %s has quorum: forcing a new cluster would throw healthy members away", c.Name))
+		return ctrl.Result{}, nil
+	}
+	now := metav1.Now()
+	x.Status.Phase, x.Status.StartTime, x.Status.RestoreID = etcdv1.RestoreRestoring, &now, restoreID(x)
+	r.condition(x, etcdv1.RestoreConditionComplete, false, etcdv1.ReasonMembersRestoring, "forcing a new cluster from a surviving member of "+c.Name)
+	r.Recorder.Eventf(x, c, corev1.EventTypeWarning, "ForceNewCluster", "Restore", "forcing a new cluster from a surviving member of %s", c.Name)
+	return ctrl.Result{}, nil
 }
 
 // restoreID names the restore in data dirs and tokens: short, from the UID.

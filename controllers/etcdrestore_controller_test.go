@@ -57,8 +57,9 @@ var _ = Describe("EtcdRestore", func() {
 			Expect(err).To(HaveOccurred())
 			Expect(err.Error()).To(ContainSubstring(message))
 		},
-		Entry("no source", etcdv1.EtcdRestoreSpec{ClusterName: "db"}, "exactly one of backupName and source must be set"),
-		Entry("two sources", etcdv1.EtcdRestoreSpec{ClusterName: "db", BackupName: "b", Source: &s3Location, Key: "k"}, "exactly one of backupName and source must be set"),
+		Entry("no source", etcdv1.EtcdRestoreSpec{ClusterName: "db"}, "exactly one of backupName, source and fromSurvivor must be set"),
+		Entry("two sources", etcdv1.EtcdRestoreSpec{ClusterName: "db", BackupName: "b", Source: &s3Location, Key: "k"}, "exactly one of backupName, source and fromSurvivor must be set"),
+		Entry("a backup and a survivor", etcdv1.EtcdRestoreSpec{ClusterName: "db", BackupName: "b", FromSurvivor: &etcdv1.SurvivorSource{}}, "exactly one of backupName, source and fromSurvivor must be set"),
 		Entry("source without key", etcdv1.EtcdRestoreSpec{ClusterName: "db", Source: &s3Location}, "source needs key"),
 		Entry("no cluster", etcdv1.EtcdRestoreSpec{BackupName: "b"}, "spec.clusterName"),
 		Entry("key with a backup", etcdv1.EtcdRestoreSpec{ClusterName: "db", BackupName: "b",
@@ -178,6 +179,53 @@ var _ = Describe("EtcdRestore", func() {
 			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "etcd", Image: "i"}}}}
 		Expect(k8s.Create(ctx, restored)).To(Succeed())
 		poke(c)
+		Consistently(get(ctx, ns, "db-1", &corev1.Pod{}), 2*time.Second, poll).Should(Succeed())
+	})
+})
+
+var _ = Describe("EtcdRestore from a survivor", func() {
+	const timeout, poll = 20 * time.Second, 100 * time.Millisecond
+
+	It("names the survivor in the ConfigMap and restarts every member pod once", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		c := &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: ns}, Spec: etcdv1.EtcdClusterSpec{Replicas: ptr.To[int32](3)}}
+		Expect(k8s.Create(ctx, c)).To(Succeed())
+		Eventually(get(ctx, ns, "db", &appsv1.StatefulSet{}), timeout, poll).Should(Succeed())
+		var uids []string
+		for _, m := range []string{"db-0", "db-1", "db-2"} {
+			pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: m, Namespace: ns, Labels: c.SelectorLabels()},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "etcd", Image: "i"}}}}
+			Expect(k8s.Create(ctx, pod)).To(Succeed())
+			uids = append(uids, string(pod.UID))
+		}
+
+		x := &etcdv1.EtcdRestore{ObjectMeta: metav1.ObjectMeta{Name: "rescue", Namespace: ns}, Spec: etcdv1.EtcdRestoreSpec{
+			ClusterName: "db", FromSurvivor: &etcdv1.SurvivorSource{Member: "db-1"}}}
+		Expect(k8s.Create(ctx, x)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(get(ctx, ns, "rescue", x)()).To(Succeed())
+			g.Expect(x.Status.Phase).To(Equal(etcdv1.RestoreRestoring))
+			g.Expect(x.Status.RestoreID).NotTo(BeEmpty())
+		}, timeout, poll).Should(Succeed())
+
+		Eventually(func(g Gomega) {
+			g.Expect(get(ctx, ns, "db", c)()).To(Succeed())
+			g.Expect(c.Status.Restore).NotTo(BeNil())
+			g.Expect(c.Status.Restore.Survivor).To(Equal("db-1"))
+			g.Expect(c.Status.Restore.StoppedPods).To(ConsistOf(uids))
+			cm := &corev1.ConfigMap{}
+			g.Expect(get(ctx, ns, c.ConfigMapName(), cm)()).To(Succeed())
+			g.Expect(cm.Data[render.ConfigKeyForceNewCluster]).To(Equal("db-1/" + x.Status.RestoreID))
+			for _, m := range []string{"db-0", "db-1", "db-2"} {
+				g.Expect(get(ctx, ns, m, &corev1.Pod{})()).NotTo(Succeed(), "%s restarted", m)
+			}
+		}, timeout, poll).Should(Succeed())
+
+		// A pod made after the recovery started is not restarted again.
+		fresh := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "db-1", Namespace: ns, Labels: c.SelectorLabels()},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "etcd", Image: "i"}}}}
+		Expect(k8s.Create(ctx, fresh)).To(Succeed())
+		mutate(ctx, ns, "db", poke)
 		Consistently(get(ctx, ns, "db-1", &corev1.Pod{}), 2*time.Second, poll).Should(Succeed())
 	})
 })

@@ -83,6 +83,14 @@ func (r *EtcdClusterReconciler) resolveInPlaceRestore(ctx context.Context, p *pa
 	if err != nil || x == nil {
 		return false, err
 	}
+	if x.Spec.FromSurvivor != nil {
+		done := c.Status.Restore != nil && c.Status.Restore.RestoreID == x.Status.RestoreID && c.Status.Restore.Done
+		if x.Status.Phase == etcdv1.RestoreRestoring && !done {
+			p.inPlace = x
+			return false, r.startSurvivorRecovery(ctx, p, x)
+		}
+		return false, nil
+	}
 	src, err := r.restoreSource(ctx, c.Namespace, x)
 	if err != nil {
 		if x.Status.Phase != etcdv1.RestoreRestoring {
@@ -145,6 +153,9 @@ func (r *EtcdClusterReconciler) stopOldMembers(ctx context.Context, p *pass) err
 	if p.inPlace == nil {
 		return nil
 	}
+	if p.inPlace.Spec.FromSurvivor != nil {
+		return r.stopForSurvivor(ctx, p)
+	}
 	c, id := p.cluster, p.inPlace.Status.RestoreID
 	pods := &corev1.PodList{}
 	if err := r.List(ctx, pods, client.InNamespace(c.Namespace), client.MatchingLabels(c.SelectorLabels())); err != nil {
@@ -172,6 +183,9 @@ func (r *EtcdClusterReconciler) stopOldMembers(ctx context.Context, p *pass) err
 func (r *EtcdClusterReconciler) finishRestore(ctx context.Context, p *pass) error {
 	if p.inPlace == nil {
 		return nil
+	}
+	if p.inPlace.Spec.FromSurvivor != nil {
+		return r.finishSurvivor(ctx, p)
 	}
 	c, id := p.cluster, p.inPlace.Status.RestoreID
 	desired := int(c.DesiredReplicas())

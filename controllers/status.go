@@ -75,6 +75,9 @@ func setStatus(c *etcdv1.EtcdCluster, p *pass, o render.Options, stepErr error) 
 	switch {
 	case stepErr != nil:
 		set(etcdv1.ConditionProgressing, true, errReason, stepErr.Error())
+	case p.inPlace != nil && p.inPlace.Spec.FromSurvivor != nil:
+		set(etcdv1.ConditionProgressing, true, etcdv1.ReasonRestoringInPlace, fmt.Sprintf("forcing a new cluster from a surviving member (EtcdRestore %s): %s",
+			p.inPlace.Name, readyMessage(p)))
 	case p.inPlace != nil:
 		set(etcdv1.ConditionProgressing, true, etcdv1.ReasonRestoringInPlace, fmt.Sprintf("restoring every member in place (EtcdRestore %s): %s",
 			p.inPlace.Name, readyMessage(p)))

@@ -1,11 +1,14 @@
 package controllers
 
 import (
+	"strings"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -36,6 +39,7 @@ var _ = Describe("EtcdCluster admission", func() {
 		Entry("reserved etcd option", map[string]any{"etcdOptions": map[string]any{"initial-cluster-state": "new"}}, "etcdOptions may not set options the operator controls"),
 		Entry("reserved TLS option", map[string]any{"etcdOptions": map[string]any{"cert-file": "/x"}}, "etcdOptions may not set options the operator controls"),
 		Entry("malformed version", map[string]any{"version": "latest"}, "spec.version in body should match"),
+		Entry("absurd version", map[string]any{"version": "3.99999999999999999999.0"}, "spec.version in body should match"),
 		Entry("etcd 2", map[string]any{"version": "2.3.8"}, "spec.version in body should match"),
 		Entry("malformed size", map[string]any{"storage": map[string]any{"size": "lots"}}, "spec.storage.size"),
 		Entry("unknown medium", map[string]any{"storage": map[string]any{"medium": "Tape"}}, `Unsupported value: "Tape"`),
@@ -44,6 +48,36 @@ var _ = Describe("EtcdCluster admission", func() {
 		Entry("bad compaction mode", map[string]any{"compaction": map[string]any{"mode": "sometimes"}}, `Unsupported value: "sometimes"`),
 		Entry("malformed quota", map[string]any{"quota": map[string]any{"backendBytes": "2 gigs"}}, "spec.quota.backendBytes"),
 	)
+
+	It("refuses names that cannot name Services, pods and claims", func(ctx SpecContext) {
+		for _, name := range []string{"a.b", strings.Repeat("x", 49), "-x"} {
+			u := &unstructured.Unstructured{Object: map[string]any{
+				"apiVersion": "etcd.quorum.dev/v1alpha1", "kind": "EtcdCluster",
+				"metadata": map[string]any{"name": name, "namespace": "default"},
+				"spec":     map[string]any{},
+			}}
+			err := k8s.Create(ctx, u)
+			Expect(err).To(HaveOccurred(), name)
+			Expect(err.Error()).To(Or(ContainSubstring("the name must be a DNS label of at most 48 characters"), ContainSubstring("metadata.name")), name)
+		}
+	})
+
+	It("refuses an EtcdBackup without a spec, also by removing it", func(ctx SpecContext) {
+		u := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "etcd.quorum.dev/v1alpha1", "kind": "EtcdBackup",
+			"metadata": map[string]any{"generateName": "nospec-", "namespace": "default"},
+		}}
+		err := k8s.Create(ctx, u)
+		Expect(err).To(HaveOccurred())
+		Expect(err.Error()).To(ContainSubstring("spec: Required value"))
+
+		b := &etcdv1.EtcdBackup{ObjectMeta: metav1.ObjectMeta{GenerateName: "b-", Namespace: "default"}, Spec: etcdv1.EtcdBackupSpec{
+			ClusterName: "x", Destination: etcdv1.BackupLocation{PVC: &etcdv1.PVCLocation{ClaimName: "c"}}}}
+		Expect(k8s.Create(ctx, b)).To(Succeed())
+		err = k8s.Patch(ctx, b, client.RawPatch(types.MergePatchType, []byte(`{"spec":null}`)))
+		Expect(err).To(HaveOccurred())
+		Expect(err.Error()).To(ContainSubstring("spec: Required value"))
+	})
 
 	It("refuses changes to immutable fields and downgrades of more than one minor", func(ctx SpecContext) {
 		c := &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{GenerateName: "imm-", Namespace: "default"},

@@ -33,7 +33,7 @@ path=PATH=/usr/local/bin:/usr/bin:/bin
 echo "images: $out/operator.tar ($operator_image) $out/etcd-server.tar ($etcd_image)"
 
 if [[ -n $prev_image ]]; then
-  go build -mod=readonly -modfile=hack/etcd-3.6.mod -trimpath -ldflags "-s -w" -o "$out/bin/quorum-etcd-prev" ./etcdserver
+  go build -tags etcd36 -mod=readonly -modfile=hack/etcd-3.6.mod -trimpath -ldflags "-s -w" -o "$out/bin/quorum-etcd-prev" ./etcdserver
   "$out/bin/imagebuild" -o "$out/etcd-server-prev.tar" -t "$prev_image" \
     --file "$out/bin/quorum-etcd-prev:/usr/local/bin/quorum-etcd" \
     --file "$ETCD_BIN/etcdctl:/usr/local/bin/etcdctl" \

@@ -143,7 +143,8 @@ type EtcdBackup struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   EtcdBackupSpec   `json:"spec,omitempty"`
+	// +required
+	Spec   EtcdBackupSpec   `json:"spec"`
 	Status EtcdBackupStatus `json:"status,omitempty"`
 }
 

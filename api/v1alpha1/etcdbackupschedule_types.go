@@ -196,7 +196,8 @@ type EtcdBackupSchedule struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   EtcdBackupScheduleSpec   `json:"spec,omitempty"`
+	// +required
+	Spec   EtcdBackupScheduleSpec   `json:"spec"`
 	Status EtcdBackupScheduleStatus `json:"status,omitempty"`
 }
 

@@ -22,7 +22,7 @@ type EtcdClusterSpec struct {
 	// (patch versions may go either way). Members restart one at a time,
 	// leader last.
 	// +kubebuilder:default="3.7.3"
-	// +kubebuilder:validation:Pattern=`^3\.[0-9]+\.[0-9]+$`
+	// +kubebuilder:validation:Pattern=`^3\.[0-9]{1,3}\.[0-9]{1,4}$`
 	// +kubebuilder:validation:XValidation:rule="int(self.split('.')[1]) <= int(oldSelf.split('.')[1]) + 1",message="version may go up by one minor version at a time"
 	// +kubebuilder:validation:XValidation:rule="int(self.split('.')[1]) >= int(oldSelf.split('.')[1])",message="minor version downgrades are not supported"
 	// +optional
@@ -379,9 +379,17 @@ type ClusterRestoreStatus struct {
 	// ClusterID of the restored cluster, hex.
 	// +optional
 	ClusterID string `json:"clusterID,omitempty"`
+	// Survivor is the member a fromSurvivor recovery keeps, once chosen.
+	// +optional
+	Survivor string `json:"survivor,omitempty"`
+	// StoppedPods are the UIDs of the member pods that ran before a
+	// fromSurvivor recovery; each is restarted once.
+	// +optional
+	StoppedPods []string `json:"stoppedPods,omitempty"`
 }
 
 // EtcdCluster is a managed etcd cluster.
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 48 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",message="the name must be a DNS label of at most 48 characters (it names Services, pods and volume claims)"
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:subresource:scale:specpath=.spec.replicas,statuspath=.status.replicas,selectorpath=.status.selector

@@ -10,7 +10,7 @@ import (
 // stopped and every one restored from it, with a new cluster ID, under the
 // same name, Services and certificates.
 // +kubebuilder:validation:XValidation:rule="self == oldSelf",message="an EtcdRestore is immutable: create a new one"
-// +kubebuilder:validation:XValidation:rule="has(self.backupName) != has(self.source)",message="exactly one of backupName and source must be set"
+// +kubebuilder:validation:XValidation:rule="[has(self.backupName), has(self.source), has(self.fromSurvivor)].filter(x, x).size() == 1",message="exactly one of backupName, source and fromSurvivor must be set"
 // +kubebuilder:validation:XValidation:rule="!has(self.source) || has(self.key)",message="source needs key"
 // +kubebuilder:validation:XValidation:rule="!has(self.backupName) || !has(self.encryptionKey)",message="encryptionKey applies to source only: a backup's own key is used with backupName"
 type EtcdRestoreSpec struct {
@@ -31,6 +31,23 @@ type EtcdRestoreSpec struct {
 	// EncryptionKey decrypts an encrypted snapshot from Source.
 	// +optional
 	EncryptionKey *corev1.SecretKeySelector `json:"encryptionKey,omitempty"`
+	// FromSurvivor recovers a cluster that lost quorum without a backup:
+	// the most up-to-date member still running (or the one named) is
+	// restarted once with etcd's --force-new-cluster and becomes a
+	// one-member cluster holding all its data; the other members' data
+	// dirs are set aside and they join it again as new members. Writes
+	// that only the lost members had are gone. Refused while the cluster
+	// has quorum.
+	// +optional
+	FromSurvivor *SurvivorSource `json:"fromSurvivor,omitempty"`
+}
+
+// SurvivorSource names the member to keep, or lets the operator choose.
+type SurvivorSource struct {
+	// Member is the member (pod) name to keep; empty picks the member with
+	// the highest raft index among those that answer.
+	// +optional
+	Member string `json:"member,omitempty"`
 }
 
 // RestorePhase is where an in-place restore is in its life.
@@ -78,6 +95,9 @@ type EtcdRestoreStatus struct {
 	// ClusterID of the restored cluster, hex.
 	// +optional
 	ClusterID string `json:"clusterID,omitempty"`
+	// Survivor is the member kept by a fromSurvivor recovery.
+	// +optional
+	Survivor string `json:"survivor,omitempty"`
 }
 
 // Condition types and reasons of EtcdRestore.
@@ -93,6 +113,8 @@ const (
 	ReasonMembersRestoring   = "MembersRestoring"
 	ReasonRestored           = "Restored"
 	ReasonClusterDeleted     = "ClusterDeleted"
+	ReasonClusterHasQuorum   = "ClusterHasQuorum"
+	ReasonChoosingSurvivor   = "ChoosingSurvivor"
 )
 
 // EtcdRestore puts a snapshot back into an existing EtcdCluster, in place,
@@ -108,7 +130,8 @@ type EtcdRestore struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   EtcdRestoreSpec   `json:"spec,omitempty"`
+	// +required
+	Spec   EtcdRestoreSpec   `json:"spec"`
 	Status EtcdRestoreStatus `json:"status,omitempty"`
 }
 

@@ -25,6 +25,10 @@ const (
 	// when there is none: a member's restore init container acts only
 	// while it names its restore.
 	ConfigKeyRestoreID = "restore-id"
+	// ConfigKeyForceNewCluster is "<member>/<restore ID>" during a
+	// fromSurvivor recovery: that member starts once with etcd's
+	// --force-new-cluster.
+	ConfigKeyForceNewCluster = "force-new-cluster"
 )
 
 // Bootstrap states written to ConfigKeyInitialState.
@@ -80,6 +84,10 @@ func isNumber(v string) bool {
 	if v == "" || len(v) > 18 {
 		return false
 	}
+	// "010" is octal to a YAML reader: only canonical integers go bare.
+	if d := strings.TrimPrefix(v, "-"); len(d) > 1 && d[0] == '0' {
+		return false
+	}
 	for i, r := range v {
 		if r == '-' && i == 0 && len(v) > 1 {
 			continue
@@ -107,10 +115,11 @@ func ConfigMap(c *etcdv1.EtcdCluster, o Options, b Bootstrap) *corev1.ConfigMap 
 	return &corev1.ConfigMap{
 		ObjectMeta: objectMeta(c, c.ConfigMapName(), "config"),
 		Data: map[string]string{
-			ConfigKeyOptions:        EtcdOptions(c),
-			ConfigKeyInitialCluster: b.InitialCluster,
-			ConfigKeyInitialState:   b.State,
-			ConfigKeyRestoreID:      b.RestoreID,
+			ConfigKeyOptions:         EtcdOptions(c),
+			ConfigKeyInitialCluster:  b.InitialCluster,
+			ConfigKeyInitialState:    b.State,
+			ConfigKeyRestoreID:       b.RestoreID,
+			ConfigKeyForceNewCluster: b.ForceNewCluster,
 		},
 	}
 }
@@ -122,6 +131,8 @@ type Bootstrap struct {
 	State          string
 	InitialCluster string
 	RestoreID      string
+	// ForceNewCluster is "<member>/<restore ID>" or empty.
+	ForceNewCluster string
 }
 
 // Hash is a short digest used to roll pods when their configuration changes.

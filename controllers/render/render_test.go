@@ -199,6 +199,9 @@ func TestEtcdOptions(t *testing.T) {
 		{"YAML specials stay strings", func(c *etcdv1.EtcdCluster) {
 			c.Spec.EtcdOptions = map[string]string{"a": "yes: no", "b": "#x"}
 		}, "a: \"yes: no\"\n"},
+		{"leading zeros stay strings (YAML would read octal)", func(c *etcdv1.EtcdCluster) {
+			c.Spec.EtcdOptions = map[string]string{"snapshot-count": "010", "x": "-07", "y": "0"}
+		}, "snapshot-count: \"010\"\nx: \"-07\"\ny: 0\n"},
 	}
 	for _, tc := range cases {
 		got := EtcdOptions(cluster(tc.mut))

@@ -244,6 +244,8 @@ func memberEnv(c *etcdv1.EtcdCluster, o Options) []corev1.EnvVar {
 		{Name: "QUORUM_CONFIG_FILE", Value: ConfigDir + "/" + ConfigKeyOptions},
 		fromConfig("QUORUM_INITIAL_CLUSTER", ConfigKeyInitialCluster),
 		fromConfig("QUORUM_INITIAL_CLUSTER_STATE", ConfigKeyInitialState),
+		{Name: "QUORUM_FORCE_NEW_CLUSTER", ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{
+			LocalObjectReference: corev1.LocalObjectReference{Name: c.ConfigMapName()}, Key: ConfigKeyForceNewCluster, Optional: ptr.To(true)}}},
 	}
 	if c.TLSEnabled() {
 		e = append(e,

@@ -43,6 +43,11 @@ const DataLostMarker = "member data lost"
 //     (see JoinInitialCluster).
 func Plan(ctx context.Context, lg *zap.Logger, s Settings) (Bootstrap, error) {
 	if MemberInitialized(s.DataDir) {
+		if forceNewClusterPending(s) {
+			lg.Warn("starting as a new one-member cluster with this member's data (force-new-cluster)",
+				zap.String("recovery", s.ForceNewCluster))
+			return Bootstrap{Mode: ModeRestart, ForceNewCluster: true}, nil
+		}
 		return planRestart(ctx, lg, s)
 	}
 	switch s.ClusterState {

@@ -27,6 +27,9 @@ const (
 type Bootstrap struct {
 	Mode           Mode
 	InitialCluster []Peer
+	// ForceNewCluster restarts the member as a new one-member cluster
+	// (ModeRestart only).
+	ForceNewCluster bool
 }
 
 // EmbedConfig builds the etcd configuration for s started as b. The extra
@@ -62,7 +65,9 @@ func (s Settings) EmbedConfig(b Bootstrap) (*embed.Config, error) {
 	cfg.LogOutputs = []string{embed.StdErrLogOutput}
 	cfg.LogFormat = "json"
 	cfg.EnableLogRotation = false
-	cfg.ForceNewCluster = false
+	// Only a recovery the operator asked for (see Bootstrap), never the
+	// options file.
+	cfg.ForceNewCluster = b.Mode == ModeRestart && b.ForceNewCluster
 
 	cfg.InitialClusterToken = s.ClusterToken
 	cfg.DNSCluster = ""

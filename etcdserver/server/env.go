@@ -22,6 +22,7 @@ const (
 	EnvInitialCluster      = "QUORUM_INITIAL_CLUSTER"       // name=peerURL,...
 	EnvInitialClusterState = "QUORUM_INITIAL_CLUSTER_STATE" // new | existing (required)
 	EnvClusterToken        = "QUORUM_CLUSTER_TOKEN"         // required when state is new
+	EnvForceNewCluster     = "QUORUM_FORCE_NEW_CLUSTER"     // "<member>/<id>": that member starts once with --force-new-cluster
 	EnvDataDir             = "QUORUM_DATA_DIR"              // default /var/lib/etcd/data
 	EnvConfigFile          = "QUORUM_CONFIG_FILE"           // optional YAML of extra etcd options
 	EnvServerTLSDir        = "QUORUM_SERVER_TLS_DIR"        // optional; empty = plain http
@@ -98,6 +99,7 @@ func FromEnv(lookup LookupFunc) (Settings, error) {
 		MemberListTimeout: DefaultMemberListTimeout,
 		JoinWait:          DefaultJoinWait,
 		TerminationLog:    get(EnvTerminationLog, DefaultTerminationLog),
+		ForceNewCluster:   forceNewClusterID(get(EnvForceNewCluster, ""), podName),
 	}
 
 	switch s.ClusterState {
@@ -236,4 +238,14 @@ func checkTLSDir(d TLSDir) error {
 		}
 	}
 	return nil
+}
+
+// forceNewClusterID is the ID of a forced new cluster meant for this
+// member ("<member>/<id>" names it), else "".
+func forceNewClusterID(v, name string) string {
+	member, id, ok := strings.Cut(v, "/")
+	if !ok || member != name || id == "" {
+		return ""
+	}
+	return id
 }

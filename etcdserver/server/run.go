@@ -40,10 +40,14 @@ func Run(ctx context.Context, lg *zap.Logger, s Settings) error {
 	if err != nil {
 		return err
 	}
-	return serve(ctx, lg.With(zap.String("member", s.Name)), cfg, s.ReadyTimeout)
+	onReady := func() error { return nil }
+	if b.ForceNewCluster {
+		onReady = func() error { return recordForceNewCluster(s) }
+	}
+	return serve(ctx, lg.With(zap.String("member", s.Name)), cfg, s.ReadyTimeout, onReady)
 }
 
-func serve(ctx context.Context, lg *zap.Logger, cfg *embed.Config, readyTimeout time.Duration) error {
+func serve(ctx context.Context, lg *zap.Logger, cfg *embed.Config, readyTimeout time.Duration, onReady func() error) error {
 	e, err := embed.StartEtcd(cfg)
 	if err != nil {
 		return fmt.Errorf("starting etcd: %w", err)
@@ -65,6 +69,9 @@ func serve(ctx context.Context, lg *zap.Logger, cfg *embed.Config, readyTimeout 
 		return err
 	}
 	lg.Info("etcd member is ready", zap.String("member-id", e.Server.MemberID().String()))
+	if err := onReady(); err != nil {
+		lg.Warn("after becoming ready", zap.Error(err))
+	}
 
 	select {
 	case <-ctx.Done():

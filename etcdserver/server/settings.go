@@ -119,6 +119,10 @@ type Settings struct {
 	// StaleCheckTimeout bounds the member list asked for on a restart (see
 	// StaleReason); 0 means DefaultStaleCheckTimeout.
 	StaleCheckTimeout time.Duration
+	// ForceNewCluster, when set, is the ID of a recovery that makes this
+	// member a new one-member cluster with its data (etcd's
+	// --force-new-cluster), once: the ID is recorded in the data dir.
+	ForceNewCluster string
 	// KeepStaleData turns off replacing a stale data dir
 	// (QUORUM_REPLACE_STALE_DATA=false): Plan fails with ErrStaleData
 	// instead of moving it aside and joining as a new member.
