@@ -124,3 +124,56 @@ var _ = Describe("In-place restore", func() {
 		expectEqualHashKV(ctx, ns, "dr", tlsCfg)
 	}, SpecTimeout(20*time.Minute))
 })
+
+var _ = Describe("Recovery from a survivor", func() {
+	It("forces a new cluster from the most up-to-date member when quorum is lost, and the others rejoin", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		createCluster(ctx, ns, "sv", 3, nil)
+		before := waitAvailable(ctx, ns, "sv", 3)
+		tlsCfg := clientTLS(ctx, ns, "sv")
+		cl := etcdClient(podEndpoints(ctx, ns, "sv", "https"), tlsCfg)
+		for i := 0; i < 20; i++ {
+			_, err := cl.Put(op(ctx), fmt.Sprintf("/data/%02d", i), fmt.Sprintf("v%02d", i))
+			Expect(err).NotTo(HaveOccurred())
+		}
+
+		By("refusing to force a new cluster while the cluster has quorum")
+		Expect(k8s.Create(ctx, &etcdv1.EtcdRestore{ObjectMeta: metav1.ObjectMeta{Name: "too-early", Namespace: ns},
+			Spec: etcdv1.EtcdRestoreSpec{ClusterName: "sv", FromSurvivor: &etcdv1.SurvivorSource{}}})).To(Succeed())
+		early := waitRestore(ctx, ns, "too-early")
+		Expect(early.Status.Phase).To(Equal(etcdv1.RestoreFailed))
+		Expect(meta.FindStatusCondition(early.Status.Conditions, etcdv1.RestoreConditionFailed).Reason).To(Equal(etcdv1.ReasonClusterHasQuorum))
+
+		By("cutting two members off from their peers: no quorum anywhere")
+		for _, m := range []string{"sv-1", "sv-2"} {
+			pod := &corev1.Pod{}
+			Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: m}, pod)).To(Succeed())
+			heal, err := isolatePeers(pod.Status.PodIP)
+			Expect(err).NotTo(HaveOccurred())
+			DeferCleanup(func() { _ = heal() })
+		}
+		Eventually(func(g Gomega) {
+			c := &etcdv1.EtcdCluster{}
+			g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "sv"}, c)).To(Succeed())
+			g.Expect(meta.IsStatusConditionFalse(c.Status.Conditions, etcdv1.ConditionAvailable)).To(BeTrue(), "%+v", c.Status.Conditions)
+		}).WithContext(ctx).WithTimeout(3 * time.Minute).WithPolling(2 * time.Second).Should(Succeed())
+
+		By("forcing a new cluster from a survivor")
+		Expect(k8s.Create(ctx, &etcdv1.EtcdRestore{ObjectMeta: metav1.ObjectMeta{Name: "rescue", Namespace: ns},
+			Spec: etcdv1.EtcdRestoreSpec{ClusterName: "sv", FromSurvivor: &etcdv1.SurvivorSource{}}})).To(Succeed())
+		x := waitRestore(ctx, ns, "rescue")
+		Expect(x.Status.Phase).To(Equal(etcdv1.RestoreSucceeded), "%+v", x.Status)
+		Expect(x.Status.Survivor).To(HavePrefix("sv-"))
+		waitSettled(ctx, ns, "sv", 3)
+		c := waitAvailable(ctx, ns, "sv", 3)
+		Expect(c.Status.ClientEndpoint).To(Equal(before.Status.ClientEndpoint))
+
+		rc := etcdClient(podEndpoints(ctx, ns, "sv", "https"), tlsCfg)
+		got, err := rc.Get(op(ctx), "/data/", clientv3.WithPrefix())
+		Expect(err).NotTo(HaveOccurred())
+		Expect(got.Kvs).To(HaveLen(20), "every write the survivor had is there")
+		_, err = rc.Put(op(ctx), "/after", "x")
+		Expect(err).NotTo(HaveOccurred())
+		expectEqualHashKV(ctx, ns, "sv", tlsCfg)
+	}, SpecTimeout(20*time.Minute))
+})
