@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -56,6 +57,8 @@ type EtcdClusterReconciler struct {
 	APIReader client.Reader
 	// Clients caches one etcd connection per cluster.
 	Clients *ClientCache
+
+	applied appliedObjects
 }
 
 // +kubebuilder:rbac:groups=etcd.quorum.dev,resources=etcdclusters,verbs=get;list;watch;update;patch
@@ -153,7 +156,9 @@ func (r *EtcdClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	})
 
 	setStatus(cluster, p, r.Render, stepErr)
-	if err := r.Status().Patch(ctx, cluster, client.MergeFrom(original)); err != nil && !apierrors.IsNotFound(err) {
+	if equality.Semantic.DeepEqual(original.Status, cluster.Status) {
+		// Nothing new: an idle cluster costs no API writes.
+	} else if err := r.Status().Patch(ctx, cluster, client.MergeFrom(original)); err != nil && !apierrors.IsNotFound(err) {
 		if stepErr == nil {
 			stepErr = fmt.Errorf("patching status: %w", err)
 		}
