@@ -53,9 +53,10 @@
 //  9. Otherwise the membership is as desired → None.
 //
 // A pod at an ordinal without member below the highest member (a "hole",
-// e.g. a member removed by hand) gets its member added back as a learner;
-// if that pod still holds the removed member's data it cannot join and the
-// learner stays unstarted, which the reconciler's timeout reports.
+// e.g. a member removed by hand, or after a recovery from a survivor) gets
+// its member added back as a learner; if that pod still holds the removed
+// member's data, quorum-etcd finds its member ID missing from the cluster,
+// sets the data aside and joins as that learner.
 package membership
 
 import (
