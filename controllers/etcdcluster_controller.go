@@ -20,9 +20,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
 	"quorum.dev/etcd-operator/controllers/etcdclient"
@@ -41,6 +44,8 @@ const (
 	// requeueSpecError: how soon to look again at a cluster whose spec
 	// names something missing or invalid.
 	requeueSpecError = 30 * time.Second
+	// maxErrorBackoff caps the delay before a failed pass is retried.
+	maxErrorBackoff = 30 * time.Second
 )
 
 // EtcdClusterReconciler runs EtcdClusters.
@@ -212,6 +217,9 @@ func (r *EtcdClusterReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&policyv1.PodDisruptionBudget{}).
 		Owns(&networkingv1.NetworkPolicy{}).
 		Named("etcdcluster").
+		// A failed pass is retried with backoff, but never more than
+		// maxErrorBackoff later: etcd refusals are usually short-lived.
+		WithOptions(controller.Options{RateLimiter: workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](100*time.Millisecond, maxErrorBackoff)}).
 		Complete(r)
 }
 

@@ -45,7 +45,20 @@ func (r *EtcdClusterReconciler) reconcileMembership(ctx context.Context, p *pass
 	}
 	log := logFor(ctx)
 	log.Info("membership change", "action", action.Kind, "reason", action.Reason)
-	cl := p.client
+	err = r.changeMembership(ctx, p, action)
+	if etcdclient.RefusedForNow(err) {
+		// Not an error: etcd asks to wait (a leader that just changed, a
+		// learner still catching up). Look again soon.
+		wait := membership.Action{Kind: membership.Wait, Ordinal: action.Ordinal, Reason: fmt.Sprintf("etcd refused for now, trying again: %v", err)}
+		p.membership = &wait
+		return nil
+	}
+	return err
+}
+
+// changeMembership carries out one change the planner chose.
+func (r *EtcdClusterReconciler) changeMembership(ctx context.Context, p *pass, action membership.Action) error {
+	c, cl := p.cluster, p.client
 	switch action.Kind {
 	case membership.AddLearner:
 		id, err := cl.AddLearner(ctx, action.PeerURL)

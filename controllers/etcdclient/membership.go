@@ -12,6 +12,20 @@ import (
 // up with the leader yet. Try again later.
 var ErrLearnerNotReady = rpctypes.ErrMemberLearnerNotReady
 
+// RefusedForNow tells whether etcd refused a membership change only for
+// the moment: its leader has not been connected to a quorum for long
+// enough (for a few seconds after every leader change), a learner is
+// already being added, or a learner has not caught up yet. The change is tried
+// again on a later pass.
+func RefusedForNow(err error) bool {
+	for _, e := range []error{rpctypes.ErrUnhealthy, rpctypes.ErrTooManyLearners, rpctypes.ErrMemberLearnerNotReady} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
 func (c *client) AddLearner(ctx context.Context, peerURL string) (uint64, error) {
 	ctx, cancel := context.WithTimeout(ctx, RequestTimeout)
 	defer cancel()

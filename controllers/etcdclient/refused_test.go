@@ -1,0 +1,27 @@
+package etcdclient
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+)
+
+func TestRefusedForNow(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{nil, false},
+		{errors.New("connection refused"), false},
+		{rpctypes.ErrPermissionDenied, false},
+		{fmt.Errorf("adding learner x: %w", rpctypes.ErrUnhealthy), true},
+		{fmt.Errorf("adding learner x: %w", rpctypes.ErrTooManyLearners), true},
+		{fmt.Errorf("promoting: %w", rpctypes.ErrMemberLearnerNotReady), true},
+	} {
+		if got := RefusedForNow(tc.err); got != tc.want {
+			t.Errorf("RefusedForNow(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+}
