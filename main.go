@@ -98,6 +98,7 @@ func main() {
 		Scheme:   mgr.GetScheme(),
 		Recorder: mgr.GetEventRecorder("quorum-operator"),
 		Stores:   controllers.S3Stores{Reader: mgr.GetAPIReader()},
+		Render:   r.Render,
 	}
 	if err := sr.SetupWithManager(mgr); err != nil {
 		log.Error(err, "setting up controller", "controller", "etcdbackupschedule")

@@ -355,7 +355,7 @@ var _ = Describe("EtcdBackupSchedule", func() {
 			{"b3", loc, etcdv1.BackupSucceeded, 50, true},  // third newest, but older than maxAge
 			{"b4", loc, etcdv1.BackupSucceeded, 70, true},  // beyond keepLast and maxAge
 			{"b5", loc, etcdv1.BackupSucceeded, 500, true}, // beyond both
-			{"p6", pvc, etcdv1.BackupSucceeded, 600, true}, // on a claim
+			{"p6", pvc, etcdv1.BackupSucceeded, 600, true}, // on a claim: waits for its prune Job
 			{"f7", loc, etcdv1.BackupFailed, 700, true},    // failed: never retention's
 			{"u8", loc, etcdv1.BackupSucceeded, 800, false},
 		} {
@@ -379,7 +379,7 @@ var _ = Describe("EtcdBackupSchedule", func() {
 			return out
 		}
 
-		By("without credentials: nothing is deleted from S3 nor its EtcdBackups; the claim's backup goes")
+		By("without credentials: nothing is deleted from S3 nor its EtcdBackups; the claim's backup waits for its prune Job")
 		poke(ctx, s)
 		Eventually(func(g Gomega) {
 			c := ready(ctx, s)()
@@ -387,21 +387,21 @@ var _ = Describe("EtcdBackupSchedule", func() {
 			g.Expect(c.Reason).To(Equal(etcdv1.ReasonRetentionFailed))
 			g.Expect(c.Message).To(ContainSubstring("secret s3-creds not found"))
 		}, timeout, poll).Should(Succeed())
-		Eventually(backupsOf(ctx, s), timeout, poll).Should(ConsistOf("b1", "b2", "b3", "b4", "b5", "f7", "u8"))
+		Eventually(backupsOf(ctx, s), timeout, poll).Should(ConsistOf("b1", "b2", "b3", "b4", "b5", "f7", "p6", "u8"))
 		Expect(objects()).To(ConsistOf(stored("b1", "b2", "b3", "b4", "b5", "f7", "u8")))
-		Eventually(eventReasons(ctx, ns), timeout, poll).Should(ContainElements("Warning/RetentionFailed", "Normal/BackupExpired"))
+		Eventually(eventReasons(ctx, ns), timeout, poll).Should(ContainElements("Warning/RetentionFailed", "Normal/BackupExpiring"))
 
 		By("with credentials")
 		Expect(k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "s3-creds", Namespace: ns},
 			StringData: map[string]string{"AWS_ACCESS_KEY_ID": srv.AccessKey, "AWS_SECRET_ACCESS_KEY": srv.SecretKey}})).To(Succeed())
 		poke(ctx, s)
-		Eventually(backupsOf(ctx, s), timeout, poll).Should(ConsistOf("b1", "b2", "f7", "u8"))
+		Eventually(backupsOf(ctx, s), timeout, poll).Should(ConsistOf("b1", "b2", "f7", "p6", "u8"))
 		Expect(objects()).To(ConsistOf(stored("b1", "b2", "f7", "u8")))
 		Eventually(func(g Gomega) {
 			c := ready(ctx, s)()
 			g.Expect(c.Reason).To(Equal(etcdv1.ReasonSuspended))
 			g.Expect(s.Status.LastSuccessfulBackup).To(Equal("b1"))
 		}, timeout, poll).Should(Succeed())
-		Consistently(backupsOf(ctx, s), 2*time.Second, poll).Should(HaveLen(4))
+		Consistently(backupsOf(ctx, s), 2*time.Second, poll).Should(HaveLen(5))
 	})
 })

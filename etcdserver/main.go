@@ -8,9 +8,11 @@
 //	quorum-etcd [serve]   run the member (default)
 //	quorum-etcd backup    stream a snapshot to S3 or a directory
 //	quorum-etcd restore   create a data dir from a backup
+//	quorum-etcd prune     remove backups from a directory
 //
 // backup and restore are documented in package
-// quorum.dev/etcd-operator/etcdserver/backup and by "quorum-etcd backup -h".
+// quorum.dev/etcd-operator/etcdserver/backup; every command lists its flags
+// with "quorum-etcd <command> -h".
 //
 // Exit status: 0 after a clean stop on SIGTERM/SIGINT, 1 on any failure,
 // 2 on a usage error.
@@ -43,9 +45,10 @@ commands:
   serve     run this pod's etcd member (default)
   backup    stream a snapshot of the cluster to S3 or a directory
   restore   create this member's data dir from a backup
+  prune     remove backups from a directory (a mounted claim)
   help      show this help
 
-"quorum-etcd backup -h" and "quorum-etcd restore -h" list their flags.
+"quorum-etcd <backup|restore|prune> -h" lists the command's flags.
 
 Configuration comes from the environment (POD_NAME, POD_NAMESPACE,
 QUORUM_PEER_SERVICE, QUORUM_INITIAL_CLUSTER, ...); see the server package.
@@ -67,13 +70,16 @@ func run(args []string) int {
 			return exitUsage
 		}
 		return serve()
-	case "backup", "restore":
+	case "backup", "restore", "prune":
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 		defer stop()
-		if cmd == "backup" {
+		switch cmd {
+		case "backup":
 			return backup.BackupMain(ctx, args[1:], backup.OSIO())
+		case "restore":
+			return backup.RestoreMain(ctx, args[1:], backup.OSIO())
 		}
-		return backup.RestoreMain(ctx, args[1:], backup.OSIO())
+		return backup.PruneMain(ctx, args[1:], backup.OSIO())
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(os.Stdout, usage)
 		return exitOK

@@ -73,8 +73,7 @@ func BackupJob(b *etcdv1.EtcdBackup, c *etcdv1.EtcdCluster, o Options) *batchv1.
 	args = append(args, st.args...)
 	env, vols, mounts := st.env, st.vols, st.mounts
 
-	labels := c.Labels()
-	labels[etcdv1.LabelComponent] = backupObjectLabel
+	labels := jobLabels(c, backupObjectLabel)
 	labels[labelBackupName] = b.Name
 	return &batchv1.Job{
 		ObjectMeta: metav1.ObjectMeta{Name: BackupJobName(b), Namespace: b.Namespace, Labels: labels},
@@ -157,5 +156,16 @@ func (st *storeAccess) addStore(loc etcdv1.BackupLocation, encryptionKey *corev1
 	if encryptionKey != nil {
 		st.addSecret("backup-key", encryptionKey.Name, encryptionKeyDir, []corev1.KeyToPath{{Key: encryptionKey.Key, Path: "key"}})
 		st.args = append(st.args, "--encryption-key-file="+encryptionKeyDir+"/key")
+	}
+}
+
+// jobLabels label the operator's Jobs and their pods: the cluster's
+// instance and component, but not the name label that selects member pods,
+// so that no Service, PDB or member listing ever counts a Job's pod.
+func jobLabels(c *etcdv1.EtcdCluster, component string) map[string]string {
+	return map[string]string{
+		etcdv1.LabelInstance:  c.Name,
+		etcdv1.LabelManagedBy: etcdv1.ManagedByValue,
+		etcdv1.LabelComponent: component,
 	}
 }

@@ -18,7 +18,9 @@ func NetworkPolicy(c *etcdv1.EtcdCluster, operatorNamespace string) *networkingv
 	members := networkingv1.NetworkPolicyPeer{PodSelector: &metav1.LabelSelector{MatchLabels: c.SelectorLabels()}}
 	clientRule := networkingv1.NetworkPolicyIngressRule{Ports: port(etcdv1.ClientPort)}
 	if len(c.Spec.NetworkPolicy.AllowedClients) > 0 {
-		clientRule.From = append([]networkingv1.NetworkPolicyPeer{members}, c.Spec.NetworkPolicy.AllowedClients...)
+		// Backup Jobs stream snapshots from the members.
+		backups := networkingv1.NetworkPolicyPeer{PodSelector: &metav1.LabelSelector{MatchLabels: jobLabels(c, backupObjectLabel)}}
+		clientRule.From = append([]networkingv1.NetworkPolicyPeer{members, backups}, c.Spec.NetworkPolicy.AllowedClients...)
 		if operatorNamespace != "" {
 			clientRule.From = append(clientRule.From, networkingv1.NetworkPolicyPeer{NamespaceSelector: &metav1.LabelSelector{
 				MatchLabels: map[string]string{"kubernetes.io/metadata.name": operatorNamespace}}})

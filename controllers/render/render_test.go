@@ -9,6 +9,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/utils/ptr"
 
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
@@ -242,8 +243,19 @@ func TestNetworkPolicy(t *testing.T) {
 		c.Spec.NetworkPolicy.AllowedClients = []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "api"}}}}
 	}), "quorum-system")
 	from := limited.Spec.Ingress[1].From
-	if len(from) != 3 || from[1].PodSelector.MatchLabels["app"] != "api" || from[2].NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] != "quorum-system" {
+	if len(from) != 4 || from[1].PodSelector.MatchLabels[etcdv1.LabelComponent] != "backup" || from[2].PodSelector.MatchLabels["app"] != "api" ||
+		from[3].NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] != "quorum-system" {
 		t.Errorf("client rule: %+v", from)
+	}
+	// The backup Job's pods match the backup peer and never the members'
+	// selector (Services, PDB, member listings).
+	job := BackupJob(&etcdv1.EtcdBackup{ObjectMeta: metav1.ObjectMeta{Name: "b"}, Spec: etcdv1.EtcdBackupSpec{ClusterName: "db"}}, cluster(nil), opts)
+	podLabels := labels.Set(job.Spec.Template.Labels)
+	if sel := labels.SelectorFromSet(from[1].PodSelector.MatchLabels); !sel.Matches(podLabels) {
+		t.Errorf("backup pods %v do not match the backup peer %v", podLabels, sel)
+	}
+	if sel := labels.SelectorFromSet(cluster(nil).SelectorLabels()); sel.Matches(podLabels) {
+		t.Errorf("backup pods %v match the members' selector", podLabels)
 	}
 }
 

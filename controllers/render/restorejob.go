@@ -38,8 +38,7 @@ func VerifyJob(r *etcdv1.EtcdRestore, c *etcdv1.EtcdCluster, src *RestoreSource,
 	st.addStore(src.Location, src.EncryptionKey)
 	args := append([]string{"restore", "--verify-only", "--key=" + src.Key}, st.args...)
 
-	labels := c.Labels()
-	labels[etcdv1.LabelComponent] = restoreObjectLabel
+	labels := jobLabels(c, restoreObjectLabel)
 	labels[labelRestoreName] = r.Name
 	return &batchv1.Job{
 		ObjectMeta: metav1.ObjectMeta{Name: VerifyJobName(r), Namespace: r.Namespace, Labels: labels},

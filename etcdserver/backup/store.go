@@ -137,6 +137,25 @@ func (d DirStore) Get(_ context.Context, key string) (io.ReadCloser, error) {
 	return f, nil
 }
 
+// Remove deletes <dir>/<key>; a file already gone is not an error. The
+// directory is synced so that the removal survives a crash.
+func (d DirStore) Remove(_ context.Context, key string) error {
+	p := filepath.Join(d.Dir, filepath.FromSlash(key))
+	fi, err := os.Lstat(p)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("backup file %s: %w", p, err)
+	case fi.IsDir():
+		return fmt.Errorf("backup file %s is a directory", p)
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("removing %s: %w", p, err)
+	}
+	return syncDir(filepath.Dir(p))
+}
+
 func syncDir(dir string) error {
 	f, err := os.Open(dir)
 	if err != nil {

@@ -1,0 +1,94 @@
+package render
+
+import (
+	"strings"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
+)
+
+// The operator's default etcd server image: the default of its
+// --etcd-image-repository flag and of an EtcdCluster's spec.version.
+const (
+	DefaultImageRepository = "quorum.dev/etcd-server"
+	DefaultVersion         = "3.7.3"
+)
+
+const (
+	pruneJobSuffix   = "-prune"
+	maxPruneJobName  = 63 - len(pruneJobSuffix)
+	pruneObjectLabel = "prune"
+)
+
+// DefaultImage is the server image of the default version, for work that
+// outlives its cluster.
+func (o Options) DefaultImage() string {
+	return o.ImageRepository + ":" + DefaultVersion
+}
+
+// PruneJobName is the Job that removes a backup's files from its claim.
+func PruneJobName(b *etcdv1.EtcdBackup) string {
+	n := b.Name
+	if len(n) > maxPruneJobName {
+		n = n[:maxPruneJobName]
+	}
+	return strings.TrimRight(n, "-.") + pruneJobSuffix
+}
+
+// PruneJob runs `quorum-etcd prune` on the claim of a PVC backup: the
+// manifest is removed first, then the snapshot. c, the backup's cluster,
+// chooses the image; nil (the cluster is gone) takes the default one. The
+// pod labels do not select it as a member of the cluster.
+func PruneJob(b *etcdv1.EtcdBackup, c *etcdv1.EtcdCluster, o Options) *batchv1.Job {
+	image := o.DefaultImage()
+	if c != nil {
+		image = o.Image(c)
+	}
+	labels := map[string]string{
+		etcdv1.LabelInstance:  b.Spec.ClusterName,
+		etcdv1.LabelManagedBy: etcdv1.ManagedByValue,
+		etcdv1.LabelComponent: pruneObjectLabel,
+		labelBackupName:       b.Name,
+	}
+	if s, ok := b.Labels[etcdv1.LabelBackupSchedule]; ok {
+		labels[etcdv1.LabelBackupSchedule] = s
+	}
+	st := storeAccess{}
+	if pvc := b.Spec.Destination.PVC; pvc != nil {
+		st.addStore(etcdv1.BackupLocation{PVC: pvc}, nil)
+	}
+	args := append([]string{"prune"}, st.args...)
+	args = append(args, "--key="+or(b.Status.Key, BackupKey(b)))
+	return &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{Name: PruneJobName(b), Namespace: b.Namespace, Labels: labels},
+		Spec: batchv1.JobSpec{
+			// The schedule reports a failure and retries with a new Job.
+			BackoffLimit:          ptr.To[int32](0),
+			ActiveDeadlineSeconds: ptr.To[int64](600),
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{
+					RestartPolicy:                corev1.RestartPolicyNever,
+					AutomountServiceAccountToken: ptr.To(false),
+					EnableServiceLinks:           ptr.To(false),
+					SecurityContext:              podSecurity(),
+					Volumes:                      st.vols,
+					Containers: []corev1.Container{{
+						Name:                     "prune",
+						Image:                    image,
+						ImagePullPolicy:          corev1.PullIfNotPresent,
+						Command:                  []string{"/usr/local/bin/quorum-etcd"},
+						Args:                     args,
+						VolumeMounts:             st.mounts,
+						TerminationMessagePolicy: corev1.TerminationMessageReadFile,
+						SecurityContext:          containerSecurity(),
+					}},
+				},
+			},
+		},
+	}
+}
