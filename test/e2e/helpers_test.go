@@ -99,7 +99,7 @@ func podEndpoints(ctx context.Context, ns, name, scheme string) []string {
 	Expect(k8s.List(ctx, pods, client.InNamespace(ns), client.MatchingLabels{etcdv1.LabelInstance: name, etcdv1.LabelName: etcdv1.NameValue})).To(Succeed())
 	var eps []string
 	for _, p := range pods.Items {
-		if p.Status.PodIP != "" && p.DeletionTimestamp == nil {
+		if p.Status.PodIP != "" && p.DeletionTimestamp == nil && p.Status.Phase == corev1.PodRunning {
 			eps = append(eps, fmt.Sprintf("%s://%s:%d", scheme, p.Status.PodIP, etcdv1.ClientPort))
 		}
 	}

@@ -1,0 +1,321 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
+	"quorum.dev/etcd-operator/test/history"
+)
+
+// The reliability suite (`make test-chaos`, label "chaos"): each scenario
+// runs CHAOS_ROUNDS rounds of a recorded client workload against a
+// managed 3-member cluster while a fault is injected and the operator
+// repairs it. Every round checks the history for linearizability
+// (porcupine), the watch stream for order, gaps, duplicates and phantom
+// values, every acknowledged write against the final state, and HashKV
+// across members. The table is printed at the end of the suite.
+
+var (
+	chaosMu      sync.Mutex
+	chaosResults []history.Summary
+)
+
+func chaosRounds() int {
+	if n, err := strconv.Atoi(os.Getenv("CHAOS_ROUNDS")); err == nil && n > 0 {
+		return n
+	}
+	return 1
+}
+
+var _ = ReportAfterSuite("chaos table", func(r Report) {
+	chaosMu.Lock()
+	defer chaosMu.Unlock()
+	if len(chaosResults) == 0 {
+		return
+	}
+	fmt.Println("\nreliability suite:")
+	_ = history.PrintSummaries(os.Stdout, chaosResults)
+	if dir := os.Getenv("CHAOS_RESULTS_DIR"); dir != "" {
+		if f, err := os.Create(filepath.Join(dir, "chaos-results.txt")); err == nil {
+			_ = history.PrintSummaries(f, chaosResults)
+			_ = f.Close()
+		}
+	}
+})
+
+// serviceClient talks to the cluster through its client Service, as an
+// application would: a restarted pod's new address does not matter.
+func serviceClient(ctx context.Context, ns, name string, tlsCfg *tls.Config) *clientv3.Client {
+	svc := &corev1.Service{}
+	Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name + "-client"}, svc)).To(Succeed())
+	cfg := clientv3.Config{
+		Endpoints: []string{fmt.Sprintf("https://%s:%d", svc.Spec.ClusterIP, etcdv1.ClientPort)}, TLS: tlsCfg,
+		DialTimeout: 5 * time.Second, Logger: zap.NewNop(),
+		DialOptions: []grpc.DialOption{grpc.WithAuthority(tlsCfg.ServerName)},
+	}
+	c, err := clientv3.New(cfg)
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func() { _ = c.Close() })
+	return c
+}
+
+// chaosScenario creates a 3-member cluster and runs the rounds.
+func chaosScenario(ctx SpecContext, scenario string, fault func(ctx SpecContext, ns, name string, round int)) {
+	ns := newNamespace(ctx)
+	name := "chaos"
+	createCluster(ctx, ns, name, 3, nil)
+	waitAvailable(ctx, ns, name, 3)
+	tlsCfg := clientTLS(ctx, ns, name)
+	cl := serviceClient(ctx, ns, name, tlsCfg)
+	sum := history.Summary{Scenario: scenario}
+	defer func() {
+		chaosMu.Lock()
+		chaosResults = append(chaosResults, sum)
+		chaosMu.Unlock()
+	}()
+	for round := 1; round <= chaosRounds(); round++ {
+		By(fmt.Sprintf("%s, round %d", scenario, round))
+		rec, err := history.NewRecorder(ctx, cl, fmt.Sprintf("/chaos/%d/", round))
+		Expect(err).NotTo(HaveOccurred())
+		w := history.Watch(ctx, cl, rec.Prefix(), rec.StartRevision()+1)
+		runCtx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer GinkgoRecover()
+			defer close(done)
+			rec.Run(runCtx, history.Workload{Clients: 4, Keys: 3, OpTimeout: 2 * time.Second})
+		}()
+		time.Sleep(2 * time.Second)
+		fault(ctx, ns, name, round)
+		time.Sleep(2 * time.Second)
+		stop()
+		<-done
+
+		h := rec.History()
+		res, err := history.Check(h, history.CheckOptions{VisualizationPath: filepath.Join(os.TempDir(), fmt.Sprintf("chaos-%s-%d.html", ns, round))})
+		Expect(err).NotTo(HaveOccurred())
+		final, err := history.ReadFinal(ctx, cl, h)
+		Expect(err).NotTo(HaveOccurred())
+		stream, err := w.Wait(ctx, final.Revision)
+		Expect(err).NotTo(HaveOccurred())
+		watchBad := history.CheckWatch(h, stream)
+		lost := history.LostAcknowledged(h, final)
+		gap := history.MaxUnavailability(h)
+		sum.AddRound(res, watchBad, lost, gap)
+		hctx, cancel := context.WithTimeout(ctx, time.Minute)
+		rep, err := history.HashKVEqual(hctx, cl, podEndpoints(ctx, ns, name, "https"))
+		cancel()
+		Expect(err).NotTo(HaveOccurred())
+		if !rep.Equal {
+			sum.Violations++
+		}
+		GinkgoWriter.Printf("%s round %d: %d operations, linearizable %v, watch violations %d, lost %d, max write unavailability %v, %s\n",
+			scenario, round, res.Operations, res.Linearizable, len(watchBad), len(lost), gap, rep)
+		Expect(res.Linearizable).To(BeTrue(), res.Description)
+		Expect(watchBad).To(BeEmpty())
+		Expect(lost).To(BeEmpty())
+		Expect(rep.Equal).To(BeTrue(), rep.String())
+	}
+}
+
+// waitSpecDone waits until the operator has seen the latest spec and has
+// nothing left to do with n members.
+func waitSpecDone(ctx context.Context, ns, name string, n int) {
+	GinkgoHelper()
+	Eventually(func(g Gomega) {
+		c := &etcdv1.EtcdCluster{}
+		g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, c)).To(Succeed())
+		g.Expect(c.Status.ObservedGeneration).To(Equal(c.Generation))
+	}).WithContext(ctx).WithTimeout(time.Minute).WithPolling(time.Second).Should(Succeed())
+	waitSettled(ctx, ns, name, n)
+}
+
+// killPod deletes a pod with no grace period (its containers are killed)
+// and waits for its replacement to be ready.
+func killPod(ctx context.Context, ns, name string) {
+	GinkgoHelper()
+	Expect(name).NotTo(BeEmpty())
+	pod := &corev1.Pod{}
+	Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, pod)).To(Succeed())
+	Expect(k8s.Delete(ctx, pod, client.GracePeriodSeconds(0))).To(Succeed())
+	Eventually(func(g Gomega) {
+		fresh := &corev1.Pod{}
+		g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, fresh)).To(Succeed())
+		g.Expect(fresh.UID).NotTo(Equal(pod.UID))
+		g.Expect(podIsReady(fresh)).To(BeTrue())
+	}).WithContext(ctx).WithTimeout(5 * time.Minute).WithPolling(time.Second).Should(Succeed())
+}
+
+func podIsReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+func randomMember(name string) string { return fmt.Sprintf("%s-%d", name, rand.IntN(3)) }
+
+var _ = Describe("Reliability", Label("chaos"), func() {
+	It("leader pod killed", func(ctx SpecContext) {
+		chaosScenario(ctx, "leader pod killed", func(ctx SpecContext, ns, name string, _ int) {
+			killPod(ctx, ns, leaderPod(ctx, ns, name))
+			waitSettled(ctx, ns, name, 3)
+		})
+	}, SpecTimeout(30*time.Minute))
+
+	It("random member pod killed", func(ctx SpecContext) {
+		chaosScenario(ctx, "random member killed", func(ctx SpecContext, ns, name string, _ int) {
+			killPod(ctx, ns, randomMember(name))
+			waitSettled(ctx, ns, name, 3)
+		})
+	}, SpecTimeout(30*time.Minute))
+
+	It("member cut off from its peers", func(ctx SpecContext) {
+		chaosScenario(ctx, "member cut off from peers", func(ctx SpecContext, ns, name string, _ int) {
+			pod := &corev1.Pod{}
+			Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: leaderPod(ctx, ns, name)}, pod)).To(Succeed())
+			heal, err := isolatePeers(pod.Status.PodIP)
+			Expect(err).NotTo(HaveOccurred())
+			time.Sleep(15 * time.Second)
+			Expect(heal()).To(Succeed())
+			waitSettled(ctx, ns, name, 3)
+		})
+	}, SpecTimeout(30*time.Minute))
+
+	It("scale 3→5→3 with the leader killed mid-scale", func(ctx SpecContext) {
+		chaosScenario(ctx, "scale 3-5-3, leader killed", func(ctx SpecContext, ns, name string, _ int) {
+			scaleTo(ctx, ns, name, 5)
+			Eventually(func(g Gomega) {
+				c := &etcdv1.EtcdCluster{}
+				g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, c)).To(Succeed())
+				g.Expect(len(c.Status.Members)).To(BeNumerically(">=", 4))
+			}).WithContext(ctx).WithTimeout(3 * time.Minute).WithPolling(time.Second).Should(Succeed())
+			killPod(ctx, ns, leaderPod(ctx, ns, name))
+			waitSpecDone(ctx, ns, name, 5)
+			scaleTo(ctx, ns, name, 3)
+			waitSpecDone(ctx, ns, name, 3)
+		})
+	}, SpecTimeout(40*time.Minute))
+
+	It("operator killed while scaling", func(ctx SpecContext) {
+		chaosScenario(ctx, "operator killed mid-scale", func(ctx SpecContext, ns, name string, _ int) {
+			scaleTo(ctx, ns, name, 5)
+			Eventually(func(g Gomega) {
+				c := &etcdv1.EtcdCluster{}
+				g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, c)).To(Succeed())
+				g.Expect(len(c.Status.Members)).To(BeNumerically(">=", 4))
+			}).WithContext(ctx).WithTimeout(3 * time.Minute).WithPolling(time.Second).Should(Succeed())
+			pods := &corev1.PodList{}
+			Expect(k8s.List(ctx, pods, client.InNamespace(operatorNamespace), client.MatchingLabels{"app.kubernetes.io/name": "quorum-operator"})).To(Succeed())
+			for i := range pods.Items {
+				Expect(k8s.Delete(ctx, &pods.Items[i], client.GracePeriodSeconds(0))).To(Succeed())
+			}
+			waitSpecDone(ctx, ns, name, 5)
+			scaleTo(ctx, ns, name, 3)
+			waitSpecDone(ctx, ns, name, 3)
+		})
+	}, SpecTimeout(40*time.Minute))
+
+	It("member volume lost", func(ctx SpecContext) {
+		chaosScenario(ctx, "member volume lost", func(ctx SpecContext, ns, name string, _ int) {
+			m := randomMember(name)
+			c := &etcdv1.EtcdCluster{}
+			Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, c)).To(Succeed())
+			oldID := ""
+			for _, ms := range c.Status.Members {
+				if ms.Name == m {
+					oldID = ms.ID
+				}
+			}
+			pvc := &corev1.PersistentVolumeClaim{}
+			Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "data-" + m}, pvc)).To(Succeed())
+			Expect(k8s.Delete(ctx, pvc)).To(Succeed())
+			deletePod(ctx, ns, m)
+			Eventually(func(g Gomega) {
+				g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, c)).To(Succeed())
+				ids := map[string]string{}
+				for _, ms := range c.Status.Members {
+					ids[ms.Name] = ms.ID
+				}
+				g.Expect(ids).To(HaveKey(m))
+				g.Expect(ids[m]).NotTo(Equal(oldID))
+			}).WithContext(ctx).WithTimeout(6 * time.Minute).WithPolling(2 * time.Second).Should(Succeed())
+			waitSettled(ctx, ns, name, 3)
+		})
+	}, SpecTimeout(40*time.Minute))
+
+	It("rolling restart for a spec change", func(ctx SpecContext) {
+		chaosScenario(ctx, "rolling restart", func(ctx SpecContext, ns, name string, round int) {
+			c := &etcdv1.EtcdCluster{}
+			Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, c)).To(Succeed())
+			patch := client.MergeFrom(c.DeepCopy())
+			c.Spec.EtcdOptions = map[string]string{"snapshot-count": strconv.Itoa(20000 + round)}
+			Expect(k8s.Patch(ctx, c, patch)).To(Succeed())
+			waitSpecDone(ctx, ns, name, 3)
+		})
+	}, SpecTimeout(40*time.Minute))
+
+	It("certificate rotation", func(ctx SpecContext) {
+		chaosScenario(ctx, "certificate rotation", func(ctx SpecContext, ns, name string, _ int) {
+			eps := podEndpoints(ctx, ns, name, "https")
+			tlsCfg := clientTLS(ctx, ns, name)
+			before := map[string]string{}
+			for _, ep := range eps {
+				s, err := servedSerial(ep, tlsCfg)
+				Expect(err).NotTo(HaveOccurred())
+				before[ep] = s
+			}
+			for _, s := range []string{name + "-server-tls", name + "-peer-tls"} {
+				Expect(k8s.Delete(ctx, &corev1.Secret{ObjectMeta: metav1ObjectMeta(ns, s)})).To(Succeed())
+			}
+			Eventually(func() error {
+				for _, ep := range eps {
+					s, err := servedSerial(ep, tlsCfg)
+					if err != nil {
+						return err
+					}
+					if s == before[ep] {
+						return fmt.Errorf("%s still serves serial %s", ep, s)
+					}
+				}
+				return nil
+			}).WithContext(ctx).WithTimeout(4 * time.Minute).WithPolling(3 * time.Second).Should(Succeed())
+		})
+	}, SpecTimeout(30*time.Minute))
+
+	It("backup under load", func(ctx SpecContext) {
+		chaosScenario(ctx, "backup", func(ctx SpecContext, ns, name string, round int) {
+			claim := fmt.Sprintf("backups-%d", round)
+			Expect(k8s.Create(ctx, &corev1.PersistentVolumeClaim{ObjectMeta: metav1ObjectMeta(ns, claim), Spec: corev1.PersistentVolumeClaimSpec{
+				AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+				Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}},
+			}})).To(Succeed())
+			b := fmt.Sprintf("b-%d", round)
+			Expect(k8s.Create(ctx, &etcdv1.EtcdBackup{ObjectMeta: metav1ObjectMeta(ns, b), Spec: etcdv1.EtcdBackupSpec{
+				ClusterName: name, Destination: etcdv1.BackupLocation{PVC: &etcdv1.PVCLocation{ClaimName: claim}}}})).To(Succeed())
+			got := waitBackup(ctx, ns, b)
+			Expect(got.Status.Phase).To(Equal(etcdv1.BackupSucceeded), "%+v", got.Status)
+		})
+	}, SpecTimeout(30*time.Minute))
+})
