@@ -75,36 +75,10 @@ func BackupJob(b *etcdv1.EtcdBackup, c *etcdv1.EtcdCluster, o Options) *batchv1.
 
 	labels := jobLabels(c, backupObjectLabel)
 	labels[labelBackupName] = b.Name
-	return &batchv1.Job{
-		ObjectMeta: metav1.ObjectMeta{Name: BackupJobName(b), Namespace: b.Namespace, Labels: labels},
-		Spec: batchv1.JobSpec{
-			// A failed backup is reported, not retried: the schedule takes
-			// the next one.
-			BackoffLimit:          ptr.To[int32](0),
-			ActiveDeadlineSeconds: ptr.To[int64](3600),
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{
-					RestartPolicy:                corev1.RestartPolicyNever,
-					AutomountServiceAccountToken: ptr.To(false),
-					EnableServiceLinks:           ptr.To(false),
-					SecurityContext:              podSecurity(),
-					Volumes:                      vols,
-					Containers: []corev1.Container{{
-						Name:                     "backup",
-						Image:                    o.Image(c),
-						ImagePullPolicy:          corev1.PullIfNotPresent,
-						Command:                  []string{"/usr/local/bin/quorum-etcd"},
-						Args:                     args,
-						Env:                      env,
-						VolumeMounts:             mounts,
-						TerminationMessagePolicy: corev1.TerminationMessageReadFile,
-						SecurityContext:          containerSecurity(),
-					}},
-				},
-			},
-		},
-	}
+	// A failed backup is reported, not retried: the schedule takes the
+	// next one.
+	meta := metav1.ObjectMeta{Name: BackupJobName(b), Namespace: b.Namespace, Labels: labels}
+	return toolJob(meta, 3600, "backup", o.Image(c), env, storeAccess{vols: vols, mounts: mounts}, args)
 }
 
 func or(a, b string) string {

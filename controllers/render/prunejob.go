@@ -4,9 +4,7 @@ import (
 	"strings"
 
 	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
 )
@@ -63,32 +61,7 @@ func PruneJob(b *etcdv1.EtcdBackup, c *etcdv1.EtcdCluster, o Options) *batchv1.J
 	}
 	args := append([]string{"prune"}, st.args...)
 	args = append(args, "--key="+or(b.Status.Key, BackupKey(b)))
-	return &batchv1.Job{
-		ObjectMeta: metav1.ObjectMeta{Name: PruneJobName(b), Namespace: b.Namespace, Labels: labels},
-		Spec: batchv1.JobSpec{
-			// The schedule reports a failure and retries with a new Job.
-			BackoffLimit:          ptr.To[int32](0),
-			ActiveDeadlineSeconds: ptr.To[int64](600),
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{
-					RestartPolicy:                corev1.RestartPolicyNever,
-					AutomountServiceAccountToken: ptr.To(false),
-					EnableServiceLinks:           ptr.To(false),
-					SecurityContext:              podSecurity(),
-					Volumes:                      st.vols,
-					Containers: []corev1.Container{{
-						Name:                     "prune",
-						Image:                    image,
-						ImagePullPolicy:          corev1.PullIfNotPresent,
-						Command:                  []string{"/usr/local/bin/quorum-etcd"},
-						Args:                     args,
-						VolumeMounts:             st.mounts,
-						TerminationMessagePolicy: corev1.TerminationMessageReadFile,
-						SecurityContext:          containerSecurity(),
-					}},
-				},
-			},
-		},
-	}
+	// The schedule reports a failure and retries with a new Job.
+	meta := metav1.ObjectMeta{Name: PruneJobName(b), Namespace: b.Namespace, Labels: labels}
+	return toolJob(meta, 600, "prune", image, st.env, st, args)
 }

@@ -6,7 +6,6 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
 )
@@ -40,32 +39,6 @@ func VerifyJob(r *etcdv1.EtcdRestore, c *etcdv1.EtcdCluster, src *RestoreSource,
 
 	labels := jobLabels(c, restoreObjectLabel)
 	labels[labelRestoreName] = r.Name
-	return &batchv1.Job{
-		ObjectMeta: metav1.ObjectMeta{Name: VerifyJobName(r), Namespace: r.Namespace, Labels: labels},
-		Spec: batchv1.JobSpec{
-			BackoffLimit:          ptr.To[int32](0),
-			ActiveDeadlineSeconds: ptr.To[int64](3600),
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{
-					RestartPolicy:                corev1.RestartPolicyNever,
-					AutomountServiceAccountToken: ptr.To(false),
-					EnableServiceLinks:           ptr.To(false),
-					SecurityContext:              podSecurity(),
-					Volumes:                      st.vols,
-					Containers: []corev1.Container{{
-						Name:                     "verify",
-						Image:                    o.Image(c),
-						ImagePullPolicy:          corev1.PullIfNotPresent,
-						Command:                  []string{"/usr/local/bin/quorum-etcd"},
-						Args:                     args,
-						Env:                      st.env,
-						VolumeMounts:             st.mounts,
-						TerminationMessagePolicy: corev1.TerminationMessageReadFile,
-						SecurityContext:          containerSecurity(),
-					}},
-				},
-			},
-		},
-	}
+	meta := metav1.ObjectMeta{Name: VerifyJobName(r), Namespace: r.Namespace, Labels: labels}
+	return toolJob(meta, 3600, "verify", o.Image(c), st.env, st, args)
 }

@@ -174,6 +174,18 @@ func podIsReady(p *corev1.Pod) bool {
 	return false
 }
 
+// scaleUpStarted asks for n members and waits until the first new member
+// is listed: the fault then hits a scale-up in progress.
+func scaleUpStarted(ctx context.Context, ns, name string, n int32) {
+	GinkgoHelper()
+	scaleTo(ctx, ns, name, n)
+	Eventually(func(g Gomega) {
+		c := &etcdv1.EtcdCluster{}
+		g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, c)).To(Succeed())
+		g.Expect(len(c.Status.Members)).To(BeNumerically(">", 3))
+	}).WithContext(ctx).WithTimeout(3 * time.Minute).WithPolling(time.Second).Should(Succeed())
+}
+
 func randomMember(name string) string { return fmt.Sprintf("%s-%d", name, rand.IntN(3)) }
 
 var _ = Describe("Reliability", Label("chaos"), func() {
@@ -205,12 +217,7 @@ var _ = Describe("Reliability", Label("chaos"), func() {
 
 	It("scale 3→5→3 with the leader killed mid-scale", func(ctx SpecContext) {
 		chaosScenario(ctx, "scale 3-5-3, leader killed", func(ctx SpecContext, ns, name string, _ int) {
-			scaleTo(ctx, ns, name, 5)
-			Eventually(func(g Gomega) {
-				c := &etcdv1.EtcdCluster{}
-				g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, c)).To(Succeed())
-				g.Expect(len(c.Status.Members)).To(BeNumerically(">=", 4))
-			}).WithContext(ctx).WithTimeout(3 * time.Minute).WithPolling(time.Second).Should(Succeed())
+			scaleUpStarted(ctx, ns, name, 5)
 			killPod(ctx, ns, leaderPod(ctx, ns, name))
 			waitSpecDone(ctx, ns, name, 5)
 			scaleTo(ctx, ns, name, 3)
@@ -220,12 +227,7 @@ var _ = Describe("Reliability", Label("chaos"), func() {
 
 	It("operator killed while scaling", func(ctx SpecContext) {
 		chaosScenario(ctx, "operator killed mid-scale", func(ctx SpecContext, ns, name string, _ int) {
-			scaleTo(ctx, ns, name, 5)
-			Eventually(func(g Gomega) {
-				c := &etcdv1.EtcdCluster{}
-				g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, c)).To(Succeed())
-				g.Expect(len(c.Status.Members)).To(BeNumerically(">=", 4))
-			}).WithContext(ctx).WithTimeout(3 * time.Minute).WithPolling(time.Second).Should(Succeed())
+			scaleUpStarted(ctx, ns, name, 5)
 			pods := &corev1.PodList{}
 			Expect(k8s.List(ctx, pods, client.InNamespace(operatorNamespace), client.MatchingLabels{"app.kubernetes.io/name": "quorum-operator"})).To(Succeed())
 			for i := range pods.Items {
@@ -289,18 +291,7 @@ var _ = Describe("Reliability", Label("chaos"), func() {
 			for _, s := range []string{name + "-server-tls", name + "-peer-tls"} {
 				Expect(k8s.Delete(ctx, &corev1.Secret{ObjectMeta: metav1ObjectMeta(ns, s)})).To(Succeed())
 			}
-			Eventually(func() error {
-				for _, ep := range eps {
-					s, err := servedSerial(ep, tlsCfg)
-					if err != nil {
-						return err
-					}
-					if s == before[ep] {
-						return fmt.Errorf("%s still serves serial %s", ep, s)
-					}
-				}
-				return nil
-			}).WithContext(ctx).WithTimeout(4 * time.Minute).WithPolling(3 * time.Second).Should(Succeed())
+			waitNewSerials(ctx, eps, tlsCfg, before)
 		})
 	}, SpecTimeout(30*time.Minute))
 

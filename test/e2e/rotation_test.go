@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"net"
@@ -48,18 +49,7 @@ var _ = Describe("Certificate rotation", func() {
 		}
 
 		By("waiting until every member presents a new certificate")
-		Eventually(func() error {
-			for _, ep := range eps {
-				s, err := servedSerial(ep, tlsCfg)
-				if err != nil {
-					return err
-				}
-				if s == before[ep] {
-					return fmt.Errorf("%s still serves serial %s", ep, s)
-				}
-			}
-			return nil
-		}).WithContext(ctx).WithTimeout(4 * time.Minute).WithPolling(3 * time.Second).Should(Succeed())
+		waitNewSerials(ctx, eps, tlsCfg, before)
 		time.Sleep(5 * time.Second) // a few more writes on the new certificates
 		acked, failed := w.finish()
 		GinkgoWriter.Printf("writes acknowledged %d, failed %d, largest gap %v\n", len(acked), failed, w.maxGap)
@@ -82,3 +72,21 @@ var _ = Describe("Certificate rotation", func() {
 		}
 	}, SpecTimeout(10*time.Minute))
 })
+
+// waitNewSerials waits until every endpoint serves a certificate other
+// than the one it served before.
+func waitNewSerials(ctx context.Context, eps []string, tlsCfg *tls.Config, before map[string]string) {
+	GinkgoHelper()
+	Eventually(func() error {
+		for _, ep := range eps {
+			s, err := servedSerial(ep, tlsCfg)
+			if err != nil {
+				return err
+			}
+			if s == before[ep] {
+				return fmt.Errorf("%s still serves serial %s", ep, s)
+			}
+		}
+		return nil
+	}).WithContext(ctx).WithTimeout(4 * time.Minute).WithPolling(3 * time.Second).Should(Succeed())
+}
