@@ -49,6 +49,20 @@ var _ = Describe("EtcdCluster admission", func() {
 		Entry("malformed quota", map[string]any{"quota": map[string]any{"backendBytes": "2 gigs"}}, "spec.quota.backendBytes"),
 	)
 
+	It("accepts a storage size written back in canonical form", func(ctx SpecContext) {
+		u := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "etcd.quorum.dev/v1alpha1", "kind": "EtcdCluster",
+			"metadata": map[string]any{"generateName": "size-", "namespace": "default"},
+			"spec":     map[string]any{"storage": map[string]any{"size": "1024Mi"}},
+		}}
+		Expect(k8s.Create(ctx, u)).To(Succeed())
+		c := &etcdv1.EtcdCluster{}
+		Expect(get(ctx, "default", u.GetName(), c)()).To(Succeed())
+		Expect(c.Spec.Storage.Size.String()).To(Equal("1Gi"))
+		c.Spec.Replicas = ptr.To[int32](1)
+		Expect(k8s.Update(ctx, c)).To(Succeed(), "a typed client writes 1024Mi back as 1Gi")
+	})
+
 	It("refuses names that cannot name Services, pods and claims", func(ctx SpecContext) {
 		for _, name := range []string{"a.b", strings.Repeat("x", 49), "-x"} {
 			u := &unstructured.Unstructured{Object: map[string]any{

@@ -195,7 +195,8 @@ type StorageSpec struct {
 
 	// Size of each member's volume (or the emptyDir size limit). Immutable.
 	// +kubebuilder:default="1Gi"
-	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="storage.size is immutable"
+	// Compared as quantities: "1024Mi" written back as "1Gi" is no change.
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf || (isQuantity(string(self)) && isQuantity(string(oldSelf)) && quantity(string(self)).compareTo(quantity(string(oldSelf))) == 0)",message="storage.size is immutable"
 	// +optional
 	Size *resource.Quantity `json:"size,omitempty"`
 
