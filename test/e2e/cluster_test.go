@@ -4,8 +4,14 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os/exec"
+	"strconv"
+	"strings"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -82,6 +88,17 @@ var _ = Describe("EtcdCluster", func() {
 		Expect(err).To(HaveOccurred())
 		Expect(err.Error()).To(Or(ContainSubstring("user name not found"), ContainSubstring("permission denied")))
 
+		By("refusing plaintext and certificate-less connections on the client and peer ports")
+		for _, ep := range eps {
+			host := strings.TrimPrefix(ep, "https://")
+			host = host[:strings.LastIndex(host, ":")]
+			for _, port := range []int{etcdv1.ClientPort, etcdv1.PeerPort} {
+				addr := net.JoinHostPort(host, strconv.Itoa(port))
+				Expect(plainHTTPServed(addr)).To(BeFalse(), "plain http answered on %s", addr)
+				Expect(servesWithoutClientCert(addr, tlsCfg)).To(BeFalse(), "%s served a TLS client without a certificate", addr)
+			}
+		}
+
 		By("using etcdctl inside a member pod through the client Service")
 		out, err := kubectlExec(ns, "trio-1", "etcdctl", "--endpoints", "https://trio-client:2379", "get", "/e2e/key", "--print-value-only")
 		Expect(err).NotTo(HaveOccurred(), out)
@@ -148,3 +165,40 @@ var _ = Describe("EtcdCluster", func() {
 		Expect(string(resp.Kvs[0].Value)).To(Equal("yes"))
 	}, SpecTimeout(10*time.Minute))
 })
+
+// plainHTTPServed tells whether addr answers a plain http request with
+// anything but an error status (a TLS-only port answers 400 or hangs up).
+func plainHTTPServed(addr string) bool {
+	c := http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get("http://" + addr + "/version")
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode < 400
+}
+
+// servesWithoutClientCert tells whether addr completes a TLS session with a
+// client that presents no certificate and reads an answer from it.
+func servesWithoutClientCert(addr string, cfg *tls.Config) bool {
+	anon := cfg.Clone()
+	anon.Certificates = nil
+	anon.NextProtos = []string{"http/1.1"}
+	// Only the server's demand for a client certificate is probed here: the
+	// peer port's certificate names the peer Service, not the client one.
+	anon.InsecureSkipVerify = true
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	conn, err := tls.DialWithDialer(d, "tcp", addr, anon)
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(conn, "GET /version HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); err != nil {
+		return false
+	}
+	buf := make([]byte, 64)
+	n, err := conn.Read(buf)
+	return err == nil && n > 0
+}
