@@ -4,20 +4,11 @@ package main
 import (
 	"flag"
 	"os"
-	"strings"
 
-	appsv1 "k8s.io/api/apps/v1"
-	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
-	policyv1 "k8s.io/api/policy/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -54,54 +45,15 @@ func main() {
 		HealthProbeBindAddress: probeAddr,
 		LeaderElection:         leaderElect,
 		LeaderElectionID:       "quorum-operator.etcd.quorum.dev",
-		Cache:                  cacheOptions(watchNamespaces),
+		Cache:                  controllers.CacheOptions(watchNamespaces),
 	})
 	if err != nil {
 		log.Error(err, "creating manager")
 		os.Exit(1)
 	}
-	r := &controllers.EtcdClusterReconciler{
-		Client:            mgr.GetClient(),
-		Scheme:            mgr.GetScheme(),
-		Recorder:          mgr.GetEventRecorder("quorum-operator"),
-		APIReader:         mgr.GetAPIReader(),
-		OperatorNamespace: os.Getenv("POD_NAMESPACE"),
-		Render:            render.Options{ImageRepository: imageRepo, ClusterDomain: clusterDomain},
-		Clients:           controllers.NewClientCache(),
-	}
-	if err := r.SetupWithManager(mgr); err != nil {
-		log.Error(err, "setting up controller", "controller", "etcdcluster")
-		os.Exit(1)
-	}
-	br := &controllers.EtcdBackupReconciler{
-		Client:   mgr.GetClient(),
-		Scheme:   mgr.GetScheme(),
-		Recorder: mgr.GetEventRecorder("quorum-operator"),
-		Render:   r.Render,
-	}
-	if err := br.SetupWithManager(mgr); err != nil {
-		log.Error(err, "setting up controller", "controller", "etcdbackup")
-		os.Exit(1)
-	}
-	rr := &controllers.EtcdRestoreReconciler{
-		Client:   mgr.GetClient(),
-		Scheme:   mgr.GetScheme(),
-		Recorder: mgr.GetEventRecorder("quorum-operator"),
-		Render:   r.Render,
-	}
-	if err := rr.SetupWithManager(mgr); err != nil {
-		log.Error(err, "setting up controller", "controller", "etcdrestore")
-		os.Exit(1)
-	}
-	sr := &controllers.EtcdBackupScheduleReconciler{
-		Client:   mgr.GetClient(),
-		Scheme:   mgr.GetScheme(),
-		Recorder: mgr.GetEventRecorder("quorum-operator"),
-		Stores:   controllers.S3Stores{Reader: mgr.GetAPIReader()},
-		Render:   r.Render,
-	}
-	if err := sr.SetupWithManager(mgr); err != nil {
-		log.Error(err, "setting up controller", "controller", "etcdbackupschedule")
+	o := render.Options{ImageRepository: imageRepo, ClusterDomain: clusterDomain}
+	if err := controllers.Setup(mgr, o, os.Getenv("POD_NAMESPACE")); err != nil {
+		log.Error(err, "setting up controllers")
 		os.Exit(1)
 	}
 	utilruntime.Must(mgr.AddHealthzCheck("healthz", healthz.Ping))
@@ -111,29 +63,4 @@ func main() {
 		log.Error(err, "running manager")
 		os.Exit(1)
 	}
-}
-
-// cacheOptions limits what the operator caches: the watched namespaces, and
-// among Secrets, ConfigMaps, Services, StatefulSets and PDBs only the
-// objects it manages.
-func cacheOptions(watchNamespaces string) cache.Options {
-	managed := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{etcdv1.LabelManagedBy: etcdv1.ManagedByValue})}
-	o := cache.Options{ByObject: map[client.Object]cache.ByObject{
-		&corev1.Secret{}:                managed,
-		&corev1.ConfigMap{}:             managed,
-		&corev1.Service{}:               managed,
-		&appsv1.StatefulSet{}:           managed,
-		&policyv1.PodDisruptionBudget{}: managed,
-		&networkingv1.NetworkPolicy{}:   managed,
-		&batchv1.Job{}:                  managed,
-	}}
-	if watchNamespaces != "" {
-		o.DefaultNamespaces = map[string]cache.Config{}
-		for _, ns := range strings.Split(watchNamespaces, ",") {
-			if ns = strings.TrimSpace(ns); ns != "" {
-				o.DefaultNamespaces[ns] = cache.Config{}
-			}
-		}
-	}
-	return o
 }
