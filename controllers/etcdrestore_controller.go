@@ -64,15 +64,42 @@ func (r *EtcdRestoreReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	if err := r.Get(ctx, req.NamespacedName, x); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	if x.Status.Phase == etcdv1.RestoreSucceeded || x.Status.Phase == etcdv1.RestoreFailed || !x.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, nil
+	finished := x.Status.Phase == etcdv1.RestoreSucceeded || x.Status.Phase == etcdv1.RestoreFailed
+	if finished || (!x.DeletionTimestamp.IsZero() && x.Status.Phase != etcdv1.RestoreRestoring) {
+		return ctrl.Result{}, r.setFinalizer(ctx, x, false)
 	}
 	original := x.DeepCopy()
 	result, err := r.step(ctx, x)
 	if perr := r.Status().Patch(ctx, x, client.MergeFrom(original)); perr != nil && err == nil {
 		err = fmt.Errorf("patching status: %w", perr)
 	}
+	if err == nil {
+		// A restore that has begun stopping members is carried to its end,
+		// even if the EtcdRestore is deleted meanwhile.
+		err = r.setFinalizer(ctx, x, x.Status.Phase == etcdv1.RestoreRestoring)
+	}
 	return result, err
+}
+
+// restoreFinalizer keeps an EtcdRestore that is restoring members until the
+// cluster reports the restore done: abandoned half-way, some members would
+// run the snapshot and others the old data.
+const restoreFinalizer = "etcd.quorum.dev/restore-in-progress"
+
+func (r *EtcdRestoreReconciler) setFinalizer(ctx context.Context, x *etcdv1.EtcdRestore, on bool) error {
+	if controllerutil.ContainsFinalizer(x, restoreFinalizer) == on {
+		return nil
+	}
+	patch := client.MergeFrom(x.DeepCopy())
+	if on {
+		controllerutil.AddFinalizer(x, restoreFinalizer)
+	} else {
+		controllerutil.RemoveFinalizer(x, restoreFinalizer)
+	}
+	if err := r.Patch(ctx, x, patch); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("updating finalizers: %w", err)
+	}
+	return nil
 }
 
 func (r *EtcdRestoreReconciler) step(ctx context.Context, x *etcdv1.EtcdRestore) (ctrl.Result, error) {

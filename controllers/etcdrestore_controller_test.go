@@ -173,6 +173,22 @@ var _ = Describe("EtcdRestore", func() {
 			g.Expect(cond.Reason).To(Equal(etcdv1.ReasonRestoringInPlace))
 		}, timeout, poll).Should(Succeed())
 
+		// Deleting a restore that is stopping members does not abandon it
+		// half-way: it stays until the cluster reports it done.
+		Eventually(func(g Gomega) {
+			g.Expect(get(ctx, ns, "second", second)()).To(Succeed())
+			g.Expect(second.Finalizers).To(ContainElement("etcd.quorum.dev/restore-in-progress"))
+		}, timeout, poll).Should(Succeed())
+		Expect(get(ctx, ns, "bad", bad)()).To(Succeed())
+		Expect(bad.Finalizers).To(BeEmpty(), "a failed restore holds nothing")
+		Expect(k8s.Delete(ctx, second)).To(Succeed())
+		Consistently(func(g Gomega) {
+			g.Expect(get(ctx, ns, "second", second)()).To(Succeed())
+			g.Expect(second.DeletionTimestamp).NotTo(BeNil())
+			g.Expect(get(ctx, ns, "db", sts)()).To(Succeed())
+			g.Expect(sts.Spec.Template.Annotations).To(HaveKeyWithValue(render.AnnotationRestoreID, id))
+		}, 2*time.Second, poll).Should(Succeed())
+
 		// A pod made from the restore's template is left alone.
 		restored := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "db-1", Namespace: ns, Labels: c.SelectorLabels(),
 			Annotations: map[string]string{render.AnnotationRestoreID: id}},

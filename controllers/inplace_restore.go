@@ -46,7 +46,8 @@ func (r *EtcdClusterReconciler) inPlaceRestore(ctx context.Context, c *etcdv1.Et
 	}
 	var found []etcdv1.EtcdRestore
 	for _, x := range list.Items {
-		if x.Spec.ClusterName != c.Name || x.Status.RestoreID == "" || !x.DeletionTimestamp.IsZero() {
+		deleted := !x.DeletionTimestamp.IsZero() && x.Status.Phase != etcdv1.RestoreRestoring
+		if x.Spec.ClusterName != c.Name || x.Status.RestoreID == "" || deleted {
 			continue
 		}
 		if x.Status.Phase == etcdv1.RestoreRestoring || x.Status.Phase == etcdv1.RestoreSucceeded {
