@@ -49,6 +49,8 @@ type Env struct {
 	Window time.Duration
 	// Sizes are the cluster counts of the operator cost bench.
 	Sizes []int
+	// BackupMiB is how much data the backup bench puts in its cluster.
+	BackupMiB int
 	// CRDDir holds the CRDs for envtest.
 	CRDDir string
 	// Log receives progress lines (stderr).

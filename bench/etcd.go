@@ -148,9 +148,14 @@ func startEtcd(dir string, tlsDir server.TLSDir) (*embed.Etcd, string, error) {
 // putLoad runs clients goroutines putting 256-byte values over conns
 // connections for d; it returns the throughput and every latency.
 func putLoad(ctx context.Context, endpoint string, tlsCfg *tls.Config, clients, conns int, d time.Duration) (float64, []time.Duration, error) {
+	return putLoadWith(ctx, clientv3.Config{Endpoints: []string{endpoint}, TLS: tlsCfg, DialTimeout: 10 * time.Second, Logger: zap.NewNop()}, clients, conns, d)
+}
+
+// putLoadWith is putLoad with connections made from cfg.
+func putLoadWith(ctx context.Context, cfg clientv3.Config, clients, conns int, d time.Duration) (float64, []time.Duration, error) {
 	cs := make([]*clientv3.Client, conns)
 	for i := range cs {
-		c, err := clientv3.New(clientv3.Config{Endpoints: []string{endpoint}, TLS: tlsCfg, DialTimeout: 10 * time.Second, Logger: zap.NewNop()})
+		c, err := clientv3.New(cfg)
 		if err != nil {
 			return 0, nil, err
 		}

@@ -49,6 +49,9 @@ type Results struct {
 	Metrics  []Metric          `json:"metrics"`
 	Skipped  []Note            `json:"skipped"`
 	Failed   []Note            `json:"failed"`
+	// Kept lists the benches whose results come from an earlier run
+	// (bench -merge).
+	Kept []Kept `json:"kept,omitempty"`
 }
 
 // Outcome is what the runner got from one bench.
@@ -118,6 +121,9 @@ func (r *Results) Markdown() string {
 	fmt.Fprintf(&w, "Written by `make bench` on %s. Each metric ran %d times, each run in a fresh process; "+
 		"the tables give the median, the range and the spread ((max-min)/median).\n\n",
 		r.Date.UTC().Format("2006-01-02 15:04 MST"), r.Runs)
+	if len(r.Kept) > 0 {
+		fmt.Fprintf(&w, "%s\n\n", keptLine(r.Kept))
+	}
 	m := r.Machine
 	fmt.Fprintf(&w, "## Machine\n\n| | |\n|---|---|\n")
 	fmt.Fprintf(&w, "| CPU | %s, %d cores |\n| Kernel | %s |\n| Go | %s %s |\n| Disk dir | `%s` (%s) |\n",

@@ -22,7 +22,7 @@ func main() {
 	var (
 		runs                               int
 		out, only, sizes, child, localPath string
-		clusterVolumes                     bool
+		clusterVolumes, merge              bool
 		timeout                            time.Duration
 		env                                = bench.Env{Log: os.Stderr}
 	)
@@ -36,6 +36,8 @@ func main() {
 	flag.BoolVar(&clusterVolumes, "cluster-volumes", false, "Use the local cluster's volume dir, $QUORUM_STATE/volumes, as disk dir.")
 	flag.IntVar(&env.DiskMiB, "disk-mib", 256, "File size of the bandwidth test, in MiB.")
 	flag.StringVar(&env.Kubeconfig, "bench-kubeconfig", os.Getenv("BENCH_KUBECONFIG"), "Kubeconfig of the real cluster; empty skips the benches that need one.")
+	flag.IntVar(&env.BackupMiB, "backup-mib", 256, "Data put in the backup-restore bench's cluster, in MiB (quota and volumes grow to fit).")
+	flag.BoolVar(&merge, "merge", false, "Keep the results of the benches not run this time from the existing results.json.")
 	flag.StringVar(&env.CRDDir, "crds", "config/crd/bases", "CRD directory for envtest.")
 	flag.DurationVar(&timeout, "timeout", 15*time.Minute, "Time limit of one run of one bench.")
 	flag.StringVar(&child, "child", "", "Internal: run this bench once and print its values as JSON.")
@@ -80,14 +82,24 @@ func main() {
 			"etcd load":     env.EtcdDuration.String() + " per load",
 			"Disk file":     strconv.Itoa(env.DiskMiB) + " MiB",
 			"Kubeconfig":    cmp.Or(env.Kubeconfig, "none"),
+			"Backup data":   strconv.Itoa(env.BackupMiB) + " MiB",
 		},
 		Machine: bench.ThisMachine(env.DiskDir),
 	}
 	if localPath != "" {
 		res.Machine.DiskDir = "temp dir under /var/tmp"
 	}
+	var old *bench.Results
+	if merge {
+		if old, err = bench.ReadResults(filepath.Join(out, "results.json")); err != nil {
+			fail(err)
+		}
+	}
 	for _, oc := range bench.RunAll(ctx, o) {
 		res.Add(oc)
+	}
+	if old != nil {
+		res.Merge(old)
 	}
 	js, err := res.JSON()
 	if err != nil {
