@@ -80,9 +80,15 @@ func serviceClient(ctx context.Context, ns, name string, tlsCfg *tls.Config) *cl
 
 // chaosScenario creates a 3-member cluster and runs the rounds.
 func chaosScenario(ctx SpecContext, scenario string, fault func(ctx SpecContext, ns, name string, round int)) {
+	chaosScenarioWith(ctx, scenario, nil, fault)
+}
+
+// chaosScenarioWith is chaosScenario with the cluster changed before it is
+// created.
+func chaosScenarioWith(ctx SpecContext, scenario string, mut func(*etcdv1.EtcdCluster), fault func(ctx SpecContext, ns, name string, round int)) {
 	ns := newNamespace(ctx)
 	name := "chaos"
-	createCluster(ctx, ns, name, 3, nil)
+	createCluster(ctx, ns, name, 3, mut)
 	waitAvailable(ctx, ns, name, 3)
 	tlsCfg := clientTLS(ctx, ns, name)
 	cl := serviceClient(ctx, ns, name, tlsCfg)
@@ -265,6 +271,30 @@ var _ = Describe("Reliability", Label("chaos"), func() {
 			}).WithContext(ctx).WithTimeout(6 * time.Minute).WithPolling(2 * time.Second).Should(Succeed())
 			waitSettled(ctx, ns, name, 3)
 		})
+	}, SpecTimeout(40*time.Minute))
+
+	It("rolling upgrade from etcd 3.6 to 3.7", func(ctx SpecContext) {
+		prev := os.Getenv("E2E_PREV_ETCD_VERSION")
+		Expect(prev).NotTo(BeEmpty(), "hack/e2e.sh sets E2E_PREV_ETCD_VERSION")
+		chaosScenarioWith(ctx, "rolling upgrade 3.6-3.7", func(c *etcdv1.EtcdCluster) { c.Spec.Version = prev },
+			func(ctx SpecContext, ns, name string, round int) {
+				// The first round upgrades; later rounds (the version only
+				// goes up) restart the members for a spec change instead.
+				c := &etcdv1.EtcdCluster{}
+				Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, c)).To(Succeed())
+				patch := client.MergeFrom(c.DeepCopy())
+				if c.Spec.Version == prev {
+					c.Spec.Version = "3.7.3"
+				} else {
+					c.Spec.EtcdOptions = map[string]string{"snapshot-count": strconv.Itoa(20000 + round)}
+				}
+				Expect(k8s.Patch(ctx, c, patch)).To(Succeed())
+				waitSpecDone(ctx, ns, name, 3)
+				Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, c)).To(Succeed())
+				for _, m := range c.Status.Members {
+					Expect(m.Version).To(Equal("3.7.3"), "%+v", c.Status.Members)
+				}
+			})
 	}, SpecTimeout(40*time.Minute))
 
 	It("rolling restart for a spec change", func(ctx SpecContext) {
