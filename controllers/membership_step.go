@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
@@ -83,6 +84,15 @@ func (r *EtcdClusterReconciler) changeMembership(ctx context.Context, p *pass, a
 		failpoint.Hit(failpoint.AfterPromote)
 		r.Recorder.Eventf(c, nil, corev1.EventTypeNormal, "MemberPromoted", "PromoteLearner", "%s", action.Reason)
 	case membership.GrowStatefulSet, membership.ShrinkStatefulSet:
+		if action.Kind == membership.GrowStatefulSet {
+			if reason, err := r.slotsStillFreeing(ctx, c, p.stsReplicas, action.Replicas); err != nil || reason != "" {
+				if err == nil {
+					wait := membership.Action{Kind: membership.Wait, Ordinal: action.Ordinal, Reason: reason}
+					p.membership = &wait
+				}
+				return err
+			}
+		}
 		p.stsReplicas = action.Replicas
 		if err := r.apply(ctx, c, render.StatefulSet(c, r.Render, action.Replicas, render.Hash(render.EtcdOptions(c)), p.restore)); err != nil {
 			return err
@@ -202,4 +212,29 @@ func (r *EtcdClusterReconciler) updateJoinList(ctx context.Context, p *pass) err
 		return err
 	}
 	return nil
+}
+
+// slotsStillFreeing says why the StatefulSet should not grow from `from` to
+// `to` members yet: a pod or volume claim of a new slot is still being
+// deleted (a scale-down moments ago, with claims deleted on scale-down).
+// Grown then, the StatefulSet controller would meet the terminating claim
+// and back off for minutes before creating the pod.
+func (r *EtcdClusterReconciler) slotsStillFreeing(ctx context.Context, c *etcdv1.EtcdCluster, from, to int32) (string, error) {
+	for o := int(from); o < int(to); o++ {
+		pod := &corev1.Pod{}
+		switch err := r.Get(ctx, objectKey(c.Namespace, c.MemberName(o)), pod); {
+		case err == nil && !pod.DeletionTimestamp.IsZero():
+			return fmt.Sprintf("pod %s is still terminating", pod.Name), nil
+		case err != nil && !apierrors.IsNotFound(err):
+			return "", fmt.Errorf("reading pod %s: %w", c.MemberName(o), err)
+		}
+		pvc := &corev1.PersistentVolumeClaim{}
+		switch err := r.Get(ctx, objectKey(c.Namespace, c.MemberClaimName(o)), pvc); {
+		case err == nil && !pvc.DeletionTimestamp.IsZero():
+			return fmt.Sprintf("volume claim %s is still being deleted", pvc.Name), nil
+		case err != nil && !apierrors.IsNotFound(err):
+			return "", fmt.Errorf("reading volume claim %s: %w", c.MemberClaimName(o), err)
+		}
+	}
+	return "", nil
 }

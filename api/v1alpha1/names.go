@@ -103,6 +103,10 @@ func (c *EtcdCluster) AuthEnabled() bool {
 // MemberName is the pod (and etcd member) name of ordinal i.
 func (c *EtcdCluster) MemberName(i int) string { return c.Name + "-" + strconv.Itoa(i) }
 
+// MemberClaimName is the volume claim of member i, made by the StatefulSet
+// from its "data" claim template.
+func (c *EtcdCluster) MemberClaimName(i int) string { return "data-" + c.MemberName(i) }
+
 // MemberHost is the stable DNS name of member ordinal i.
 func (c *EtcdCluster) MemberHost(i int, domain string) string {
 	return fmt.Sprintf("%s.%s.%s.svc.%s", c.MemberName(i), c.PeerServiceName(), c.Namespace, domain)
