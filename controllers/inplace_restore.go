@@ -85,8 +85,7 @@ func (r *EtcdClusterReconciler) resolveInPlaceRestore(ctx context.Context, p *pa
 		return false, err
 	}
 	if x.Spec.FromSurvivor != nil {
-		done := c.Status.Restore != nil && c.Status.Restore.RestoreID == x.Status.RestoreID && c.Status.Restore.Done
-		if x.Status.Phase == etcdv1.RestoreRestoring && !done {
+		if x.Status.Phase == etcdv1.RestoreRestoring && !restoreDone(c, x) {
 			p.inPlace = x
 			return false, r.startSurvivorRecovery(ctx, p, x)
 		}
@@ -103,8 +102,7 @@ func (r *EtcdClusterReconciler) resolveInPlaceRestore(ctx context.Context, p *pa
 	}
 	src.InPlaceID = x.Status.RestoreID
 	p.restore = src
-	done := c.Status.Restore != nil && c.Status.Restore.RestoreID == x.Status.RestoreID && c.Status.Restore.Done
-	if x.Status.Phase != etcdv1.RestoreRestoring || done {
+	if x.Status.Phase != etcdv1.RestoreRestoring || restoreDone(c, x) {
 		return true, nil
 	}
 	p.inPlace = x
@@ -158,20 +156,9 @@ func (r *EtcdClusterReconciler) stopOldMembers(ctx context.Context, p *pass) err
 		return r.stopForSurvivor(ctx, p)
 	}
 	c, id := p.cluster, p.inPlace.Status.RestoreID
-	pods := &corev1.PodList{}
-	if err := r.List(ctx, pods, client.InNamespace(c.Namespace), client.MatchingLabels(c.SelectorLabels())); err != nil {
-		return fmt.Errorf("listing pods: %w", err)
-	}
-	stopped := 0
-	for i := range pods.Items {
-		pod := &pods.Items[i]
-		if pod.Annotations[render.AnnotationRestoreID] == id || !pod.DeletionTimestamp.IsZero() {
-			continue
-		}
-		if err := r.Delete(ctx, pod, client.Preconditions{UID: &pod.UID}); client.IgnoreNotFound(err) != nil {
-			return fmt.Errorf("stopping %s for the restore: %w", pod.Name, err)
-		}
-		stopped++
+	stopped, err := r.restartPods(ctx, c, func(pod *corev1.Pod) bool { return pod.Annotations[render.AnnotationRestoreID] != id })
+	if err != nil {
+		return err
 	}
 	if stopped > 0 {
 		r.Recorder.Eventf(c, p.inPlace, corev1.EventTypeNormal, "MembersStopped", "Restore", "stopped %d member pod(s) to restore them from the snapshot", stopped)
@@ -190,13 +177,13 @@ func (r *EtcdClusterReconciler) finishRestore(ctx context.Context, p *pass) erro
 	}
 	c, id := p.cluster, p.inPlace.Status.RestoreID
 	desired := int(c.DesiredReplicas())
-	pods := &corev1.PodList{}
-	if err := r.List(ctx, pods, client.InNamespace(c.Namespace), client.MatchingLabels(c.SelectorLabels())); err != nil {
-		return fmt.Errorf("listing pods: %w", err)
+	pods, err := r.listMemberPods(ctx, c)
+	if err != nil {
+		return err
 	}
 	restored := 0
-	for i := range pods.Items {
-		pod := &pods.Items[i]
+	for i := range pods {
+		pod := &pods[i]
 		if pod.Annotations[render.AnnotationRestoreID] == id && pod.DeletionTimestamp.IsZero() && podReady(pod) {
 			restored++
 		}
@@ -215,4 +202,40 @@ func (r *EtcdClusterReconciler) finishRestore(ctx context.Context, p *pass) erro
 		"every member restored from %s; new cluster ID %x", p.inPlace.Status.Location, p.obs.clusterID)
 	p.inPlace = nil
 	return nil
+}
+
+// restoreDone: the cluster reports the restore x done.
+func restoreDone(c *etcdv1.EtcdCluster, x *etcdv1.EtcdRestore) bool {
+	return c.Status.Restore != nil && c.Status.Restore.RestoreID == x.Status.RestoreID && c.Status.Restore.Done
+}
+
+// listMemberPods lists the cluster's member pods (from the cache).
+func (r *EtcdClusterReconciler) listMemberPods(ctx context.Context, c *etcdv1.EtcdCluster) ([]corev1.Pod, error) {
+	list := &corev1.PodList{}
+	if err := r.List(ctx, list, client.InNamespace(c.Namespace), client.MatchingLabels(c.SelectorLabels())); err != nil {
+		return nil, fmt.Errorf("listing pods: %w", err)
+	}
+	return list.Items, nil
+}
+
+// restartPods deletes, all at once, the member pods not being deleted
+// already for which restart says so; the StatefulSet makes them again. It
+// returns how many it deleted.
+func (r *EtcdClusterReconciler) restartPods(ctx context.Context, c *etcdv1.EtcdCluster, restart func(*corev1.Pod) bool) (int, error) {
+	pods, err := r.listMemberPods(ctx, c)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for i := range pods {
+		pod := &pods[i]
+		if !pod.DeletionTimestamp.IsZero() || !restart(pod) {
+			continue
+		}
+		if err := r.Delete(ctx, pod, client.Preconditions{UID: &pod.UID}); client.IgnoreNotFound(err) != nil {
+			return n, fmt.Errorf("restarting %s: %w", pod.Name, err)
+		}
+		n++
+	}
+	return n, nil
 }

@@ -9,7 +9,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
 	"quorum.dev/etcd-operator/controllers/etcdclient"
@@ -150,12 +149,12 @@ func (r *EtcdClusterReconciler) snapshot(p *pass, pods map[int]membership.Pod) m
 
 // memberPods maps the cluster's pods by ordinal.
 func (r *EtcdClusterReconciler) memberPods(ctx context.Context, c *etcdv1.EtcdCluster) (map[int]membership.Pod, error) {
-	list := &corev1.PodList{}
-	if err := r.List(ctx, list, client.InNamespace(c.Namespace), client.MatchingLabels(c.SelectorLabels())); err != nil {
-		return nil, fmt.Errorf("listing pods: %w", err)
+	items, err := r.listMemberPods(ctx, c)
+	if err != nil {
+		return nil, err
 	}
 	pods := map[int]membership.Pod{}
-	for _, pod := range list.Items {
+	for _, pod := range items {
 		o, err := strconv.Atoi(strings.TrimPrefix(pod.Name, c.Name+"-"))
 		if err != nil || !strings.HasPrefix(pod.Name, c.Name+"-") {
 			continue

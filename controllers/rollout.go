@@ -95,9 +95,9 @@ func (r *EtcdClusterReconciler) rollout(ctx context.Context, p *pass) error {
 	if p.sts == nil || p.client == nil || p.inPlace != nil || (p.membership != nil && p.membership.Kind != membership.None) {
 		return nil
 	}
-	list := &corev1.PodList{}
-	if err := r.List(ctx, list, client.InNamespace(c.Namespace), client.MatchingLabels(c.SelectorLabels())); err != nil {
-		return fmt.Errorf("listing pods: %w", err)
+	items, err := r.listMemberPods(ctx, c)
+	if err != nil {
+		return err
 	}
 	ids := map[string]uint64{}
 	for _, m := range p.obs.list {
@@ -111,7 +111,7 @@ func (r *EtcdClusterReconciler) rollout(ctx context.Context, p *pass) error {
 		allHealthy = allHealthy && healthy[m.ID]
 	}
 	var pods []podInfo
-	for _, pod := range list.Items {
+	for _, pod := range items {
 		o, ok := ordinalOf(c, pod.Name)
 		if !ok {
 			continue

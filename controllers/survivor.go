@@ -70,13 +70,13 @@ func (r *EtcdClusterReconciler) startSurvivorRecovery(ctx context.Context, p *pa
 				return &specError{etcdv1.ReasonChoosingSurvivor, "no member answers a status request, so none can be chosen as the survivor; name one in spec.fromSurvivor.member of EtcdRestore " + x.Name}
 			}
 		}
-		pods := &corev1.PodList{}
-		if err := r.List(ctx, pods, client.InNamespace(c.Namespace), client.MatchingLabels(c.SelectorLabels())); err != nil {
-			return fmt.Errorf("listing pods: %w", err)
+		pods, err := r.listMemberPods(ctx, c)
+		if err != nil {
+			return err
 		}
 		now := metav1.NewTime(r.now())
 		st = &etcdv1.ClusterRestoreStatus{Name: x.Name, RestoreID: x.Status.RestoreID, StartTime: &now, Survivor: survivor}
-		for _, pod := range pods.Items {
+		for _, pod := range pods {
 			st.StoppedPods = append(st.StoppedPods, string(pod.UID))
 		}
 		c.Status.Restore = st
@@ -125,20 +125,9 @@ func (r *EtcdClusterReconciler) stopForSurvivor(ctx context.Context, p *pass) er
 	if st == nil || p.forceNewCluster != st.Survivor+"/"+st.RestoreID {
 		return nil
 	}
-	pods := &corev1.PodList{}
-	if err := r.List(ctx, pods, client.InNamespace(c.Namespace), client.MatchingLabels(c.SelectorLabels())); err != nil {
-		return fmt.Errorf("listing pods: %w", err)
-	}
-	stopped := 0
-	for i := range pods.Items {
-		pod := &pods.Items[i]
-		if !slices.Contains(st.StoppedPods, string(pod.UID)) || !pod.DeletionTimestamp.IsZero() {
-			continue
-		}
-		if err := r.Delete(ctx, pod, client.Preconditions{UID: &pod.UID}); client.IgnoreNotFound(err) != nil {
-			return fmt.Errorf("restarting %s for the recovery: %w", pod.Name, err)
-		}
-		stopped++
+	stopped, err := r.restartPods(ctx, c, func(pod *corev1.Pod) bool { return slices.Contains(st.StoppedPods, string(pod.UID)) })
+	if err != nil {
+		return err
 	}
 	if stopped > 0 {
 		r.Recorder.Eventf(c, p.inPlace, corev1.EventTypeNormal, "MembersStopped", "Restore", "restarted %d member pod(s); %s starts as a new one-member cluster", stopped, st.Survivor)
