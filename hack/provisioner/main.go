@@ -3,7 +3,10 @@
 // pending claim of a StorageClass whose provisioner is its -name, creates a
 // directory under -root and a hostPath PersistentVolume bound to the claim.
 // When such a volume is released and its reclaim policy is Delete, it removes
-// the directory and the volume. Directories are world-writable (mode 0777)
+// the directory and the volume. When a claim bound to one of its volumes asks
+// for more storage and its StorageClass allows expansion, it grows the volume
+// and completes the claim's resize through the API, as the CSI
+// external-resizer does (resize.go). Directories are world-writable (mode 0777)
 // because the kubelet applies no fsGroup to hostPath volumes and our pods run
 // as non-root users.
 package main
@@ -26,8 +29,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/tools/record"
 )
 
 const (
@@ -42,6 +48,7 @@ type provisioner struct {
 	name   string // provisioner name in StorageClass.provisioner
 	root   string // directory under which volumes are made
 	node   string // the node the volumes live on
+	events record.EventRecorder
 
 	pvcs    cache.Indexer
 	pvs     cache.Indexer
@@ -71,6 +78,13 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	if err := checkAccess(ctx, p.client); err != nil {
+		log.Fatal(err)
+	}
+	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: p.client.CoreV1().Events("")})
+	defer broadcaster.Shutdown()
+	p.events = broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "quorum-local-resizer"})
 
 	f := informers.NewSharedInformerFactory(p.client, 5*time.Minute)
 	kick := make(chan struct{}, 1)
@@ -118,8 +132,13 @@ func notify(c chan struct{}) {
 
 func (p *provisioner) sync(ctx context.Context) {
 	for _, o := range p.pvcs.List() {
-		if err := p.provision(ctx, o.(*corev1.PersistentVolumeClaim)); err != nil {
+		pvc := o.(*corev1.PersistentVolumeClaim)
+		if err := p.provision(ctx, pvc); err != nil {
 			log.Printf("provision: %v", err)
+		}
+		// A conflict means a stale cache: the informer brings the newer claim.
+		if err := p.resize(ctx, pvc); err != nil && !apierrors.IsConflict(err) {
+			log.Printf("resize: %v", err)
 		}
 	}
 	for _, o := range p.pvs.List() {
