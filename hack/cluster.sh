@@ -5,7 +5,7 @@
 # built from source and run as processes of this machine. No registry: images
 # are built with hack/imagebuild and loaded with `load-image`.
 #
-# Usage: hack/cluster.sh up|down|status|kubeconfig|load-image TAR...|exec -- CMD...|logs [COMPONENT] [-f]|smoke
+# Usage: hack/cluster.sh up|down|status|kubeconfig|load-image TAR...|exec -- CMD...|logs [COMPONENT] [-f]|smoke|resize-smoke
 set -euo pipefail
 
 source "$(dirname "$0")/cluster/lib.sh"
@@ -13,6 +13,7 @@ source "$HACK_DIR/cluster/config.sh"
 source "$HACK_DIR/cluster/up.sh"
 source "$HACK_DIR/cluster/down.sh"
 source "$HACK_DIR/cluster/smoke.sh"
+source "$HACK_DIR/cluster/resize-smoke.sh"
 
 case $STATE in
   /*/*) ;;
@@ -33,6 +34,9 @@ Usage: hack/cluster.sh COMMAND
   logs [COMP] [-f]   show a component's log (no COMP: list the logs)
   smoke              check the running cluster end to end (pods, volumes, DNS,
                      logs, exec, host access to pod and Service IPs)
+  resize-smoke       check volume expansion: a claim of '$STORAGE_CLASS' grows
+                     from 1Gi to 2Gi through hack/provisioner; growing one of
+                     '$STORAGE_CLASS_FIXED' is refused by the API server
 
 State: \$QUORUM_STATE (now $STATE). Components: ${COMPONENTS[*]}
 USAGE
@@ -50,7 +54,9 @@ API server https://$NODE_IP:$API_PORT, reachable from the host like pod IPs
   hack/cluster.sh exec -- getent hosts kubernetes.default.svc.cluster.local
 Images: build with hack/imagebuild, load with hack/cluster.sh load-image IMG.tar,
 use imagePullPolicy: Never (or IfNotPresent with a non-latest tag).
-Default StorageClass '$STORAGE_CLASS' (hostPath under $STATE/volumes).
+StorageClasses (hostPath under $STATE/volumes, served by hack/provisioner):
+  '$STORAGE_CLASS' (default) allowVolumeExpansion: true, claims may grow;
+  '$STORAGE_CLASS_FIXED' allowVolumeExpansion: false, a larger request is refused.
 Stop with: hack/cluster.sh down
 USAGE
 }
@@ -118,6 +124,7 @@ case $cmd in
   exec) cmd_exec "$@" ;;
   logs) cmd_logs "$@" ;;
   smoke) cmd_smoke ;;
+  resize-smoke) cmd_resize_smoke ;;
   -h | --help | help) usage ;;
   *) usage >&2; exit 2 ;;
 esac

@@ -35,6 +35,7 @@ EXT
       echo "$(tok),system:kube-controller-manager,kube-controller-manager"
       echo "$(tok),system:kube-scheduler,kube-scheduler"
       echo "$(tok),system:kube-proxy,kube-proxy"
+      echo "$(tok),$PROVISIONER_USER,quorum-local-provisioner"
     } >tokens.csv.tmp
     chmod 600 ./*.key tokens.csv.tmp
     mv tokens.csv.tmp tokens.csv
@@ -75,6 +76,7 @@ gen_configs() {
   write_kubeconfig "$ETC/controller-manager.kubeconfig" system:kube-controller-manager
   write_kubeconfig "$ETC/scheduler.kubeconfig" system:kube-scheduler
   write_kubeconfig "$ETC/kube-proxy.kubeconfig" system:kube-proxy
+  write_kubeconfig "$ETC/provisioner.kubeconfig" "$PROVISIONER_USER"
 
   cat >"$ETC/containerd.toml" <<EOF2
 version = 2
@@ -206,8 +208,17 @@ EOF2
 }
 
 # Cluster add-ons applied once the API server is up: the cluster DNS Service
-# (no selector, an EndpointSlice to CoreDNS on the node IP) and the default
-# StorageClass served by hack/provisioner.
+# (no selector, an EndpointSlice to CoreDNS on the node IP), the permissions of
+# hack/provisioner and the two StorageClasses it serves:
+# - $STORAGE_CLASS (default): allowVolumeExpansion: true. A bound claim may ask
+#   for more storage; the provisioner grows its volume and completes the resize
+#   (Resizing condition, allocatedResources, then status.capacity, events
+#   Resizing and VolumeResizeSuccessful), as the CSI external-resizer does.
+# - $STORAGE_CLASS_FIXED: allowVolumeExpansion: false. The API server's
+#   PersistentVolumeClaimResize admission refuses any larger request.
+# The provisioner runs with its own identity ($PROVISIONER_USER, a static
+# token), not the admin's, so that these rules are exercised; it checks them
+# at start (hack/provisioner/access.go lists what it needs).
 addons_yaml() {
   cat <<EOF2
 apiVersion: v1
@@ -237,6 +248,35 @@ endpoints:
   conditions: {ready: true}
   nodeName: $NODE_NAME
 ---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: quorum:local-provisioner
+rules:
+- apiGroups: [""]
+  resources: [persistentvolumes]
+  verbs: [get, list, watch, create, update, delete]
+- apiGroups: [""]
+  resources: [persistentvolumeclaims]
+  verbs: [get, list, watch]
+- apiGroups: [""]
+  resources: [persistentvolumeclaims/status]
+  verbs: [patch]
+- apiGroups: [storage.k8s.io]
+  resources: [storageclasses]
+  verbs: [get, list, watch]
+- apiGroups: [""]
+  resources: [events]
+  verbs: [create, patch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: quorum:local-provisioner
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "quorum:local-provisioner"}
+subjects:
+- {apiGroup: rbac.authorization.k8s.io, kind: User, name: "$PROVISIONER_USER"}
+---
 apiVersion: storage.k8s.io/v1
 kind: StorageClass
 metadata:
@@ -245,5 +285,15 @@ metadata:
 provisioner: $PROVISIONER_NAME
 reclaimPolicy: Delete
 volumeBindingMode: WaitForFirstConsumer
+allowVolumeExpansion: true
+---
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: $STORAGE_CLASS_FIXED
+provisioner: $PROVISIONER_NAME
+reclaimPolicy: Delete
+volumeBindingMode: WaitForFirstConsumer
+allowVolumeExpansion: false
 EOF2
 }

@@ -24,8 +24,13 @@ DNS_IP=198.19.0.10
 API_PORT=6443
 ETCD_CLIENT=127.0.0.1:12379  # the API server's etcd, loopback of the namespace
 ETCD_PEER=127.0.0.1:12380
+# Both StorageClasses are served by hack/provisioner: the default one lets
+# claims grow (allowVolumeExpansion: true), the fixed one does not, so that
+# tests can see the API server refuse a resize.
 STORAGE_CLASS=standard
+STORAGE_CLASS_FIXED=quorum-local-fixed
 PROVISIONER_NAME=quorum.dev/local-hostpath
+PROVISIONER_USER=quorum:local-provisioner # its static-token identity, bound to the ClusterRole of the same name
 PAUSE_IMAGE=registry.k8s.io/pause:3.10.1
 
 KUBECONFIG_FILE=$STATE/kubeconfig

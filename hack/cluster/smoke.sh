@@ -67,14 +67,20 @@ check() {
 }
 contains() { local want=$1; shift; local out; out=$("$@") && grep -qF -- "$want" <<<"$out" || { echo "$out"; return 1; }; }
 
-cmd_smoke() {
-  cluster_healthy || die "cluster is not up and healthy (hack/cluster.sh up)"
-  local t0=$SECONDS dir=$STATE/smoke pvs pv podip svcip
+# smoke_image: builds $SMOKE_IMAGE and loads it into the node.
+smoke_image() {
+  local dir=$STATE/smoke
   mkdir -p "$dir"
   (cd "$REPO_ROOT" && CGO_ENABLED=0 go build -trimpath -o "$dir/" ./hack/cluster/smoketest) || die "build failed"
   "$STATE/bin/imagebuild" -o "$dir/smoketest.tar" -t "$SMOKE_IMAGE" --file "$dir/smoketest:/smoketest" \
     --entrypoint /smoketest --user 65532:65532 --dir /tmp:1777 || die "image build failed"
   cmd_load_image "$dir/smoketest.tar" >/dev/null
+}
+
+cmd_smoke() {
+  cluster_healthy || die "cluster is not up and healthy (hack/cluster.sh up)"
+  local t0=$SECONDS pvs pv podip svcip
+  smoke_image
   kc delete namespace "$SMOKE_NS" --ignore-not-found --wait >/dev/null
   kc create namespace "$SMOKE_NS" >/dev/null
   smoke_yaml | kc apply -f - >/dev/null

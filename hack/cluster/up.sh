@@ -113,7 +113,7 @@ start_node() {
     --hostname-override "$NODE_NAME" --node-ip "$NODE_IP"
   start kube-proxy "$K8S_BIN/kube-proxy" --config "$ETC/kube-proxy.yaml"
   start coredns "$COREDNS_BIN/coredns" -conf "$ETC/Corefile"
-  start provisioner "$STATE/bin/provisioner" -kubeconfig "$KUBECONFIG_FILE" \
+  start provisioner "$STATE/bin/provisioner" -kubeconfig "$ETC/provisioner.kubeconfig" \
     -root "$STATE/volumes" -node "$NODE_NAME" -name "$PROVISIONER_NAME"
 }
 
@@ -151,7 +151,8 @@ cmd_up() {
   wait_for "CoreDNS ready" 30 coredns in_ns curl -sf http://127.0.0.1:8181/ready
   wait_for "kube-proxy healthy" 30 kube-proxy in_ns curl -sf http://127.0.0.1:10256/healthz
   wait_for "default ServiceAccount" 60 kube-controller-manager kc get serviceaccount default -n default
-  alive provisioner || { tail -20 "$LOGS/provisioner.log" >&2; die "provisioner exited"; }
+  # It checks its permissions first (RBAC may take a moment to see the binding).
+  wait_for "provisioner ready" 60 provisioner grep -q ' ready: volumes under ' "$LOGS/provisioner.log"
   trap - EXIT
   log "cluster up in $((SECONDS - t0))s"
   print_usage

@@ -78,8 +78,18 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	if err := checkAccess(ctx, p.client); err != nil {
-		log.Fatal(err)
+	// RBAC is applied just before the provisioner starts: give the API
+	// server's authorizer a moment to see it.
+	for i := 0; ; i++ {
+		err := checkAccess(ctx, p.client)
+		if err == nil {
+			break
+		}
+		if i == 30 || ctx.Err() != nil {
+			log.Fatal(err)
+		}
+		log.Printf("%v; checking again", err)
+		time.Sleep(time.Second)
 	}
 	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: p.client.CoreV1().Events("")})
