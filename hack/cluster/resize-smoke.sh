@@ -59,6 +59,19 @@ fixed_sizes() {
     "$(kc get pv "$1" -o 'jsonpath={.spec.capacity.storage}')"
 }
 
+# provisioner_can VERB RESOURCE [FLAGS] -- VERB RESOURCE...: kubectl auth can-i
+# answers for the provisioner's user, in all namespaces, space-separated.
+provisioner_can() {
+  local q=() out=()
+  while [[ $# -gt 0 ]]; do
+    if [[ $1 == -- ]]; then out+=("$(kc auth can-i "${q[@]}" -A --as "$PROVISIONER_USER" 2>/dev/null)"); q=()
+    else q+=("$1"); fi
+    shift
+  done
+  out+=("$(kc auth can-i "${q[@]}" -A --as "$PROVISIONER_USER" 2>/dev/null)")
+  echo "${out[*]}"
+}
+
 # resize_done CLAIM: no resize condition (Resizing, FileSystemResizePending,
 # ControllerResizeError, NodeResizeError) and no allocatedResourceStatuses
 # left. Other conditions (the controller-manager's Unused) may be there.
@@ -87,6 +100,8 @@ cmd_resize_smoke() {
   check "pod with a 1Gi claim of each class is ready" "${k[@]}" wait pod/resize --for=condition=Ready --timeout=90s
   check "both claims bound at 1Gi" equals "Bound Bound 1Gi 1Gi" "${k[@]}" get pvc grow fixed \
     -o 'jsonpath={.items[*].status.phase} {.items[*].status.capacity.storage}'
+  check "provisioner runs as $PROVISIONER_USER: may patch claim status, may not read secrets" equals "yes no" \
+    provisioner_can patch persistentvolumeclaims --subresource=status -- get secrets
   pv=$("${k[@]}" get pvc grow -o 'jsonpath={.spec.volumeName}')
   fixedpv=$("${k[@]}" get pvc fixed -o 'jsonpath={.spec.volumeName}')
   check "classes: $STORAGE_CLASS expands, $STORAGE_CLASS_FIXED does not" equals "true false" \
