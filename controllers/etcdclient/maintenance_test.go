@@ -3,10 +3,12 @@ package etcdclient
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
 
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
@@ -170,5 +172,154 @@ func TestSplitStatusErrors(t *testing.T) {
 				t.Fatalf("got %v %q, want %v %q", alarms, rest, tc.alarms, tc.rest)
 			}
 		})
+	}
+}
+
+// TestClusterAlarmsAndFollowerDefragment runs three members: an alarm of
+// one member shows in every member's ClusterAlarms but only in its own
+// Alarms, never in Errors (NOSPACE and CORRUPT); then a follower is
+// defragmented while writes to the other two go on.
+func TestClusterAlarmsAndFollowerDefragment(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	nodes := []*node{newNode(t, "a"), newNode(t, "b"), newNode(t, "c")}
+	var initial []string
+	for _, n := range nodes {
+		initial = append(initial, n.name+"="+n.peer.String())
+	}
+	eps := map[uint64]string{}
+	byID := map[uint64]*node{}
+	for _, n := range nodes {
+		startMember(t, n, strings.Join(initial, ","), "new")
+	}
+	for _, n := range nodes {
+		<-n.etcd.Server.ReadyNotify()
+		id := uint64(n.etcd.Server.MemberID())
+		eps[id], byID[id] = n.client.String(), n
+	}
+	var all []string
+	for _, ep := range eps {
+		all = append(all, ep)
+	}
+	c, err := New(Config{Endpoints: all})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var leader, follower uint64
+	retry(t, func() error {
+		st, err := c.Status(ctx, all[0])
+		if err != nil || st.LeaderID == 0 {
+			return fmt.Errorf("no leader yet: %v", err)
+		}
+		leader = st.LeaderID
+		return nil
+	})
+	for id := range eps {
+		if id != leader {
+			follower = id
+			break
+		}
+	}
+
+	for _, typ := range []AlarmType{AlarmNoSpace, AlarmCorrupt} {
+		req := &pb.AlarmRequest{Action: pb.AlarmRequest_ACTIVATE, MemberID: follower, Alarm: pb.AlarmType(pb.AlarmType_value[string(typ)])}
+		if _, err := byID[leader].etcd.Server.Alarm(ctx, req); err != nil {
+			t.Fatalf("raising %s: %v", typ, err)
+		}
+		want := []Alarm{{MemberID: follower, Type: typ}}
+		retry(t, func() error {
+			for id, ep := range eps {
+				st, err := c.Status(ctx, ep)
+				if err != nil {
+					return fmt.Errorf("status of %x with %s raised: %w", id, typ, err)
+				}
+				if len(st.Errors) != 0 || !reflect.DeepEqual(st.ClusterAlarms, want) || st.HasAlarm(typ) != (id == follower) {
+					return fmt.Errorf("status of %x with %s on %x: errors=%q alarms=%v cluster=%v", id, typ, follower, st.Errors, st.Alarms, st.ClusterAlarms)
+				}
+			}
+			return nil
+		})
+		if alarms, err := c.Alarms(ctx); err != nil || !reflect.DeepEqual(alarms, want) {
+			t.Fatalf("alarms with %s raised: %v, %v", typ, alarms, err)
+		}
+		if err := c.DisarmAlarm(ctx, follower, typ); err != nil {
+			t.Fatal(err)
+		}
+		if alarms, err := c.Alarms(ctx); err != nil || len(alarms) != 0 {
+			t.Fatalf("alarms after disarming %s: %v, %v", typ, alarms, err)
+		}
+	}
+
+	// Fragment the backend: write, delete, compact.
+	raw, err := clientv3.New(clientv3.Config{Endpoints: all, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	value := strings.Repeat("v", 64<<10)
+	for i := range 64 {
+		if _, err := raw.Put(ctx, fmt.Sprintf("frag/%d", i), value); err != nil {
+			t.Fatal(err)
+		}
+	}
+	del, err := raw.Delete(ctx, "frag/", clientv3.WithPrefix())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Compact(ctx, del.Header.Revision, true); err != nil {
+		t.Fatal(err)
+	}
+	before, err := c.Status(ctx, eps[follower])
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Writes to the other two members go on during the defragmentation.
+	var others []string
+	for id, ep := range eps {
+		if id != follower {
+			others = append(others, ep)
+		}
+	}
+	w, err := clientv3.New(clientv3.Config{Endpoints: others, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	stop, done := make(chan struct{}), make(chan error, 1)
+	writes := 0
+	go func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
+			wctx, cancel := context.WithTimeout(ctx, RequestTimeout)
+			_, err := w.Put(wctx, fmt.Sprintf("live/%d", i%100), "x")
+			cancel()
+			if err != nil {
+				done <- fmt.Errorf("write %d during defragmentation: %w", i, err)
+				return
+			}
+			writes++
+		}
+	}()
+	defragErr := c.Defragment(ctx, eps[follower])
+	close(stop)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if defragErr != nil {
+		t.Fatal(defragErr)
+	}
+	after, err := c.Status(ctx, eps[follower])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.DBSize >= before.DBSize || after.LeaderID != leader || writes == 0 {
+		t.Fatalf("follower defragmented: size %d -> %d, leader %x -> %x, %d writes", before.DBSize, after.DBSize, leader, after.LeaderID, writes)
 	}
 }
