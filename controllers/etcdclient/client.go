@@ -33,24 +33,52 @@ type Member struct {
 // Started reports whether the member has ever run (it has published its name).
 func (m Member) Started() bool { return m.Name != "" }
 
-// Status is what one member says about itself.
+// Status is what one member says about itself. A member that answers is
+// up, whatever alarms are raised: alarms are listed apart, never in Errors.
 type Status struct {
-	Endpoint  string
-	MemberID  uint64
-	LeaderID  uint64
-	Version   string
-	DBSize    int64
-	IsLearner bool
-	RaftIndex uint64
+	Endpoint string
+	MemberID uint64
+	LeaderID uint64 // 0 while the member knows no leader
+	Version  string // etcd server version, e.g. "3.7.3"
+	// DBSize is the size of the backend file in bytes, DBSizeInUse the part
+	// of it holding live pages; DBSize-DBSizeInUse is what a
+	// defragmentation would return. The space quota applies to DBSize.
+	DBSize, DBSizeInUse int64
+	// DBSizeQuota is the member's backend quota in bytes
+	// (--quota-backend-bytes, 2 GiB when unset); 0 from etcd before v3.6.
+	DBSizeQuota int64
+	IsLearner   bool
+	// Revision is the member's current key-value store revision (from the
+	// response header): the revision to compact to.
+	Revision  int64
+	RaftIndex uint64 // committed raft index
 	RaftTerm  uint64
-	Errors    []string
+	// Alarms are the alarms raised for this member; ClusterAlarms every
+	// alarm of the cluster this member knows of (etcd keeps one list for
+	// the whole cluster, so every member reports every member's alarms).
+	Alarms        []AlarmType
+	ClusterAlarms []Alarm
+	// Errors are the member's own complaints other than alarms; today
+	// only "etcdserver: no leader". Empty means healthy.
+	Errors []string
+}
+
+// HasAlarm reports whether alarm t is raised for this member.
+func (s Status) HasAlarm(t AlarmType) bool {
+	for _, a := range s.Alarms {
+		if a == t {
+			return true
+		}
+	}
+	return false
 }
 
 // Client is the set of cluster operations the operator uses.
 type Client interface {
 	// MemberList returns the cluster ID and its members.
 	MemberList(ctx context.Context) (uint64, []Member, error)
-	// Status asks one endpoint for its own status.
+	// Status asks one endpoint for its own status. It fails only when the
+	// member does not answer; a raised alarm is not an error.
 	Status(ctx context.Context, endpoint string) (Status, error)
 	// AuthEnabled reports whether authentication is on.
 	AuthEnabled(ctx context.Context) (bool, error)
@@ -67,6 +95,20 @@ type Client interface {
 	// MoveLeader asks the leader, reached at leaderEndpoint, to hand
 	// leadership to the member target.
 	MoveLeader(ctx context.Context, leaderEndpoint string, target uint64) error
+
+	// Alarms lists every active alarm of the cluster (needs a leader).
+	Alarms(ctx context.Context) ([]Alarm, error)
+	// DisarmAlarm clears alarm t of member memberID (0: of every member).
+	// Not raised is not an error. Defragment before disarming NOSPACE.
+	DisarmAlarm(ctx context.Context, memberID uint64, t AlarmType) error
+	// Compact drops key versions older than revision; physical waits for
+	// the backend to free them. An already compacted revision is not an
+	// error.
+	Compact(ctx context.Context, revision int64, physical bool) error
+	// Defragment rewrites one member's backend (reached at endpoint); the
+	// member is blocked meanwhile. Bounded by DefragmentTimeout.
+	Defragment(ctx context.Context, endpoint string) error
+
 	// Close releases the connection.
 	Close() error
 }
@@ -142,17 +184,26 @@ func (c *client) Status(ctx context.Context, endpoint string) (Status, error) {
 	if err != nil {
 		return Status{Endpoint: endpoint}, fmt.Errorf("status of %s: %w", endpoint, err)
 	}
-	return Status{
-		Endpoint:  endpoint,
-		MemberID:  resp.Header.GetMemberId(),
-		LeaderID:  resp.Leader,
-		Version:   resp.Version,
-		DBSize:    resp.DbSize,
-		IsLearner: resp.IsLearner,
-		RaftIndex: resp.RaftIndex,
-		RaftTerm:  resp.RaftTerm,
-		Errors:    resp.Errors,
-	}, nil
+	st := Status{
+		Endpoint:    endpoint,
+		MemberID:    resp.Header.GetMemberId(),
+		LeaderID:    resp.Leader,
+		Version:     resp.Version,
+		DBSize:      resp.DbSize,
+		DBSizeInUse: resp.DbSizeInUse,
+		DBSizeQuota: resp.DbSizeQuota,
+		IsLearner:   resp.IsLearner,
+		Revision:    resp.Header.GetRevision(),
+		RaftIndex:   resp.RaftIndex,
+		RaftTerm:    resp.RaftTerm,
+	}
+	st.ClusterAlarms, st.Errors = splitStatusErrors(resp.Errors)
+	for _, a := range st.ClusterAlarms {
+		if a.MemberID == st.MemberID {
+			st.Alarms = append(st.Alarms, a.Type)
+		}
+	}
+	return st, nil
 }
 
 func (c *client) Close() error { return c.c.Close() }

@@ -25,6 +25,14 @@ func freeURL(t *testing.T) *url.URL {
 // startEtcd runs a real single-member etcd on free loopback ports.
 func startEtcd(t *testing.T, name string) string {
 	t.Helper()
+	ep, _ := startEtcdWith(t, name, nil)
+	return ep
+}
+
+// startEtcdWith is startEtcd with the configuration adjusted by tune (if
+// set) before the start; it also returns the server.
+func startEtcdWith(t *testing.T, name string, tune func(*embed.Config)) (string, *embed.Etcd) {
+	t.Helper()
 	cfg := embed.NewConfig()
 	cfg.Name = name
 	cfg.Dir = t.TempDir()
@@ -33,6 +41,9 @@ func startEtcd(t *testing.T, name string) string {
 	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{*client}, []url.URL{*client}
 	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{*peer}, []url.URL{*peer}
 	cfg.InitialCluster = fmt.Sprintf("%s=%s", name, peer)
+	if tune != nil {
+		tune(cfg)
+	}
 	e, err := embed.StartEtcd(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -43,7 +54,7 @@ func startEtcd(t *testing.T, name string) string {
 	case <-time.After(30 * time.Second):
 		t.Fatal("etcd not ready")
 	}
-	return client.String()
+	return client.String(), e
 }
 
 func TestMemberListAndStatus(t *testing.T) {

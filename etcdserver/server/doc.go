@@ -51,6 +51,25 @@
 // ignores that), and without quorum /readyz does not answer 503 quickly: the
 // linearizable read blocks until the prober's timeout.
 //
+// # Alarms and probes (TestProbesUnderAlarms)
+//
+// etcd keeps one alarm list for the whole cluster, so every member reports
+// every member's alarm.
+//
+//   - NOSPACE: /readyz stays 200 (no readyz check looks at NOSPACE, and
+//     reads still pass), so the pod stays Ready and keeps serving reads and
+//     deletes through the client Service; /health answers 503.
+//   - CORRUPT: /readyz answers 503 (check data_corruption) on every member,
+//     on purpose: the members' data differ, so no client should be routed
+//     to any of them until a human has found the bad member. /livez stays
+//     200 (a serializable read does not go through the corrupt applier),
+//     so the kubelet does not restart members.
+//
+// Either way the client port answers status, alarm list and disarm. The
+// operator reaches members by their per-pod names on the headless peer
+// Service, which publishes not-ready addresses, so a not-ready member is
+// still reachable; readiness only gates the client Service.
+//
 // # Stale data
 //
 // On a restart (the data dir holds a member) with other members to ask,
