@@ -43,9 +43,12 @@ generate: $(CONTROLLER_GEN) ## Generate deepcopy code, CRDs, RBAC and the chart'
 	hack/sync-chart.sh
 
 .PHONY: verify
-verify: generate ## Regenerate and fail if anything generated is out of date; vet and lint the chart.
+verify: generate ## Regenerate and fail if anything generated is out of date; check go.mod is tidy; vet and lint the chart.
 	@if [ -n "$$(git status --porcelain -- api config charts)" ]; then \
 		echo "generated files are out of date; run 'make generate' and commit:"; git status --porcelain -- api config charts; git diff --stat -- api config charts; exit 1; fi
+	go mod tidy
+	@if [ -n "$$(git status --porcelain -- go.mod go.sum)" ]; then \
+		echo "go.mod/go.sum are not tidy; run 'go mod tidy' and commit:"; git diff -- go.mod go.sum; exit 1; fi
 	go vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(MAKE) helm-lint

@@ -52,7 +52,7 @@ func main() {
 		os.Exit(1)
 	}
 	o := render.Options{ImageRepository: imageRepo, ClusterDomain: clusterDomain}
-	if err := controllers.Setup(mgr, o, os.Getenv("POD_NAMESPACE")); err != nil {
+	if err := controllers.Setup(mgr, controllers.Options{Render: o, OperatorNamespace: os.Getenv("POD_NAMESPACE")}); err != nil {
 		log.Error(err, "setting up controllers")
 		os.Exit(1)
 	}

@@ -32,7 +32,7 @@ func newManager(cfg *rest.Config) (ctrl.Manager, error) {
 		return nil, err
 	}
 	o := render.Options{ImageRepository: "quorum.dev/etcd-server", ClusterDomain: etcdv1.DefaultClusterDomain}
-	if err := controllers.Setup(mgr, o, ""); err != nil {
+	if err := controllers.Setup(mgr, controllers.Options{Render: o}); err != nil {
 		return nil, err
 	}
 	return mgr, nil

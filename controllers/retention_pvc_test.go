@@ -18,13 +18,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
+	"quorum.dev/etcd-operator/controllers/etcdbackupschedule"
 	"quorum.dev/etcd-operator/controllers/render"
 )
 
 var _ = Describe("EtcdBackupSchedule retention on a claim", func() {
 	const timeout, poll = 20 * time.Second, 100 * time.Millisecond
 
-	BeforeEach(func() { DeferCleanup(func() { scheduleOffset.Store(0) }) })
+	BeforeEach(func() { DeferCleanup(func() { clockOffset.Store(0) }) })
 
 	It("removes an expired backup's files with a prune Job before its EtcdBackup, and retries a failed one", func(ctx SpecContext) {
 		ns := newNamespace(ctx)
@@ -92,7 +93,7 @@ var _ = Describe("EtcdBackupSchedule retention on a claim", func() {
 		Expect(backupGone("old")()).To(BeFalse())
 
 		By("after the retry interval, a new Job replaces it")
-		scheduleOffset.Store(int64(2 * requeueRetentionRetry))
+		clockOffset.Store(int64(2 * etcdbackupschedule.RequeueRetentionRetry))
 		poke()
 		Eventually(func(g Gomega) {
 			g.Expect(get(ctx, ns, jobName, job)()).To(Succeed())

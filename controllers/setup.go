@@ -1,8 +1,18 @@
+// Package controllers wires the operator's reconcilers into a
+// controller-runtime manager (Setup) and says what the manager caches
+// (CacheOptions). Each reconciler lives in a package of its own, and none
+// imports another's: etcdcluster, etcdbackup, etcdrestore and
+// etcdbackupschedule. What they share is in small internal packages
+// (internal/steps, internal/jobs, internal/podutil, internal/conditions,
+// internal/restores, internal/testenv); pure helpers are in render, pki,
+// membership, etcdclient and failpoint. This package's envtest suite
+// drives all four reconcilers through Setup, from the outside.
 package controllers
 
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -15,30 +25,50 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
+	"quorum.dev/etcd-operator/controllers/etcdbackup"
+	"quorum.dev/etcd-operator/controllers/etcdbackupschedule"
+	"quorum.dev/etcd-operator/controllers/etcdcluster"
+	"quorum.dev/etcd-operator/controllers/etcdrestore"
 	"quorum.dev/etcd-operator/controllers/render"
 )
 
 // eventSource names the operator in the events it records.
 const eventSource = "quorum-operator"
 
-// Setup registers every reconciler of the operator with mgr: clusters,
-// backups, restores and backup schedules. operatorNamespace is where the
-// operator runs (NetworkPolicies let it in); empty when unknown.
-func Setup(mgr ctrl.Manager, o render.Options, operatorNamespace string) error {
+// Options configure the reconcilers Setup registers.
+type Options struct {
+	// Render: image, cluster domain and other rendering choices.
+	Render render.Options
+	// OperatorNamespace is where the operator runs (NetworkPolicies let it
+	// in); empty when unknown.
+	OperatorNamespace string
+	// Clock is time.Now unless a test sets it: certificate lifetimes,
+	// schedule slots, restore and backup times.
+	Clock func() time.Time
+}
+
+// Setup registers every reconciler of the operator with mgr, one package
+// each: etcdcluster, etcdbackup, etcdrestore and etcdbackupschedule. It is
+// the one entry point for main, the benchmarks and the envtest suite.
+func Setup(mgr ctrl.Manager, o Options) error {
 	rec := mgr.GetEventRecorder(eventSource)
-	cr := &EtcdClusterReconciler{
-		Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Recorder: rec, APIReader: mgr.GetAPIReader(),
-		OperatorNamespace: operatorNamespace, Render: o, Clients: NewClientCache(),
+	cl, scheme := mgr.GetClient(), mgr.GetScheme()
+	reconcilers := []struct {
+		name string
+		r    interface{ SetupWithManager(ctrl.Manager) error }
+	}{
+		{"etcdcluster", &etcdcluster.Reconciler{
+			Client: cl, Scheme: scheme, Recorder: rec, APIReader: mgr.GetAPIReader(), Clock: o.Clock,
+			OperatorNamespace: o.OperatorNamespace, Render: o.Render, Clients: etcdcluster.NewClientCache(),
+		}},
+		{"etcdbackup", &etcdbackup.Reconciler{Client: cl, Scheme: scheme, Recorder: rec, Render: o.Render, Clock: o.Clock}},
+		{"etcdrestore", &etcdrestore.Reconciler{Client: cl, Scheme: scheme, Recorder: rec, Render: o.Render, Clock: o.Clock}},
+		{"etcdbackupschedule", &etcdbackupschedule.Reconciler{Client: cl, Scheme: scheme, Recorder: rec, Render: o.Render, Clock: o.Clock,
+			Stores: etcdbackupschedule.S3Stores{Reader: mgr.GetAPIReader()}}},
 	}
-	br := &EtcdBackupReconciler{Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Recorder: rec, Render: o}
-	rr := &EtcdRestoreReconciler{Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Recorder: rec, Render: o}
-	sr := &EtcdBackupScheduleReconciler{Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Recorder: rec, Render: o,
-		Stores: S3Stores{Reader: mgr.GetAPIReader()}}
-	for name, r := range map[string]interface{ SetupWithManager(ctrl.Manager) error }{
-		"etcdcluster": cr, "etcdbackup": br, "etcdrestore": rr, "etcdbackupschedule": sr,
-	} {
-		if err := r.SetupWithManager(mgr); err != nil {
-			return fmt.Errorf("setting up the %s controller: %w", name, err)
+	for _, x := range reconcilers {
+		if err := x.r.SetupWithManager(mgr); err != nil {
+			return fmt.Errorf("setting up the %s controller: %w", x.name, err)
 		}
 	}
 	return nil

@@ -31,6 +31,7 @@ import (
 
 	"quorum.dev/etcd-operator/etcdserver/backup"
 	"quorum.dev/etcd-operator/etcdserver/server"
+	"quorum.dev/etcd-operator/internal/contract"
 )
 
 const (
@@ -118,14 +119,8 @@ func serve() int {
 }
 
 // terminationMessage leaves the reason of a failure where Kubernetes shows
-// it in the pod status (and the operator reads it), if that file exists.
+// it in the pod status (and the operator reads it): the file named by
+// QUORUM_TERMINATION_LOG, else /dev/termination-log, if it exists.
 func terminationMessage(msg string) {
-	const path = "/dev/termination-log"
-	if len(msg) > 4000 {
-		msg = msg[:4000]
-	}
-	if f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0); err == nil {
-		_, _ = f.WriteString(msg)
-		_ = f.Close()
-	}
+	_ = contract.WriteTerminationMessage(contract.TerminationLogPath(os.LookupEnv), msg)
 }

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Builds the Kubernetes binaries (kube-apiserver, kube-controller-manager,
 # kube-scheduler, kubelet, kube-proxy, kubectl), etcd, etcdctl, CoreDNS, helm,
-# local-path-provisioner and MinIO from the Go module proxy, cached by version
+# and MinIO from the Go module proxy, cached by version
 # outside git. Prints nothing but progress; a second run costs nothing.
 #
-# Usage: hack/build-k8s.sh [k8s|etcd|coredns|helm|lpp|minio|all]...
+# Usage: hack/build-k8s.sh [k8s|etcd|coredns|helm|minio|all]...
 set -euo pipefail
 source "$(dirname "$0")/versions.sh"
 
@@ -90,12 +90,6 @@ build_helm() {
   wrapper_build helm helm.sh/helm/v3 "$HELM_VERSION" "$HELM_BIN" helm.sh/helm/v3/cmd/helm
 }
 
-build_lpp() {
-  [[ -x "$LPP_BIN/local-path-provisioner" ]] && return 0
-  echo ">> building local-path-provisioner $LPP_VERSION"
-  wrapper_build lpp github.com/rancher/local-path-provisioner "$LPP_VERSION" "$LPP_BIN" github.com/rancher/local-path-provisioner
-}
-
 build_minio() {
   [[ -x "$MINIO_BIN/minio" ]] && return 0
   echo ">> building MinIO $MINIO_VERSION"
@@ -110,9 +104,8 @@ for t in "${targets[@]}"; do
     etcd) build_etcd ;;
     coredns) build_coredns ;;
     helm) build_helm ;;
-    lpp) build_lpp ;;
     minio) build_minio ;;
-    all) build_k8s; build_etcd; build_coredns; build_helm; build_lpp ;;
+    all) build_k8s; build_etcd; build_coredns; build_helm ;;
     *) echo "unknown target $t" >&2; exit 2 ;;
   esac
 done

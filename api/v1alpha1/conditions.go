@@ -1,5 +1,9 @@
 package v1alpha1
 
+// Condition types and reasons, grouped by kind. Each kind's conditions use
+// only the reasons of its own group. Reconcilers set them through one
+// helper (controllers/internal/conditions).
+
 // Condition types of EtcdCluster.
 const (
 	// ConditionAvailable is True when a quorum of members is healthy and the
@@ -47,9 +51,13 @@ const (
 	// ReasonCertificateInvalid: a user-supplied TLS Secret is missing or
 	// does not hold a certificate, key and CA.
 	ReasonCertificateInvalid = "CertificateInvalid"
-	// ReasonRestoreSourceNotReady: the backup to restore from does not
-	// exist or has not succeeded.
+	// ReasonRestoreSourceNotReady: the backup to restore from (in
+	// spec.bootstrap.restore, or named by the EtcdRestore being carried
+	// out) does not exist or has not succeeded.
 	ReasonRestoreSourceNotReady = "RestoreSourceNotReady"
+	// ReasonNoSurvivor: an EtcdRestore fromSurvivor names no member and no
+	// member answers a status request, so none can be chosen.
+	ReasonNoSurvivor = "NoSurvivor"
 	// ReasonMonitoringUnavailable: a PodMonitor was asked for but the
 	// Prometheus Operator's CRDs are not installed.
 	ReasonMonitoringUnavailable = "MonitoringUnavailable"
@@ -61,4 +69,87 @@ const (
 	ReasonRestoringInPlace = "RestoringInPlace"
 	// ReasonReconcileError: a step of the last pass failed; the message says which.
 	ReasonReconcileError = "ReconcileError"
+)
+
+// Condition types of EtcdBackup.
+const (
+	// BackupConditionComplete is True once the snapshot is stored.
+	BackupConditionComplete = "Complete"
+	// BackupConditionFailed is True once the backup has failed for good.
+	BackupConditionFailed = "Failed"
+)
+
+// Condition reasons of EtcdBackup.
+const (
+	// ReasonClusterNotFound: the EtcdCluster to back up does not exist.
+	ReasonClusterNotFound = "ClusterNotFound"
+	// ReasonClusterUnavailable: the EtcdCluster is not Available yet.
+	ReasonClusterUnavailable = "ClusterUnavailable"
+	// ReasonJobRunning: the backup Job is running.
+	ReasonJobRunning = "JobRunning"
+	// ReasonJobSucceeded: the backup Job stored the snapshot.
+	ReasonJobSucceeded = "JobSucceeded"
+	// ReasonJobFailed: the backup Job failed, or its report is unreadable.
+	ReasonJobFailed = "JobFailed"
+)
+
+// Condition types of EtcdRestore.
+const (
+	// RestoreConditionComplete is True once every member runs from the
+	// snapshot (or the survivor runs as a new cluster).
+	RestoreConditionComplete = "Complete"
+	// RestoreConditionFailed is True once the restore has failed for good.
+	RestoreConditionFailed = "Failed"
+)
+
+// Condition reasons of EtcdRestore.
+const (
+	// ReasonWaitingForCluster: the EtcdCluster to restore does not exist yet.
+	ReasonWaitingForCluster = "WaitingForCluster"
+	// ReasonSourceNotReady: the EtcdBackup to restore from is missing, has
+	// not succeeded, or failed.
+	ReasonSourceNotReady = "SourceNotReady"
+	// ReasonAnotherRestore: an older EtcdRestore of the same cluster goes first.
+	ReasonAnotherRestore = "AnotherRestoreInProgress"
+	// ReasonVerifying: a Job is checking the snapshot; the cluster is not
+	// touched yet.
+	ReasonVerifying = "Verifying"
+	// ReasonVerificationFailed: the snapshot failed its check; the cluster
+	// was not touched.
+	ReasonVerificationFailed = "VerificationFailed"
+	// ReasonMembersRestoring: the EtcdCluster reconciler is restoring the
+	// members.
+	ReasonMembersRestoring = "MembersRestoring"
+	// ReasonRestored: the cluster reports the restore done.
+	ReasonRestored = "Restored"
+	// ReasonClusterDeleted: the EtcdCluster was deleted during the restore.
+	ReasonClusterDeleted = "ClusterDeleted"
+	// ReasonClusterHasQuorum: a fromSurvivor recovery was refused because
+	// the cluster is Available.
+	ReasonClusterHasQuorum = "ClusterHasQuorum"
+	// ReasonChoosingSurvivor: a fromSurvivor recovery cannot choose the
+	// survivor yet.
+	ReasonChoosingSurvivor = "ChoosingSurvivor"
+)
+
+// Condition type of EtcdBackupSchedule.
+const (
+	// ScheduleConditionReady is True when the schedule is valid, creates
+	// backups on time (or is suspended) and retention works.
+	ScheduleConditionReady = "Ready"
+)
+
+// Condition reasons of EtcdBackupSchedule.
+const (
+	// ReasonScheduled: the schedule is valid; the message gives the next slot.
+	ReasonScheduled = "Scheduled"
+	// ReasonSuspended: spec.suspend is set; no backup is created.
+	ReasonSuspended = "Suspended"
+	// ReasonInvalidSchedule: spec.schedule or spec.timeZone cannot be parsed.
+	ReasonInvalidSchedule = "InvalidSchedule"
+	// ReasonRetentionFailed: an expired backup could not be deleted (its
+	// storage is unreachable or its credentials are missing); it is retried.
+	ReasonRetentionFailed = "RetentionFailed"
+	// ReasonScheduleError: a step of the last pass failed; the message says which.
+	ReasonScheduleError = "ScheduleError"
 )

@@ -117,18 +117,6 @@ type EtcdBackupStatus struct {
 	EtcdVersion string `json:"etcdVersion,omitempty"`
 }
 
-// Condition types and reasons of EtcdBackup.
-const (
-	BackupConditionComplete = "Complete"
-	BackupConditionFailed   = "Failed"
-
-	ReasonClusterNotFound    = "ClusterNotFound"
-	ReasonClusterUnavailable = "ClusterUnavailable"
-	ReasonJobRunning         = "JobRunning"
-	ReasonJobSucceeded       = "JobSucceeded"
-	ReasonJobFailed          = "JobFailed"
-)
-
 // EtcdBackup is one snapshot of an EtcdCluster.
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status

@@ -138,25 +138,6 @@ type EtcdBackupScheduleStatus struct {
 	Active string `json:"active,omitempty"`
 }
 
-// Condition type and reasons of EtcdBackupSchedule.
-const (
-	// ScheduleConditionReady is True when the schedule is valid, creates
-	// backups on time (or is suspended) and retention works.
-	ScheduleConditionReady = "Ready"
-
-	// ReasonScheduled: the schedule is valid; the message gives the next slot.
-	ReasonScheduled = "Scheduled"
-	// ReasonSuspended: spec.suspend is set; no backup is created.
-	ReasonSuspended = "Suspended"
-	// ReasonInvalidSchedule: spec.schedule or spec.timeZone cannot be parsed.
-	ReasonInvalidSchedule = "InvalidSchedule"
-	// ReasonRetentionFailed: an expired backup could not be deleted (its
-	// storage is unreachable or its credentials are missing); it is retried.
-	ReasonRetentionFailed = "RetentionFailed"
-	// ReasonScheduleError: a step of the last pass failed; the message says which.
-	ReasonScheduleError = "ScheduleError"
-)
-
 // Label and annotation set on the EtcdBackups a schedule creates.
 const (
 	// LabelBackupSchedule selects the backups of a schedule; its value is

@@ -100,23 +100,6 @@ type EtcdRestoreStatus struct {
 	Survivor string `json:"survivor,omitempty"`
 }
 
-// Condition types and reasons of EtcdRestore.
-const (
-	RestoreConditionComplete = "Complete"
-	RestoreConditionFailed   = "Failed"
-
-	ReasonWaitingForCluster  = "WaitingForCluster"
-	ReasonSourceNotReady     = "SourceNotReady"
-	ReasonAnotherRestore     = "AnotherRestoreInProgress"
-	ReasonVerifying          = "Verifying"
-	ReasonVerificationFailed = "VerificationFailed"
-	ReasonMembersRestoring   = "MembersRestoring"
-	ReasonRestored           = "Restored"
-	ReasonClusterDeleted     = "ClusterDeleted"
-	ReasonClusterHasQuorum   = "ClusterHasQuorum"
-	ReasonChoosingSurvivor   = "ChoosingSurvivor"
-)
-
 // EtcdRestore puts a snapshot back into an existing EtcdCluster, in place,
 // for example after the cluster lost quorum.
 // +kubebuilder:object:root=true

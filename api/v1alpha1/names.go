@@ -3,13 +3,16 @@ package v1alpha1
 import (
 	"fmt"
 	"strconv"
+	"strings"
+
+	"quorum.dev/etcd-operator/internal/contract"
 )
 
-// Well-known ports of a member.
+// Well-known ports of a member (the contract with quorum-etcd).
 const (
-	ClientPort  = 2379
-	PeerPort    = 2380
-	MetricsPort = 2381
+	ClientPort  = contract.ClientPort
+	PeerPort    = contract.PeerPort
+	MetricsPort = contract.MetricsPort
 )
 
 // Labels set on every object the operator creates for a cluster.
@@ -26,7 +29,7 @@ const (
 )
 
 // DefaultClusterDomain is the DNS suffix used when none is configured.
-const DefaultClusterDomain = "cluster.local"
+const DefaultClusterDomain = contract.DefaultClusterDomain
 
 // SelectorLabels select the member pods of the cluster.
 func (c *EtcdCluster) SelectorLabels() map[string]string {
@@ -105,11 +108,26 @@ func (c *EtcdCluster) MemberName(i int) string { return c.Name + "-" + strconv.I
 
 // MemberClaimName is the volume claim of member i, made by the StatefulSet
 // from its "data" claim template.
+// MemberOrdinal is the ordinal of the member pod named pod, the inverse of
+// MemberName; false when pod is not a member name of this cluster
+// ("db-01", "db-x", "other-1").
+func (c *EtcdCluster) MemberOrdinal(pod string) (int, bool) {
+	rest, ok := strings.CutPrefix(pod, c.Name+"-")
+	if !ok {
+		return 0, false
+	}
+	o, err := strconv.Atoi(rest)
+	if err != nil || o < 0 || c.MemberName(o) != pod {
+		return 0, false
+	}
+	return o, true
+}
+
 func (c *EtcdCluster) MemberClaimName(i int) string { return "data-" + c.MemberName(i) }
 
 // MemberHost is the stable DNS name of member ordinal i.
 func (c *EtcdCluster) MemberHost(i int, domain string) string {
-	return fmt.Sprintf("%s.%s.%s.svc.%s", c.MemberName(i), c.PeerServiceName(), c.Namespace, domain)
+	return contract.MemberHost(c.MemberName(i), c.PeerServiceName(), c.Namespace, domain)
 }
 
 // Scheme is https when TLS is on, http otherwise.

@@ -6,17 +6,15 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
+	"quorum.dev/etcd-operator/controllers/membership"
 )
-
-// Quorum is the number of voting members that must stay up.
-func Quorum(members int32) int32 { return members/2 + 1 }
 
 // PodDisruptionBudget allows voluntary disruptions only while a quorum of
 // the desired members stays up: one at a time for 3 or 4 members, two for 5.
 // A single-member cluster allows none.
 func PodDisruptionBudget(c *etcdv1.EtcdCluster) *policyv1.PodDisruptionBudget {
 	n := c.DesiredReplicas()
-	maxUnavailable := intstr.FromInt32(n - Quorum(n))
+	maxUnavailable := intstr.FromInt32(n - int32(membership.Quorum(int(n))))
 	return &policyv1.PodDisruptionBudget{
 		ObjectMeta: objectMeta(c, c.PDBName(), "etcd"),
 		Spec: policyv1.PodDisruptionBudgetSpec{

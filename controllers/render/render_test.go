@@ -13,6 +13,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
+	"quorum.dev/etcd-operator/controllers/membership"
 )
 
 var opts = Options{ImageRepository: "quorum.dev/etcd-server", ClusterDomain: "example.local"}
@@ -164,7 +165,7 @@ func TestPodDisruptionBudgetKeepsQuorum(t *testing.T) {
 		if got := pdb.Spec.MaxUnavailable.IntValue(); got != want {
 			t.Errorf("%d members: maxUnavailable %d, want %d", n, got, want)
 		}
-		if int(n)-want < int(Quorum(n)) {
+		if int(n)-want < membership.Quorum(int(n)) {
 			t.Errorf("%d members: budget allows losing quorum", n)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
+	"quorum.dev/etcd-operator/internal/contract"
 )
 
 // RestoreSource is a resolved spec.bootstrap.restore or EtcdRestore:
@@ -52,7 +53,7 @@ func restoreInitContainer(c *etcdv1.EtcdCluster, o Options, r *RestoreSource) (c
 		args = []string{"restore", "--only-active-restore", "--force", "--key=" + r.Key,
 			"--restore-id=" + r.InPlaceID, "--keep-replaced=" + KeptDataDir,
 			"--initial-cluster-token=" + RestoreToken(c, r.InPlaceID)}
-		env = append(env, corev1.EnvVar{Name: "QUORUM_ACTIVE_RESTORE_ID", ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{
+		env = append(env, corev1.EnvVar{Name: contract.EnvActiveRestoreID, ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{
 			LocalObjectReference: corev1.LocalObjectReference{Name: c.ConfigMapName()}, Key: ConfigKeyRestoreID, Optional: ptr.To(true)}}})
 	}
 	args = append(args, st.args...)

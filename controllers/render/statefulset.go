@@ -11,6 +11,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
+	"quorum.dev/etcd-operator/internal/contract"
 )
 
 // Paths inside a member pod.
@@ -235,22 +236,22 @@ func memberEnv(c *etcdv1.EtcdCluster, o Options) []corev1.EnvVar {
 			LocalObjectReference: corev1.LocalObjectReference{Name: c.ConfigMapName()}, Key: key}}}
 	}
 	e := []corev1.EnvVar{
-		field("POD_NAME", "metadata.name"),
-		field("POD_NAMESPACE", "metadata.namespace"),
-		{Name: "QUORUM_PEER_SERVICE", Value: c.PeerServiceName()},
-		{Name: "QUORUM_CLUSTER_DOMAIN", Value: o.Domain()},
-		{Name: "QUORUM_CLUSTER_TOKEN", Value: fmt.Sprintf("%s-%s", c.Name, c.UID)},
-		{Name: "QUORUM_DATA_DIR", Value: DataDir},
-		{Name: "QUORUM_CONFIG_FILE", Value: ConfigDir + "/" + ConfigKeyOptions},
-		fromConfig("QUORUM_INITIAL_CLUSTER", ConfigKeyInitialCluster),
-		fromConfig("QUORUM_INITIAL_CLUSTER_STATE", ConfigKeyInitialState),
-		{Name: "QUORUM_FORCE_NEW_CLUSTER", ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{
+		field(contract.EnvPodName, "metadata.name"),
+		field(contract.EnvPodNamespace, "metadata.namespace"),
+		{Name: contract.EnvPeerService, Value: c.PeerServiceName()},
+		{Name: contract.EnvClusterDomain, Value: o.Domain()},
+		{Name: contract.EnvClusterToken, Value: fmt.Sprintf("%s-%s", c.Name, c.UID)},
+		{Name: contract.EnvDataDir, Value: DataDir},
+		{Name: contract.EnvConfigFile, Value: ConfigDir + "/" + ConfigKeyOptions},
+		fromConfig(contract.EnvInitialCluster, ConfigKeyInitialCluster),
+		fromConfig(contract.EnvInitialClusterState, ConfigKeyInitialState),
+		{Name: contract.EnvForceNewCluster, ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{
 			LocalObjectReference: corev1.LocalObjectReference{Name: c.ConfigMapName()}, Key: ConfigKeyForceNewCluster, Optional: ptr.To(true)}}},
 	}
 	if c.TLSEnabled() {
 		e = append(e,
-			corev1.EnvVar{Name: "QUORUM_SERVER_TLS_DIR", Value: ServerTLSDir},
-			corev1.EnvVar{Name: "QUORUM_PEER_TLS_DIR", Value: PeerTLSDir},
+			corev1.EnvVar{Name: contract.EnvServerTLSDir, Value: ServerTLSDir},
+			corev1.EnvVar{Name: contract.EnvPeerTLSDir, Value: PeerTLSDir},
 			// etcdctl in the pod acts as root through the root client
 			// certificate, as the operator does.
 			corev1.EnvVar{Name: "ETCDCTL_CACERT", Value: ClientTLSDir + "/ca.crt"},

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"quorum.dev/etcd-operator/etcdserver/server"
+	"quorum.dev/etcd-operator/internal/contract"
 )
 
 // Exit codes of the commands, as for quorum-etcd serve.
@@ -27,9 +28,9 @@ const (
 // Termination log: Kubernetes shows its content as the container's
 // terminated.message. EnvTerminationLog overrides the path (tests).
 const (
-	DefaultTerminationLog = "/dev/termination-log"
-	EnvTerminationLog     = "QUORUM_TERMINATION_LOG"
-	maxTerminationMessage = 4000
+	DefaultTerminationLog = contract.DefaultTerminationLog
+	EnvTerminationLog     = contract.EnvTerminationLog
+	maxTerminationMessage = contract.MaxTerminationMessage
 )
 
 // Env is the process environment; os.LookupEnv in production.
@@ -125,19 +126,7 @@ func (c *command) fail(code int, err error) int {
 // terminationMessage writes msg to the termination log if that file exists
 // and is writable; it is never created.
 func (c *command) terminationMessage(msg string) {
-	path := DefaultTerminationLog
-	if v, ok := c.io.Env(EnvTerminationLog); ok && v != "" {
-		path = v
-	}
-	if len(msg) > maxTerminationMessage {
-		msg = msg[:maxTerminationMessage-3] + "..."
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
-	if err != nil {
-		return
-	}
-	defer f.Close()
-	_, _ = f.WriteString(msg)
+	_ = contract.WriteTerminationMessage(contract.TerminationLogPath(c.io.Env), msg)
 }
 
 func oneLine(s string) string {

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"go.uber.org/zap"
+
+	"quorum.dev/etcd-operator/internal/contract"
 )
 
 // PruneMain is `quorum-etcd prune`.
@@ -54,9 +56,7 @@ func PruneMain(ctx context.Context, args []string, cio IO) int {
 			lg.Info("removed backup", zap.String("key", k), zap.String("location", st.Location(k)))
 			removed = append(removed, k)
 		}
-		return json.Marshal(struct {
-			Removed []string `json:"removed"`
-		}{removed})
+		return json.Marshal(contract.PruneReport{Removed: removed})
 	})
 }
 

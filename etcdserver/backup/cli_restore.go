@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"quorum.dev/etcd-operator/etcdserver/server"
+	"quorum.dev/etcd-operator/internal/contract"
 )
 
 // RestoreMain is `quorum-etcd restore`.
@@ -111,7 +112,7 @@ func RestoreMain(ctx context.Context, args []string, cio IO) int {
 
 // EnvActiveRestoreID holds the ID of the in-place restore in progress (the
 // operator sets it from the cluster ConfigMap), for --only-active-restore.
-const EnvActiveRestoreID = "QUORUM_ACTIVE_RESTORE_ID"
+const EnvActiveRestoreID = contract.EnvActiveRestoreID
 
 // verify is `quorum-etcd restore --verify-only`.
 func (c *command) verify(ctx context.Context, sf *storeFlags, manifestFile string, timeout time.Duration) int {

@@ -10,13 +10,15 @@ import (
 	"time"
 
 	"go.etcd.io/etcd/api/v3/version"
+
+	"quorum.dev/etcd-operator/internal/contract"
 )
 
 // ManifestFormat is the value of Manifest.Format written by this code.
 const ManifestFormat = "quorum.dev/etcd-backup/v1"
 
 // ManifestSuffix is appended to the object key to name the manifest.
-const ManifestSuffix = ".manifest.json"
+const ManifestSuffix = contract.ManifestSuffix
 
 // Compression values.
 const (

@@ -6,18 +6,13 @@ import (
 	"io"
 
 	"go.uber.org/zap"
+
+	"quorum.dev/etcd-operator/internal/contract"
 )
 
-// VerifyResult is what a verification found; printed as JSON.
-type VerifyResult struct {
-	Verified    bool   `json:"verified"`
-	Location    string `json:"location"`
-	SHA256      string `json:"sha256"`
-	Size        int64  `json:"size"`
-	Revision    int64  `json:"revision"`
-	EtcdVersion string `json:"etcdVersion"`
-	ClusterID   string `json:"clusterID,omitempty"`
-}
+// VerifyResult is what a verification found; printed as JSON, it is the
+// report the operator reads (contract.VerifyReport).
+type VerifyResult = contract.VerifyReport
 
 // Verify checks a backup the way Restore does before it touches a data
 // dir (manifest, etcd version, key, size and checksum of the whole

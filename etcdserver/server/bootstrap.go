@@ -12,6 +12,8 @@ import (
 	"go.etcd.io/etcd/server/v3/storage/datadir"
 	"go.etcd.io/etcd/server/v3/storage/wal"
 	"go.uber.org/zap"
+
+	"quorum.dev/etcd-operator/internal/contract"
 )
 
 // ErrNotAMember is returned when joining an existing cluster that does not
@@ -26,7 +28,7 @@ var ErrNotAMember = errors.New("the operator must add it first")
 var ErrDataLost = errors.New(DataLostMarker)
 
 // DataLostMarker is the text of ErrDataLost.
-const DataLostMarker = "member data lost"
+const DataLostMarker = contract.DataLostMarker
 
 // Plan decides how the member starts:
 //

@@ -10,33 +10,35 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"quorum.dev/etcd-operator/internal/contract"
 )
 
-// Environment variables read by FromEnv. This is the contract with the
-// operator, which renders them into the pod.
+// Environment variables read by FromEnv: the contract with the operator,
+// which renders them into the pod (see package contract).
 const (
-	EnvPodName             = "POD_NAME"                     // required
-	EnvPodNamespace        = "POD_NAMESPACE"                // required
-	EnvPeerService         = "QUORUM_PEER_SERVICE"          // required
-	EnvClusterDomain       = "QUORUM_CLUSTER_DOMAIN"        // default cluster.local
-	EnvInitialCluster      = "QUORUM_INITIAL_CLUSTER"       // name=peerURL,...
-	EnvInitialClusterState = "QUORUM_INITIAL_CLUSTER_STATE" // new | existing (required)
-	EnvClusterToken        = "QUORUM_CLUSTER_TOKEN"         // required when state is new
-	EnvForceNewCluster     = "QUORUM_FORCE_NEW_CLUSTER"     // "<member>/<id>": that member starts once with --force-new-cluster
-	EnvDataDir             = "QUORUM_DATA_DIR"              // default /var/lib/etcd/data
-	EnvConfigFile          = "QUORUM_CONFIG_FILE"           // optional YAML of extra etcd options
-	EnvServerTLSDir        = "QUORUM_SERVER_TLS_DIR"        // optional; empty = plain http
-	EnvPeerTLSDir          = "QUORUM_PEER_TLS_DIR"          // optional; empty = plain http
-	EnvReadyTimeout        = "QUORUM_READY_TIMEOUT"         // optional Go duration, default 5m, 0 = forever
-	EnvReplaceStaleData    = "QUORUM_REPLACE_STALE_DATA"    // optional bool, default true
-	EnvTerminationLog      = "QUORUM_TERMINATION_LOG"       // default /dev/termination-log
+	EnvPodName             = contract.EnvPodName
+	EnvPodNamespace        = contract.EnvPodNamespace
+	EnvPeerService         = contract.EnvPeerService
+	EnvClusterDomain       = contract.EnvClusterDomain
+	EnvInitialCluster      = contract.EnvInitialCluster
+	EnvInitialClusterState = contract.EnvInitialClusterState
+	EnvClusterToken        = contract.EnvClusterToken
+	EnvForceNewCluster     = contract.EnvForceNewCluster
+	EnvDataDir             = contract.EnvDataDir
+	EnvConfigFile          = contract.EnvConfigFile
+	EnvServerTLSDir        = contract.EnvServerTLSDir
+	EnvPeerTLSDir          = contract.EnvPeerTLSDir
+	EnvReadyTimeout        = contract.EnvReadyTimeout
+	EnvReplaceStaleData    = contract.EnvReplaceStaleData
+	EnvTerminationLog      = contract.EnvTerminationLog
 )
 
 // Defaults for optional variables.
 const (
-	DefaultClusterDomain  = "cluster.local"
+	DefaultClusterDomain  = contract.DefaultClusterDomain
 	DefaultDataDir        = "/var/lib/etcd/data"
-	DefaultTerminationLog = "/dev/termination-log"
+	DefaultTerminationLog = contract.DefaultTerminationLog
 	// listenHost is the address the member listens on inside the pod.
 	listenHost = "0.0.0.0"
 )
@@ -168,7 +170,7 @@ func FromEnv(lookup LookupFunc) (Settings, error) {
 // MemberHost is the stable DNS name of a member behind the headless peer
 // Service: <pod>.<service>.<namespace>.svc.<domain>.
 func MemberHost(podName, peerService, namespace, domain string) string {
-	return fmt.Sprintf("%s.%s.%s.svc.%s", podName, peerService, namespace, domain)
+	return contract.MemberHost(podName, peerService, namespace, domain)
 }
 
 // ClientEndpoints derives the client URLs of every peer except self: same

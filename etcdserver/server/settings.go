@@ -4,19 +4,21 @@ import (
 	"net/url"
 	"path/filepath"
 	"time"
+
+	"quorum.dev/etcd-operator/internal/contract"
 )
 
 // Ports of the member, as rendered by the operator.
 const (
-	ClientPort  = 2379
-	PeerPort    = 2380
-	MetricsPort = 2381
+	ClientPort  = contract.ClientPort
+	PeerPort    = contract.PeerPort
+	MetricsPort = contract.MetricsPort
 )
 
 // Cluster states accepted in QUORUM_INITIAL_CLUSTER_STATE.
 const (
-	ClusterStateNew      = "new"
-	ClusterStateExisting = "existing"
+	ClusterStateNew      = contract.ClusterStateNew
+	ClusterStateExisting = contract.ClusterStateExisting
 )
 
 // Names of the files expected in a TLS directory.

@@ -12,6 +12,8 @@ import (
 	"go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/client/pkg/v3/types"
 	"go.uber.org/zap"
+
+	"quorum.dev/etcd-operator/internal/contract"
 )
 
 // StaleDataMarker starts every message about a stale data dir: one that
@@ -177,18 +179,7 @@ func moveAside(dataDir string) (string, error) {
 // writeTerminationLog leaves msg where Kubernetes shows it as the
 // container's termination message, if that file exists (path "" = off).
 func writeTerminationLog(lg *zap.Logger, path, msg string) {
-	if path == "" {
-		return
-	}
-	if len(msg) > 4000 {
-		msg = msg[:4000]
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
-	if err != nil {
-		return
-	}
-	defer f.Close()
-	if _, err := f.WriteString(msg); err != nil {
+	if err := contract.WriteTerminationMessage(path, msg); err != nil {
 		lg.Warn("writing the termination log", zap.String("path", path), zap.Error(err))
 	}
 }

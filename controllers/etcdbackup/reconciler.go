@@ -1,0 +1,166 @@
+// Package etcdbackup holds the EtcdBackup reconciler: each EtcdBackup runs
+// once, as a Job (quorum-etcd backup) once its cluster is available, and its
+// status keeps what the Job reported.
+package etcdbackup
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
+	"quorum.dev/etcd-operator/controllers/internal/conditions"
+	"quorum.dev/etcd-operator/controllers/internal/jobs"
+	"quorum.dev/etcd-operator/controllers/render"
+	"quorum.dev/etcd-operator/internal/contract"
+)
+
+// requeueBackupWait: how soon to look again at a backup whose cluster is
+// not available yet.
+const requeueBackupWait = 15 * time.Second
+
+// Reconciler runs each EtcdBackup once, as a Job, and records
+// what the Job reports.
+type Reconciler struct {
+	client.Client
+	Scheme   *runtime.Scheme
+	Recorder events.EventRecorder
+	Render   render.Options
+	// Clock is time.Now unless a test sets it.
+	Clock func() time.Time
+}
+
+// +kubebuilder:rbac:groups=etcd.quorum.dev,resources=etcdbackups,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=etcd.quorum.dev,resources=etcdbackups/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;delete
+
+// Reconcile: wait for the cluster to be available, create the Job, and
+// when it ends copy its report into the status. A finished backup is never
+// run again.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	b := &etcdv1.EtcdBackup{}
+	if err := r.Get(ctx, req.NamespacedName, b); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if b.Status.Phase == etcdv1.BackupSucceeded || b.Status.Phase == etcdv1.BackupFailed || !b.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil
+	}
+	original := b.DeepCopy()
+	result, err := r.step(ctx, b)
+	if perr := r.Status().Patch(ctx, b, client.MergeFrom(original)); perr != nil && err == nil {
+		err = fmt.Errorf("patching status: %w", perr)
+	}
+	return result, err
+}
+
+func (r *Reconciler) step(ctx context.Context, b *etcdv1.EtcdBackup) (ctrl.Result, error) {
+	b.Status.Key = render.BackupKey(b)
+	job := &batchv1.Job{}
+	err := r.Get(ctx, client.ObjectKey{Namespace: b.Namespace, Name: render.BackupJobName(b)}, job)
+	if apierrors.IsNotFound(err) {
+		return r.start(ctx, b)
+	}
+	if err != nil {
+		return ctrl.Result{}, fmt.Errorf("reading job: %w", err)
+	}
+	b.Status.JobName = job.Name
+	switch {
+	case jobs.Complete(job):
+		return ctrl.Result{}, r.finish(ctx, b, job, true)
+	case jobs.Failed(job):
+		return ctrl.Result{}, r.finish(ctx, b, job, false)
+	}
+	b.Status.Phase = etcdv1.BackupRunning
+	conditions.Set(&b.Status.Conditions, b.Generation, etcdv1.BackupConditionComplete, false, etcdv1.ReasonJobRunning, "job "+job.Name+" is running")
+	return ctrl.Result{}, nil
+}
+
+// start creates the Job once the cluster is available.
+func (r *Reconciler) start(ctx context.Context, b *etcdv1.EtcdBackup) (ctrl.Result, error) {
+	c := &etcdv1.EtcdCluster{}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: b.Namespace, Name: b.Spec.ClusterName}, c); err != nil {
+		if !apierrors.IsNotFound(err) {
+			return ctrl.Result{}, err
+		}
+		r.fail(b, etcdv1.ReasonClusterNotFound, fmt.Sprintf("EtcdCluster %s not found", b.Spec.ClusterName))
+		return ctrl.Result{}, nil
+	}
+	if !meta.IsStatusConditionTrue(c.Status.Conditions, etcdv1.ConditionAvailable) {
+		b.Status.Phase = etcdv1.BackupPending
+		conditions.Set(&b.Status.Conditions, b.Generation, etcdv1.BackupConditionComplete, false, etcdv1.ReasonClusterUnavailable, "waiting for EtcdCluster "+c.Name+" to be available")
+		return ctrl.Result{RequeueAfter: requeueBackupWait}, nil
+	}
+	job := render.BackupJob(b, c, r.Render)
+	if _, err := jobs.Create(ctx, r.Client, r.Scheme, b, job); err != nil {
+		return ctrl.Result{}, err
+	}
+	now := metav1.NewTime(r.now())
+	b.Status.Phase, b.Status.JobName, b.Status.StartTime = etcdv1.BackupRunning, job.Name, &now
+	conditions.Set(&b.Status.Conditions, b.Generation, etcdv1.BackupConditionComplete, false, etcdv1.ReasonJobRunning, "job "+job.Name+" started")
+	r.Recorder.Eventf(b, job, corev1.EventTypeNormal, "BackupStarted", "StartBackup", "backing up %s to %s", c.Name, b.Status.Key)
+	return ctrl.Result{}, nil
+}
+
+// finish reads the report the backup pod left in its termination message.
+func (r *Reconciler) finish(ctx context.Context, b *etcdv1.EtcdBackup, job *batchv1.Job, ok bool) error {
+	msg, err := jobs.TerminationMessage(ctx, r.Client, job)
+	if err != nil {
+		return err
+	}
+	now := metav1.NewTime(r.now())
+	b.Status.CompletionTime = &now
+	if !ok {
+		if msg == "" {
+			msg = "job " + job.Name + " failed without a message"
+		}
+		r.fail(b, etcdv1.ReasonJobFailed, msg)
+		return nil
+	}
+	m := contract.BackupReport{}
+	if err := contract.ReadReport(msg, &m); err != nil || m.SHA256 == "" {
+		r.fail(b, etcdv1.ReasonJobFailed, fmt.Sprintf("backup job succeeded but its report is unreadable: %q", msg))
+		return nil
+	}
+	b.Status.Phase = etcdv1.BackupSucceeded
+	b.Status.SHA256, b.Status.Revision, b.Status.ClusterID = m.SHA256, m.EtcdRevision, m.ClusterID
+	b.Status.EtcdVersion, b.Status.Location = m.EtcdVersion, m.Location
+	b.Status.Size = resource.NewQuantity(m.Size, resource.BinarySI)
+	conditions.Set(&b.Status.Conditions, b.Generation, etcdv1.BackupConditionComplete, true, etcdv1.ReasonJobSucceeded, fmt.Sprintf("snapshot at revision %d stored at %s", m.EtcdRevision, m.Location))
+	conditions.Set(&b.Status.Conditions, b.Generation, etcdv1.BackupConditionFailed, false, etcdv1.ReasonJobSucceeded, "")
+	r.Recorder.Eventf(b, job, corev1.EventTypeNormal, "BackupSucceeded", "FinishBackup", "snapshot at revision %d (%d bytes) stored at %s", m.EtcdRevision, m.Size, m.Location)
+	return nil
+}
+
+func (r *Reconciler) fail(b *etcdv1.EtcdBackup, reason, msg string) {
+	b.Status.Phase = etcdv1.BackupFailed
+	conditions.Set(&b.Status.Conditions, b.Generation, etcdv1.BackupConditionComplete, false, reason, msg)
+	conditions.Set(&b.Status.Conditions, b.Generation, etcdv1.BackupConditionFailed, true, reason, msg)
+	r.Recorder.Eventf(b, nil, corev1.EventTypeWarning, "BackupFailed", "FinishBackup", "%s", msg)
+}
+
+// SetupWithManager registers the reconciler.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&etcdv1.EtcdBackup{}).
+		Owns(&batchv1.Job{}).
+		Named("etcdbackup").
+		Complete(r)
+}
+
+func (r *Reconciler) now() time.Time {
+	if r.Clock != nil {
+		return r.Clock()
+	}
+	return time.Now()
+}

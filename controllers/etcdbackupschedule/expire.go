@@ -1,0 +1,159 @@
+package etcdbackupschedule
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
+	"quorum.dev/etcd-operator/controllers/internal/jobs"
+	"quorum.dev/etcd-operator/controllers/render"
+	"quorum.dev/etcd-operator/internal/contract"
+)
+
+// expireBackups removes the backups retention selects: the stored manifest
+// first (a snapshot without manifest reads as incomplete, never the other
+// way round), then the snapshot, then the EtcdBackup. Files on a claim are
+// removed by a prune Job; the EtcdBackup goes once it has completed.
+func (r *Reconciler) expireBackups(ctx context.Context, p *schedulePass) error {
+	s := p.schedule
+	stores := map[string]ObjectStore{}
+	var errs []error
+	policy := retentionOf(&s.Spec)
+	expired := expiredBackups(p.backups, policy, p.now)
+	if len(expired) > 0 {
+		var names []string
+		for _, b := range expired {
+			names = append(names, b.Name)
+		}
+		log.FromContext(ctx).V(1).Info("retention decision", "keepLast", policy.keepLast, "maxAge", policy.maxAge,
+			"succeeded", len(newestFirst(p.backups, etcdv1.BackupSucceeded)), "expire", names,
+			"why", "beyond keepLast or older than maxAge; the newest succeeded backup is always kept")
+	}
+	for _, b := range expired {
+		key := b.Status.Key
+		if key == "" {
+			key = render.BackupKey(b)
+		}
+		loc, pvc := b.Spec.Destination.S3, b.Spec.Destination.PVC
+		switch {
+		case loc != nil:
+			st, ok := stores[storeKey(loc)]
+			if !ok {
+				var err error
+				if st, err = r.Stores.Open(ctx, s.Namespace, loc); err != nil {
+					errs = append(errs, fmt.Errorf("expiring %s: %w", b.Name, err))
+					continue
+				}
+				stores[storeKey(loc)] = st
+			}
+			if err := st.Remove(ctx, key+contract.ManifestSuffix, key); err != nil {
+				errs = append(errs, fmt.Errorf("expiring %s: %w", b.Name, err))
+				continue
+			}
+		case pvc != nil:
+			done, failed, err := r.pruneClaim(ctx, p, b)
+			if err != nil {
+				return err
+			}
+			if failed != nil {
+				errs = append(errs, fmt.Errorf("expiring %s: %w", b.Name, failed))
+			}
+			if !done {
+				continue
+			}
+		}
+		if err := r.deleteBackup(ctx, b); err != nil {
+			return err
+		}
+		if loc != nil {
+			r.Recorder.Eventf(s, b, corev1.EventTypeNormal, "BackupExpired", "Retention", "expired %s: deleted s3://%s/%s", b.Name, loc.Bucket, key)
+		} else if pvc != nil {
+			r.Recorder.Eventf(s, b, corev1.EventTypeNormal, "BackupExpired", "Retention",
+				"expired %s: deleted file %s from claim %s", b.Name, key, pvc.ClaimName)
+		}
+	}
+	p.retention = errors.Join(errs...)
+	return nil
+}
+
+// pruneClaim runs the Job that removes a backup's files from its claim,
+// owned by the EtcdBackup, and tells whether it has completed. A failed
+// Job is returned as failed, and kept for RequeueRetentionRetry so that
+// the failure stays reported and a failing prune does not loop; it is
+// then deleted, and a later pass retries.
+func (r *Reconciler) pruneClaim(ctx context.Context, p *schedulePass, b *etcdv1.EtcdBackup) (done bool, failed, err error) {
+	job := &batchv1.Job{}
+	err = r.Get(ctx, client.ObjectKey{Namespace: b.Namespace, Name: render.PruneJobName(b)}, job)
+	switch {
+	case apierrors.IsNotFound(err):
+		return false, nil, r.startPrune(ctx, p, b)
+	case err != nil:
+		return false, nil, fmt.Errorf("reading job: %w", err)
+	case !metav1.IsControlledBy(job, b):
+		return false, fmt.Errorf("job %s exists and is not controlled by %s", job.Name, b.Name), nil
+	case jobs.Complete(job):
+		return true, nil, nil
+	case !jobs.Failed(job):
+		return false, nil, nil
+	}
+	msg, err := jobs.TerminationMessage(ctx, r.Client, job)
+	if err != nil {
+		return false, nil, err
+	}
+	failedAt := time.Time{}
+	for _, c := range job.Status.Conditions {
+		if c.Type == batchv1.JobFailed && c.Status == corev1.ConditionTrue {
+			failedAt, msg = c.LastTransitionTime.Time, cmp.Or(msg, c.Message, c.Reason, "no message")
+		}
+	}
+	if p.now.Sub(failedAt) >= RequeueRetentionRetry {
+		err := r.Delete(ctx, job, client.Preconditions{UID: &job.UID}, client.PropagationPolicy(metav1.DeletePropagationBackground))
+		if err != nil && !apierrors.IsNotFound(err) {
+			return false, nil, fmt.Errorf("deleting failed job %s: %w", job.Name, err)
+		}
+	}
+	return false, fmt.Errorf("prune job %s failed: %s", job.Name, msg), nil
+}
+
+// startPrune creates the prune Job of a backup, from its cluster's image,
+// or the default one if the cluster is gone.
+func (r *Reconciler) startPrune(ctx context.Context, p *schedulePass, b *etcdv1.EtcdBackup) error {
+	c := &etcdv1.EtcdCluster{}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: b.Namespace, Name: b.Spec.ClusterName}, c); apierrors.IsNotFound(err) {
+		c = nil
+	} else if err != nil {
+		return fmt.Errorf("reading cluster %s: %w", b.Spec.ClusterName, err)
+	}
+	o := r.Render
+	o.ImageRepository = cmp.Or(o.ImageRepository, render.DefaultImageRepository)
+	job := render.PruneJob(b, c, o)
+	if created, err := jobs.Create(ctx, r.Client, r.Scheme, b, job); err != nil || !created {
+		return err
+	}
+	r.Recorder.Eventf(p.schedule, b, corev1.EventTypeNormal, "BackupExpiring", "Retention",
+		"expiring %s: job %s removes its files from claim %s", b.Name, job.Name, b.Spec.Destination.PVC.ClaimName)
+	return nil
+}
+
+// trimFailed deletes failed EtcdBackups beyond the history limit; they
+// stored nothing, so only the object goes.
+func (r *Reconciler) trimFailed(ctx context.Context, p *schedulePass) error {
+	limit := failedHistoryLimit(&p.schedule.Spec)
+	for _, b := range excessFailed(p.backups, limit) {
+		log.FromContext(ctx).V(1).Info("deleting a failed backup beyond the history limit", "backup", b.Name, "failedBackupsHistoryLimit", limit)
+		if err := r.deleteBackup(ctx, b); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,183 @@
+package etcdcluster
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
+	"quorum.dev/etcd-operator/controllers/pki"
+)
+
+// Certificate lifetimes. Leaves are renewed a month before they expire;
+// members pick renewed files up on their next TLS handshake.
+const (
+	caValidity       = 10 * 365 * 24 * time.Hour
+	leafValidity     = 365 * 24 * time.Hour
+	leafRenewBefore  = 30 * 24 * time.Hour
+	keyCACert        = "ca.crt"
+	rootUserName     = "root"
+	reasonCertIssued = "CertificateIssued"
+)
+
+// leafRequests are the three leaf certificates of a cluster: the member's
+// server certificate (also usable as a client, for members joining through
+// the cluster API), the peer certificate, and the root client certificate.
+func leafRequests(c *etcdv1.EtcdCluster, domain string) map[string]pki.LeafRequest {
+	peerNames := []string{
+		fmt.Sprintf("*.%s.%s.svc.%s", c.PeerServiceName(), c.Namespace, domain),
+		fmt.Sprintf("*.%s.%s.svc", c.PeerServiceName(), c.Namespace),
+	}
+	serverNames := append([]string{
+		c.ClientServiceName(),
+		fmt.Sprintf("%s.%s", c.ClientServiceName(), c.Namespace),
+		fmt.Sprintf("%s.%s.svc", c.ClientServiceName(), c.Namespace),
+		fmt.Sprintf("%s.%s.svc.%s", c.ClientServiceName(), c.Namespace, domain),
+		"localhost",
+	}, peerNames...)
+	return map[string]pki.LeafRequest{
+		c.ServerSecretName(): {CommonName: c.Name + "-server", DNSNames: serverNames, IPs: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}, Server: true, Client: true},
+		c.PeerSecretName():   {CommonName: c.Name + "-peer", DNSNames: peerNames, Server: true, Client: true},
+		c.ClientSecretName(): {CommonName: rootUserName, Client: true},
+	}
+}
+
+// ensureCertificates makes sure the CA and the leaf Secrets exist and are
+// valid: signed by the current CA, carrying every needed name and not near
+// expiry. A leaf that fails any check is re-issued in place.
+func (r *Reconciler) ensureCertificates(ctx context.Context, p *pass) error {
+	c := p.cluster
+	if !c.TLSEnabled() {
+		return nil
+	}
+	if c.UserCertificates() {
+		return r.checkUserCertificates(ctx, c)
+	}
+	now := r.now()
+	ca, err := r.ensureCA(ctx, c, now)
+	if err != nil {
+		return err
+	}
+	for name, req := range leafRequests(c, r.Render.Domain()) {
+		if err := r.ensureLeaf(ctx, c, name, ca, req, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *Reconciler) ensureCA(ctx context.Context, c *etcdv1.EtcdCluster, now time.Time) (pki.Pair, error) {
+	s, err := r.getSecret(ctx, c, c.CASecretName())
+	if err != nil {
+		return pki.Pair{}, err
+	}
+	if s != nil {
+		ca := pki.Pair{CertPEM: s.Data[corev1.TLSCertKey], KeyPEM: s.Data[corev1.TLSPrivateKeyKey]}
+		if _, _, err := pki.Parse(ca); err != nil {
+			return pki.Pair{}, fmt.Errorf("secret %s does not hold a usable CA (delete it to have a new one issued, which re-issues every certificate): %w", s.Name, err)
+		}
+		return ca, nil
+	}
+	ca, err := pki.NewCA(fmt.Sprintf("%s.%s etcd CA", c.Name, c.Namespace), now, caValidity)
+	if err != nil {
+		return pki.Pair{}, err
+	}
+	if err := r.writeSecret(ctx, c, nil, c.CASecretName(), ca, ca.CertPEM); err != nil {
+		return pki.Pair{}, err
+	}
+	return ca, nil
+}
+
+func (r *Reconciler) ensureLeaf(ctx context.Context, c *etcdv1.EtcdCluster, name string, ca pki.Pair, req pki.LeafRequest, now time.Time) error {
+	s, err := r.getSecret(ctx, c, name)
+	if err != nil {
+		return err
+	}
+	if s != nil {
+		ok, _ := pki.Valid(s.Data[corev1.TLSCertKey], ca.CertPEM, req.DNSNames, now, leafRenewBefore)
+		if ok && bytes.Equal(s.Data[keyCACert], ca.CertPEM) {
+			return nil
+		}
+	}
+	leaf, err := pki.Issue(ca, req, now, leafValidity)
+	if err != nil {
+		return err
+	}
+	return r.writeSecret(ctx, c, s, name, leaf, ca.CertPEM)
+}
+
+// getSecret returns the Secret, or nil when it does not exist.
+func (r *Reconciler) getSecret(ctx context.Context, c *etcdv1.EtcdCluster, name string) (*corev1.Secret, error) {
+	s := &corev1.Secret{}
+	err := r.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: name}, s)
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading secret %s: %w", name, err)
+	}
+	return s, nil
+}
+
+// writeSecret creates the Secret (existing == nil) or replaces its data.
+// Certificates are random, so they are written once rather than applied on
+// every pass.
+func (r *Reconciler) writeSecret(ctx context.Context, c *etcdv1.EtcdCluster, existing *corev1.Secret, name string, pair pki.Pair, caPEM []byte) error {
+	data := map[string][]byte{corev1.TLSCertKey: pair.CertPEM, corev1.TLSPrivateKeyKey: pair.KeyPEM, keyCACert: caPEM}
+	if existing != nil {
+		existing.Data = data
+		if err := r.Update(ctx, existing); err != nil {
+			return fmt.Errorf("renewing secret %s: %w", name, err)
+		}
+		r.Recorder.Eventf(c, existing, corev1.EventTypeNormal, reasonCertIssued, "RenewCertificate", "renewed certificate in secret %s", name)
+		return nil
+	}
+	s := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: c.Namespace, Labels: c.Labels()},
+		Type:       corev1.SecretTypeTLS,
+		Data:       data,
+	}
+	if err := controllerutil.SetControllerReference(c, s, r.Scheme); err != nil {
+		return err
+	}
+	if err := r.Create(ctx, s); err != nil {
+		if apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("secret %s exists but is not managed by this cluster (it lacks the label %s=%s)", name, etcdv1.LabelManagedBy, etcdv1.ManagedByValue)
+		}
+		return fmt.Errorf("creating secret %s: %w", name, err)
+	}
+	r.Recorder.Eventf(c, s, corev1.EventTypeNormal, reasonCertIssued, "IssueCertificate", "issued certificate in secret %s", name)
+	return nil
+}
+
+// checkUserCertificates makes sure the user's Secrets exist and hold what
+// members need, so that a typo shows up as a condition, not a pod that
+// cannot start.
+func (r *Reconciler) checkUserCertificates(ctx context.Context, c *etcdv1.EtcdCluster) error {
+	for _, name := range []string{c.ServerSecretName(), c.PeerSecretName(), c.ClientSecretName()} {
+		s := &corev1.Secret{}
+		if err := r.reader(true).Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: name}, s); err != nil {
+			if apierrors.IsNotFound(err) {
+				return &specError{etcdv1.ReasonCertificateInvalid, fmt.Sprintf("TLS secret %s not found", name)}
+			}
+			return fmt.Errorf("reading secret %s: %w", name, err)
+		}
+		for _, k := range []string{corev1.TLSCertKey, corev1.TLSPrivateKeyKey, keyCACert} {
+			if len(s.Data[k]) == 0 {
+				return &specError{etcdv1.ReasonCertificateInvalid, fmt.Sprintf("TLS secret %s has no %s", name, k)}
+			}
+		}
+		if _, err := pki.ParseCert(s.Data[corev1.TLSCertKey]); err != nil {
+			return &specError{etcdv1.ReasonCertificateInvalid, fmt.Sprintf("TLS secret %s: %v", name, err)}
+		}
+	}
+	return nil
+}

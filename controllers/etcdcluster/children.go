@@ -1,0 +1,77 @@
+package etcdcluster
+
+import (
+	"context"
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"quorum.dev/etcd-operator/controllers/render"
+)
+
+func (r *Reconciler) applyServices(ctx context.Context, p *pass) error {
+	if err := r.apply(ctx, p.cluster, render.PeerService(p.cluster)); err != nil {
+		return err
+	}
+	return r.apply(ctx, p.cluster, render.ClientService(p.cluster))
+}
+
+// applyStatefulSet applies the members' StatefulSet. A new cluster starts
+// with its desired size; an existing StatefulSet keeps its size here, since
+// membership changes go one safe step at a time (see the membership step).
+func (r *Reconciler) applyStatefulSet(ctx context.Context, p *pass) error {
+	c := p.cluster
+	current := &appsv1.StatefulSet{}
+	err := r.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: c.StatefulSetName()}, current)
+	replicas := c.DesiredReplicas()
+	switch {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		return fmt.Errorf("reading statefulset: %w", err)
+	case p.inPlace != nil && p.inPlace.Spec.FromSurvivor == nil:
+		// An in-place restore starts every desired member from the snapshot.
+	case current.Spec.Replicas != nil:
+		replicas = *current.Spec.Replicas
+	}
+	p.stsReplicas = replicas
+	sts := render.StatefulSet(c, r.Render, replicas, render.Hash(render.EtcdOptions(c)), p.restore)
+	if err := r.apply(ctx, c, sts); err != nil {
+		return err
+	}
+	if err := r.Get(ctx, client.ObjectKeyFromObject(sts), current); err == nil {
+		p.sts = current
+	}
+	return nil
+}
+
+func (r *Reconciler) applyPDB(ctx context.Context, p *pass) error {
+	return r.apply(ctx, p.cluster, render.PodDisruptionBudget(p.cluster))
+}
+
+// applyNetworkPolicy applies the NetworkPolicy when enabled, and deletes the
+// one the operator made when it is turned off.
+func (r *Reconciler) applyNetworkPolicy(ctx context.Context, p *pass) error {
+	c := p.cluster
+	if c.Spec.NetworkPolicy.Enabled {
+		return r.apply(ctx, c, render.NetworkPolicy(c, r.OperatorNamespace))
+	}
+	np := &networkingv1.NetworkPolicy{}
+	err := r.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: c.NetworkPolicyName()}, np)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading networkpolicy: %w", err)
+	}
+	if !metav1.IsControlledBy(np, c) {
+		return nil
+	}
+	if err := r.Delete(ctx, np); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("deleting networkpolicy: %w", err)
+	}
+	return nil
+}

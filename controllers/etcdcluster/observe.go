@@ -1,0 +1,158 @@
+package etcdcluster
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
+	"quorum.dev/etcd-operator/controllers/etcdclient"
+	"quorum.dev/etcd-operator/controllers/membership"
+	"quorum.dev/etcd-operator/controllers/render"
+)
+
+// observation is what the operator learned from etcd in one pass.
+type observation struct {
+	contacted bool   // at least one member answered the member list
+	err       error  // why the cluster could not be reached, if it could not
+	clusterID uint64 // from the member list header
+	leader    uint64
+	members   []etcdv1.MemberStatus
+	voters    int // voting members in the member list
+	list      []etcdclient.Member
+	statuses  map[uint64]etcdclient.Status // by member ID, for members that answered
+}
+
+// healthyVoters counts voting members that answered a status request.
+func (o observation) healthyVoters() int {
+	n := 0
+	for _, m := range o.members {
+		if m.Healthy && m.Role != etcdv1.RoleLearner {
+			n++
+		}
+	}
+	return n
+}
+
+// quorate reports whether a quorum of voters answers and there is a leader.
+func (o observation) quorate() bool {
+	return o.contacted && o.voters > 0 && o.healthyVoters() >= membership.Quorum(o.voters) && o.leader != 0
+}
+
+func (o observation) healthyCount() int {
+	n := 0
+	for _, m := range o.members {
+		if m.Healthy {
+			n++
+		}
+	}
+	return n
+}
+
+// clientConfig builds the connection settings for a cluster: every member's
+// client URL, and the root client certificate when TLS is on. The second
+// result identifies the credentials, so a renewed certificate reconnects.
+func (r *Reconciler) clientConfig(ctx context.Context, c *etcdv1.EtcdCluster, replicas int32) (etcdclient.Config, string, error) {
+	cfg := etcdclient.Config{}
+	for i := 0; i < int(replicas); i++ {
+		cfg.Endpoints = append(cfg.Endpoints, c.MemberClientURL(i, r.Render.Domain()))
+	}
+	if !c.TLSEnabled() {
+		if !c.Status.AuthEnabled {
+			return cfg, "plain", nil
+		}
+		pw, err := r.rootPassword(ctx, c)
+		if err != nil {
+			return cfg, "", err
+		}
+		cfg.Username, cfg.Password = etcdclient.RootUser, pw
+		return cfg, "password:" + render.Hash(pw), nil
+	}
+	s := &corev1.Secret{}
+	if err := r.reader(c.UserCertificates()).Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: c.ClientSecretName()}, s); err != nil {
+		return cfg, "", fmt.Errorf("client certificate secret %s not available: %v", c.ClientSecretName(), err)
+	}
+	tlsCfg, err := etcdclient.TLSConfig(s.Data[corev1.TLSCertKey], s.Data[corev1.TLSPrivateKeyKey], s.Data[keyCACert])
+	if err != nil {
+		return cfg, "", err
+	}
+	cfg.TLS = tlsCfg
+	return cfg, s.ResourceVersion, nil
+}
+
+// observe asks etcd for the member list and each member's status. It does
+// not contact etcd before any member pod is ready. An unreachable cluster is
+// a status, not a step error.
+func (r *Reconciler) observe(ctx context.Context, p *pass) error {
+	c := p.cluster
+	if p.sts == nil || p.sts.Status.ReadyReplicas == 0 {
+		return nil
+	}
+	cfg, credsVersion, err := r.clientConfig(ctx, c, p.stsReplicas)
+	if err != nil {
+		p.obs.err = err
+		return nil
+	}
+	key := types.NamespacedName{Namespace: c.Namespace, Name: c.Name}
+	cl, err := r.Clients.Get(key, credsVersion, cfg)
+	if err != nil {
+		p.obs.err = err
+		return nil
+	}
+	clusterID, members, err := cl.MemberList(ctx)
+	if err != nil {
+		p.obs.err = err
+		return nil
+	}
+	p.client = cl
+	p.obs.contacted, p.obs.clusterID = true, clusterID
+	p.obs.list, p.obs.statuses = members, map[uint64]etcdclient.Status{}
+	started := 0
+	for _, m := range members {
+		ms := etcdv1.MemberStatus{Name: m.Name, ID: strconv.FormatUint(m.ID, 16), Role: etcdv1.RoleFollower}
+		if m.IsLearner {
+			ms.Role = etcdv1.RoleLearner
+		} else {
+			p.obs.voters++
+		}
+		if !m.Started() || len(m.ClientURLs) == 0 {
+			ms.Error = "member has not started"
+			p.obs.members = append(p.obs.members, ms)
+			continue
+		}
+		started++
+		st, err := cl.Status(ctx, m.ClientURLs[0])
+		if err != nil {
+			ms.Error = err.Error()
+		} else {
+			p.obs.statuses[m.ID] = st
+			ms.Healthy = len(st.Errors) == 0
+			ms.Version, ms.DBSize = st.Version, st.DBSize
+			if len(st.Errors) > 0 {
+				ms.Error = st.Errors[0]
+			}
+			if st.LeaderID != 0 {
+				p.obs.leader = st.LeaderID
+			}
+			if st.LeaderID == m.ID {
+				ms.Role = etcdv1.RoleLeader
+			}
+		}
+		p.obs.members = append(p.obs.members, ms)
+	}
+	// Once every initial member has started, the cluster has formed: from
+	// then on a member with an empty data directory must join, never
+	// bootstrap a second cluster.
+	if p.boot.State == render.StateNew && started >= len(members) && len(members) > 0 {
+		why := fmt.Sprintf("all %d members of the member list have started", len(members))
+		if err := r.setBootstrap(ctx, p, why, func(b *render.Bootstrap) { b.State = render.StateExisting }); err != nil {
+			return err
+		}
+		r.Recorder.Eventf(c, nil, corev1.EventTypeNormal, "ClusterFormed", "Bootstrap", "cluster %x formed with %d members", clusterID, len(members))
+	}
+	return nil
+}

@@ -1,0 +1,242 @@
+// Package etcdcluster holds the EtcdCluster reconciler: it renders and
+// applies the cluster's child objects (certificates, ConfigMap, Services,
+// StatefulSet, PDB, NetworkPolicy, PodMonitor), observes the members
+// through etcd, and changes them one safe step at a time: membership
+// (membership.go, decided by package membership), rolling restarts
+// (rollout.go), and the cluster's side of in-place restores and recoveries
+// from a survivor (restore_*.go). Pure helpers live in sibling packages:
+// render (child objects), pki (certificates), etcdclient (the narrow etcd
+// client), membership (the planner).
+package etcdcluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/workqueue"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
+	"quorum.dev/etcd-operator/controllers/etcdclient"
+	"quorum.dev/etcd-operator/controllers/internal/steps"
+	"quorum.dev/etcd-operator/controllers/membership"
+	"quorum.dev/etcd-operator/controllers/render"
+)
+
+// FieldOwner is the server-side apply field manager of the operator.
+const FieldOwner = "quorum-operator"
+
+// Requeue intervals: how soon to look again at a cluster that is settling,
+// and how often to refresh member status of a healthy one.
+const (
+	requeueSettling = 5 * time.Second
+	requeueHealthy  = 60 * time.Second
+	// requeueSpecError: how soon to look again at a cluster whose spec
+	// names something missing or invalid.
+	requeueSpecError = 30 * time.Second
+	// maxErrorBackoff caps the delay before a failed pass is retried.
+	maxErrorBackoff = 30 * time.Second
+)
+
+// Reconciler runs EtcdClusters.
+type Reconciler struct {
+	client.Client
+	Scheme   *runtime.Scheme
+	Recorder events.EventRecorder
+	Render   render.Options
+	// Clock is time.Now unless a test sets it.
+	Clock func() time.Time
+	// OperatorNamespace is where the operator runs; NetworkPolicies let it in.
+	OperatorNamespace string
+	// APIReader reads objects the cache does not hold (users' Secrets).
+	APIReader client.Reader
+	// Clients caches one etcd connection per cluster.
+	Clients *ClientCache
+
+	applied appliedObjects
+}
+
+// +kubebuilder:rbac:groups=etcd.quorum.dev,resources=etcdclusters,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=etcd.quorum.dev,resources=etcdclusters/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=etcd.quorum.dev,resources=etcdclusters/finalizers,verbs=update
+// +kubebuilder:rbac:groups=etcd.quorum.dev,resources=etcdbackups,verbs=get;list;watch
+// +kubebuilder:rbac:groups=apps,resources=statefulsets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=services;configmaps;secrets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get;list;watch
+// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
+
+// pass carries what one reconcile pass learns, from step to step.
+type pass struct {
+	cluster *etcdv1.EtcdCluster
+	// boot is the bootstrap state in the ConfigMap (state, initial
+	// cluster, restore-id, force-new-cluster); see bootstrap.go, its only
+	// writer.
+	boot          render.Bootstrap
+	stsReplicas   int32               // replicas the StatefulSet was applied with
+	sts           *appsv1.StatefulSet // as last read back, for its status
+	obs           observation
+	client        etcdclient.Client // set by observe when etcd answered
+	authEnabled   bool
+	membership    *membership.Action // the planner's choice this pass, if it ran
+	restore       *render.RestoreSource
+	inPlace       *etcdv1.EtcdRestore // the in-place restore being carried out, if any
+	outdated      int                 // pods still to restart with the new template
+	rolloutReason string              // what the rollout step is doing or waiting for
+}
+
+// Reconcile moves one EtcdCluster towards its spec. The steps, in order:
+//  1. certificates: CA and leaf Secrets exist, are valid and not near expiry;
+//  2. config: the ConfigMap with etcd options and bootstrap state;
+//  3. services: headless peer Service and client Service;
+//     (restore source: the snapshot a restored cluster starts from, or an
+//     EtcdRestore being carried out in place, see restore_inplace.go;)
+//  4. members: the StatefulSet (and, during an in-place restore, every
+//     member pod not yet made from the restore's template is stopped);
+//  5. disruption budget: a PDB that keeps quorum; a NetworkPolicy and a
+//     PodMonitor if asked;
+//  6. observe: member list and per-member status from etcd itself (an
+//     in-place restore is finished once every member is back and healthy);
+//  7. membership: at most one safe membership change (scale up through a
+//     learner, scale down by member ID), chosen by membership.Plan;
+//  8. rollout: restart one member whose pod runs an old template, health
+//     gated, followers first, leader last after moving its leadership;
+//  9. auth: root user and authentication on, once a quorum is healthy.
+//
+// Status is written once, at the end, from what the pass saw.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	cluster := &etcdv1.EtcdCluster{}
+	if err := r.Get(ctx, req.NamespacedName, cluster); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.Clients.Forget(req.NamespacedName)
+			memberHealth.DeleteLabelValues(req.Namespace, req.Name)
+			return ctrl.Result{}, nil
+		}
+		return ctrl.Result{}, err
+	}
+	if cluster.Generation != cluster.Status.ObservedGeneration && cluster.DesiredReplicas()%2 == 0 {
+		r.Recorder.Eventf(cluster, nil, corev1.EventTypeWarning, "EvenReplicas", "Validate",
+			"%d members tolerate no more failures than %d: an odd number is recommended", cluster.DesiredReplicas(), cluster.DesiredReplicas()-1)
+	}
+	if !cluster.DeletionTimestamp.IsZero() {
+		// Owned objects go with the cluster through garbage collection;
+		// claims follow the StatefulSet's retention policy.
+		r.Clients.Forget(req.NamespacedName)
+		return ctrl.Result{}, nil
+	}
+	original := cluster.DeepCopy()
+	p := &pass{cluster: cluster}
+
+	stepErr := steps.Run(ctx, p, []steps.Step[*pass]{
+		{Name: "certificates", Run: r.ensureCertificates},
+		{Name: "config", Run: r.applyConfig},
+		{Name: "services", Run: r.applyServices},
+		{Name: "restore source", Run: r.resolveRestore},
+		{Name: "members", Run: r.applyStatefulSet},
+		{Name: "restore in place", Run: r.stopOldMembers},
+		{Name: "disruption budget", Run: r.applyPDB},
+		{Name: "network policy", Run: r.applyNetworkPolicy},
+		{Name: "monitoring", Run: r.applyMonitoring},
+		{Name: "observe", Run: r.observe},
+		{Name: "finish restore", Run: r.finishRestore},
+		{Name: "membership", Run: r.reconcileMembership},
+		{Name: "rollout", Run: r.rollout},
+		{Name: "auth", Run: r.ensureAuth},
+	})
+
+	setStatus(cluster, p, r.Render, stepErr)
+	if equality.Semantic.DeepEqual(original.Status, cluster.Status) {
+		// Nothing new: an idle cluster costs no API writes.
+	} else if err := r.Status().Patch(ctx, cluster, client.MergeFrom(original)); err != nil && !apierrors.IsNotFound(err) {
+		if stepErr == nil {
+			stepErr = fmt.Errorf("patching status: %w", err)
+		}
+	}
+	r.recordTransitions(original, cluster)
+	memberHealth.WithLabelValues(cluster.Namespace, cluster.Name).Set(float64(p.obs.healthyCount()))
+	var se *specError
+	if errors.As(stepErr, &se) {
+		// The user must act; retrying fast would not help. Objects users
+		// name are not watched, so look again now and then.
+		return ctrl.Result{RequeueAfter: requeueSpecError}, nil
+	}
+	if stepErr != nil {
+		return ctrl.Result{}, stepErr
+	}
+	if meta.IsStatusConditionTrue(cluster.Status.Conditions, etcdv1.ConditionAvailable) &&
+		!meta.IsStatusConditionTrue(cluster.Status.Conditions, etcdv1.ConditionProgressing) {
+		return ctrl.Result{RequeueAfter: requeueHealthy}, nil
+	}
+	return ctrl.Result{RequeueAfter: requeueSettling}, nil
+}
+
+// recordTransitions emits an event whenever Available changes, and whenever
+// the cluster becomes Degraded for a new reason.
+func (r *Reconciler) recordTransitions(before, after *etcdv1.EtcdCluster) {
+	wasD := meta.FindStatusCondition(before.Status.Conditions, etcdv1.ConditionDegraded)
+	nowD := meta.FindStatusCondition(after.Status.Conditions, etcdv1.ConditionDegraded)
+	if nowD != nil && nowD.Status == metav1.ConditionTrue && (wasD == nil || wasD.Status != nowD.Status || wasD.Message != nowD.Message) {
+		r.Recorder.Eventf(after, nil, corev1.EventTypeWarning, nowD.Reason, "Reconcile", "%s", nowD.Message)
+	}
+	was := meta.FindStatusCondition(before.Status.Conditions, etcdv1.ConditionAvailable)
+	now := meta.FindStatusCondition(after.Status.Conditions, etcdv1.ConditionAvailable)
+	if now == nil || (was != nil && was.Status == now.Status) {
+		return
+	}
+	kind := corev1.EventTypeNormal
+	if now.Status != metav1.ConditionTrue && now.Reason != etcdv1.ReasonBootstrapping {
+		kind = corev1.EventTypeWarning
+	}
+	r.Recorder.Eventf(after, nil, kind, now.Reason, "Observe", "%s", now.Message)
+}
+
+// SetupWithManager registers the reconciler and what it watches.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&etcdv1.EtcdCluster{}).
+		Owns(&appsv1.StatefulSet{}).
+		Owns(&corev1.Service{}).
+		Owns(&corev1.ConfigMap{}).
+		Owns(&corev1.Secret{}).
+		Owns(&policyv1.PodDisruptionBudget{}).
+		Owns(&networkingv1.NetworkPolicy{}).
+		Named("etcdcluster").
+		// A failed pass is retried with backoff, but never more than
+		// maxErrorBackoff later: etcd refusals are usually short-lived.
+		WithOptions(controller.Options{RateLimiter: workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](100*time.Millisecond, maxErrorBackoff)}).
+		Complete(r)
+}
+
+// reader is the cache for the operator's own objects, and the API server
+// for objects users create (not labelled for the operator's cache).
+func (r *Reconciler) reader(userObject bool) client.Reader {
+	if userObject {
+		return r.APIReader
+	}
+	return r.Client
+}
+
+func (r *Reconciler) now() time.Time {
+	if r.Clock != nil {
+		return r.Clock()
+	}
+	return time.Now()
+}

@@ -1,0 +1,80 @@
+package etcdcluster
+
+import (
+	"errors"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
+	"quorum.dev/etcd-operator/controllers/render"
+)
+
+func member(name string, role etcdv1.MemberRole, healthy bool) etcdv1.MemberStatus {
+	return etcdv1.MemberStatus{Name: name, ID: name, Role: role, Healthy: healthy}
+}
+
+func readySTS(n int32) *appsv1.StatefulSet {
+	return &appsv1.StatefulSet{
+		ObjectMeta: metav1.ObjectMeta{Generation: 1},
+		Status:     appsv1.StatefulSetStatus{ObservedGeneration: 1, Replicas: n, ReadyReplicas: n, UpdatedReplicas: n, CurrentRevision: "r", UpdateRevision: "r"},
+	}
+}
+
+func TestSetStatus(t *testing.T) {
+	type want struct{ available, progressing, degraded string }
+	cases := []struct {
+		name    string
+		pass    pass
+		stepErr error
+		want    want
+		obsGen  bool
+	}{
+		{"new cluster, nothing ready", pass{boot: render.Bootstrap{State: render.StateNew}, stsReplicas: 3, sts: &appsv1.StatefulSet{}},
+			nil, want{etcdv1.ReasonBootstrapping, etcdv1.ReasonMembersNotReady, etcdv1.ReasonMembersNotReady}, true},
+		{"healthy", pass{boot: render.Bootstrap{State: render.StateExisting}, stsReplicas: 3, sts: readySTS(3), obs: observation{contacted: true, leader: 1, voters: 3,
+			members: []etcdv1.MemberStatus{member("a", etcdv1.RoleLeader, true), member("b", etcdv1.RoleFollower, true), member("c", etcdv1.RoleFollower, true)}}},
+			nil, want{etcdv1.ReasonQuorumHealthy, etcdv1.ReasonReconciled, etcdv1.ReasonAllMembersHealthy}, true},
+		{"one of three down keeps quorum", pass{boot: render.Bootstrap{State: render.StateExisting}, stsReplicas: 3, sts: readySTS(2), obs: observation{contacted: true, leader: 1, voters: 3,
+			members: []etcdv1.MemberStatus{member("a", etcdv1.RoleLeader, true), member("b", etcdv1.RoleFollower, true), member("c", etcdv1.RoleFollower, false)}}},
+			nil, want{etcdv1.ReasonQuorumHealthy, etcdv1.ReasonMembersNotReady, etcdv1.ReasonMemberUnhealthy}, true},
+		{"two of three down loses quorum", pass{boot: render.Bootstrap{State: render.StateExisting}, stsReplicas: 3, sts: readySTS(1), obs: observation{contacted: true, leader: 0, voters: 3,
+			members: []etcdv1.MemberStatus{member("a", etcdv1.RoleFollower, true), member("b", etcdv1.RoleFollower, false), member("c", etcdv1.RoleFollower, false)}}},
+			nil, want{etcdv1.ReasonQuorumLost, etcdv1.ReasonMembersNotReady, etcdv1.ReasonMemberUnhealthy}, true},
+		{"healthy learners do not make quorum", pass{boot: render.Bootstrap{State: render.StateExisting}, stsReplicas: 3, sts: readySTS(3), obs: observation{contacted: true, leader: 1, voters: 1,
+			members: []etcdv1.MemberStatus{member("a", etcdv1.RoleFollower, false), member("b", etcdv1.RoleLearner, true), member("c", etcdv1.RoleLearner, true)}}},
+			nil, want{etcdv1.ReasonQuorumLost, etcdv1.ReasonReconciled, etcdv1.ReasonMemberUnhealthy}, true},
+		{"unreachable after formation", pass{boot: render.Bootstrap{State: render.StateExisting}, stsReplicas: 3, sts: readySTS(3), obs: observation{err: errors.New("dial failed")}},
+			nil, want{etcdv1.ReasonUnreachable, etcdv1.ReasonReconciled, etcdv1.ReasonMembersNotReady}, true},
+		{"scale pending", pass{boot: render.Bootstrap{State: render.StateExisting}, stsReplicas: 1, sts: readySTS(1), obs: observation{contacted: true, leader: 1, voters: 1,
+			members: []etcdv1.MemberStatus{member("a", etcdv1.RoleLeader, true)}}},
+			nil, want{etcdv1.ReasonQuorumHealthy, etcdv1.ReasonScalePending, etcdv1.ReasonAllMembersHealthy}, true},
+		{"step error keeps observedGeneration", pass{boot: render.Bootstrap{State: render.StateNew}, stsReplicas: 3},
+			errors.New("certificates: boom"), want{etcdv1.ReasonBootstrapping, etcdv1.ReasonReconcileError, etcdv1.ReasonReconcileError}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{Name: "x", Namespace: "ns", Generation: 4}, Spec: etcdv1.EtcdClusterSpec{Replicas: ptr.To[int32](3)}}
+			c.Status.ObservedGeneration = 3
+			p := tc.pass
+			p.cluster = c
+			setStatus(c, &p, render.Options{}, tc.stepErr)
+			for typ, reason := range map[string]string{etcdv1.ConditionAvailable: tc.want.available, etcdv1.ConditionProgressing: tc.want.progressing, etcdv1.ConditionDegraded: tc.want.degraded} {
+				got := meta.FindStatusCondition(c.Status.Conditions, typ)
+				if got == nil || got.Reason != reason {
+					t.Errorf("%s: got %+v, want reason %s", typ, got, reason)
+				}
+			}
+			avail := meta.IsStatusConditionTrue(c.Status.Conditions, etcdv1.ConditionAvailable)
+			if avail != (tc.want.available == etcdv1.ReasonQuorumHealthy) {
+				t.Errorf("Available=%v with reason %s", avail, tc.want.available)
+			}
+			if gen := c.Status.ObservedGeneration == 4; gen != tc.obsGen {
+				t.Errorf("observedGeneration %d", c.Status.ObservedGeneration)
+			}
+		})
+	}
+}
