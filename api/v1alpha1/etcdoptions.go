@@ -13,14 +13,20 @@ func EtcdOptionKeys() []string {
 // EtcdOptionsVersion is the etcd version EtcdOptionKeys was generated from.
 func EtcdOptionsVersion() string { return etcdOptionsVersion }
 
-// EtcdOptionIsBoolOrNumber reports whether etcd reads key's value as a
-// boolean or a number, which etcd's config file must then hold unquoted;
-// every other option's value is a string and must be quoted.
-func EtcdOptionIsBoolOrNumber(key string) bool {
-	_, b := slices.BinarySearch(etcdOptionBoolKeys, key)
+// EtcdOptionIsBool reports whether etcd reads key's value as a boolean
+// ("true" or "false", unquoted in etcd's config file).
+func EtcdOptionIsBool(key string) bool {
+	_, ok := slices.BinarySearch(etcdOptionBoolKeys, key)
+	return ok
+}
+
+// EtcdOptionIsNumber reports whether etcd reads key's value as a whole
+// number (unquoted in etcd's config file; durations in nanoseconds). Every
+// option that is neither a boolean nor a number is a string.
+func EtcdOptionIsNumber(key string) bool {
 	_, i := slices.BinarySearch(etcdOptionIntKeys, key)
 	_, u := slices.BinarySearch(etcdOptionUintKeys, key)
-	return b || i || u
+	return i || u
 }
 
 // TimeZoneNames returns the IANA time zone names an EtcdBackupSchedule may

@@ -76,8 +76,10 @@ func EtcdOptions(c *etcdv1.EtcdCluster) string {
 // yamlScalar writes v bare when etcd reads key as a boolean or a number and
 // v has that shape (admission ensures it for etcdOptions), else quoted.
 func yamlScalar(key, v string) string {
-	bare := key == "quota-backend-bytes" || etcdv1.EtcdOptionIsBoolOrNumber(key)
-	if bare && (v == "true" || v == "false" || isNumber(v)) {
+	switch {
+	case etcdv1.EtcdOptionIsBool(key) && (v == "true" || v == "false"):
+		return v
+	case (key == "quota-backend-bytes" || etcdv1.EtcdOptionIsNumber(key)) && isNumber(v):
 		return v
 	}
 	return fmt.Sprintf("%q", v)
