@@ -36,7 +36,8 @@ $(CONTROLLER_GEN):
 	GOBIN=$(dir $(CONTROLLER_GEN)) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
 
 .PHONY: generate
-generate: $(CONTROLLER_GEN) ## Generate deepcopy code, CRDs, RBAC and the chart's copies of them.
+generate: $(CONTROLLER_GEN) ## Generate admission lists, deepcopy code, CRDs, RBAC and the chart's copies of them.
+	go run ./hack/gen-admission -dir api/v1alpha1
 	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./api/...
 	$(CONTROLLER_GEN) rbac:roleName=quorum-operator crd:maxDescLen=400 webhook paths=./api/... paths=./controllers/... \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
@@ -67,7 +68,7 @@ envtest-assets: ## Build kube-apiserver, etcd and kubectl for envtest (cached by
 .PHONY: test
 test: envtest-assets ## Unit tests, envtest controller tests and chart tests.
 	hack/build-k8s.sh helm minio
-	HELM="$(HELM)" MINIO_BIN="$(MINIO_BIN)" KUBEBUILDER_ASSETS="$(KUBEBUILDER_ASSETS)" go test $(GO_TEST_FLAGS) ./api/... ./controllers/... ./etcdserver/... ./hack/... ./test/helm/... ./test/history/... ./test/security/... ./bench/...
+	HELM="$(HELM)" MINIO_BIN="$(MINIO_BIN)" KUBEBUILDER_ASSETS="$(KUBEBUILDER_ASSETS)" go test $(GO_TEST_FLAGS) ./api/... ./controllers/... ./etcdserver/... ./hack/... ./test/admission/... ./test/helm/... ./test/history/... ./test/security/... ./bench/...
 
 CHAOS_ROUNDS ?= 1
 .PHONY: test-chaos

@@ -36,8 +36,12 @@ type BackupLocation struct {
 
 // S3Location is a bucket and prefix on an S3-compatible server.
 type S3Location struct {
-	// Endpoint is host:port of the server.
+	// Endpoint is host or host:port of the server, without a scheme: https
+	// unless insecure is true.
 	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=261
+	// +kubebuilder:validation:XValidation:rule="!self.contains('://')",messageExpression="'endpoint ' + self + ' has a scheme: write host[:port]; https is used unless insecure is true (set insecure: true for plain http)'"
+	// +kubebuilder:validation:XValidation:rule="self.contains('://') || self.matches('^([A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?([.][A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*|[[][0-9A-Fa-f:.]+[]])(:[0-9]{1,5})?$')",messageExpression="'endpoint ' + self + ' must be host or host:port (a DNS name or IP address), without a path'"
 	Endpoint string `json:"endpoint"`
 	// +kubebuilder:validation:MinLength=3
 	Bucket string `json:"bucket"`

@@ -8,6 +8,12 @@ import (
 )
 
 // EtcdClusterSpec is the desired state of an etcd cluster.
+//
+// The objects holding transition rules (storage, tls, auth) default to {},
+// so that their own defaults are stored and the rules compare with them
+// whether or not the user wrote the object.
+// +kubebuilder:validation:XValidation:rule="has(self.bootstrap) == has(oldSelf.bootstrap)",message="bootstrap is immutable: it is set when the cluster is created"
+// +kubebuilder:validation:XValidation:rule="!has(self.quota) || !has(self.quota.backendBytes) || !has(self.storage) || !has(self.storage.size) || !isQuantity(string(self.quota.backendBytes)) || !isQuantity(string(self.storage.size)) || (oldSelf.hasValue() && has(oldSelf.value().quota) && has(oldSelf.value().quota.backendBytes) && oldSelf.value().quota.backendBytes == self.quota.backendBytes) || quantity(string(self.quota.backendBytes)).compareTo(quantity(string(self.storage.size)).sub(quantity('384Mi'))) <= 0",optionalOldSelf=true,fieldPath=".quota.backendBytes",messageExpression="'quota.backendBytes ' + string(self.quota.backendBytes) + ' does not fit storage.size ' + string(self.storage.size) + ': it may be at most the size less 384Mi kept for the WAL; leave it unset to derive it from the size'"
 type EtcdClusterSpec struct {
 	// Replicas is the number of etcd members. Odd numbers tolerate the same
 	// number of failures as the next even number and are recommended.
@@ -29,6 +35,7 @@ type EtcdClusterSpec struct {
 	Version string `json:"version,omitempty"`
 
 	// Storage describes where members keep their data.
+	// +kubebuilder:default={}
 	// +optional
 	Storage StorageSpec `json:"storage,omitempty"`
 
@@ -41,15 +48,25 @@ type EtcdClusterSpec struct {
 	PodTemplate PodTemplate `json:"podTemplate,omitempty"`
 
 	// EtcdOptions are extra etcd configuration options, keyed by etcd's
-	// flag / config-file names without the leading dashes (for example
-	// "snapshot-count": "10000"). Options the operator controls (names,
-	// URLs, cluster membership, data directory, TLS) are rejected.
+	// config-file names without the leading dashes (for example
+	// "snapshot-count": "10000"). Only options of the bundled etcd version
+	// are accepted, and not those the operator controls (names, URLs,
+	// cluster membership, data directory, TLS, logging outputs; quota and
+	// compaction have their own fields). Values are strings: "true" or
+	// "false" for switches (checked here), whole numbers for numbers and
+	// durations in nanoseconds (checked by the server when it starts).
 	// +kubebuilder:validation:MaxProperties=32
-	// +kubebuilder:validation:XValidation:rule="self.all(k, !(k in ['advertise-client-urls','auto-compaction-mode','auto-compaction-retention','auto-tls','cert-file','client-cert-auth','client-transport-security','data-dir','discovery','discovery-config','discovery-srv','discovery-srv-name','enable-log-rotation','force-new-cluster','initial-advertise-peer-urls','initial-cluster','initial-cluster-state','initial-cluster-token','key-file','listen-client-http-urls','listen-client-urls','listen-metrics-urls','listen-peer-urls','log-format','log-outputs','log-rotation-config-json','logger','name','peer-auto-tls','peer-cert-file','peer-client-cert-auth','peer-key-file','peer-transport-security','peer-trusted-ca-file','quota-backend-bytes','self-signed-cert-validity','trusted-ca-file','wal-dir']))",message="etcdOptions may not set options the operator controls (names, URLs, bootstrap, data directory, TLS, logging outputs, force-new-cluster; quota and compaction: use spec.quota and spec.compaction)"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.startsWith('-'))",messageExpression="'etcdOptions key ' + self.filter(k, k.startsWith('-'))[0] + ' starts with a dash: write etcd config-file names without leading dashes (snapshot-count, not --snapshot-count)'"
+	// +quorum:generated:begin=etcdOptions
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !(k in ['advertise-client-urls','auto-compaction-mode','auto-compaction-retention','auto-tls','cert-file','client-cert-auth','client-transport-security','data-dir','discovery','discovery-config','discovery-srv','discovery-srv-name','enable-log-rotation','force-new-cluster','initial-advertise-peer-urls','initial-cluster','initial-cluster-state','initial-cluster-token','key-file','listen-client-http-urls','listen-client-urls','listen-metrics-urls','listen-peer-urls','log-format','log-outputs','log-rotation-config-json','logger','name','peer-auto-tls','peer-cert-file','peer-client-cert-auth','peer-key-file','peer-transport-security','peer-trusted-ca-file','quota-backend-bytes','self-signed-cert-validity','trusted-ca-file','wal-dir']))",messageExpression="'etcdOptions may not set options the operator controls: ' + self.filter(k, k in ['advertise-client-urls','auto-compaction-mode','auto-compaction-retention','auto-tls','cert-file','client-cert-auth','client-transport-security','data-dir','discovery','discovery-config','discovery-srv','discovery-srv-name','enable-log-rotation','force-new-cluster','initial-advertise-peer-urls','initial-cluster','initial-cluster-state','initial-cluster-token','key-file','listen-client-http-urls','listen-client-urls','listen-metrics-urls','listen-peer-urls','log-format','log-outputs','log-rotation-config-json','logger','name','peer-auto-tls','peer-cert-file','peer-client-cert-auth','peer-key-file','peer-transport-security','peer-trusted-ca-file','quota-backend-bytes','self-signed-cert-validity','trusted-ca-file','wal-dir'])[0] + ': ' + {'advertise-client-urls':'listen and advertise URLs are derived from the pod and the peer Service','auto-compaction-mode':'set with spec.compaction.mode','auto-compaction-retention':'set with spec.compaction.retention','auto-tls':'certificates and client-certificate auth come from QUORUM_SERVER_TLS_DIR and QUORUM_PEER_TLS_DIR','cert-file':'certificates and client-certificate auth come from QUORUM_SERVER_TLS_DIR and QUORUM_PEER_TLS_DIR','client-cert-auth':'certificates and client-certificate auth come from QUORUM_SERVER_TLS_DIR and QUORUM_PEER_TLS_DIR','client-transport-security':'certificates and client-certificate auth come from QUORUM_SERVER_TLS_DIR and QUORUM_PEER_TLS_DIR','data-dir':'derived from the pod (name, data directory)','discovery':'bootstrap is decided by quorum-etcd from the data dir and the operator\\'s environment','discovery-config':'bootstrap is decided by quorum-etcd from the data dir and the operator\\'s environment','discovery-srv':'bootstrap is decided by quorum-etcd from the data dir and the operator\\'s environment','discovery-srv-name':'bootstrap is decided by quorum-etcd from the data dir and the operator\\'s environment','enable-log-rotation':'logs are always JSON on stderr; only log-level may be set','force-new-cluster':'unsafe for a member managed by the operator (use the restore subcommand)','initial-advertise-peer-urls':'listen and advertise URLs are derived from the pod and the peer Service','initial-cluster':'bootstrap is decided by quorum-etcd from the data dir and the operator\\'s environment','initial-cluster-state':'bootstrap is decided by quorum-etcd from the data dir and the operator\\'s environment','initial-cluster-token':'bootstrap is decided by quorum-etcd from the data dir and the operator\\'s environment','key-file':'certificates and client-certificate auth come from QUORUM_SERVER_TLS_DIR and QUORUM_PEER_TLS_DIR','listen-client-http-urls':'listen and advertise URLs are derived from the pod and the peer Service','listen-client-urls':'listen and advertise URLs are derived from the pod and the peer Service','listen-metrics-urls':'listen and advertise URLs are derived from the pod and the peer Service','listen-peer-urls':'listen and advertise URLs are derived from the pod and the peer Service','log-format':'logs are always JSON on stderr; only log-level may be set','log-outputs':'logs are always JSON on stderr; only log-level may be set','log-rotation-config-json':'logs are always JSON on stderr; only log-level may be set','logger':'logs are always JSON on stderr; only log-level may be set','name':'derived from the pod (name, data directory)','peer-auto-tls':'certificates and client-certificate auth come from QUORUM_SERVER_TLS_DIR and QUORUM_PEER_TLS_DIR','peer-cert-file':'certificates and client-certificate auth come from QUORUM_SERVER_TLS_DIR and QUORUM_PEER_TLS_DIR','peer-client-cert-auth':'certificates and client-certificate auth come from QUORUM_SERVER_TLS_DIR and QUORUM_PEER_TLS_DIR','peer-key-file':'certificates and client-certificate auth come from QUORUM_SERVER_TLS_DIR and QUORUM_PEER_TLS_DIR','peer-transport-security':'certificates and client-certificate auth come from QUORUM_SERVER_TLS_DIR and QUORUM_PEER_TLS_DIR','peer-trusted-ca-file':'certificates and client-certificate auth come from QUORUM_SERVER_TLS_DIR and QUORUM_PEER_TLS_DIR','quota-backend-bytes':'set with spec.quota.backendBytes','self-signed-cert-validity':'certificates and client-certificate auth come from QUORUM_SERVER_TLS_DIR and QUORUM_PEER_TLS_DIR','trusted-ca-file':'certificates and client-certificate auth come from QUORUM_SERVER_TLS_DIR and QUORUM_PEER_TLS_DIR','wal-dir':'derived from the pod (name, data directory)'}[self.filter(k, k in ['advertise-client-urls','auto-compaction-mode','auto-compaction-retention','auto-tls','cert-file','client-cert-auth','client-transport-security','data-dir','discovery','discovery-config','discovery-srv','discovery-srv-name','enable-log-rotation','force-new-cluster','initial-advertise-peer-urls','initial-cluster','initial-cluster-state','initial-cluster-token','key-file','listen-client-http-urls','listen-client-urls','listen-metrics-urls','listen-peer-urls','log-format','log-outputs','log-rotation-config-json','logger','name','peer-auto-tls','peer-cert-file','peer-client-cert-auth','peer-key-file','peer-transport-security','peer-trusted-ca-file','quota-backend-bytes','self-signed-cert-validity','trusted-ca-file','wal-dir'])[0]]"
+	// +kubebuilder:validation:XValidation:rule="!self.exists(k, !k.startsWith('-') && !(k in ['advertise-client-urls','auto-compaction-mode','auto-compaction-retention','auto-tls','cert-file','client-cert-auth','client-transport-security','data-dir','discovery','discovery-config','discovery-srv','discovery-srv-name','enable-log-rotation','force-new-cluster','initial-advertise-peer-urls','initial-cluster','initial-cluster-state','initial-cluster-token','key-file','listen-client-http-urls','listen-client-urls','listen-metrics-urls','listen-peer-urls','log-format','log-outputs','log-rotation-config-json','logger','name','peer-auto-tls','peer-cert-file','peer-client-cert-auth','peer-key-file','peer-transport-security','peer-trusted-ca-file','quota-backend-bytes','self-signed-cert-validity','trusted-ca-file','wal-dir']) && !(k in ['auth-token','auth-token-ttl','backend-batch-interval','backend-batch-limit','backend-bbolt-freelist-type','bcrypt-cost','bootstrap-defrag-threshold-megabytes','compact-hash-check-time','compaction-batch-limit','compaction-sleep-interval','corrupt-check-time','cors','distributed-tracing-address','distributed-tracing-instance-id','distributed-tracing-sampling-rate','distributed-tracing-service-name','downgrade-check-time','election-timeout','enable-distributed-tracing','enable-grpc-gateway','enable-pprof','feature-gates','grpc-keepalive-interval','grpc-keepalive-min-time','grpc-keepalive-timeout','heartbeat-interval','host-whitelist','initial-election-tick-advance','log-level','max-concurrent-streams','max-learners','max-request-bytes','max-snapshots','max-txn-ops','max-wals','memory-mlock','metrics','pre-vote','snapshot-catchup-entries','snapshot-count','strict-reconfig-check','tls-max-version','tls-min-version','unsafe-no-fsync','v2-deprecation','warning-apply-duration','warning-unary-request-duration','watch-progress-notify-interval']))",messageExpression="'etcdOptions key ' + self.filter(k, !k.startsWith('-') && !(k in ['advertise-client-urls','auto-compaction-mode','auto-compaction-retention','auto-tls','cert-file','client-cert-auth','client-transport-security','data-dir','discovery','discovery-config','discovery-srv','discovery-srv-name','enable-log-rotation','force-new-cluster','initial-advertise-peer-urls','initial-cluster','initial-cluster-state','initial-cluster-token','key-file','listen-client-http-urls','listen-client-urls','listen-metrics-urls','listen-peer-urls','log-format','log-outputs','log-rotation-config-json','logger','name','peer-auto-tls','peer-cert-file','peer-client-cert-auth','peer-key-file','peer-transport-security','peer-trusted-ca-file','quota-backend-bytes','self-signed-cert-validity','trusted-ca-file','wal-dir']) && !(k in ['auth-token','auth-token-ttl','backend-batch-interval','backend-batch-limit','backend-bbolt-freelist-type','bcrypt-cost','bootstrap-defrag-threshold-megabytes','compact-hash-check-time','compaction-batch-limit','compaction-sleep-interval','corrupt-check-time','cors','distributed-tracing-address','distributed-tracing-instance-id','distributed-tracing-sampling-rate','distributed-tracing-service-name','downgrade-check-time','election-timeout','enable-distributed-tracing','enable-grpc-gateway','enable-pprof','feature-gates','grpc-keepalive-interval','grpc-keepalive-min-time','grpc-keepalive-timeout','heartbeat-interval','host-whitelist','initial-election-tick-advance','log-level','max-concurrent-streams','max-learners','max-request-bytes','max-snapshots','max-txn-ops','max-wals','memory-mlock','metrics','pre-vote','snapshot-catchup-entries','snapshot-count','strict-reconfig-check','tls-max-version','tls-min-version','unsafe-no-fsync','v2-deprecation','warning-apply-duration','warning-unary-request-duration','watch-progress-notify-interval']))[0] + ' is not an etcd 3.7.3 configuration option (use etcd config-file names, e.g. snapshot-count)'"
+	// +kubebuilder:validation:XValidation:rule="!self.exists(k, k in ['enable-distributed-tracing','enable-grpc-gateway','enable-pprof','initial-election-tick-advance','memory-mlock','pre-vote','strict-reconfig-check','unsafe-no-fsync'] && !(self[k] in ['true','false']))",messageExpression="'etcdOptions[' + self.filter(k, k in ['enable-distributed-tracing','enable-grpc-gateway','enable-pprof','initial-election-tick-advance','memory-mlock','pre-vote','strict-reconfig-check','unsafe-no-fsync'] && !(self[k] in ['true','false']))[0] + '] must be true or false'"
+	// +quorum:generated:end
 	// +optional
 	EtcdOptions map[string]string `json:"etcdOptions,omitempty"`
 
-	// Quota is the backend database size limit.
+	// Quota is the backend database size limit: by default derived from
+	// storage.size (see QuotaSpec).
 	// +optional
 	Quota QuotaSpec `json:"quota,omitempty"`
 
@@ -59,6 +76,7 @@ type EtcdClusterSpec struct {
 
 	// TLS configures transport security. On by default for both peer and
 	// client traffic, with certificates issued by the operator.
+	// +kubebuilder:default={}
 	// +optional
 	TLS TLSSpec `json:"tls,omitempty"`
 
@@ -68,6 +86,7 @@ type EtcdClusterSpec struct {
 	NetworkPolicy NetworkPolicySpec `json:"networkPolicy,omitempty"`
 
 	// Auth turns on etcd authentication with a root user. On by default.
+	// +kubebuilder:default={}
 	// +optional
 	Auth AuthSpec `json:"auth,omitempty"`
 
@@ -185,6 +204,7 @@ const (
 )
 
 // StorageSpec describes member data volumes.
+// +kubebuilder:validation:XValidation:rule="has(self.storageClassName) == has(oldSelf.storageClassName)",message="storageClassName is immutable"
 // +kubebuilder:validation:XValidation:rule="!has(self.medium) || self.medium == 'PersistentVolume' || !has(self.storageClassName)",message="storageClassName applies only to medium PersistentVolume"
 type StorageSpec struct {
 	// Medium is PersistentVolume (default), EmptyDir or Memory. Immutable.
@@ -221,8 +241,12 @@ type StorageSpec struct {
 
 // QuotaSpec is the backend quota.
 type QuotaSpec struct {
-	// BackendBytes is etcd's quota-backend-bytes. Default 2Gi.
-	// +kubebuilder:default="2Gi"
+	// BackendBytes is etcd's quota-backend-bytes. Unset, it is derived from
+	// storage.size: min(8Gi, (size - 384Mi) / 2), at least 64Mi, keeping
+	// room for the WAL and for the second copy of the database that
+	// defragmentation and snapshots from the leader write. Set, it must
+	// be positive and at most storage.size - 384Mi.
+	// +kubebuilder:validation:XValidation:rule="!isQuantity(string(self)) || quantity(string(self)).isGreaterThan(quantity('0'))",message="quota.backendBytes must be positive; leave it unset to derive it from storage.size"
 	// +optional
 	BackendBytes *resource.Quantity `json:"backendBytes,omitempty"`
 }
@@ -246,7 +270,10 @@ type CompactionSpec struct {
 // +kubebuilder:validation:XValidation:rule="has(self.serverSecretName) == has(self.peerSecretName) && has(self.peerSecretName) == has(self.clientSecretName)",message="serverSecretName, peerSecretName and clientSecretName are given together or not at all"
 type TLSSpec struct {
 	// Enabled turns on mutual TLS for client and peer traffic. Default true.
+	// It may be turned on later, but not off: a security downgrade is a new
+	// cluster and a restore.
 	// +kubebuilder:default=true
+	// +kubebuilder:validation:XValidation:rule="self || !oldSelf",message="TLS cannot be turned off on a running cluster (a security downgrade): create a new cluster with tls.enabled false and restore a backup into it"
 	// +optional
 	Enabled *bool `json:"enabled,omitempty"`
 	// ServerSecretName, PeerSecretName and ClientSecretName name Secrets
@@ -406,6 +433,7 @@ type EtcdCluster struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
+	// +kubebuilder:default={}
 	Spec   EtcdClusterSpec   `json:"spec,omitempty"`
 	Status EtcdClusterStatus `json:"status,omitempty"`
 }

@@ -38,19 +38,19 @@ const (
 )
 
 // EtcdOptions renders the etcd config-file fragment: quota, compaction and
-// the user's etcdOptions, one "key: value" line each, sorted. Values are
-// quoted unless they are plain numbers or booleans, so that YAML never
-// reinterprets them.
+// the user's etcdOptions, one "key: value" line each, sorted. The quota is
+// spec.quota.backendBytes or, unset, derived from the volume size
+// (etcdv1.QuotaBackendBytes). A value is written bare only where etcd reads
+// a boolean or a number (the quota, and options of those kinds); every
+// other value is quoted, so that YAML never turns a string option such as
+// a revision-count compaction retention ("1000") into a number etcd
+// refuses.
 func EtcdOptions(c *etcdv1.EtcdCluster) string {
 	opts := map[string]string{}
 	for k, v := range c.Spec.EtcdOptions {
 		opts[k] = v
 	}
-	quota := int64(2 << 30)
-	if q := c.Spec.Quota.BackendBytes; q != nil {
-		quota = q.Value()
-	}
-	opts["quota-backend-bytes"] = fmt.Sprint(quota)
+	opts["quota-backend-bytes"] = fmt.Sprint(etcdv1.QuotaBackendBytes(c.Spec.Quota.BackendBytes, c.Spec.Storage.Size))
 	mode, retention := c.Spec.Compaction.Mode, c.Spec.Compaction.Retention
 	if mode == "" {
 		mode = "periodic"
@@ -68,13 +68,18 @@ func EtcdOptions(c *etcdv1.EtcdCluster) string {
 	sort.Strings(keys)
 	var b strings.Builder
 	for _, k := range keys {
-		fmt.Fprintf(&b, "%s: %s\n", k, yamlScalar(opts[k]))
+		fmt.Fprintf(&b, "%s: %s\n", k, yamlScalar(k, opts[k]))
 	}
 	return b.String()
 }
 
-func yamlScalar(v string) string {
-	if v == "true" || v == "false" || isNumber(v) {
+// yamlScalar writes v bare when etcd reads key as a boolean or a number and
+// v has that shape (admission ensures it for etcdOptions), else quoted.
+func yamlScalar(key, v string) string {
+	switch {
+	case etcdv1.EtcdOptionIsBool(key) && (v == "true" || v == "false"):
+		return v
+	case (key == "quota-backend-bytes" || etcdv1.EtcdOptionIsNumber(key)) && isNumber(v):
 		return v
 	}
 	return fmt.Sprintf("%q", v)

@@ -191,19 +191,23 @@ func TestEtcdOptions(t *testing.T) {
 		mut  func(*etcdv1.EtcdCluster)
 		want string
 	}{
-		{"defaults", nil, "auto-compaction-mode: \"periodic\"\nauto-compaction-retention: \"1h\"\nquota-backend-bytes: 2147483648\n"},
-		{"user options sorted and quoted", func(c *etcdv1.EtcdCluster) {
-			c.Spec.EtcdOptions = map[string]string{"snapshot-count": "5000", "log-level": "warn", "experimental-x": "true"}
+		{"defaults: the quota derived from the default 1Gi volume", nil, "auto-compaction-mode: \"periodic\"\nauto-compaction-retention: \"1h\"\nquota-backend-bytes: 335544320\n"},
+		{"quota derived from the volume", func(c *etcdv1.EtcdCluster) {
+			q := resource.MustParse("8Gi")
+			c.Spec.Storage.Size = &q
+		}, "quota-backend-bytes: 4093640704\n"},
+		{"user options sorted, quoted unless etcd reads a boolean or a number", func(c *etcdv1.EtcdCluster) {
+			c.Spec.EtcdOptions = map[string]string{"snapshot-count": "5000", "log-level": "warn", "pre-vote": "true", "distributed-tracing-instance-id": "123"}
 			q := resource.MustParse("8Gi")
 			c.Spec.Quota.BackendBytes = &q
 			c.Spec.Compaction = etcdv1.CompactionSpec{Mode: "revision", Retention: "1000"}
-		}, "auto-compaction-mode: \"revision\"\nauto-compaction-retention: 1000\nexperimental-x: true\nlog-level: \"warn\"\nquota-backend-bytes: 8589934592\nsnapshot-count: 5000\n"},
+		}, "auto-compaction-mode: \"revision\"\nauto-compaction-retention: \"1000\"\ndistributed-tracing-instance-id: \"123\"\nlog-level: \"warn\"\npre-vote: true\nquota-backend-bytes: 8589934592\nsnapshot-count: 5000\n"},
 		{"YAML specials stay strings", func(c *etcdv1.EtcdCluster) {
-			c.Spec.EtcdOptions = map[string]string{"a": "yes: no", "b": "#x"}
-		}, "a: \"yes: no\"\n"},
+			c.Spec.EtcdOptions = map[string]string{"auth-token": "yes: no", "cors": "#x"}
+		}, "auth-token: \"yes: no\"\n"},
 		{"leading zeros stay strings (YAML would read octal)", func(c *etcdv1.EtcdCluster) {
-			c.Spec.EtcdOptions = map[string]string{"snapshot-count": "010", "x": "-07", "y": "0"}
-		}, "snapshot-count: \"010\"\nx: \"-07\"\ny: 0\n"},
+			c.Spec.EtcdOptions = map[string]string{"snapshot-count": "010", "max-learners": "0", "max-wals": "-07"}
+		}, "max-learners: 0\nmax-wals: \"-07\"\nquota-backend-bytes: 335544320\nsnapshot-count: \"010\"\n"},
 	}
 	for _, tc := range cases {
 		got := EtcdOptions(cluster(tc.mut))

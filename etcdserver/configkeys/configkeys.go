@@ -1,7 +1,9 @@
 // Package configkeys lists the etcd config-file keys that quorum-etcd sets
-// itself and therefore refuses in QUORUM_CONFIG_FILE. It has no dependencies
-// so that the operator can validate user-supplied options against the same
-// list without importing etcd.
+// itself and therefore refuses in QUORUM_CONFIG_FILE, and the wider set the
+// operator refuses in an EtcdCluster's spec.etcdOptions. It has no
+// dependencies so that the operator can validate user-supplied options
+// against the same lists without importing etcd; hack/gen-admission turns
+// them into the CRD's etcdOptions rules.
 package configkeys
 
 import "sort"
@@ -65,4 +67,49 @@ func All() []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// fromSpec maps the etcd keys that the operator renders from EtcdCluster spec
+// fields (quorum-etcd accepts them in its options file) to those fields.
+var fromSpec = map[string]string{
+	"quota-backend-bytes":       "spec.quota.backendBytes",
+	"auto-compaction-mode":      "spec.compaction.mode",
+	"auto-compaction-retention": "spec.compaction.retention",
+}
+
+// settingFlags are etcd command-line flags whose settings the config file
+// keeps under a controlled key (client-transport-security,
+// peer-transport-security, discovery-config). They are not config-file keys,
+// but a user who writes one is told that the setting is controlled rather
+// than that the key is unknown.
+var settingFlags = map[string]string{
+	"auto-tls":              ReasonTLS,
+	"cert-file":             ReasonTLS,
+	"client-cert-auth":      ReasonTLS,
+	"key-file":              ReasonTLS,
+	"trusted-ca-file":       ReasonTLS,
+	"peer-auto-tls":         ReasonTLS,
+	"peer-cert-file":        ReasonTLS,
+	"peer-client-cert-auth": ReasonTLS,
+	"peer-key-file":         ReasonTLS,
+	"peer-trusted-ca-file":  ReasonTLS,
+	"discovery":             ReasonBootstrap,
+}
+
+// RefusedInSpec returns every key the operator refuses in
+// spec.etcdOptions, with the reason: the keys quorum-etcd controls, the keys
+// rendered from other spec fields, and the flag names of controlled
+// settings.
+func RefusedInSpec() map[string]string {
+	out := make(map[string]string, len(controlled)+len(fromSpec)+len(settingFlags))
+	for k, r := range controlled {
+		out[k] = r
+	}
+	for k, r := range settingFlags {
+		out[k] = r
+	}
+	for k, field := range fromSpec {
+		out[k] = "set with " + field
+	}
+	return out
 }

@@ -1,4 +1,4 @@
-package controllers
+package admission
 
 import (
 	"bytes"
@@ -229,7 +229,7 @@ func randomClusterSpec(rng *rand.Rand) map[string]any {
 	set(spec, "podTemplate", L{template}, nil)
 	options := map[string]any{}
 	for range rng.IntN(3) {
-		options[pick(L{"snapshot-count", "max-learners", "heartbeat-interval", "x-unknown"}).(string)] = pick(L{"10000", "", "x"})
+		options[pick(L{"snapshot-count", "max-learners", "heartbeat-interval", "pre-vote", "log-level", "x-unknown", "--snapshot-count"}).(string)] = pick(L{"10000", "100", "true", "x"})
 	}
 	if rng.IntN(16) == 0 {
 		options[pick(L{"name", "data-dir", "quota-backend-bytes", "initial-cluster"}).(string)] = "x"
@@ -240,7 +240,7 @@ func randomClusterSpec(rng *rand.Rand) map[string]any {
 		}
 	}
 	set(spec, "etcdOptions", L{options}, L{map[string]any{"snapshot-count": 5}})
-	set(spec, "quota", L{map[string]any{"backendBytes": pick(L{"2Gi", "8589934592", 0})}}, L{map[string]any{"backendBytes": "2 gigs"}})
+	set(spec, "quota", L{map[string]any{"backendBytes": pick(L{"64Mi", "256Mi", "2Gi", "8589934592"})}}, L{map[string]any{"backendBytes": pick(L{"2 gigs", 0, "-1"})}})
 	set(spec, "compaction", L{map[string]any{"mode": pick(L{"periodic", "revision"}), "retention": pick(L{"1h", "10000", "1.5h"})}},
 		L{map[string]any{"mode": "hourly"}, map[string]any{"retention": pick(L{"one hour", "-1h", ""})}})
 	tls := map[string]any{}

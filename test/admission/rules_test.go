@@ -1,0 +1,221 @@
+package admission
+
+import (
+	"encoding/json"
+	"fmt"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
+)
+
+// The rules of issues #11, #12 and #18: what cannot run is refused at
+// admission with a message naming the field, and the good inputs next to
+// each bad one are accepted.
+var _ = Describe("admission rules", func() {
+	newObject := func(kind string, spec map[string]any) *unstructured.Unstructured {
+		u := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": etcdv1.GroupVersion.String(), "kind": kind,
+			"metadata": map[string]any{"generateName": "adm-", "namespace": "default"}}}
+		if spec != nil {
+			u.Object["spec"] = spec
+		}
+		return u
+	}
+	refused := func(err error, messages ...string) {
+		GinkgoHelper()
+		Expect(err).To(HaveOccurred())
+		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "not a validation error: %v", err)
+		for _, m := range messages {
+			Expect(err.Error()).To(ContainSubstring(m))
+		}
+	}
+	created := func(ctx SpecContext, u *unstructured.Unstructured) {
+		GinkgoHelper()
+		Expect(k8s.Create(ctx, u)).To(Succeed())
+		DeferCleanup(func(ctx SpecContext) { Expect(client.IgnoreNotFound(k8s.Delete(ctx, u))).To(Succeed()) })
+	}
+	patch := func(ctx SpecContext, u *unstructured.Unstructured, body map[string]any) error {
+		raw, err := json.Marshal(body)
+		Expect(err).NotTo(HaveOccurred())
+		// A merge patch carries no resourceVersion: only admission can refuse it.
+		return k8s.Patch(ctx, u.DeepCopy(), client.RawPatch(types.MergePatchType, raw))
+	}
+	s3 := func(endpoint string) map[string]any {
+		return map[string]any{"endpoint": endpoint, "bucket": "bkt", "credentialsSecretName": "creds"}
+	}
+	backup := func(endpoint string) map[string]any {
+		return map[string]any{"clusterName": "db", "destination": map[string]any{"s3": s3(endpoint)}}
+	}
+	version := etcdv1.EtcdOptionsVersion()
+
+	DescribeTable("refuses a bad EtcdCluster",
+		func(ctx SpecContext, spec map[string]any, messages ...string) {
+			refused(k8s.Create(ctx, newObject("EtcdCluster", spec)), messages...)
+		},
+		Entry("option with leading dashes", map[string]any{"etcdOptions": map[string]any{"--listen-client-urls": "http://0.0.0.0:2379"}},
+			"spec.etcdOptions", "etcdOptions key --listen-client-urls starts with a dash"),
+		Entry("option with one dash", map[string]any{"etcdOptions": map[string]any{"-snapshot-count": "1"}},
+			"etcdOptions key -snapshot-count starts with a dash"),
+		Entry("option the operator controls", map[string]any{"etcdOptions": map[string]any{"data-dir": "/tmp"}},
+			"spec.etcdOptions", "etcdOptions may not set options the operator controls: data-dir: derived from the pod"),
+		Entry("quota as an option", map[string]any{"etcdOptions": map[string]any{"quota-backend-bytes": "1"}},
+			"etcdOptions may not set options the operator controls: quota-backend-bytes: set with spec.quota.backendBytes"),
+		Entry("unknown option", map[string]any{"etcdOptions": map[string]any{"snapshotcount": "1"}},
+			"spec.etcdOptions", "etcdOptions key snapshotcount is not an etcd "+version+" configuration option"),
+		Entry("option of an older etcd", map[string]any{"etcdOptions": map[string]any{"experimental-compact-hash-check-enabled": "true"}},
+			"etcdOptions key experimental-compact-hash-check-enabled is not an etcd "+version+" configuration option"),
+		Entry("option a string cannot set", map[string]any{"etcdOptions": map[string]any{"cipher-suites": "TLS_AES_128_GCM_SHA256"}},
+			"etcdOptions key cipher-suites is not an etcd"),
+		Entry("option value not a string", map[string]any{"etcdOptions": map[string]any{"snapshot-count": 5}},
+			"spec.etcdOptions.snapshot-count", "must be of type string"),
+		Entry("switch not true or false", map[string]any{"etcdOptions": map[string]any{"pre-vote": "yes"}},
+			"spec.etcdOptions", "etcdOptions[pre-vote] must be true or false"),
+		// Number values are left to quorum-etcd: a regular expression on a
+		// map value without maxLength exceeds CEL's cost budget.
+		Entry("quota larger than the default 1Gi volume", map[string]any{"quota": map[string]any{"backendBytes": "2Gi"}},
+			"spec.quota.backendBytes", "quota.backendBytes 2Gi does not fit storage.size 1Gi: it may be at most the size less 384Mi"),
+		Entry("quota just over the volume less the WAL reserve", map[string]any{"storage": map[string]any{"size": "10Gi"}, "quota": map[string]any{"backendBytes": "9857Mi"}},
+			"spec.quota.backendBytes", "quota.backendBytes 9857Mi does not fit storage.size 10Gi"),
+		Entry("quota over an emptyDir size limit", map[string]any{"storage": map[string]any{"medium": "EmptyDir", "size": "2Gi"}, "quota": map[string]any{"backendBytes": "2Gi"}},
+			"quota.backendBytes 2Gi does not fit storage.size 2Gi"),
+		Entry("quota over a memory volume", map[string]any{"storage": map[string]any{"medium": "Memory", "size": "512Mi"}, "quota": map[string]any{"backendBytes": 268435456}},
+			"quota.backendBytes 268435456 does not fit storage.size 512Mi"),
+		Entry("zero quota (etcd would use its 2Gi default)", map[string]any{"quota": map[string]any{"backendBytes": 0}},
+			"spec.quota.backendBytes", "quota.backendBytes must be positive"),
+		Entry("negative quota (etcd would turn the quota off)", map[string]any{"quota": map[string]any{"backendBytes": "-1Gi"}},
+			"quota.backendBytes must be positive"),
+	)
+
+	DescribeTable("accepts a good EtcdCluster",
+		func(ctx SpecContext, spec map[string]any) {
+			created(ctx, newObject("EtcdCluster", spec))
+		},
+		Entry("a real option", map[string]any{"etcdOptions": map[string]any{"snapshot-count": "10000"}}),
+		Entry("options of every kind", map[string]any{"etcdOptions": map[string]any{
+			"snapshot-count": "5000", "pre-vote": "false", "grpc-keepalive-min-time": "5000000000", "log-level": "warn", "max-learners": "2"}}),
+		Entry("a quota that fits the default volume exactly", map[string]any{"quota": map[string]any{"backendBytes": "640Mi"}}),
+		Entry("a quota that fits", map[string]any{"storage": map[string]any{"size": "10Gi"}, "quota": map[string]any{"backendBytes": "8Gi"}}),
+		Entry("a quota in bytes", map[string]any{"storage": map[string]any{"medium": "Memory", "size": "512Mi"}, "quota": map[string]any{"backendBytes": 134217728}}),
+		Entry("TLS off from the start", map[string]any{"tls": map[string]any{"enabled": false}}),
+	)
+
+	It("accepts every option the bundled etcd has, with a value of its kind", func(ctx SpecContext) {
+		keys := etcdv1.EtcdOptionKeys()
+		for start := 0; start < len(keys); start += 32 {
+			opts := map[string]any{}
+			for _, k := range keys[start:min(start+32, len(keys))] {
+				switch {
+				case etcdv1.EtcdOptionIsBool(k):
+					opts[k] = "true"
+				case etcdv1.EtcdOptionIsNumber(k):
+					opts[k] = "100"
+				default:
+					opts[k] = "x"
+				}
+			}
+			created(ctx, newObject("EtcdCluster", map[string]any{"etcdOptions": opts}))
+		}
+	})
+
+	It("derives the quota: no backendBytes is stored when none is written", func(ctx SpecContext) {
+		u := newObject("EtcdCluster", map[string]any{})
+		created(ctx, u)
+		c := &etcdv1.EtcdCluster{}
+		Expect(get(ctx, "default", u.GetName(), c)()).To(Succeed())
+		Expect(c.Spec.Quota.BackendBytes).To(BeNil())
+		Expect(c.Spec.Storage.Size.String()).To(Equal("1Gi"))
+	})
+
+	// The transition rules compare with the stored defaults even when the
+	// user never wrote the enclosing object.
+	Describe("transition rules without the enclosing object", func() {
+		for _, spec := range []map[string]any{nil, {}, {"replicas": 1}} {
+			It(fmt.Sprintf("refuses turning auth and TLS off on a cluster created with spec %v", spec), func(ctx SpecContext) {
+				u := newObject("EtcdCluster", spec)
+				created(ctx, u)
+				c := &etcdv1.EtcdCluster{}
+				Expect(get(ctx, "default", u.GetName(), c)()).To(Succeed())
+				Expect(c.Spec.Auth.Enabled).To(HaveValue(BeTrue()), "auth is defaulted into the stored spec")
+				Expect(c.Spec.TLS.Enabled).To(HaveValue(BeTrue()), "tls is defaulted into the stored spec")
+
+				refused(patch(ctx, u, map[string]any{"spec": map[string]any{"auth": map[string]any{"enabled": false}}}),
+					"spec.auth.enabled", "auth cannot be turned off once enabled")
+				refused(patch(ctx, u, map[string]any{"spec": map[string]any{"tls": map[string]any{"enabled": false}}}),
+					"spec.tls.enabled", "TLS cannot be turned off on a running cluster")
+				refused(patch(ctx, u, map[string]any{"spec": map[string]any{"storage": map[string]any{"size": "5Gi"}}}),
+					"spec.storage.size", "storage.size is immutable")
+				refused(patch(ctx, u, map[string]any{"spec": map[string]any{"storage": map[string]any{"medium": "Memory"}}}),
+					"spec.storage.medium", "storage.medium is immutable")
+				refused(patch(ctx, u, map[string]any{"spec": map[string]any{"storage": map[string]any{"storageClassName": "fast"}}}),
+					"spec.storage", "storageClassName is immutable")
+				refused(patch(ctx, u, map[string]any{"spec": map[string]any{"bootstrap": map[string]any{"restore": map[string]any{"backupName": "b"}}}}),
+					"bootstrap is immutable")
+				// Removing the object brings its defaults back: still on.
+				Expect(patch(ctx, u, map[string]any{"spec": map[string]any{"auth": nil, "tls": nil}})).To(Succeed())
+				Expect(get(ctx, "default", u.GetName(), c)()).To(Succeed())
+				Expect(c.Spec.Auth.Enabled).To(HaveValue(BeTrue()))
+				Expect(c.Spec.TLS.Enabled).To(HaveValue(BeTrue()))
+			})
+		}
+	})
+
+	It("allows turning TLS on for a cluster without TLS, and not off again", func(ctx SpecContext) {
+		u := newObject("EtcdCluster", map[string]any{"tls": map[string]any{"enabled": false}})
+		created(ctx, u)
+		Expect(patch(ctx, u, map[string]any{"spec": map[string]any{"tls": map[string]any{"enabled": true}}})).To(Succeed())
+		refused(patch(ctx, u, map[string]any{"spec": map[string]any{"tls": map[string]any{"enabled": false}}}),
+			"TLS cannot be turned off on a running cluster (a security downgrade): create a new cluster with tls.enabled false and restore a backup into it")
+	})
+
+	It("checks a changed quota against the volume", func(ctx SpecContext) {
+		u := newObject("EtcdCluster", map[string]any{"storage": map[string]any{"size": "2Gi"}, "quota": map[string]any{"backendBytes": "1Gi"}})
+		created(ctx, u)
+		refused(patch(ctx, u, map[string]any{"spec": map[string]any{"quota": map[string]any{"backendBytes": "1700Mi"}}}),
+			"spec.quota.backendBytes", "quota.backendBytes 1700Mi does not fit storage.size 2Gi")
+		Expect(patch(ctx, u, map[string]any{"spec": map[string]any{"quota": map[string]any{"backendBytes": "1664Mi"}}})).To(Succeed())
+		Expect(patch(ctx, u, map[string]any{"spec": map[string]any{"quota": nil, "replicas": 5}})).To(Succeed(), "back to a derived quota")
+	})
+
+	DescribeTable("refuses a bad S3 endpoint or time zone",
+		func(ctx SpecContext, kind string, spec map[string]any, messages ...string) {
+			refused(k8s.Create(ctx, newObject(kind, spec)), messages...)
+		},
+		Entry("https scheme", "EtcdBackup", backup("https://s3.example.com"),
+			"spec.destination.s3.endpoint", "endpoint https://s3.example.com has a scheme", "set insecure: true for plain http"),
+		Entry("http scheme", "EtcdBackup", backup("http://minio:9000"),
+			"spec.destination.s3.endpoint", "endpoint http://minio:9000 has a scheme"),
+		Entry("a path", "EtcdBackup", backup("s3.example.com/bucket"),
+			"spec.destination.s3.endpoint", "endpoint s3.example.com/bucket must be host or host:port"),
+		Entry("a bad port", "EtcdBackup", backup("s3.example.com:port"),
+			"must be host or host:port"),
+		Entry("scheme in a schedule's template", "EtcdBackupSchedule", map[string]any{"schedule": "@daily", "backupTemplate": backup("https://s3.example.com")},
+			"spec.backupTemplate.destination.s3.endpoint", "has a scheme"),
+		Entry("scheme in a restore source", "EtcdCluster", map[string]any{"bootstrap": map[string]any{"restore": map[string]any{"source": map[string]any{"s3": s3("https://s3.example.com")}, "key": "k"}}},
+			"spec.bootstrap.restore.source.s3.endpoint", "has a scheme"),
+		Entry("unknown time zone", "EtcdBackupSchedule", map[string]any{"schedule": "@daily", "timeZone": "Mars/Olympus", "backupTemplate": backup("s3:9000")},
+			"spec.timeZone", "timeZone Mars/Olympus is not an IANA time zone name"),
+		Entry("time zone in lower case", "EtcdBackupSchedule", map[string]any{"schedule": "@daily", "timeZone": "europe/berlin", "backupTemplate": backup("s3:9000")},
+			"timeZone europe/berlin is not an IANA time zone name"),
+		Entry("Local", "EtcdBackupSchedule", map[string]any{"schedule": "@daily", "timeZone": "Local", "backupTemplate": backup("s3:9000")},
+			"timeZone Local is not an IANA time zone name"),
+	)
+
+	DescribeTable("accepts a good S3 endpoint or time zone",
+		func(ctx SpecContext, kind string, spec map[string]any) {
+			created(ctx, newObject(kind, spec))
+		},
+		Entry("host:port", "EtcdBackup", backup("s3.example.com:9000")),
+		Entry("host", "EtcdBackup", backup("s3.amazonaws.com")),
+		Entry("IPv4", "EtcdBackup", backup("10.0.0.7:9000")),
+		Entry("IPv6", "EtcdBackup", backup("[fd00::7]:9000")),
+		Entry("Europe/Berlin", "EtcdBackupSchedule", map[string]any{"schedule": "@daily", "timeZone": "Europe/Berlin", "backupTemplate": backup("s3:9000")}),
+		Entry("UTC", "EtcdBackupSchedule", map[string]any{"schedule": "@daily", "timeZone": "UTC", "backupTemplate": backup("s3:9000")}),
+		Entry("a backward link", "EtcdBackupSchedule", map[string]any{"schedule": "@daily", "timeZone": "US/Pacific", "backupTemplate": backup("s3:9000")}),
+	)
+})
