@@ -95,7 +95,9 @@ var _ = Describe("EtcdCluster reconciler", func() {
 		Expect(cm.Data[render.ConfigKeyInitialState]).To(Equal("new"))
 		Expect(cm.Data[render.ConfigKeyInitialCluster]).To(Equal(fmt.Sprintf(
 			"demo-0=https://demo-0.demo-peer.%[1]s.svc.cluster.local:2380,demo-1=https://demo-1.demo-peer.%[1]s.svc.cluster.local:2380,demo-2=https://demo-2.demo-peer.%[1]s.svc.cluster.local:2380", ns)))
-		Expect(cm.Data[render.ConfigKeyOptions]).To(ContainSubstring("quota-backend-bytes: 2147483648"))
+		// No quota in the spec: derived from the default 1Gi volume,
+		// (1Gi - 384Mi) / 2 = 320Mi.
+		Expect(cm.Data[render.ConfigKeyOptions]).To(ContainSubstring("quota-backend-bytes: 335544320"))
 
 		peer := &corev1.Service{}
 		Eventually(get(ctx, ns, "demo-peer", peer), timeout, poll).Should(Succeed())
