@@ -68,7 +68,7 @@ envtest-assets: ## Build kube-apiserver, etcd and kubectl for envtest (cached by
 .PHONY: test
 test: envtest-assets ## Unit tests, envtest controller tests and chart tests.
 	hack/build-k8s.sh helm minio
-	HELM="$(HELM)" MINIO_BIN="$(MINIO_BIN)" KUBEBUILDER_ASSETS="$(KUBEBUILDER_ASSETS)" go test $(GO_TEST_FLAGS) ./api/... ./controllers/... ./etcdserver/... ./hack/... ./test/admission/... ./test/helm/... ./test/history/... ./test/security/... ./bench/...
+	HELM="$(HELM)" MINIO_BIN="$(MINIO_BIN)" KUBEBUILDER_ASSETS="$(KUBEBUILDER_ASSETS)" go test $(GO_TEST_FLAGS) ./api/... ./internal/... ./controllers/... ./etcdserver/... ./hack/... ./test/admission/... ./test/helm/... ./test/history/... ./test/security/... ./bench/...
 
 CHAOS_ROUNDS ?= 1
 .PHONY: test-chaos
