@@ -1,0 +1,131 @@
+package podcause
+
+import (
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+func pod(name string, mut func(*corev1.Pod)) corev1.Pod {
+	p := corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name}, Status: corev1.PodStatus{Phase: corev1.PodRunning}}
+	mut(&p)
+	return p
+}
+
+func waiting(reason, msg string) corev1.ContainerStatus {
+	return corev1.ContainerStatus{Name: "etcd", Image: "quorum.dev/etcd-server:9.9.9",
+		State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: reason, Message: msg}}}
+}
+
+func TestOf(t *testing.T) {
+	cases := []struct {
+		name    string
+		pod     corev1.Pod
+		reason  string
+		stuck   bool
+		message string // substring
+	}{
+		{"image never pulled", pod("e-0", func(p *corev1.Pod) {
+			p.Status.ContainerStatuses = []corev1.ContainerStatus{waiting("ErrImageNeverPull", `Container image "quorum.dev/etcd-server:9.9.9" is not present with pull policy of Never`)}
+		}), ImagePull, true, "image quorum.dev/etcd-server:9.9.9 cannot be pulled (ErrImageNeverPull: Container image"},
+		{"image pull back-off", pod("e-0", func(p *corev1.Pod) {
+			p.Status.ContainerStatuses = []corev1.ContainerStatus{waiting("ImagePullBackOff", "Back-off pulling image")}
+		}), ImagePull, true, "ImagePullBackOff"},
+		{"missing secret", pod("b-0", func(p *corev1.Pod) {
+			p.Status.ContainerStatuses = []corev1.ContainerStatus{waiting("CreateContainerConfigError", `secret "creds" not found`)}
+		}), ContainerConfig, true, `secret "creds" not found`},
+		{"crash loop with etcd's message", pod("e-1", func(p *corev1.Pod) {
+			s := waiting("CrashLoopBackOff", "back-off 40s restarting failed container")
+			s.RestartCount = 3
+			s.LastTerminationState.Terminated = &corev1.ContainerStateTerminated{ExitCode: 1, Reason: "Error",
+				Message: "starting\nquorum-etcd: etcdOptions: unknown key \"snapshot-cnt\"\n"}
+			p.Status.ContainerStatuses = []corev1.ContainerStatus{s}
+		}), CrashLoop, true, `exited with code 1 (3 restarts): quorum-etcd: etcdOptions: unknown key "snapshot-cnt"`},
+		{"oom killed", pod("e-2", func(p *corev1.Pod) {
+			s := waiting("CrashLoopBackOff", "")
+			s.RestartCount = 2
+			s.LastTerminationState.Terminated = &corev1.ContainerStateTerminated{ExitCode: 137, Reason: "OOMKilled"}
+			p.Status.ContainerStatuses = []corev1.ContainerStatus{s}
+		}), OOMKilled, true, "exceeding its memory limit"},
+		{"init container failed", pod("e-0", func(p *corev1.Pod) {
+			p.Status.Phase = corev1.PodPending
+			p.Status.InitContainerStatuses = []corev1.ContainerStatus{{Name: "restore", RestartCount: 1,
+				State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 2, Message: "snapshot hash mismatch"}}}}
+		}), InitFailed, true, "init container restore exited with code 2 (1 restarts): snapshot hash mismatch"},
+		{"init container in back-off", pod("e-0", func(p *corev1.Pod) {
+			p.Status.Phase = corev1.PodPending
+			s := corev1.ContainerStatus{Name: "restore", RestartCount: 4,
+				State:                corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}},
+				LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 1, Message: "no space"}}}
+			p.Status.InitContainerStatuses = []corev1.ContainerStatus{s}
+		}), InitFailed, true, "no space"},
+		{"unschedulable", pod("e-0", func(p *corev1.Pod) {
+			p.Status.Phase = corev1.PodPending
+			p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: "Unschedulable",
+				Message: "0/1 nodes are available: 1 Insufficient memory."}}
+		}), Unschedulable, true, "Insufficient memory"},
+		{"claim not bound", pod("e-0", func(p *corev1.Pod) {
+			p.Status.Phase = corev1.PodPending
+			p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: "Unschedulable",
+				Message: "0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims."}}
+		}), ClaimPending, false, "unbound immediate PersistentVolumeClaims"},
+		{"running, not ready", pod("e-0", func(p *corev1.Pod) {
+			p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "etcd", State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}}
+		}), Starting, false, "not ready yet"},
+		{"terminating", pod("e-0", func(p *corev1.Pod) {
+			p.DeletionTimestamp = &metav1.Time{}
+		}), Terminating, false, "being deleted"},
+		{"long message shortened", pod("e-0", func(p *corev1.Pod) {
+			s := waiting("CrashLoopBackOff", "")
+			s.LastTerminationState.Terminated = &corev1.ContainerStateTerminated{ExitCode: 1, Message: strings.Repeat("x", 1000)}
+			p.Status.ContainerStatuses = []corev1.ContainerStatus{s}
+		}), CrashLoop, true, strings.Repeat("x", maxMessage) + "…"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := Of(&tc.pod)
+			if !ok {
+				t.Fatalf("Of: pod reported ready")
+			}
+			if got.Reason != tc.reason || got.Stuck != tc.stuck || !strings.Contains(got.Message, tc.message) {
+				t.Fatalf("Of = %+v, want reason %s stuck %v message containing %q", got, tc.reason, tc.stuck, tc.message)
+			}
+			if len(got.Message) > maxMessage+200 {
+				t.Fatalf("message too long: %d", len(got.Message))
+			}
+		})
+	}
+}
+
+func TestReadyPodHasNoCause(t *testing.T) {
+	p := pod("e-0", func(p *corev1.Pod) {
+		p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}
+	})
+	if c, ok := Of(&p); ok {
+		t.Fatalf("ready pod has cause %+v", c)
+	}
+}
+
+func TestSummaryStuckFirst(t *testing.T) {
+	pods := []corev1.Pod{
+		pod("e-0", func(p *corev1.Pod) {
+			p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "etcd", State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}}
+		}),
+		pod("e-1", func(p *corev1.Pod) {
+			p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}
+		}),
+		pod("e-2", func(p *corev1.Pod) {
+			p.Status.ContainerStatuses = []corev1.ContainerStatus{waiting("ErrImageNeverPull", "not present")}
+		}),
+	}
+	got := Summary(pods)
+	want := "e-2: container etcd: image quorum.dev/etcd-server:9.9.9 cannot be pulled (ErrImageNeverPull: not present); e-0: running, not ready yet"
+	if got != want {
+		t.Fatalf("Summary =\n%s\nwant\n%s", got, want)
+	}
+	if Summary(pods[1:2]) != "" {
+		t.Fatalf("Summary of ready pods not empty")
+	}
+}
