@@ -217,12 +217,32 @@ var _ = Describe("EtcdCluster auth", func() {
 		s := &corev1.Secret{}
 		Eventually(get(ctx, ns, "auth-root-password", s), timeout, poll).Should(Succeed())
 		Expect(len(s.Data["password"])).To(BeNumerically(">=", 24))
-		Expect(metav1.IsControlledBy(s, c)).To(BeTrue())
+		Expect(s.OwnerReferences).To(BeEmpty(), "kept volumes (whenDeleted Retain) keep their password")
 		Eventually(func(g Gomega) {
 			g.Expect(get(ctx, ns, "auth", c)()).To(Succeed())
 			g.Expect(c.Status.RootPasswordSecretName).To(Equal("auth-root-password"))
 			g.Expect(c.Status.AuthEnabled).To(BeFalse(), "auth is only enabled on a running cluster")
 		}, timeout, poll).Should(Succeed())
+
+		By("deleting the claims with the cluster: the password goes with it too")
+		patch := client.MergeFrom(c.DeepCopy())
+		c.Spec.Storage.WhenDeleted = etcdv1.PVCDelete
+		Expect(k8s.Patch(ctx, c, patch)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(get(ctx, ns, "auth-root-password", s)()).To(Succeed())
+			g.Expect(metav1.IsControlledBy(s, c)).To(BeTrue())
+		}, timeout, poll).Should(Succeed())
+		password := string(s.Data["password"])
+
+		By("keeping them again: the owner reference goes, the password stays")
+		patch = client.MergeFrom(c.DeepCopy())
+		c.Spec.Storage.WhenDeleted = etcdv1.PVCRetain
+		Expect(k8s.Patch(ctx, c, patch)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(get(ctx, ns, "auth-root-password", s)()).To(Succeed())
+			g.Expect(s.OwnerReferences).To(BeEmpty())
+		}, timeout, poll).Should(Succeed())
+		Expect(string(s.Data["password"])).To(Equal(password))
 	})
 
 	It("reports a missing user-named password Secret, then uses it once it appears", func(ctx SpecContext) {

@@ -71,6 +71,15 @@ const (
 	ReasonReconcileError = "ReconcileError"
 )
 
+// Condition reasons of EtcdCluster: credentials.
+const (
+	// ReasonAuthRejected: etcd refuses every root password the operator has
+	// (the password Secret, its record of the last applied one, a restore
+	// source's): the data was written under another root password. The
+	// message names the Secret to put the data's password into.
+	ReasonAuthRejected = "AuthRejected"
+)
+
 // Condition types of EtcdBackup.
 const (
 	// BackupConditionComplete is True once the snapshot is stored.

@@ -98,6 +98,23 @@ func (c *EtcdCluster) RootPasswordSecretName() string {
 	return c.Name + "-root-password"
 }
 
+// RootPasswordRecordSecretName is the operator's own record of the root
+// password last applied to etcd (keys "password", "pending",
+// "cluster-id"): with TLS off it is the only credential the operator can
+// change the password with. See controllers/etcdcluster/credentials.go.
+func (c *EtcdCluster) RootPasswordRecordSecretName() string {
+	return c.Name + "-root-password-applied"
+}
+
+// CredentialsOutliveCluster reports whether the root password Secrets are
+// kept when the EtcdCluster is deleted: exactly when its member volumes
+// are (medium PersistentVolume and storage.whenDeleted Retain, the
+// defaults), so that a cluster recreated on them can still authenticate.
+func (c *EtcdCluster) CredentialsOutliveCluster() bool {
+	m := c.Spec.Storage.Medium
+	return (m == "" || m == StoragePersistentVolume) && c.Spec.Storage.WhenDeleted != PVCDelete
+}
+
 // AuthEnabled reports whether etcd authentication is wanted (the default).
 func (c *EtcdCluster) AuthEnabled() bool {
 	return c.Spec.Auth.Enabled == nil || *c.Spec.Auth.Enabled

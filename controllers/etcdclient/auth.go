@@ -52,3 +52,22 @@ func (c *client) EnableAuth(ctx context.Context, rootPassword string) error {
 	}
 	return nil
 }
+
+func (c *client) SetRootPassword(ctx context.Context, password string) error {
+	if password == "" {
+		return errors.New("empty root password")
+	}
+	ctx, cancel := context.WithTimeout(ctx, RequestTimeout)
+	defer cancel()
+	if _, err := c.c.UserChangePassword(ctx, RootUser, password); err != nil {
+		return fmt.Errorf("changing the root password: %w", err)
+	}
+	return nil
+}
+
+// AuthRejected reports whether err says that etcd refused the client's user
+// name and password (rpctypes.ErrAuthFailed), as opposed to an unreachable
+// cluster.
+func AuthRejected(err error) bool {
+	return errors.Is(err, rpctypes.ErrAuthFailed)
+}

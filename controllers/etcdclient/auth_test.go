@@ -62,3 +62,43 @@ func TestEnableAuthIsIdempotentAndEnforced(t *testing.T) {
 		t.Fatal("empty password accepted")
 	}
 }
+
+func TestSetRootPasswordAndRejection(t *testing.T) {
+	t.Parallel()
+	ep := startEtcd(t, "rootpw")
+	ctx := context.Background()
+	anon, err := New(Config{Endpoints: []string{ep}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer anon.Close()
+	if err := anon.EnableAuth(ctx, "first"); err != nil {
+		t.Fatal(err)
+	}
+	root, err := New(Config{Endpoints: []string{ep}, Username: RootUser, Password: "first"})
+	if err != nil {
+		t.Fatalf("root with the enabled password: %v", err)
+	}
+	defer root.Close()
+	if err := root.SetRootPassword(ctx, "second"); err != nil {
+		t.Fatal(err)
+	}
+	if err := root.SetRootPassword(ctx, ""); err == nil {
+		t.Fatal("empty password accepted")
+	}
+	_, err = New(Config{Endpoints: []string{ep}, Username: RootUser, Password: "first"})
+	if !AuthRejected(err) {
+		t.Fatalf("old password after the change: %v, want a rejection", err)
+	}
+	ok, err := New(Config{Endpoints: []string{ep}, Username: RootUser, Password: "second"})
+	if err != nil {
+		t.Fatalf("new password: %v", err)
+	}
+	defer ok.Close()
+	if _, _, err := ok.MemberList(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if AuthRejected(errors.New("context deadline exceeded")) {
+		t.Fatal("an unrelated error counted as a rejection")
+	}
+}

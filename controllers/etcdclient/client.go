@@ -85,6 +85,10 @@ type Client interface {
 	// EnableAuth makes sure the root user exists with the root role and the
 	// given password, then turns authentication on. Safe to repeat.
 	EnableAuth(ctx context.Context, rootPassword string) error
+	// SetRootPassword changes the root user's password (etcd's
+	// UserChangePassword). Clients that authenticated with the old password
+	// are refused from then on (their token's auth revision is stale).
+	SetRootPassword(ctx context.Context, password string) error
 	// AddLearner adds a non-voting member with the peer URL and returns its ID.
 	AddLearner(ctx context.Context, peerURL string) (uint64, error)
 	// Promote asks the leader, reached at leaderEndpoint, to make a

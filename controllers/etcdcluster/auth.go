@@ -11,7 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
 )
@@ -28,9 +28,11 @@ type specError struct {
 func (e *specError) Error() string { return e.msg }
 
 // ensureAuth turns etcd authentication on once the cluster has a healthy
-// quorum: root user with the password from the Secret, root role, auth
-// enable. Every part is safe to repeat; auth switched off behind the
-// operator's back is switched on again.
+// quorum (root user with the password from the Secret, root role, auth
+// enable), and afterwards keeps root's password equal to the Secret's (see
+// credentials.go for how the operator authenticates and what it records).
+// Every part is safe to repeat; auth switched off behind the operator's
+// back is switched on again.
 func (r *Reconciler) ensureAuth(ctx context.Context, p *pass) error {
 	c := p.cluster
 	if !c.AuthEnabled() {
@@ -43,22 +45,56 @@ func (r *Reconciler) ensureAuth(ctx context.Context, p *pass) error {
 	if p.client == nil || !p.obs.quorate() {
 		return nil
 	}
+	rec, _, err := r.readRecord(ctx, c)
+	if err != nil {
+		return err
+	}
 	on, err := p.client.AuthEnabled(ctx)
 	if err != nil {
 		return err
 	}
-	if !on {
+	clusterID := fmt.Sprintf("%x", p.obs.clusterID)
+	action := decideAuth(c.TLSEnabled(), on, p.rootPassword, password, rec, clusterID)
+	log.FromContext(ctx).V(1).Info("auth decision", "action", action, "authEnabled", on, "tls", c.TLSEnabled(),
+		"recordedForClusterID", rec.ClusterID, "clusterID", clusterID, "authenticatedWithSecretPassword", p.rootPassword == password)
+	applied := passwordRecord{Password: password, ClusterID: clusterID}
+	switch action {
+	case authEnable:
 		if err := p.client.EnableAuth(ctx, password); err != nil {
 			return err
 		}
+		if err := r.writeRecord(ctx, c, applied); err != nil {
+			return err
+		}
 		r.Recorder.Eventf(c, nil, corev1.EventTypeNormal, "AuthEnabled", "EnableAuth", "etcd authentication enabled; root password in secret %s", c.RootPasswordSecretName())
+	case authChangePassword:
+		if !c.TLSEnabled() {
+			// Record the new password as pending first: if the operator
+			// stops after the change, the next pass still has it to try.
+			if err := r.writeRecord(ctx, c, passwordRecord{Password: p.rootPassword, Pending: password, ClusterID: rec.ClusterID}); err != nil {
+				return err
+			}
+		}
+		if err := p.client.SetRootPassword(ctx, password); err != nil {
+			return err
+		}
+		if err := r.writeRecord(ctx, c, applied); err != nil {
+			return err
+		}
+		r.Recorder.Eventf(c, nil, corev1.EventTypeNormal, "RootPasswordApplied", "SetRootPassword",
+			"root password set to the one in secret %s", c.RootPasswordSecretName())
+	case authRecord:
+		if err := r.writeRecord(ctx, c, applied); err != nil {
+			return err
+		}
 	}
 	p.authEnabled = true
 	return nil
 }
 
 // rootPassword reads the root password, generating its Secret when the
-// spec names none.
+// spec names none. A generated Secret left by an earlier cluster of the
+// same name (kept with its volumes) is adopted.
 func (r *Reconciler) rootPassword(ctx context.Context, c *etcdv1.EtcdCluster) (string, error) {
 	name := c.RootPasswordSecretName()
 	s := &corev1.Secret{}
@@ -70,6 +106,12 @@ func (r *Reconciler) rootPassword(ctx context.Context, c *etcdv1.EtcdCluster) (s
 		return r.createPassword(ctx, c, name)
 	case err != nil:
 		return "", fmt.Errorf("reading secret %s: %w", name, err)
+	}
+	if c.Spec.Auth.RootPasswordSecretName == "" && s.Labels[etcdv1.LabelManagedBy] == etcdv1.ManagedByValue {
+		// Generated: it lives as long as the member volumes.
+		if err := r.keepWithVolumes(ctx, c, s); err != nil {
+			return "", err
+		}
 	}
 	pw := string(s.Data[keyPassword])
 	if pw == "" {
@@ -89,7 +131,7 @@ func (r *Reconciler) createPassword(ctx context.Context, c *etcdv1.EtcdCluster, 
 		Type:       corev1.SecretTypeOpaque,
 		Data:       map[string][]byte{keyPassword: []byte(pw), "username": []byte("root")},
 	}
-	if err := controllerutil.SetControllerReference(c, s, r.Scheme); err != nil {
+	if err := r.setLifetime(c, s); err != nil {
 		return "", err
 	}
 	if err := r.Create(ctx, s); err != nil {

@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
 	"quorum.dev/etcd-operator/controllers/etcdclient"
@@ -56,21 +57,14 @@ func (o observation) healthyCount() int {
 // clientConfig builds the connection settings for a cluster: every member's
 // client URL, and the root client certificate when TLS is on. The second
 // result identifies the credentials, so a renewed certificate reconnects.
+// Passwords (TLS off) are added by connect.
 func (r *Reconciler) clientConfig(ctx context.Context, c *etcdv1.EtcdCluster, replicas int32) (etcdclient.Config, string, error) {
 	cfg := etcdclient.Config{}
 	for i := 0; i < int(replicas); i++ {
 		cfg.Endpoints = append(cfg.Endpoints, c.MemberClientURL(i, r.Render.Domain()))
 	}
 	if !c.TLSEnabled() {
-		if !c.Status.AuthEnabled {
-			return cfg, "plain", nil
-		}
-		pw, err := r.rootPassword(ctx, c)
-		if err != nil {
-			return cfg, "", err
-		}
-		cfg.Username, cfg.Password = etcdclient.RootUser, pw
-		return cfg, "password:" + render.Hash(pw), nil
+		return cfg, "plain", nil
 	}
 	s := &corev1.Secret{}
 	if err := r.reader(c.UserCertificates()).Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: c.ClientSecretName()}, s); err != nil {
@@ -84,6 +78,54 @@ func (r *Reconciler) clientConfig(ctx context.Context, c *etcdv1.EtcdCluster, re
 	return cfg, s.ResourceVersion, nil
 }
 
+// connect returns a (cached) client for the cluster. With TLS off and auth
+// wanted it authenticates as root with the first password etcd accepts
+// (passwordCandidates; etcd without auth accepts any), and returns it; if
+// etcd rejects them all, the error is an *authRejectedError.
+func (r *Reconciler) connect(ctx context.Context, c *etcdv1.EtcdCluster, replicas int32) (etcdclient.Client, string, error) {
+	cfg, credsVersion, err := r.clientConfig(ctx, c, replicas)
+	if err != nil {
+		return nil, "", err
+	}
+	key := types.NamespacedName{Namespace: c.Namespace, Name: c.Name}
+	if c.TLSEnabled() || !c.AuthEnabled() {
+		cl, err := r.Clients.Get(key, credsVersion, cfg)
+		return cl, "", err
+	}
+	desired, err := r.rootPassword(ctx, c)
+	if err != nil {
+		return nil, "", err
+	}
+	rec, _, err := r.readRecord(ctx, c)
+	if err != nil {
+		return nil, "", err
+	}
+	candidates := passwordCandidates(desired, rec, nil)
+	var source string
+	lastErr := errNoCandidate
+	for i := 0; i < len(candidates); i++ {
+		pw := candidates[i]
+		cfg.Username, cfg.Password = etcdclient.RootUser, pw
+		cl, err := r.Clients.Get(key, "password:"+render.Hash(pw), cfg)
+		if err == nil {
+			return cl, pw, nil
+		}
+		if !etcdclient.AuthRejected(err) {
+			return nil, "", err
+		}
+		lastErr = err
+		if i == len(candidates)-1 && source == "" {
+			// Only once its own passwords failed: a cluster restored from
+			// another cluster's backup may carry that cluster's.
+			var more []string
+			more, source = r.restoreSourcePasswords(ctx, c)
+			candidates = passwordCandidates(desired, rec, more)
+		}
+	}
+	log.FromContext(ctx).V(1).Info("auth: etcd rejects every root password the operator has", "tried", len(candidates), "restoreSource", source)
+	return nil, "", &authRejectedError{secret: c.RootPasswordSecretName(), tried: len(candidates), restore: source, cause: lastErr}
+}
+
 // observe asks etcd for the member list and each member's status. It does
 // not contact etcd before any member pod is ready. An unreachable cluster is
 // a status, not a step error.
@@ -92,17 +134,12 @@ func (r *Reconciler) observe(ctx context.Context, p *pass) error {
 	if p.sts == nil || p.sts.Status.ReadyReplicas == 0 {
 		return nil
 	}
-	cfg, credsVersion, err := r.clientConfig(ctx, c, p.stsReplicas)
+	cl, pw, err := r.connect(ctx, c, p.stsReplicas)
 	if err != nil {
 		p.obs.err = err
 		return nil
 	}
-	key := types.NamespacedName{Namespace: c.Namespace, Name: c.Name}
-	cl, err := r.Clients.Get(key, credsVersion, cfg)
-	if err != nil {
-		p.obs.err = err
-		return nil
-	}
+	p.rootPassword = pw
 	clusterID, members, err := cl.MemberList(ctx)
 	if err != nil {
 		p.obs.err = err

@@ -96,6 +96,7 @@ type pass struct {
 	obs           observation
 	client        etcdclient.Client // set by observe when etcd answered
 	authEnabled   bool
+	rootPassword  string             // the root password observe authenticated with (TLS off)
 	membership    *membership.Action // the planner's choice this pass, if it ran
 	restore       *render.RestoreSource
 	inPlace       *etcdv1.EtcdRestore // the in-place restore being carried out, if any

@@ -7,7 +7,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -101,11 +100,7 @@ func (r *Reconciler) survivorCandidates(ctx context.Context, p *pass) ([]survivo
 	if replicas == 0 {
 		replicas = c.DesiredReplicas()
 	}
-	cfg, creds, err := r.clientConfig(ctx, c, replicas)
-	if err != nil {
-		return nil, err
-	}
-	cl, err := r.Clients.Get(types.NamespacedName{Namespace: c.Namespace, Name: c.Name}, creds, cfg)
+	cl, _, err := r.connect(ctx, c, replicas)
 	if err != nil {
 		return nil, err
 	}

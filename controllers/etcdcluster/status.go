@@ -45,6 +45,8 @@ func setStatus(c *etcdv1.EtcdCluster, p *pass, o render.Options, stepErr error) 
 
 	// Available: a quorum of voters answers and there is a leader.
 	healthy, voters := p.obs.healthyVoters(), p.obs.voters
+	var rejected *authRejectedError
+	errors.As(p.obs.err, &rejected)
 	switch {
 	case p.obs.quorate():
 		set(etcdv1.ConditionAvailable, true, etcdv1.ReasonQuorumHealthy, fmt.Sprintf("%d of %d voting members healthy", healthy, voters))
@@ -52,6 +54,10 @@ func setStatus(c *etcdv1.EtcdCluster, p *pass, o render.Options, stepErr error) 
 		set(etcdv1.ConditionAvailable, false, etcdv1.ReasonQuorumLost, fmt.Sprintf("only %d of %d voting members healthy, %d needed for quorum; "+
 			"if the missing members cannot come back, restore the latest EtcdBackup in place (an EtcdRestore) or into a new cluster (spec.bootstrap.restore)",
 			healthy, voters, membership.Quorum(voters)))
+	case rejected != nil:
+		// Before Bootstrapping: a cluster recreated on kept volumes starts
+		// with a new bootstrap state, and its data may refuse the password.
+		set(etcdv1.ConditionAvailable, false, etcdv1.ReasonAuthRejected, rejected.Error())
 	case p.boot.State != render.StateExisting:
 		set(etcdv1.ConditionAvailable, false, etcdv1.ReasonBootstrapping, "waiting for the members of the new cluster to start")
 	case p.obs.err != nil:
@@ -106,6 +112,8 @@ func setStatus(c *etcdv1.EtcdCluster, p *pass, o render.Options, stepErr error) 
 	switch {
 	case stepErr != nil:
 		set(etcdv1.ConditionDegraded, true, errReason, stepErr.Error())
+	case rejected != nil:
+		set(etcdv1.ConditionDegraded, true, etcdv1.ReasonAuthRejected, rejected.Error())
 	case p.membership != nil && p.membership.Kind == membership.Refuse:
 		set(etcdv1.ConditionDegraded, true, etcdv1.ReasonScaleRefused, p.membership.Reason)
 	case len(unhealthy) > 0:
