@@ -85,6 +85,24 @@ var _ = Describe("Backups", func() {
 		})
 		waitAvailable(ctx, ns, "restored", 3)
 		rc := etcdClient(podEndpoints(ctx, ns, "restored", "https"), clientTLS(ctx, ns, "restored"))
+
+		By("the restored cluster's own root password works against the restored data")
+		own, srcPw := &corev1.Secret{}, &corev1.Secret{}
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "restored-root-password"}, own)).To(Succeed())
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "src-root-password"}, srcPw)).To(Succeed())
+		Expect(own.Data["password"]).NotTo(Equal(srcPw.Data["password"]))
+		Eventually(func() error {
+			cl, err := passwordClient(podEndpoints(ctx, ns, "restored", "https"), clientTLS(ctx, ns, "restored"), string(own.Data["password"]))
+			if err == nil {
+				_, err = cl.Put(op(ctx), "/password-check", "ok")
+				_ = cl.Close()
+			}
+			return err
+		}).WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(2 * time.Second).Should(Succeed())
+		_, err = passwordClient(podEndpoints(ctx, ns, "restored", "https"), clientTLS(ctx, ns, "restored"), string(srcPw.Data["password"]))
+		Expect(err).To(MatchError(ContainSubstring("authentication failed")), "the source's password no longer works on the restored cluster")
+		_, err = rc.Delete(op(ctx), "/password-check")
+		Expect(err).NotTo(HaveOccurred())
 		got, err := rc.Get(op(ctx), "/data/", clientv3.WithPrefix())
 		Expect(err).NotTo(HaveOccurred())
 		Expect(got.Kvs).To(HaveLen(20))

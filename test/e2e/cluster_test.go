@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
 	"k8s.io/utils/ptr"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -110,9 +109,10 @@ var _ = Describe("EtcdCluster", func() {
 		Expect(cm.Data["initial-cluster-state"]).To(Equal("existing"))
 	}, SpecTimeout(10*time.Minute))
 
-	It("runs without TLS, with password authentication enforced", func(ctx SpecContext) {
+	It("runs without TLS with password authentication enforced, applies a changed password, and keeps its credentials with its volumes across delete and recreate", func(ctx SpecContext) {
 		ns := newNamespace(ctx)
-		createCluster(ctx, ns, "plain", 1, func(c *etcdv1.EtcdCluster) { c.Spec.TLS.Enabled = ptr.To(false) })
+		plain := func(c *etcdv1.EtcdCluster) { c.Spec.TLS.Enabled = ptr.To(false) }
+		createCluster(ctx, ns, "plain", 1, plain)
 		waitAvailable(ctx, ns, "plain", 1)
 		c := &etcdv1.EtcdCluster{}
 		Eventually(func() bool {
@@ -126,11 +126,54 @@ var _ = Describe("EtcdCluster", func() {
 
 		pw := &corev1.Secret{}
 		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: c.Status.RootPasswordSecretName}, pw)).To(Succeed())
-		root, err := clientv3.New(clientv3.Config{Endpoints: eps, Username: "root", Password: string(pw.Data["password"]), DialTimeout: 5 * time.Second})
+		Expect(pw.OwnerReferences).To(BeEmpty(), "kept with the volumes (whenDeleted Retain), not with the cluster")
+		root, err := passwordClient(eps, nil, string(pw.Data["password"]))
+		Expect(err).NotTo(HaveOccurred())
+		_, err = root.Put(op(ctx), "/kept", "yes")
+		Expect(err).NotTo(HaveOccurred())
+		_ = root.Close()
+
+		By("changing the password in the Secret: the operator applies it to etcd")
+		old := string(pw.Data["password"])
+		pw.Data["password"] = []byte("changed-by-the-user")
+		Expect(k8s.Update(ctx, pw)).To(Succeed())
+		Eventually(func() error {
+			cl, err := passwordClient(eps, nil, "changed-by-the-user")
+			if err == nil {
+				_ = cl.Close()
+			}
+			return err
+		}).WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(2 * time.Second).Should(Succeed())
+		_, err = passwordClient(eps, nil, old)
+		Expect(err).To(MatchError(ContainSubstring("authentication failed")), "the old password is refused")
+		waitAvailable(ctx, ns, "plain", 1)
+
+		By("deleting the cluster: its claim and its password Secrets stay")
+		Expect(k8s.Delete(ctx, &etcdv1.EtcdCluster{ObjectMeta: metav1ObjectMeta(ns, "plain")})).To(Succeed())
+		Eventually(func() int {
+			pods := &corev1.PodList{}
+			_ = k8s.List(ctx, pods, client.InNamespace(ns), client.MatchingLabels{etcdv1.LabelInstance: "plain"})
+			return len(pods.Items)
+		}).WithTimeout(3 * time.Minute).WithPolling(2 * time.Second).Should(BeZero())
+		Eventually(func() error {
+			return k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "plain-config"}, &corev1.ConfigMap{})
+		}).WithTimeout(time.Minute).WithPolling(time.Second).ShouldNot(Succeed(), "owned objects are garbage collected")
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "plain-root-password"}, pw)).To(Succeed())
+		Expect(string(pw.Data["password"])).To(Equal("changed-by-the-user"))
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "plain-root-password-applied"}, &corev1.Secret{})).To(Succeed())
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "data-plain-0"}, &corev1.PersistentVolumeClaim{})).To(Succeed())
+
+		By("recreating it on the kept volume: it adopts the password and serves its old data")
+		createCluster(ctx, ns, "plain", 1, plain)
+		c = waitAvailable(ctx, ns, "plain", 1)
+		Expect(c.Status.RootPasswordSecretName).To(Equal("plain-root-password"))
+		root, err = passwordClient(podEndpoints(ctx, ns, "plain", "http"), nil, "changed-by-the-user")
 		Expect(err).NotTo(HaveOccurred())
 		defer root.Close()
-		_, err = root.Put(op(ctx), "/k", "v")
+		resp, err := root.Get(op(ctx), "/kept")
 		Expect(err).NotTo(HaveOccurred())
+		Expect(resp.Kvs).To(HaveLen(1))
+		Expect(string(resp.Kvs[0].Value)).To(Equal("yes"))
 	}, SpecTimeout(10*time.Minute))
 
 	It("runs a single member, and keeps its data across delete and recreate with retained volumes", func(ctx SpecContext) {

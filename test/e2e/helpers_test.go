@@ -133,6 +133,18 @@ func etcdClient(endpoints []string, tlsCfg *tls.Config) *clientv3.Client {
 	return c
 }
 
+// passwordClient connects as root with a password (and the client
+// certificate tlsCfg, if not nil). The password is checked while
+// connecting: a rejected one is an error ("authentication failed").
+func passwordClient(endpoints []string, tlsCfg *tls.Config, password string) (*clientv3.Client, error) {
+	cfg := clientv3.Config{Endpoints: endpoints, TLS: tlsCfg, DialTimeout: 5 * time.Second, Logger: zap.NewNop(),
+		Username: "root", Password: password}
+	if tlsCfg != nil && tlsCfg.ServerName != "" {
+		cfg.DialOptions = []grpc.DialOption{grpc.WithAuthority(tlsCfg.ServerName)}
+	}
+	return clientv3.New(cfg)
+}
+
 // kubectlExec runs a command in a member's etcd container.
 func kubectlExec(ns, pod string, args ...string) (string, error) {
 	out, err := runOut("kubectl", append([]string{"exec", "-n", ns, pod, "-c", "etcd", "--"}, args...)...)
