@@ -45,8 +45,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
 )
@@ -256,6 +258,23 @@ func (r *Reconciler) restoreSourcePasswords(ctx context.Context, c *etcdv1.EtcdC
 		}
 	}
 	return out, srcName
+}
+
+// credentialsSecretOwner maps a credentials Secret that outlives its
+// cluster (no owner reference, so Owns does not see it) to the cluster it
+// belongs to, by its instance label: a changed password is applied at once,
+// not at the next periodic pass.
+func credentialsSecretOwner(_ context.Context, o client.Object) []reconcile.Request {
+	l := o.GetLabels()
+	name := l[etcdv1.LabelInstance]
+	if name == "" || l[etcdv1.LabelManagedBy] != etcdv1.ManagedByValue || metav1.GetControllerOf(o) != nil {
+		return nil
+	}
+	c := &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	if o.GetName() != c.RootPasswordSecretName() && o.GetName() != c.RootPasswordRecordSecretName() {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: name}}}
 }
 
 // errNoCandidate: no password to try (cannot happen once the password

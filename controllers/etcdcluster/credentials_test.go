@@ -1,10 +1,17 @@
 package etcdcluster
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"strings"
 	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
 )
 
 func TestPasswordCandidates(t *testing.T) {
@@ -74,5 +81,34 @@ func TestAuthRejectedMessage(t *testing.T) {
 	}
 	if !errors.Is(err, cause) {
 		t.Error("the cause is not wrapped")
+	}
+}
+
+func TestCredentialsSecretOwner(t *testing.T) {
+	labels := map[string]string{etcdv1.LabelInstance: "db", etcdv1.LabelManagedBy: etcdv1.ManagedByValue}
+	cases := []struct {
+		name   string
+		secret string
+		labels map[string]string
+		owned  bool
+		want   int
+	}{
+		{"generated password, kept with the volumes", "db-root-password", labels, false, 1},
+		{"the record", "db-root-password-applied", labels, false, 1},
+		{"owned: Owns already maps it", "db-root-password", labels, true, 0},
+		{"another secret of the cluster", "db-ca", labels, false, 0},
+		{"not the operator's", "db-root-password", map[string]string{etcdv1.LabelInstance: "db"}, false, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: tc.secret, Namespace: "ns", Labels: tc.labels}}
+			if tc.owned {
+				s.OwnerReferences = []metav1.OwnerReference{{Kind: "EtcdCluster", Name: "db", UID: "u", Controller: ptr.To(true)}}
+			}
+			got := credentialsSecretOwner(context.Background(), s)
+			if len(got) != tc.want || (tc.want == 1 && (got[0].Name != "db" || got[0].Namespace != "ns")) {
+				t.Fatalf("got %v", got)
+			}
+		})
 	}
 }
