@@ -142,6 +142,11 @@ func (r *Reconciler) observe(ctx context.Context, p *pass) error {
 	p.rootPassword = pw
 	clusterID, members, err := cl.MemberList(ctx)
 	if err != nil {
+		if etcdclient.AuthRejected(err) {
+			// The cached client's password was changed under it (its token
+			// refresh failed): connect again next pass, trying every password.
+			r.Clients.Forget(types.NamespacedName{Namespace: c.Namespace, Name: c.Name})
+		}
 		p.obs.err = err
 		return nil
 	}
