@@ -206,7 +206,7 @@ const (
 // StorageSpec describes member data volumes.
 // +kubebuilder:validation:XValidation:rule="has(self.storageClassName) == has(oldSelf.storageClassName)",message="storageClassName is immutable"
 // +kubebuilder:validation:XValidation:rule="!has(self.medium) || self.medium == 'PersistentVolume' || !has(self.storageClassName)",message="storageClassName applies only to medium PersistentVolume"
-// +kubebuilder:validation:XValidation:rule="!has(self.medium) || self.medium == 'PersistentVolume' || !has(self.size) || !has(oldSelf.size) || self.size == oldSelf.size || (isQuantity(string(self.size)) && isQuantity(string(oldSelf.size)) && quantity(string(self.size)).compareTo(quantity(string(oldSelf.size))) == 0)",fieldPath=".size",messageExpression="'storage.size of medium ' + string(self.medium) + ' is immutable (' + string(oldSelf.size) + ' to ' + string(self.size) + '): it is each pod\\'s emptyDir limit, and a changed pod would restart its member with no data'"
+// +kubebuilder:validation:XValidation:rule="!has(self.medium) || self.medium == 'PersistentVolume' || !has(self.size) || !has(oldSelf.size) || self.size == oldSelf.size || (isQuantity(string(self.size)) && isQuantity(string(oldSelf.size)) && quantity(string(self.size)).compareTo(quantity(string(oldSelf.size))) == 0)",fieldPath=".size",message="storage.size of an EmptyDir or Memory medium is immutable: it is each pod's emptyDir limit, and a changed pod would restart its member with no data"
 type StorageSpec struct {
 	// Medium is PersistentVolume (default), EmptyDir or Memory. Immutable.
 	// +kubebuilder:default=PersistentVolume
