@@ -126,6 +126,41 @@ var _ = Describe("EtcdCluster volume growth", func() {
 		Expect(req.String()).To(Equal("1Gi"))
 		Expect(quota(ctx, ns)).To(ContainSubstring(quota1Gi))
 	})
+
+	It("recreates a StatefulSet deleted half-way through its replacement with the members there are, not the desired count", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		c := &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{Name: "vol", Namespace: ns}, Spec: etcdv1.EtcdClusterSpec{Replicas: ptr.To[int32](3)}}
+		Expect(k8s.Create(ctx, c)).To(Succeed())
+		sts := &appsv1.StatefulSet{}
+		Eventually(get(ctx, ns, "vol", sts), timeout, poll).Should(Succeed())
+		// The member pods the orphaned StatefulSet leaves behind.
+		for i := range 3 {
+			pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: c.MemberName(i), Namespace: ns, Labels: c.SelectorLabels()},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "etcd", Image: "quorum.dev/etcd-server:3.7.3"}}}}
+			Expect(k8s.Create(ctx, pod)).To(Succeed())
+		}
+		By("deleting it as the replacement does, its pods orphaned (envtest has no garbage collector: the orphan finalizer stays)")
+		Expect(k8s.Delete(ctx, sts, client.PropagationPolicy(metav1.DeletePropagationOrphan))).To(Succeed())
+		mutate(ctx, ns, "vol", func(c *etcdv1.EtcdCluster) { c.Spec.Replicas = ptr.To[int32](5) })
+		Eventually(func(g Gomega) {
+			g.Expect(get(ctx, ns, "vol", c)()).To(Succeed())
+			cond := meta.FindStatusCondition(c.Status.Conditions, etcdv1.ConditionProgressing)
+			g.Expect(cond).NotTo(BeNil())
+			g.Expect(cond.Message).To(ContainSubstring("replacing the StatefulSet"))
+			g.Expect(c.Status.ObservedGeneration).To(Equal(c.Generation), "waiting is no error")
+		}, timeout, poll).Should(Succeed())
+		Expect(get(ctx, ns, "vol", sts)()).To(Succeed())
+		oldUID := sts.UID
+
+		By("the garbage collector finishing")
+		sts.Finalizers = nil
+		Expect(k8s.Update(ctx, sts)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(get(ctx, ns, "vol", sts)()).To(Succeed())
+			g.Expect(sts.UID).NotTo(Equal(oldUID))
+		}, timeout, poll).Should(Succeed())
+		Expect(*sts.Spec.Replicas).To(Equal(int32(3)), "membership changes go one step at a time, after the StatefulSet is back")
+	})
 })
 
 // setCapacity binds the claim at size, as a provisioner and resizer would.
