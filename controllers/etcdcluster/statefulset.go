@@ -94,7 +94,7 @@ func (r *Reconciler) renderStatefulSet(p *pass, replicas int32) *appsv1.Stateful
 func (r *Reconciler) replaceStatefulSet(ctx context.Context, p *pass, current *appsv1.StatefulSet) error {
 	c := p.cluster
 	err := r.Delete(ctx, current, client.PropagationPolicy(metav1.DeletePropagationOrphan),
-		client.Preconditions{UID: ptr.To(current.UID), ResourceVersion: ptr.To(current.ResourceVersion)})
+		client.Preconditions{UID: ptr.To(current.UID)}) // never a StatefulSet made since; deleting one being deleted is no error
 	if client.IgnoreNotFound(err) != nil {
 		return fmt.Errorf("replacing statefulset %s for its new claim template: %w", current.Name, err)
 	}
