@@ -93,6 +93,7 @@ type pass struct {
 	boot          render.Bootstrap
 	stsReplicas   int32               // replicas the StatefulSet was applied with
 	sts           *appsv1.StatefulSet // as last read back, for its status
+	pods          []corev1.Pod        // member pods, listed by observe: why they are not ready
 	obs           observation
 	client        etcdclient.Client // set by observe when etcd answered
 	authEnabled   bool
