@@ -54,6 +54,9 @@ func (o observation) healthyCount() int {
 	return n
 }
 
+// eventClusterFormed is the reason of the event announcing formation.
+const eventClusterFormed = "ClusterFormed"
+
 // memberName is the member's name in etcd's member list, or, for a member
 // added but not started yet (etcd lists it without a name), the name of
 // the ordinal its peer URL belongs to; "" if it matches none.
@@ -189,7 +192,10 @@ func (r *Reconciler) observe(ctx context.Context, p *pass) error {
 		if err := r.setBootstrap(ctx, p, why, func(b *render.Bootstrap) { b.State = render.StateExisting }); err != nil {
 			return err
 		}
-		r.Recorder.Eventf(c, nil, corev1.EventTypeNormal, "ClusterFormed", "Bootstrap", "cluster %x formed with %d members", clusterID, len(members))
+		// Once: a pass reading a stale ConfigMap would see the formation again.
+		if _, seen := r.announced.LoadOrStore(key.String()+"/"+eventClusterFormed, true); !seen {
+			r.Recorder.Eventf(c, nil, corev1.EventTypeNormal, eventClusterFormed, "Bootstrap", "cluster %x formed with %d members", clusterID, len(members))
+		}
 	}
 	return nil
 }
