@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
+	"quorum.dev/etcd-operator/controllers/etcdclient"
 	"quorum.dev/etcd-operator/controllers/internal/conditions"
 	"quorum.dev/etcd-operator/controllers/internal/podcause"
 	"quorum.dev/etcd-operator/controllers/membership"
@@ -104,6 +105,8 @@ func availability(p *pass, pods podProblems) condition {
 func progressing(c *etcdv1.EtcdCluster, p *pass, pods podProblems, stepErr error) condition {
 	desired := c.DesiredReplicas()
 	switch {
+	case expectedError(c, p, stepErr):
+		return yes(etcdv1.ReasonScalingDown, fmt.Sprintf("%s: a removed member stopped while answering (%v); trying again", readyMessage(c, p), stepErr))
 	case stepErr != nil:
 		return yes(errorReason(stepErr), stepErr.Error())
 	case p.inPlace != nil && p.inPlace.Spec.FromSurvivor != nil:
@@ -137,7 +140,7 @@ func progressing(c *etcdv1.EtcdCluster, p *pass, pods podProblems, stepErr error
 func degradation(c *etcdv1.EtcdCluster, p *pass, pods podProblems, stepErr error) condition {
 	unhealthy := unhealthyVoters(c, p, pods)
 	switch {
-	case stepErr != nil:
+	case stepErr != nil && !expectedError(c, p, stepErr):
 		return yes(errorReason(stepErr), stepErr.Error())
 	case p.membership != nil && p.membership.Kind == membership.Refuse:
 		return yes(etcdv1.ReasonScaleRefused, p.membership.Reason)
@@ -154,6 +157,13 @@ func degradation(c *etcdv1.EtcdCluster, p *pass, pods podProblems, stepErr error
 	default:
 		return no(etcdv1.ReasonMembersNotReady, readyMessage(c, p)+pods.because())
 	}
+}
+
+// expectedError: the step error came from a member that stopped because
+// it was just removed, while the cluster scales down (more pods than
+// spec.replicas). The next pass lists the members again; it is no warning.
+func expectedError(c *etcdv1.EtcdCluster, p *pass, err error) bool {
+	return err != nil && etcdclient.FromStoppingMember(err) && p.stsReplicas > c.DesiredReplicas()
 }
 
 // errorReason is the reason of a failed step: the spec error's own, else

@@ -1,9 +1,11 @@
 package etcdcluster
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -69,11 +71,12 @@ func TestStatusNamesTheCause(t *testing.T) {
 		name                             string
 		replicas                         int32
 		pass                             pass
+		stepErr                          error
 		available, progressing, degraded cond
 		summary                          string
 	}{
 		{name: "bootstrap with an option etcd rejects", replicas: 3,
-			pass: pass{boot: fresh, stsReplicas: 3, sts: stsOf(3, 0, 3), pods: []corev1.Pod{crashingPod("x-0", badOption), crashingPod("x-1", badOption), crashingPod("x-2", badOption)}},
+			pass:        pass{boot: fresh, stsReplicas: 3, sts: stsOf(3, 0, 3), pods: []corev1.Pod{crashingPod("x-0", badOption), crashingPod("x-1", badOption), crashingPod("x-2", badOption)}},
 			available:   cond{false, etcdv1.ReasonBootstrapping, "snapshot-count"},
 			progressing: cond{true, etcdv1.ReasonBootstrapping, "3 pods (0 ready), 3 wanted"},
 			degraded:    cond{true, etcdv1.ReasonMemberPodsFailing, "x-0: container etcd exited with code 1 (3 restarts): " + badOption},
@@ -86,7 +89,7 @@ func TestStatusNamesTheCause(t *testing.T) {
 			degraded:    cond{true, etcdv1.ReasonMemberPodsFailing, "image quorum.dev/etcd-server:3.7.99 cannot be pulled"},
 			summary:     etcdv1.ReasonMemberPodsFailing},
 		{name: "bootstrap still starting is not degraded", replicas: 3,
-			pass: pass{boot: fresh, stsReplicas: 3, sts: stsOf(3, 1, 3), pods: []corev1.Pod{readyPod("x-0"), startingPod("x-1"), startingPod("x-2")}},
+			pass:        pass{boot: fresh, stsReplicas: 3, sts: stsOf(3, 1, 3), pods: []corev1.Pod{readyPod("x-0"), startingPod("x-1"), startingPod("x-2")}},
 			available:   cond{false, etcdv1.ReasonBootstrapping, "x-1: pending"},
 			progressing: cond{true, etcdv1.ReasonBootstrapping, "3 pods (1 ready), 3 wanted"},
 			degraded:    cond{false, etcdv1.ReasonBootstrapping, ""},
@@ -117,6 +120,22 @@ func TestStatusNamesTheCause(t *testing.T) {
 			progressing: cond{true, etcdv1.ReasonScaling, "shrinking"},
 			degraded:    cond{false, etcdv1.ReasonMembersNotReady, "5 pods (4 ready), 3 wanted"},
 			summary:     etcdv1.ReasonScaling},
+		{name: "scale-down: an error from a member that was just removed is expected", replicas: 3,
+			pass: pass{boot: existing, stsReplicas: 5, sts: stsOf(5, 4, 5), pods: []corev1.Pod{readyPod("x-0"), readyPod("x-1"), readyPod("x-2"), readyPod("x-3"), readyPod("x-4")},
+				obs: observation{contacted: true, leader: 1, voters: 4, members: voters("x-0", "x-1", "x-2", "x-3")}},
+			stepErr:     fmt.Errorf("membership: removing member 3: %w", rpctypes.ErrStopped),
+			available:   cond{true, etcdv1.ReasonQuorumHealthy, ""},
+			progressing: cond{true, etcdv1.ReasonScalingDown, "server stopped"},
+			degraded:    cond{false, etcdv1.ReasonAllMembersHealthy, ""},
+			summary:     etcdv1.ReasonScalingDown},
+		{name: "the same error outside a scale-down is an error", replicas: 3,
+			pass: pass{boot: existing, stsReplicas: 3, sts: stsOf(3, 3, 3), pods: []corev1.Pod{readyPod("x-0"), readyPod("x-1"), readyPod("x-2")},
+				obs: observation{contacted: true, leader: 1, voters: 3, members: voters("x-0", "x-1", "x-2")}},
+			stepErr:     fmt.Errorf("auth: %w", rpctypes.ErrStopped),
+			available:   cond{true, etcdv1.ReasonQuorumHealthy, ""},
+			progressing: cond{true, etcdv1.ReasonReconcileError, "server stopped"},
+			degraded:    cond{true, etcdv1.ReasonReconcileError, "server stopped"},
+			summary:     etcdv1.ReasonReconcileError},
 		{name: "rollout: the member being restarted is not degraded", replicas: 3,
 			pass: pass{boot: existing, stsReplicas: 3, sts: stsOf(3, 2, 2), outdated: 1, rolloutReason: "waiting for pod x-2 to be ready",
 				pods: []corev1.Pod{readyPod("x-0"), readyPod("x-1"), startingPod("x-2")},
@@ -147,7 +166,7 @@ func TestStatusNamesTheCause(t *testing.T) {
 			c := &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{Name: "x", Namespace: "ns", Generation: 1}, Spec: etcdv1.EtcdClusterSpec{Replicas: ptr.To(tc.replicas)}}
 			p := tc.pass
 			p.cluster = c
-			setStatus(c, &p, render.Options{}, nil)
+			setStatus(c, &p, render.Options{}, tc.stepErr)
 			for typ, want := range map[string]cond{etcdv1.ConditionAvailable: tc.available, etcdv1.ConditionProgressing: tc.progressing, etcdv1.ConditionDegraded: tc.degraded} {
 				got := meta.FindStatusCondition(c.Status.Conditions, typ)
 				if got == nil || (got.Status == metav1.ConditionTrue) != want.status || got.Reason != want.reason || !strings.Contains(got.Message, want.says) {
