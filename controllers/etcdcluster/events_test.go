@@ -48,6 +48,15 @@ func TestTransitionsAnnouncedOnce(t *testing.T) {
 		t.Fatalf("flap announced %d times: %q", len(got), got)
 	}
 
+	// Available's reason changing without its status is no news.
+	unreachable := withConditions(metav1.Condition{Type: etcdv1.ConditionAvailable, Status: metav1.ConditionFalse, Reason: etcdv1.ReasonUnreachable})
+	r.recordTransitions(formed, lost)
+	r.recordTransitions(lost, unreachable)
+	r.recordTransitions(unreachable, formed)
+	if got := drain(rec); len(got) != 2 {
+		t.Fatalf("lost, unreachable, back announced %d times: %q", len(got), got)
+	}
+
 	// Degraded: once per reason, not per message.
 	d := func(reason, msg string) *etcdv1.EtcdCluster {
 		return withConditions(metav1.Condition{Type: etcdv1.ConditionDegraded, Status: metav1.ConditionTrue, Reason: reason, Message: msg})

@@ -201,18 +201,18 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	return ctrl.Result{RequeueAfter: requeueSettling}, nil
 }
 
-// recordTransitions emits an event whenever Available changes, and a
-// Warning whenever the cluster becomes Degraded or Degraded's reason
+// recordTransitions emits an event whenever Available's status changes,
+// and a Warning whenever the cluster becomes Degraded or Degraded's reason
 // changes (not on every new message: a restart count in it changes often).
 // Each transition is announced once: the reconciler remembers what it
 // announced last, because the next pass may still read the cluster from
 // before the status patch (a stale cache) and see the same transition.
 func (r *Reconciler) recordTransitions(before, after *etcdv1.EtcdCluster) {
 	key := types.NamespacedName{Namespace: after.Namespace, Name: after.Name}.String()
-	if nowD, changed := r.transition(key, etcdv1.ConditionDegraded, before, after); changed && nowD.Status == metav1.ConditionTrue {
+	if nowD, changed := r.transition(key, etcdv1.ConditionDegraded, before, after, true); changed && nowD.Status == metav1.ConditionTrue {
 		r.Recorder.Eventf(after, nil, corev1.EventTypeWarning, nowD.Reason, "Reconcile", "%s", nowD.Message)
 	}
-	now, changed := r.transition(key, etcdv1.ConditionAvailable, before, after)
+	now, changed := r.transition(key, etcdv1.ConditionAvailable, before, after, false)
 	if !changed {
 		return
 	}
@@ -223,20 +223,25 @@ func (r *Reconciler) recordTransitions(before, after *etcdv1.EtcdCluster) {
 	r.Recorder.Eventf(after, nil, kind, now.Reason, "Observe", "%s", now.Message)
 }
 
-// transition returns condition t of after, and whether its status and
-// reason differ both from before and from what was last announced for key.
-func (r *Reconciler) transition(key, t string, before, after *etcdv1.EtcdCluster) (*metav1.Condition, bool) {
+// transition returns condition t of after, and whether its status (and
+// reason, with byReason) differs both from before and from what was last
+// announced for key.
+func (r *Reconciler) transition(key, t string, before, after *etcdv1.EtcdCluster, byReason bool) (*metav1.Condition, bool) {
+	state := func(c *metav1.Condition) string {
+		if byReason {
+			return string(c.Status) + "/" + c.Reason
+		}
+		return string(c.Status)
+	}
 	now := meta.FindStatusCondition(after.Status.Conditions, t)
 	if now == nil {
 		return nil, false
 	}
-	state := string(now.Status) + "/" + now.Reason
-	last, seen := r.announced.Swap(key+"/"+t, state)
-	was := meta.FindStatusCondition(before.Status.Conditions, t)
-	if was != nil && string(was.Status)+"/"+was.Reason == state {
+	last, seen := r.announced.Swap(key+"/"+t, state(now))
+	if was := meta.FindStatusCondition(before.Status.Conditions, t); was != nil && state(was) == state(now) {
 		return now, false
 	}
-	return now, !seen || last.(string) != state
+	return now, !seen || last.(string) != state(now)
 }
 
 // SetupWithManager registers the reconciler and what it watches.
