@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -202,19 +203,23 @@ type podProblems struct {
 }
 
 func podsOf(p *pass) podProblems {
-	out := podProblems{byPod: map[string]podcause.Cause{}, all: podcause.Summary(p.pods)}
+	out := podProblems{byPod: map[string]podcause.Cause{}}
 	desired := int(p.cluster.DesiredReplicas())
+	var all []podcause.Cause
 	for i := range p.pods {
 		cause, ok := podcause.Of(&p.pods[i])
 		if !ok {
 			continue
 		}
 		out.byPod[cause.Pod] = cause
+		all = append(all, cause)
 		if o, member := p.cluster.MemberOrdinal(cause.Pod); cause.Stuck && member && o < desired {
 			out.stuck = append(out.stuck, cause)
 		}
 	}
-	sort.Slice(out.stuck, func(i, j int) bool { return out.stuck[i].Pod < out.stuck[j].Pod })
+	// Stuck pods first, as podcause.Summary orders them.
+	sort.SliceStable(all, func(i, j int) bool { return all[i].Stuck && !all[j].Stuck })
+	out.all = joinCauses(all)
 	return out
 }
 
@@ -226,12 +231,40 @@ func (pp podProblems) because() string {
 	return " (" + pp.all + ")"
 }
 
+// joinCauses is "<pods>: <message>; ...", pods with the same message
+// together ("x-0, x-1: image ... cannot be pulled"), in the order of their
+// first pod in cs, pods by ordinal.
 func joinCauses(cs []podcause.Cause) string {
-	parts := make([]string, 0, len(cs))
+	var order []string
+	pods := map[string][]string{}
 	for _, c := range cs {
-		parts = append(parts, c.String())
+		if _, ok := pods[c.Message]; !ok {
+			order = append(order, c.Message)
+		}
+		pods[c.Message] = append(pods[c.Message], c.Pod)
+	}
+	parts := make([]string, 0, len(order))
+	for _, msg := range order {
+		names := pods[msg]
+		sort.Slice(names, func(i, j int) bool { return byOrdinal(names[i], names[j]) })
+		parts = append(parts, strings.Join(names, ", ")+": "+msg)
 	}
 	return strings.Join(parts, "; ")
+}
+
+// byOrdinal orders pod names by their trailing ordinal ("x-9" before
+// "x-10"), then by name.
+func byOrdinal(a, b string) bool {
+	oa, ea := ordinalSuffix(a)
+	ob, eb := ordinalSuffix(b)
+	if ea == nil && eb == nil && oa != ob {
+		return oa < ob
+	}
+	return a < b
+}
+
+func ordinalSuffix(name string) (int, error) {
+	return strconv.Atoi(name[strings.LastIndex(name, "-")+1:])
 }
 
 // unhealthyVoters names the voters that do not answer and whose absence is

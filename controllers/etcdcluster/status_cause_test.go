@@ -79,7 +79,7 @@ func TestStatusNamesTheCause(t *testing.T) {
 			pass:        pass{boot: fresh, stsReplicas: 3, sts: stsOf(3, 0, 3), pods: []corev1.Pod{crashingPod("x-0", badOption), crashingPod("x-1", badOption), crashingPod("x-2", badOption)}},
 			available:   cond{false, etcdv1.ReasonBootstrapping, "snapshot-count"},
 			progressing: cond{true, etcdv1.ReasonBootstrapping, "3 pods (0 ready), 3 wanted"},
-			degraded:    cond{true, etcdv1.ReasonMemberPodsFailing, "x-0: container etcd exited with code 1 (3 restarts): " + badOption},
+			degraded:    cond{true, etcdv1.ReasonMemberPodsFailing, "x-0, x-1, x-2: container etcd exited with code 1 (3 restarts): " + badOption},
 			summary:     etcdv1.ReasonMemberPodsFailing},
 		{name: "bootstrap with a version that has no image", replicas: 3,
 			pass: pass{boot: fresh, stsReplicas: 3, sts: stsOf(3, 0, 3), pods: []corev1.Pod{
@@ -90,7 +90,7 @@ func TestStatusNamesTheCause(t *testing.T) {
 			summary:     etcdv1.ReasonMemberPodsFailing},
 		{name: "bootstrap still starting is not degraded", replicas: 3,
 			pass:        pass{boot: fresh, stsReplicas: 3, sts: stsOf(3, 1, 3), pods: []corev1.Pod{readyPod("x-0"), startingPod("x-1"), startingPod("x-2")}},
-			available:   cond{false, etcdv1.ReasonBootstrapping, "x-1: pending"},
+			available:   cond{false, etcdv1.ReasonBootstrapping, "x-1, x-2: pending"},
 			progressing: cond{true, etcdv1.ReasonBootstrapping, "3 pods (1 ready), 3 wanted"},
 			degraded:    cond{false, etcdv1.ReasonBootstrapping, ""},
 			summary:     etcdv1.ReasonBootstrapping},
@@ -172,6 +172,9 @@ func TestStatusNamesTheCause(t *testing.T) {
 				if got == nil || (got.Status == metav1.ConditionTrue) != want.status || got.Reason != want.reason || !strings.Contains(got.Message, want.says) {
 					t.Errorf("%s: got %+v, want status %v reason %s saying %q", typ, got, want.status, want.reason, want.says)
 				}
+			}
+			for _, cd := range c.Status.Conditions {
+				t.Logf("%s=%s %s: %s", cd.Type, cd.Status, cd.Reason, cd.Message)
 			}
 			if c.Status.Reason != tc.summary {
 				t.Errorf("status.reason %q, want %q", c.Status.Reason, tc.summary)
