@@ -100,7 +100,30 @@ type EtcdClusterSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="bootstrap is immutable"
 	// +optional
 	Bootstrap *BootstrapSpec `json:"bootstrap,omitempty"`
+
+	// Rollout tunes rolling restarts (see RolloutSpec).
+	// +optional
+	Rollout RolloutSpec `json:"rollout,omitempty"`
 }
+
+// RolloutSpec tunes how members are restarted with a changed spec.
+type RolloutSpec struct {
+	// ProgressDeadlineSeconds is how long a member restarted with a new
+	// pod template may take to become ready before the rollout is halted
+	// and reported stuck (Progressing=False, reason RolloutStuck, with the
+	// cause Kubernetes reports for the pod). Seconds, 30 to 3600; default
+	// 300 (etcd loading a large database or fetching a snapshot from the
+	// leader takes this long at most on ordinary disks). The same idea as
+	// a Deployment's progressDeadlineSeconds.
+	// +kubebuilder:validation:Minimum=30
+	// +kubebuilder:validation:Maximum=3600
+	// +optional
+	ProgressDeadlineSeconds *int32 `json:"progressDeadlineSeconds,omitempty"`
+}
+
+// DefaultProgressDeadlineSeconds is RolloutSpec.ProgressDeadlineSeconds
+// when unset.
+const DefaultProgressDeadlineSeconds = 300
 
 // BootstrapSpec says how a new cluster starts.
 type BootstrapSpec struct {

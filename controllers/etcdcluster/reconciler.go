@@ -101,6 +101,7 @@ type pass struct {
 	inPlace       *etcdv1.EtcdRestore // the in-place restore being carried out, if any
 	outdated      int                 // pods still to restart with the new template
 	rolloutReason string              // what the rollout step is doing or waiting for
+	rolloutHalt   *rolloutHalt        // why the rollout cannot go on (stuck, blocked), if so
 }
 
 // Reconcile moves one EtcdCluster towards its spec. The steps, in order:

@@ -82,6 +82,9 @@ func setStatus(c *etcdv1.EtcdCluster, p *pass, o render.Options, stepErr error) 
 		set(etcdv1.ConditionProgressing, true, etcdv1.ReasonScaleRefused, p.membership.Reason)
 	case p.membership != nil && p.membership.Kind == membership.Wait:
 		set(etcdv1.ConditionProgressing, true, etcdv1.ReasonScalePending, p.membership.Reason)
+	case p.rolloutHalt != nil:
+		// Stuck or blocked: nothing more happens until the spec changes.
+		set(etcdv1.ConditionProgressing, false, p.rolloutHalt.Reason, p.rolloutHalt.Message)
 	case p.outdated > 0:
 		set(etcdv1.ConditionProgressing, true, etcdv1.ReasonRollingOut, fmt.Sprintf("%d member(s) to restart with the new spec: %s", p.outdated, p.rolloutReason))
 	case p.stsReplicas != desired:
@@ -108,6 +111,8 @@ func setStatus(c *etcdv1.EtcdCluster, p *pass, o render.Options, stepErr error) 
 		set(etcdv1.ConditionDegraded, true, errReason, stepErr.Error())
 	case p.membership != nil && p.membership.Kind == membership.Refuse:
 		set(etcdv1.ConditionDegraded, true, etcdv1.ReasonScaleRefused, p.membership.Reason)
+	case p.rolloutHalt != nil:
+		set(etcdv1.ConditionDegraded, true, p.rolloutHalt.Reason, p.rolloutHalt.Message)
 	case len(unhealthy) > 0:
 		set(etcdv1.ConditionDegraded, true, etcdv1.ReasonMemberUnhealthy, "unhealthy members: "+strings.Join(unhealthy, ", "))
 	case p.obs.contacted && healthy == voters:
