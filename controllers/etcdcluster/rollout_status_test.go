@@ -1,0 +1,89 @@
+package etcdcluster
+
+import (
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
+	"quorum.dev/etcd-operator/controllers/etcdclient"
+	"quorum.dev/etcd-operator/controllers/render"
+)
+
+func TestSetStatusRolloutHalt(t *testing.T) {
+	for _, reason := range []string{etcdv1.ReasonRolloutStuck, etcdv1.ReasonRolloutBlocked} {
+		t.Run(reason, func(t *testing.T) {
+			c := &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{Name: "x", Namespace: "ns", Generation: 2}, Spec: etcdv1.EtcdClusterSpec{Replicas: ptr.To[int32](3)}}
+			p := &pass{cluster: c, boot: render.Bootstrap{State: render.StateExisting}, stsReplicas: 3, sts: readySTS(3), outdated: 2,
+				obs: observation{contacted: true, leader: 1, voters: 3, members: []etcdv1.MemberStatus{
+					member("a", etcdv1.RoleLeader, true), member("b", etcdv1.RoleFollower, true), member("c", etcdv1.RoleFollower, false)}},
+				rolloutHalt: &rolloutHalt{Reason: reason, Message: "what is wrong; what happens next"}}
+			setStatus(c, p, render.Options{}, nil)
+			prog := meta.FindStatusCondition(c.Status.Conditions, etcdv1.ConditionProgressing)
+			if prog == nil || prog.Status != metav1.ConditionFalse || prog.Reason != reason || prog.Message != "what is wrong; what happens next" {
+				t.Errorf("Progressing %+v, want False %s", prog, reason)
+			}
+			if d := meta.FindStatusCondition(c.Status.Conditions, etcdv1.ConditionDegraded); d == nil || d.Status != metav1.ConditionTrue || d.Reason != reason {
+				t.Errorf("Degraded %+v, want True %s", d, reason)
+			}
+			if !meta.IsStatusConditionTrue(c.Status.Conditions, etcdv1.ConditionAvailable) {
+				t.Error("a halted rollout of a quorate cluster is still Available")
+			}
+		})
+	}
+}
+
+// rolloutPods reads the pods' state against the update revision, the
+// member list and the progress deadline, on the reconciler's clock.
+func TestRolloutPods(t *testing.T) {
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	c := &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: "ns"}}
+	c.Spec.Rollout.ProgressDeadlineSeconds = ptr.To[int32](60)
+	mk := func(name, rev string, age time.Duration, ready bool, st corev1.ContainerState, last corev1.ContainerState) corev1.Pod {
+		p := corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, CreationTimestamp: metav1.NewTime(now.Add(-age)),
+			Labels: map[string]string{appsv1.ControllerRevisionHashLabelKey: rev}}}
+		cond := corev1.ConditionFalse
+		if ready {
+			cond = corev1.ConditionTrue
+		}
+		p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: cond}}
+		p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "etcd", State: st, LastTerminationState: last, RestartCount: 2}}
+		return p
+	}
+	running := corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}
+	crash := corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}
+	oom := corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{Reason: "OOMKilled", ExitCode: 137}}
+	items := []corev1.Pod{
+		mk("db-0", "db-r0", time.Hour, true, running, corev1.ContainerState{}),
+		mk("db-1", "db-r1", 30*time.Second, false, running, corev1.ContainerState{}),
+		mk("db-2", "db-r1", 2*time.Minute, false, crash, oom),
+		mk("other-0", "db-r0", time.Hour, true, running, corev1.ContainerState{}),
+	}
+	p := &pass{cluster: c, obs: observation{
+		list:     []etcdclient.Member{{ID: 10, Name: "db-0"}, {ID: 11, Name: "db-1"}, {ID: 12, Name: "db-2", IsLearner: true}},
+		statuses: map[uint64]etcdclient.Status{10: {}},
+	}}
+	r := &Reconciler{Clock: func() time.Time { return now }}
+	pods, byName := r.rolloutPods(p, items, "db-r1")
+	if len(pods) != 3 || byName["other-0"] != nil {
+		t.Fatalf("pods %+v: want the three members only", pods)
+	}
+	want := []podInfo{
+		{Name: "db-0", Ordinal: 0, Outdated: true, Ready: true, MemberID: 10, Healthy: true, Voter: true},
+		{Name: "db-1", Ordinal: 1, MemberID: 11, Voter: true},
+		{Name: "db-2", Ordinal: 2, Broken: true, Overdue: true, MemberID: 12},
+	}
+	for i := range want {
+		if pods[i] != want[i] {
+			t.Errorf("pod %d: got %+v\nwant %+v", i, pods[i], want[i])
+		}
+	}
+	if byName["db-2"] != &items[2] {
+		t.Error("byName does not point at the listed pod, which the step deletes by UID")
+	}
+}
