@@ -26,13 +26,16 @@ type rolloutHalt struct {
 }
 
 // rollout restarts members whose pods run an old template, one per pass
-// (see planRollout). It runs only once membership is settled and etcd
-// answered this pass.
+// (see planRollout). It runs only once membership is settled. When etcd
+// did not answer this pass, it only replaces broken outdated pods (they
+// serve nothing, so a reverted spec heals a cluster that a bad change left
+// without quorum, a single member included) and otherwise waits.
 func (r *Reconciler) rollout(ctx context.Context, p *pass) error {
 	c := p.cluster
-	if p.sts == nil || p.client == nil || p.inPlace != nil || (p.membership != nil && p.membership.Kind != membership.None) {
+	if p.sts == nil || p.inPlace != nil || (p.membership != nil && p.membership.Kind != membership.None) {
 		return nil
 	}
+	reachable := p.client != nil
 	if p.sts.Status.ObservedGeneration < p.sts.Generation {
 		// The update revision is not computed yet for the template just
 		// applied: decide on the next pass.
@@ -44,7 +47,7 @@ func (r *Reconciler) rollout(ctx context.Context, p *pass) error {
 	}
 	update := p.sts.Status.UpdateRevision
 	pods, byName := r.rolloutPods(p, items, update)
-	if len(pods) < int(p.stsReplicas) {
+	if len(pods) < int(p.stsReplicas) && reachable {
 		p.outdated, p.rolloutReason = countOutdated(pods), fmt.Sprintf("waiting for %d pods to exist, %d do", p.stsReplicas, len(pods))
 		log.FromContext(ctx).V(1).Info("rollout decision: wait", "reason", p.rolloutReason)
 		if p.outdated == 0 && p.sts.Status.UpdatedReplicas < p.stsReplicas {
@@ -52,7 +55,7 @@ func (r *Reconciler) rollout(ctx context.Context, p *pass) error {
 		}
 		return nil
 	}
-	in := rolloutInput{Pods: pods, Leader: p.obs.leader, Voters: p.obs.voters, AllHealthy: len(p.obs.members) > 0}
+	in := rolloutInput{Pods: pods, Leader: p.obs.leader, Voters: p.obs.voters, AllHealthy: reachable && len(p.obs.members) > 0}
 	for _, m := range p.obs.list {
 		st, ok := p.obs.statuses[m.ID]
 		in.AllHealthy = in.AllHealthy && ok && len(st.Errors) == 0
@@ -70,6 +73,10 @@ func (r *Reconciler) rollout(ctx context.Context, p *pass) error {
 	}
 
 	step := planRollout(in)
+	if !reachable && !step.Replace {
+		// Without etcd's view, nothing healthy is ever stopped.
+		return nil
+	}
 	p.outdated, p.rolloutReason = step.Outdated, step.Reason
 	if step.Outdated > 0 {
 		log.FromContext(ctx).V(1).Info("rollout decision", "updateRevision", update, "outdated", step.Outdated,

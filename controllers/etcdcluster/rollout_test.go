@@ -93,6 +93,10 @@ func TestPlanRollout(t *testing.T) {
 		{"broken outdated and stuck updated: replace first", []podInfo{tpod(0, 0), tpod(1, old|broken|unhealthy), tpod(2, broken|overdue|unhealthy)}, 100, preflightNone, want{pod: "c-1", replace: true, left: 1}},
 		{"broken learner: replaced", []podInfo{tpod(0, 0), tpod(1, 0), tpod(2, old|broken|learner)}, 100, preflightNone, want{pod: "c-2", replace: true, left: 1}},
 
+		{"single member reverted, etcd unreachable: replaced", []podInfo{tpod(0, old|broken|unhealthy)}, 0, preflightNone, want{pod: "c-0", replace: true, left: 1}},
+		{"quorum lost to a bad change, reverted: one broken member at a time", []podInfo{tpod(0, 0), tpod(1, old|broken|unhealthy), tpod(2, old|broken|unhealthy)}, 0, preflightNone, want{pod: "c-2", replace: true, left: 2}},
+		{"quorum lost, the outdated members merely starting: wait", []podInfo{tpod(0, unhealthy), tpod(1, old|notReady|unhealthy), tpod(2, old|notReady|unhealthy)}, 0, preflightPassed, want{left: 2, reason: "waiting for pod c-1"}},
+
 		// Never a healthy member while quorum depends on it.
 		{"broken pod of a healthy voter, a spare healthy voter: replaced", []podInfo{tpod(0, 0), tpod(1, 0), tpod(2, old|broken)}, 100, preflightNone, want{pod: "c-2", replace: true, left: 1}},
 		{"broken pod of a healthy voter at quorum: kept", []podInfo{tpod(0, 0), tpod(1, notReady|unhealthy), tpod(2, old|broken)}, 100, preflightNone, want{left: 1, reason: "waiting for pod c-1"}},
