@@ -154,10 +154,22 @@ func (r *Reconciler) rolloutPods(p *pass, items []corev1.Pod, update string) ([]
 		pods = append(pods, podInfo{
 			Name: pod.Name, Ordinal: o, MemberID: id, Outdated: outdated, Ready: ready, Terminating: terminating,
 			Broken:  notReady && cause.Stuck,
-			Overdue: !ready && !terminating && now.Sub(pod.CreationTimestamp.Time) > deadline,
+			Overdue: !ready && !terminating && now.Sub(notReadySince(pod)) > deadline,
 			Healthy: id != 0 && answered && len(st.Errors) == 0,
 			Voter:   voter[id],
 		})
 	}
 	return pods, byName
+}
+
+// notReadySince is when the pod last stopped being ready: the transition
+// time of its Ready condition, or its creation when it never reported one.
+func notReadySince(pod *corev1.Pod) time.Time {
+	since := pod.CreationTimestamp.Time
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodReady && c.LastTransitionTime.After(since) {
+			since = c.LastTransitionTime.Time
+		}
+	}
+	return since
 }

@@ -43,8 +43,8 @@ type podInfo struct {
 	// Broken: not ready for a reason that waiting does not cure (podcause:
 	// image pull, crash loop, OOM kill, no node).
 	Broken bool
-	// Overdue: runs the update revision and has not become ready within
-	// the progress deadline since it was created.
+	// Overdue: not ready for longer than the progress deadline (since it
+	// was created, or since it was last ready).
 	Overdue  bool
 	MemberID uint64 // 0 if unknown
 	Healthy  bool   // its member answered a status request this pass

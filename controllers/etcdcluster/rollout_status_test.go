@@ -64,6 +64,9 @@ func TestRolloutPods(t *testing.T) {
 		mk("db-2", "db-r1", 2*time.Minute, false, crash, oom),
 		mk("other-0", "db-r0", time.Hour, true, running, corev1.ContainerState{}),
 	}
+	// db-1 is old, but stopped being ready only 30s ago: not overdue.
+	items[1].CreationTimestamp = metav1.NewTime(now.Add(-time.Hour))
+	items[1].Status.Conditions[0].LastTransitionTime = metav1.NewTime(now.Add(-30 * time.Second))
 	p := &pass{cluster: c, obs: observation{
 		list:     []etcdclient.Member{{ID: 10, Name: "db-0"}, {ID: 11, Name: "db-1"}, {ID: 12, Name: "db-2", IsLearner: true}},
 		statuses: map[uint64]etcdclient.Status{10: {}},
