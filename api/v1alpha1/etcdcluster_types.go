@@ -119,6 +119,19 @@ type RolloutSpec struct {
 	// +kubebuilder:validation:Maximum=3600
 	// +optional
 	ProgressDeadlineSeconds *int32 `json:"progressDeadlineSeconds,omitempty"`
+
+	// MinReadySeconds is how long a member restarted with a new pod
+	// template must stay ready before the next member is restarted, so
+	// that a change that fails only under load (a memory limit reached
+	// after a while) stops at one member. Seconds, 0 to 3600; default 0.
+	// A restarted member that has not stayed ready this long when the
+	// progress deadline passes, and whose container has exited since it
+	// was created, halts the rollout as RolloutStuck. The same idea as a
+	// StatefulSet's minReadySeconds.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=3600
+	// +optional
+	MinReadySeconds int32 `json:"minReadySeconds,omitempty"`
 }
 
 // DefaultProgressDeadlineSeconds is RolloutSpec.ProgressDeadlineSeconds

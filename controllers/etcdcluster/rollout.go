@@ -3,6 +3,7 @@ package etcdcluster
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -86,11 +87,10 @@ func (r *Reconciler) rollout(ctx context.Context, p *pass) error {
 	}
 	switch {
 	case step.Stuck != "":
-		cause, _ := podcause.Of(byName[step.Stuck])
 		p.rolloutHalt = &rolloutHalt{Reason: etcdv1.ReasonRolloutStuck, Message: fmt.Sprintf(
-			"rollout halted: %s, restarted with the new spec, is not ready after %ds: %s; no other member will be restarted. "+
+			"rollout halted: %s, restarted with the new spec, did not become and stay ready within %ds: %s; no other member will be restarted. "+
 				"Revert the change or fix it: %s is then replaced at once, and the rollout goes on",
-			step.Stuck, c.ProgressDeadline(), cause.Message, step.Stuck)}
+			step.Stuck, c.ProgressDeadline(), stuckCause(byName[step.Stuck]), step.Stuck)}
 	case step.Blocked:
 		p.rolloutHalt = &rolloutHalt{Reason: etcdv1.ReasonRolloutBlocked, Message: fmt.Sprintf(
 			"the new spec failed its preflight check (Job %s), no member was restarted: %s; "+
@@ -135,6 +135,7 @@ func (r *Reconciler) rolloutPods(p *pass, items []corev1.Pod, update string) ([]
 		voter[m.ID] = !m.IsLearner
 	}
 	deadline := time.Duration(c.ProgressDeadline()) * time.Second
+	minReady := time.Duration(c.Spec.Rollout.MinReadySeconds) * time.Second
 	now := r.now()
 	var pods []podInfo
 	byName := map[string]*corev1.Pod{}
@@ -151,10 +152,13 @@ func (r *Reconciler) rolloutPods(p *pass, items []corev1.Pod, update string) ([]
 		ready := podutil.Ready(pod) && !terminating
 		outdated := update != "" && pod.Labels[appsv1.ControllerRevisionHashLabelKey] != update
 		cause, notReady := podcause.Of(pod)
+		settling := !outdated && ready && now.Sub(notReadySince(pod)) < minReady
 		pods = append(pods, podInfo{
 			Name: pod.Name, Ordinal: o, MemberID: id, Outdated: outdated, Ready: ready, Terminating: terminating,
-			Broken:  notReady && cause.Stuck,
-			Overdue: !ready && !terminating && now.Sub(notReadySince(pod)) > deadline,
+			Broken:   notReady && cause.Stuck,
+			Settling: settling,
+			Overdue: !terminating && ((!ready && now.Sub(notReadySince(pod)) > deadline) ||
+				(minReady > 0 && !outdated && (settling || !ready) && restarted(pod) && now.Sub(pod.CreationTimestamp.Time) > deadline)),
 			Healthy: id != 0 && answered && len(st.Errors) == 0,
 			Voter:   voter[id],
 		})
@@ -172,4 +176,41 @@ func notReadySince(pod *corev1.Pod) time.Time {
 		}
 	}
 	return since
+}
+
+// restarted reports whether a container of the pod has exited since the
+// pod was created.
+func restarted(pod *corev1.Pod) bool {
+	for _, cs := range pod.Status.ContainerStatuses {
+		if cs.RestartCount > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// stuckCause says why a restarted member is stuck: what Kubernetes reports
+// of the pod (podcause), or, when the pod is running again, how its
+// container last exited (an OOM kill, an exit code and its message).
+func stuckCause(pod *corev1.Pod) string {
+	if cause, ok := podcause.Of(pod); ok && cause.Reason != podcause.Starting {
+		return cause.Message
+	}
+	for _, cs := range pod.Status.ContainerStatuses {
+		t := cs.LastTerminationState.Terminated
+		if t == nil {
+			continue
+		}
+		msg := fmt.Sprintf("container %s last exited at %s with code %d (%s, %d restarts)", cs.Name, t.FinishedAt.UTC().Format(time.RFC3339), t.ExitCode, t.Reason, cs.RestartCount)
+		if t.Reason == "OOMKilled" {
+			msg = fmt.Sprintf("container %s was killed for exceeding its memory limit (OOMKilled at %s, %d restarts)", cs.Name, t.FinishedAt.UTC().Format(time.RFC3339), cs.RestartCount)
+		} else if m := strings.TrimSpace(t.Message); m != "" {
+			msg += ": " + m
+		}
+		return msg
+	}
+	if cause, ok := podcause.Of(pod); ok {
+		return cause.Message
+	}
+	return "ready for less than spec.rollout.minReadySeconds"
 }

@@ -44,8 +44,13 @@ type podInfo struct {
 	// image pull, crash loop, OOM kill, no node).
 	Broken bool
 	// Overdue: not ready for longer than the progress deadline (since it
-	// was created, or since it was last ready).
-	Overdue  bool
+	// was created, or since it was last ready), or, restarted with the new
+	// template, its container exited and it has not stayed ready for
+	// minReadySeconds by the deadline.
+	Overdue bool
+	// Settling: runs the update revision and has been ready for less than
+	// minReadySeconds.
+	Settling bool
 	MemberID uint64 // 0 if unknown
 	Healthy  bool   // its member answered a status request this pass
 	Voter    bool   // its member is a voting member
@@ -130,6 +135,11 @@ func planRollout(in rolloutInput) rolloutStep {
 			outdated = append(outdated, p)
 		} else {
 			proven = true
+		}
+	}
+	for _, p := range pods {
+		if !p.Outdated && p.Settling {
+			return rolloutStep{Outdated: outdatedN, Reason: fmt.Sprintf("waiting for %s to stay ready for spec.rollout.minReadySeconds", p.Name)}
 		}
 	}
 	if !in.AllHealthy {

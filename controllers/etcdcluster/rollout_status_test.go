@@ -1,6 +1,7 @@
 package etcdcluster
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -88,5 +89,46 @@ func TestRolloutPods(t *testing.T) {
 	}
 	if byName["db-2"] != &items[2] {
 		t.Error("byName does not point at the listed pod, which the step deletes by UID")
+	}
+}
+
+// With minReadySeconds, a restarted member that keeps crashing between
+// short ready spells is stuck once the deadline passes, and the cause is
+// how its container last exited.
+func TestRolloutPodsMinReady(t *testing.T) {
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	c := &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: "ns"}}
+	c.Spec.Rollout.ProgressDeadlineSeconds = ptr.To[int32](60)
+	c.Spec.Rollout.MinReadySeconds = 120
+	pod := func(name string, age, readyFor time.Duration, restarts int32) corev1.Pod {
+		p := corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, CreationTimestamp: metav1.NewTime(now.Add(-age)),
+			Labels: map[string]string{appsv1.ControllerRevisionHashLabelKey: "db-r1"}}}
+		p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: metav1.NewTime(now.Add(-readyFor))}}
+		cs := corev1.ContainerStatus{Name: "etcd", RestartCount: restarts, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}
+		if restarts > 0 {
+			cs.LastTerminationState.Terminated = &corev1.ContainerStateTerminated{Reason: "OOMKilled", ExitCode: 137, FinishedAt: metav1.NewTime(now.Add(-readyFor - 5*time.Second))}
+		}
+		p.Status.ContainerStatuses = []corev1.ContainerStatus{cs}
+		return p
+	}
+	items := []corev1.Pod{
+		pod("db-0", 30*time.Second, 20*time.Second, 0), // settling, within the deadline
+		pod("db-1", 90*time.Second, 10*time.Second, 1), // crashed, past the deadline, not settled: stuck
+		pod("db-2", time.Hour, time.Hour, 0),           // settled long ago
+	}
+	r := &Reconciler{Clock: func() time.Time { return now }}
+	pods, byName := r.rolloutPods(&pass{cluster: c}, items, "db-r1")
+	got := [][2]bool{}
+	for _, p := range pods {
+		got = append(got, [2]bool{p.Settling, p.Overdue})
+	}
+	want := [][2]bool{{true, false}, {true, true}, {false, false}}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("%s: settling, overdue = %v, want %v", pods[i].Name, got[i], want[i])
+		}
+	}
+	if msg := stuckCause(byName["db-1"]); !strings.Contains(msg, "OOMKilled") {
+		t.Errorf("cause %q, want the OOM kill", msg)
 	}
 }

@@ -97,6 +97,11 @@ func TestPlanRollout(t *testing.T) {
 		{"quorum lost to a bad change, reverted: one broken member at a time", []podInfo{tpod(0, 0), tpod(1, old|broken|unhealthy), tpod(2, old|broken|unhealthy)}, 0, preflightNone, want{pod: "c-2", replace: true, left: 2}},
 		{"quorum lost, the outdated members merely starting: wait", []podInfo{tpod(0, unhealthy), tpod(1, old|notReady|unhealthy), tpod(2, old|notReady|unhealthy)}, 0, preflightPassed, want{left: 2, reason: "waiting for pod c-1"}},
 
+		// minReadySeconds: a restarted member must stay ready before the next.
+		{"restarted member ready, settling: wait", []podInfo{tpod(0, old), tpod(1, old), {Name: "c-2", Ordinal: 2, Ready: true, Settling: true, MemberID: 102, Healthy: true, Voter: true}}, 100, preflightPassed, want{left: 2, reason: "stay ready"}},
+		{"restarted member crashed while settling, past the deadline: stuck", []podInfo{tpod(0, old), tpod(1, old), {Name: "c-2", Ordinal: 2, Ready: true, Settling: true, Overdue: true, MemberID: 102, Healthy: true, Voter: true}}, 100, preflightPassed, want{stuck: "c-2", left: 2}},
+		{"reverted while the crashed member settles: restarted normally", []podInfo{tpod(0, 0), tpod(1, 0), {Name: "c-2", Ordinal: 2, Outdated: true, Ready: true, MemberID: 102, Healthy: true, Voter: true}}, 100, preflightNone, want{pod: "c-2", left: 1}},
+
 		// Never a healthy member while quorum depends on it.
 		{"broken pod of a healthy voter, a spare healthy voter: replaced", []podInfo{tpod(0, 0), tpod(1, 0), tpod(2, old|broken)}, 100, preflightNone, want{pod: "c-2", replace: true, left: 1}},
 		{"broken pod of a healthy voter at quorum: kept", []podInfo{tpod(0, 0), tpod(1, notReady|unhealthy), tpod(2, old|broken)}, 100, preflightNone, want{left: 1, reason: "waiting for pod c-1"}},

@@ -79,7 +79,12 @@ var _ = Describe("Undoing a bad change", func() {
 	It("refuses a missing image and an option etcd rejects before any restart, and heals an OOM-killed member on revert, losing no acknowledged write", func(ctx SpecContext) {
 		ns := newNamespace(ctx)
 		createCluster(ctx, ns, "undo", 3, func(c *etcdv1.EtcdCluster) {
-			c.Spec.Rollout.ProgressDeadlineSeconds = ptr.To[int32](30)
+			// Under the writer, etcd outgrows a 20Mi limit only after a
+			// minute or two: a restarted member must stay ready for five
+			// minutes before the next one is restarted, and one that has
+			// crashed by its 60s deadline halts the rollout.
+			c.Spec.Rollout.ProgressDeadlineSeconds = ptr.To[int32](60)
+			c.Spec.Rollout.MinReadySeconds = 300
 		})
 		orig := waitAvailable(ctx, ns, "undo", 3)
 		tlsCfg := clientTLS(ctx, ns, "undo")
@@ -109,7 +114,7 @@ var _ = Describe("Undoing a bad change", func() {
 		change(ctx, ns, "undo", func(c *etcdv1.EtcdCluster) {
 			c.Spec.Resources.Limits = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("20Mi")}
 		})
-		msg = waitProgressing(ctx, ns, "undo", false, etcdv1.ReasonRolloutStuck, 4*time.Minute, "OOMKilled")
+		msg = waitProgressing(ctx, ns, "undo", false, etcdv1.ReasonRolloutStuck, 5*time.Minute, "OOMKilled")
 		GinkgoWriter.Printf("stuck: %s\n", msg)
 		Expect(countEvents(ctx, ns, "MemberRestarted")).To(Equal(1), "more than one member restarted with the bad spec")
 		c := &etcdv1.EtcdCluster{}
@@ -120,8 +125,9 @@ var _ = Describe("Undoing a bad change", func() {
 		change(ctx, ns, "undo", func(c *etcdv1.EtcdCluster) { c.Spec.Resources.Limits = nil })
 		waitProgressing(ctx, ns, "undo", false, etcdv1.ReasonReconciled, 4*time.Minute)
 		waitSettled(ctx, ns, "undo", 3)
-		Expect(countEvents(ctx, ns, "BrokenMemberReplaced")).To(Equal(1))
-		Expect(countEvents(ctx, ns, "MemberRestarted")).To(Equal(1), "a healthy member was restarted")
+		// The broken member is replaced at once when it is down, or
+		// restarted as an outdated member when it is between two kills.
+		Expect(countEvents(ctx, ns, "BrokenMemberReplaced")+countEvents(ctx, ns, "MemberRestarted")).To(Equal(2), "a healthy member was restarted")
 		after := memberUIDs(ctx, ns, "undo")
 		changed := 0
 		for name, uid := range before {
