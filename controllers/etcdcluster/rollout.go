@@ -15,6 +15,7 @@ import (
 	"quorum.dev/etcd-operator/controllers/internal/podcause"
 	"quorum.dev/etcd-operator/controllers/internal/podutil"
 	"quorum.dev/etcd-operator/controllers/membership"
+	"quorum.dev/etcd-operator/controllers/render"
 )
 
 // +kubebuilder:rbac:groups="",resources=pods,verbs=delete
@@ -98,7 +99,7 @@ func (r *Reconciler) rollout(ctx context.Context, p *pass) error {
 			c.PreflightJobName(hash), pre.Message)}
 	case step.Preflight != "":
 		node := byName[step.Preflight].Spec.NodeName
-		if pre.State == preflightNone {
+		if pre.State == preflightNone && r.describesSpec(p) {
 			return r.startPreflight(ctx, c, hash, step.Preflight, node)
 		}
 	case step.MoveTo != 0:
@@ -213,4 +214,18 @@ func stuckCause(pod *corev1.Pod) string {
 		return cause.Message
 	}
 	return "ready for less than spec.rollout.minReadySeconds"
+}
+
+// describesSpec reports whether the StatefulSet read back this pass (from
+// the cache) carries the template of the current spec (its image and
+// options hash), so that a preflight Job named after its update revision
+// checks that template and not a newer one.
+func (r *Reconciler) describesSpec(p *pass) bool {
+	t := p.sts.Spec.Template
+	for _, ctr := range t.Spec.Containers {
+		if ctr.Name == render.ContainerName {
+			return ctr.Image == r.Render.Image(p.cluster) && t.Annotations[render.AnnotationConfigHash] == render.Hash(render.EtcdOptions(p.cluster))
+		}
+	}
+	return false
 }
