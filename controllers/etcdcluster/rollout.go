@@ -34,7 +34,7 @@ type rolloutHalt struct {
 // without quorum, a single member included) and otherwise waits.
 func (r *Reconciler) rollout(ctx context.Context, p *pass) error {
 	c := p.cluster
-	if p.sts == nil || p.inPlace != nil || (p.membership != nil && p.membership.Kind != membership.None) {
+	if p.sts == nil || p.inPlace != nil || p.stsReplacing || (p.membership != nil && p.membership.Kind != membership.None) {
 		return nil
 	}
 	reachable := p.client != nil
