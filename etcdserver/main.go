@@ -9,6 +9,7 @@
 //	quorum-etcd backup    stream a snapshot to S3 or a directory
 //	quorum-etcd restore   create a data dir from a backup
 //	quorum-etcd prune     remove backups from a directory
+//	quorum-etcd preflight load this member's configuration as serve would, and stop
 //
 // backup and restore are documented in package
 // quorum.dev/etcd-operator/etcdserver/backup; every command lists its flags
@@ -20,6 +21,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/signal"
@@ -47,6 +49,8 @@ commands:
   backup    stream a snapshot of the cluster to S3 or a directory
   restore   create this member's data dir from a backup
   prune     remove backups from a directory (a mounted claim)
+  preflight load the member's configuration as serve would (environment,
+            options file, etcd's own validation), report, and exit 0 or 1
   help      show this help
 
 "quorum-etcd <backup|restore|prune> -h" lists the command's flags.
@@ -71,6 +75,12 @@ func run(args []string) int {
 			return exitUsage
 		}
 		return serve()
+	case "preflight":
+		if len(args) > 1 {
+			fmt.Fprintf(os.Stderr, "preflight takes no arguments\n\n%s", usage)
+			return exitUsage
+		}
+		return preflight()
 	case "backup", "restore", "prune":
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 		defer stop()
@@ -116,6 +126,26 @@ func serve() int {
 		return exitFailure
 	}
 	lg.Info("exiting after a clean stop")
+	return exitOK
+}
+
+// preflight checks the configuration a member would start with and leaves
+// the outcome in the termination message: a contract.PreflightReport, or
+// contract.PreflightRefusedPrefix and the refusal.
+func preflight() int {
+	v, err := server.Preflight(os.LookupEnv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, contract.PreflightRefusedPrefix+err.Error())
+		terminationMessage(contract.PreflightRefusedPrefix + err.Error())
+		return exitFailure
+	}
+	b, err := json.Marshal(contract.PreflightReport{Accepted: true, EtcdVersion: v})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "encoding the report: %v\n", err)
+		return exitFailure
+	}
+	fmt.Fprintln(os.Stdout, string(b))
+	terminationMessage(string(b))
 	return exitOK
 }
 

@@ -25,6 +25,8 @@ func TestRunDispatch(t *testing.T) {
 		{[]string{"serve", "extra"}, exitUsage},
 		{nil, exitFailure},               // serve is the default; the environment is missing
 		{[]string{"serve"}, exitFailure}, // same, explicitly
+		{[]string{"preflight"}, exitFailure},
+		{[]string{"preflight", "extra"}, exitUsage},
 	}
 	for _, tc := range tests {
 		if got := run(tc.args); got != tc.want {

@@ -80,6 +80,23 @@ const (
 	ReasonAuthRejected = "AuthRejected"
 )
 
+// Condition reasons of EtcdCluster's Progressing condition when a rollout
+// cannot go on (see controllers/etcdcluster/rollout.go). Both are
+// Progressing=False: the operator waits for a spec change.
+const (
+	// ReasonRolloutStuck: a member restarted with the new pod template did
+	// not become ready within spec.rollout.progressDeadlineSeconds; the
+	// message names the pod and the cause Kubernetes reports (image pull,
+	// crash loop with its last termination message, OOM kill, no node).
+	// No other member is restarted; once the spec changes again (a revert
+	// or a fix) the broken member is replaced at once.
+	ReasonRolloutStuck = "RolloutStuck"
+	// ReasonRolloutBlocked: the preflight check of the new pod template
+	// failed (its image cannot be pulled, or the bundled server refuses
+	// its options, quoted); no member was restarted.
+	ReasonRolloutBlocked = "RolloutBlocked"
+)
+
 // Condition type and reasons of EtcdCluster for volume growth
 // (spec.storage.size raised; medium PersistentVolume only).
 const (

@@ -100,7 +100,43 @@ type EtcdClusterSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="bootstrap is immutable"
 	// +optional
 	Bootstrap *BootstrapSpec `json:"bootstrap,omitempty"`
+
+	// Rollout tunes rolling restarts (see RolloutSpec).
+	// +optional
+	Rollout RolloutSpec `json:"rollout,omitempty"`
 }
+
+// RolloutSpec tunes how members are restarted with a changed spec.
+type RolloutSpec struct {
+	// ProgressDeadlineSeconds is how long a member restarted with a new
+	// pod template may take to become ready before the rollout is halted
+	// and reported stuck (Progressing=False, reason RolloutStuck, with the
+	// cause Kubernetes reports for the pod). Seconds, 30 to 3600; default
+	// 300 (etcd loading a large database or fetching a snapshot from the
+	// leader takes this long at most on ordinary disks). The same idea as
+	// a Deployment's progressDeadlineSeconds.
+	// +kubebuilder:validation:Minimum=30
+	// +kubebuilder:validation:Maximum=3600
+	// +optional
+	ProgressDeadlineSeconds *int32 `json:"progressDeadlineSeconds,omitempty"`
+
+	// MinReadySeconds is how long a member restarted with a new pod
+	// template must stay ready before the next member is restarted, so
+	// that a change that fails only under load (a memory limit reached
+	// after a while) stops at one member. Seconds, 0 to 3600; default 0.
+	// A restarted member that has not stayed ready this long when the
+	// progress deadline passes, and whose container has exited since it
+	// was created, halts the rollout as RolloutStuck. The same idea as a
+	// StatefulSet's minReadySeconds.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=3600
+	// +optional
+	MinReadySeconds int32 `json:"minReadySeconds,omitempty"`
+}
+
+// DefaultProgressDeadlineSeconds is RolloutSpec.ProgressDeadlineSeconds
+// when unset.
+const DefaultProgressDeadlineSeconds = 300
 
 // BootstrapSpec says how a new cluster starts.
 type BootstrapSpec struct {

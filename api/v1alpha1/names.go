@@ -182,3 +182,25 @@ func (c *EtcdCluster) DesiredReplicas() int32 {
 	}
 	return *c.Spec.Replicas
 }
+
+// ProgressDeadline is spec.rollout.progressDeadlineSeconds with its
+// default, in seconds.
+func (c *EtcdCluster) ProgressDeadline() int32 {
+	if d := c.Spec.Rollout.ProgressDeadlineSeconds; d != nil {
+		return *d
+	}
+	return DefaultProgressDeadlineSeconds
+}
+
+// PreflightJobName is the Job that checks the pod template of StatefulSet
+// revision hash (the suffix of its controller-revision-hash) before the
+// first member is restarted with it: <name>-preflight-<hash>, the cluster
+// name cut so that the whole stays a DNS label (63).
+func (c *EtcdCluster) PreflightJobName(hash string) string {
+	suffix := "-preflight-" + hash
+	n := c.Name
+	if max := 63 - len(suffix); len(n) > max {
+		n = strings.TrimRight(n[:max], "-")
+	}
+	return n + suffix
+}

@@ -109,6 +109,7 @@ type pass struct {
 	inPlace       *etcdv1.EtcdRestore // the in-place restore being carried out, if any
 	outdated      int                 // pods still to restart with the new template
 	rolloutReason string              // what the rollout step is doing or waiting for
+	rolloutHalt   *rolloutHalt        // why the rollout cannot go on (stuck, blocked), if so
 	volumes       *volumePlan         // the volumes step's decision, when member claims exist
 	// stsReplacing: the StatefulSet is being replaced (deleted, its pods
 	// orphaned) to change its claim template; no membership change or

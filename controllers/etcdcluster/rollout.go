@@ -3,128 +3,53 @@ package etcdcluster
 import (
 	"context"
 	"fmt"
-	"sort"
+	"strings"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
+	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
+	"quorum.dev/etcd-operator/controllers/internal/podcause"
 	"quorum.dev/etcd-operator/controllers/internal/podutil"
 	"quorum.dev/etcd-operator/controllers/membership"
+	"quorum.dev/etcd-operator/controllers/render"
 )
 
 // +kubebuilder:rbac:groups="",resources=pods,verbs=delete
 
-// rolloutStep is the next move of a rolling restart.
-type rolloutStep struct {
-	// Pod to delete (its StatefulSet recreates it from the new template);
-	// empty when nothing is to be deleted this pass.
-	Pod string
-	// MoveTo: hand leadership to this member ID first (the pod to restart
-	// next leads).
-	MoveTo uint64
-	// Outdated pods left, including Pod.
-	Outdated int
-	Reason   string
+// rolloutHalt is why a rollout cannot go on without a spec change: the
+// status step turns it into Progressing=False with its reason.
+type rolloutHalt struct {
+	Reason  string // etcdv1.ReasonRolloutStuck or etcdv1.ReasonRolloutBlocked
+	Message string
 }
 
-// podInfo is what planRollout needs to know of a member pod.
-type podInfo struct {
-	Name     string
-	Ordinal  int
-	Outdated bool // its controller-revision-hash is not the StatefulSet's update revision
-	Ready    bool
-	MemberID uint64 // 0 if unknown
-}
-
-// planRollout chooses the next pod to restart: nothing while any member
-// is unhealthy or any pod is not ready (health-gated, one at a time);
-// followers first, highest ordinal first; the leader last, after its
-// leadership has moved to an updated healthy voter. Pure.
-func planRollout(pods []podInfo, leader uint64, healthy map[uint64]bool, allHealthy bool) rolloutStep {
-	var outdated []podInfo
-	for _, p := range pods {
-		if !p.Ready {
-			return rolloutStep{Outdated: countOutdated(pods), Reason: fmt.Sprintf("waiting for pod %s to be ready", p.Name)}
-		}
-		if p.Outdated {
-			outdated = append(outdated, p)
-		}
-	}
-	if len(outdated) == 0 {
-		return rolloutStep{}
-	}
-	if !allHealthy {
-		return rolloutStep{Outdated: len(outdated), Reason: "waiting for every member to be healthy before restarting the next one"}
-	}
-	sort.Slice(outdated, func(i, j int) bool {
-		// Followers before the leader, then highest ordinal first.
-		li, lj := outdated[i].MemberID == leader, outdated[j].MemberID == leader
-		if li != lj {
-			return lj
-		}
-		return outdated[i].Ordinal > outdated[j].Ordinal
-	})
-	next := outdated[0]
-	if next.MemberID != leader || leader == 0 || len(pods) == 1 {
-		return rolloutStep{Pod: next.Name, Outdated: len(outdated), Reason: fmt.Sprintf("restarting %s with the new spec (%d left)", next.Name, len(outdated))}
-	}
-	// The leader is the last one: move leadership to an updated voter.
-	for _, p := range pods {
-		if !p.Outdated && p.MemberID != 0 && healthy[p.MemberID] {
-			return rolloutStep{MoveTo: p.MemberID, Outdated: len(outdated), Reason: fmt.Sprintf("moving leadership away from %s before restarting it", next.Name)}
-		}
-	}
-	return rolloutStep{Pod: next.Name, Outdated: len(outdated), Reason: fmt.Sprintf("restarting leader %s: no updated voter to take over", next.Name)}
-}
-
-func countOutdated(pods []podInfo) int {
-	n := 0
-	for _, p := range pods {
-		if p.Outdated {
-			n++
-		}
-	}
-	return n
-}
-
-// rollout restarts members whose pods run an old template, one per pass.
-// It runs only once membership is settled and etcd answered this pass.
+// rollout restarts members whose pods run an old template, one per pass
+// (see planRollout). It runs only once membership is settled. When etcd
+// did not answer this pass, it only replaces broken outdated pods (they
+// serve nothing, so a reverted spec heals a cluster that a bad change left
+// without quorum, a single member included) and otherwise waits.
 func (r *Reconciler) rollout(ctx context.Context, p *pass) error {
 	c := p.cluster
-	if p.sts == nil || p.client == nil || p.inPlace != nil || p.stsReplacing || (p.membership != nil && p.membership.Kind != membership.None) {
+	if p.sts == nil || p.inPlace != nil || p.stsReplacing || (p.membership != nil && p.membership.Kind != membership.None) {
+		return nil
+	}
+	reachable := p.client != nil
+	if p.sts.Status.ObservedGeneration < p.sts.Generation {
+		// The update revision is not computed yet for the template just
+		// applied: decide on the next pass.
 		return nil
 	}
 	items, err := podutil.ListMembers(ctx, r.Client, c)
 	if err != nil {
 		return err
 	}
-	ids := map[string]uint64{}
-	for _, m := range p.obs.list {
-		ids[m.Name] = m.ID
-	}
-	healthy := map[uint64]bool{}
-	allHealthy := len(p.obs.members) > 0
-	for _, m := range p.obs.list {
-		st, ok := p.obs.statuses[m.ID]
-		healthy[m.ID] = ok && len(st.Errors) == 0
-		allHealthy = allHealthy && healthy[m.ID]
-	}
-	var pods []podInfo
-	for _, pod := range items {
-		o, ok := c.MemberOrdinal(pod.Name)
-		if !ok {
-			continue
-		}
-		pods = append(pods, podInfo{
-			Name: pod.Name, Ordinal: o, MemberID: ids[pod.Name],
-			Outdated: p.sts.Status.UpdateRevision != "" && pod.Labels[appsv1.ControllerRevisionHashLabelKey] != p.sts.Status.UpdateRevision,
-			// A terminating pod is on its way out: wait for its successor.
-			Ready: podutil.Ready(&pod) && pod.DeletionTimestamp == nil,
-		})
-	}
-	if len(pods) < int(p.stsReplicas) {
+	update := p.sts.Status.UpdateRevision
+	pods, byName := r.rolloutPods(p, items, update)
+	if len(pods) < int(p.stsReplicas) && reachable {
 		p.outdated, p.rolloutReason = countOutdated(pods), fmt.Sprintf("waiting for %d pods to exist, %d do", p.stsReplicas, len(pods))
 		log.FromContext(ctx).V(1).Info("rollout decision: wait", "reason", p.rolloutReason)
 		if p.outdated == 0 && p.sts.Status.UpdatedReplicas < p.stsReplicas {
@@ -132,13 +57,51 @@ func (r *Reconciler) rollout(ctx context.Context, p *pass) error {
 		}
 		return nil
 	}
-	step := planRollout(pods, p.obs.leader, healthy, allHealthy)
+	in := rolloutInput{Pods: pods, Leader: p.obs.leader, Voters: p.obs.voters, AllHealthy: reachable && len(p.obs.members) > 0}
+	for _, m := range p.obs.list {
+		st, ok := p.obs.statuses[m.ID]
+		in.AllHealthy = in.AllHealthy && ok && len(st.Errors) == 0
+	}
+	hash := revisionHash(update)
+	var pre preflightResult
+	if countOutdated(pods) > 0 {
+		if pre, err = r.preflightResult(ctx, c, hash); err != nil {
+			return err
+		}
+		in.Preflight = pre.State
+	}
+	if err := r.deleteOldPreflights(ctx, c, hash, countOutdated(pods) > 0); err != nil {
+		return err
+	}
+
+	step := planRollout(in)
+	if !reachable && !step.Replace {
+		// Without etcd's view, nothing healthy is ever stopped.
+		return nil
+	}
 	p.outdated, p.rolloutReason = step.Outdated, step.Reason
 	if step.Outdated > 0 {
-		log.FromContext(ctx).V(1).Info("rollout decision", "updateRevision", p.sts.Status.UpdateRevision, "outdated", step.Outdated,
-			"leader", fmt.Sprintf("%x", p.obs.leader), "allHealthy", allHealthy, "restart", step.Pod, "moveLeaderTo", fmt.Sprintf("%x", step.MoveTo), "reason", step.Reason)
+		log.FromContext(ctx).V(1).Info("rollout decision", "updateRevision", update, "outdated", step.Outdated,
+			"leader", fmt.Sprintf("%x", p.obs.leader), "allHealthy", in.AllHealthy, "preflight", pre.State,
+			"restart", step.Pod, "replace", step.Replace, "moveLeaderTo", fmt.Sprintf("%x", step.MoveTo),
+			"preflightOn", step.Preflight, "blocked", step.Blocked, "stuck", step.Stuck, "reason", step.Reason)
 	}
 	switch {
+	case step.Stuck != "":
+		p.rolloutHalt = &rolloutHalt{Reason: etcdv1.ReasonRolloutStuck, Message: fmt.Sprintf(
+			"rollout halted: %s, restarted with the new spec, did not become and stay ready within %ds: %s; no other member will be restarted. "+
+				"Revert the change or fix it: %s is then replaced at once, and the rollout goes on",
+			step.Stuck, c.ProgressDeadline(), stuckCause(byName[step.Stuck]), step.Stuck)}
+	case step.Blocked:
+		p.rolloutHalt = &rolloutHalt{Reason: etcdv1.ReasonRolloutBlocked, Message: fmt.Sprintf(
+			"the new spec failed its preflight check (Job %s), no member was restarted: %s; "+
+				"members keep running the previous spec: revert or fix the change (or delete the Job to check again)",
+			c.PreflightJobName(hash), pre.Message)}
+	case step.Preflight != "":
+		node := byName[step.Preflight].Spec.NodeName
+		if pre.State == preflightNone && r.describesSpec(p) {
+			return r.startPreflight(ctx, c, hash, step.Preflight, node)
+		}
 	case step.MoveTo != 0:
 		leader, ok := p.obs.statuses[p.obs.leader]
 		if !ok {
@@ -149,14 +112,120 @@ func (r *Reconciler) rollout(ctx context.Context, p *pass) error {
 		}
 		r.Recorder.Eventf(c, nil, corev1.EventTypeNormal, "LeaderMoved", "Rollout", "%s", step.Reason)
 	case step.Pod != "":
-		pod := &corev1.Pod{}
-		if err := r.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: step.Pod}, pod); err != nil {
-			return client.IgnoreNotFound(err)
-		}
+		pod := byName[step.Pod]
 		if err := r.Delete(ctx, pod, client.Preconditions{UID: &pod.UID}); client.IgnoreNotFound(err) != nil {
 			return fmt.Errorf("restarting %s: %w", step.Pod, err)
 		}
-		r.Recorder.Eventf(c, nil, corev1.EventTypeNormal, "MemberRestarted", "Rollout", "%s", step.Reason)
+		reason, kind := "MemberRestarted", corev1.EventTypeNormal
+		if step.Replace {
+			cause, _ := podcause.Of(pod)
+			reason, kind = "BrokenMemberReplaced", corev1.EventTypeWarning
+			step.Reason += ": " + cause.Message
+		}
+		r.Recorder.Eventf(c, nil, kind, reason, "Rollout", "%s", step.Reason)
 	}
 	return nil
+}
+
+// rolloutPods reads what the planner needs of each member pod.
+func (r *Reconciler) rolloutPods(p *pass, items []corev1.Pod, update string) ([]podInfo, map[string]*corev1.Pod) {
+	c := p.cluster
+	ids, voter := map[string]uint64{}, map[uint64]bool{}
+	for _, m := range p.obs.list {
+		ids[m.Name] = m.ID
+		voter[m.ID] = !m.IsLearner
+	}
+	deadline := time.Duration(c.ProgressDeadline()) * time.Second
+	minReady := time.Duration(c.Spec.Rollout.MinReadySeconds) * time.Second
+	now := r.now()
+	var pods []podInfo
+	byName := map[string]*corev1.Pod{}
+	for i := range items {
+		pod := &items[i]
+		o, ok := c.MemberOrdinal(pod.Name)
+		if !ok {
+			continue
+		}
+		byName[pod.Name] = pod
+		id := ids[pod.Name]
+		st, answered := p.obs.statuses[id]
+		terminating := pod.DeletionTimestamp != nil
+		ready := podutil.Ready(pod) && !terminating
+		outdated := update != "" && pod.Labels[appsv1.ControllerRevisionHashLabelKey] != update
+		cause, notReady := podcause.Of(pod)
+		settling := !outdated && ready && now.Sub(notReadySince(pod)) < minReady
+		pods = append(pods, podInfo{
+			Name: pod.Name, Ordinal: o, MemberID: id, Outdated: outdated, Ready: ready, Terminating: terminating,
+			Broken:   notReady && cause.Stuck,
+			Settling: settling,
+			Overdue: !terminating && ((!ready && now.Sub(notReadySince(pod)) > deadline) ||
+				(minReady > 0 && !outdated && (settling || !ready) && restarted(pod) && now.Sub(pod.CreationTimestamp.Time) > deadline)),
+			Healthy: id != 0 && answered && len(st.Errors) == 0,
+			Voter:   voter[id],
+		})
+	}
+	return pods, byName
+}
+
+// notReadySince is when the pod last stopped being ready: the transition
+// time of its Ready condition, or its creation when it never reported one.
+func notReadySince(pod *corev1.Pod) time.Time {
+	since := pod.CreationTimestamp.Time
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodReady && c.LastTransitionTime.After(since) {
+			since = c.LastTransitionTime.Time
+		}
+	}
+	return since
+}
+
+// restarted reports whether a container of the pod has exited since the
+// pod was created.
+func restarted(pod *corev1.Pod) bool {
+	for _, cs := range pod.Status.ContainerStatuses {
+		if cs.RestartCount > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// stuckCause says why a restarted member is stuck: what Kubernetes reports
+// of the pod (podcause), or, when the pod is running again, how its
+// container last exited (an OOM kill, an exit code and its message).
+func stuckCause(pod *corev1.Pod) string {
+	if cause, ok := podcause.Of(pod); ok && cause.Reason != podcause.Starting {
+		return cause.Message
+	}
+	for _, cs := range pod.Status.ContainerStatuses {
+		t := cs.LastTerminationState.Terminated
+		if t == nil {
+			continue
+		}
+		msg := fmt.Sprintf("container %s last exited at %s with code %d (%s, %d restarts)", cs.Name, t.FinishedAt.UTC().Format(time.RFC3339), t.ExitCode, t.Reason, cs.RestartCount)
+		if t.Reason == "OOMKilled" {
+			msg = fmt.Sprintf("container %s was killed for exceeding its memory limit (OOMKilled at %s, %d restarts)", cs.Name, t.FinishedAt.UTC().Format(time.RFC3339), cs.RestartCount)
+		} else if m := strings.TrimSpace(t.Message); m != "" {
+			msg += ": " + m
+		}
+		return msg
+	}
+	if cause, ok := podcause.Of(pod); ok {
+		return cause.Message
+	}
+	return "ready for less than spec.rollout.minReadySeconds"
+}
+
+// describesSpec reports whether the StatefulSet read back this pass (from
+// the cache) carries the template of the current spec (its image and
+// options hash), so that a preflight Job named after its update revision
+// checks that template and not a newer one.
+func (r *Reconciler) describesSpec(p *pass) bool {
+	t := p.sts.Spec.Template
+	for _, ctr := range t.Spec.Containers {
+		if ctr.Name == render.ContainerName {
+			return ctr.Image == r.Render.Image(p.cluster) && t.Annotations[render.AnnotationConfigHash] == render.Hash(render.EtcdOptions(p.cluster))
+		}
+	}
+	return false
 }

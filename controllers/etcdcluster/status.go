@@ -130,6 +130,9 @@ func progressing(c *etcdv1.EtcdCluster, p *pass, pods podProblems, stepErr error
 		return yes(etcdv1.ReasonScaleRefused, p.membership.Reason)
 	case p.membership != nil && p.membership.Kind == membership.Wait:
 		return yes(etcdv1.ReasonScalePending, p.membership.Reason+pods.because())
+	case p.rolloutHalt != nil:
+		// Stuck or blocked: nothing more happens until the spec changes.
+		return no(p.rolloutHalt.Reason, p.rolloutHalt.Message)
 	case p.outdated > 0:
 		return yes(etcdv1.ReasonRollingOut, fmt.Sprintf("%d member(s) to restart with the new spec: %s%s", p.outdated, p.rolloutReason, pods.because()))
 	case p.stsReplacing:
@@ -159,6 +162,8 @@ func degradation(c *etcdv1.EtcdCluster, p *pass, pods podProblems, stepErr error
 		return yes(etcdv1.ReasonAuthRejected, p.obs.err.Error())
 	case p.membership != nil && p.membership.Kind == membership.Refuse:
 		return yes(etcdv1.ReasonScaleRefused, p.membership.Reason)
+	case p.rolloutHalt != nil:
+		return yes(p.rolloutHalt.Reason, p.rolloutHalt.Message)
 	case len(pods.stuck) > 0:
 		return yes(etcdv1.ReasonMemberPodsFailing, fmt.Sprintf("member pods cannot run: %s; they are retried as Kubernetes restarts them, "+
 			"but waiting will not help: correct the spec (version, options, resources) or the environment (image, Secrets, nodes, storage)",

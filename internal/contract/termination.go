@@ -104,3 +104,15 @@ func ReadReport(msg string, v any) error {
 	}
 	return nil
 }
+
+// PreflightReport is the report of quorum-etcd preflight when the
+// configuration was accepted. A refused one leaves
+// PreflightRefusedPrefix and the server's message instead, and exits 1.
+type PreflightReport struct {
+	Accepted    bool   `json:"accepted"`
+	EtcdVersion string `json:"etcdVersion"`
+}
+
+// PreflightRefusedPrefix starts the termination message of a preflight
+// that refused the configuration; etcd's (or quorum-etcd's) message follows.
+const PreflightRefusedPrefix = "configuration refused: "

@@ -47,6 +47,9 @@ var _ = Describe("EtcdCluster admission", func() {
 		Entry("bad retention", map[string]any{"compaction": map[string]any{"retention": "one hour"}}, "spec.compaction.retention in body should match"),
 		Entry("bad compaction mode", map[string]any{"compaction": map[string]any{"mode": "sometimes"}}, `Unsupported value: "sometimes"`),
 		Entry("malformed quota", map[string]any{"quota": map[string]any{"backendBytes": "2 gigs"}}, "spec.quota.backendBytes"),
+		Entry("rollout deadline too short", map[string]any{"rollout": map[string]any{"progressDeadlineSeconds": 5}}, "spec.rollout.progressDeadlineSeconds in body should be greater than or equal to 30"),
+		Entry("negative minReadySeconds", map[string]any{"rollout": map[string]any{"minReadySeconds": -1}}, "spec.rollout.minReadySeconds in body should be greater than or equal to 0"),
+		Entry("rollout deadline too long", map[string]any{"rollout": map[string]any{"progressDeadlineSeconds": 86400}}, "spec.rollout.progressDeadlineSeconds in body should be less than or equal to 3600"),
 	)
 
 	It("accepts a storage size written back in canonical form", func(ctx SpecContext) {

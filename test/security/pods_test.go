@@ -44,8 +44,8 @@ type pod struct {
 	spec corev1.PodSpec
 }
 
-// pods is every pod the renderers produce (members, backup and restore
-// verification Jobs), for TLS and auth on and off, with and without a
+// pods is every pod the renderers produce (members, backup, restore
+// verification and preflight Jobs), for TLS and auth on and off, with and without a
 // restore, for both kinds of backup location.
 func pods() []pod {
 	var out []pod
@@ -65,6 +65,9 @@ func pods() []pod {
 				sts := render.StatefulSet(c, opts, 3, "hash", r.src)
 				out = append(out, pod{"StatefulSet " + tag + r.name, sts.Spec.Template.Spec})
 			}
+			out = append(out,
+				pod{"preflight Job " + tag, render.PreflightJob(c, opts, "abc", "db-2", "node-1").Spec.Template.Spec},
+				pod{"preflight Job, node unknown " + tag, render.PreflightJob(c, opts, "abc", "db-2", "").Spec.Template.Spec})
 			for name, loc := range map[string]etcdv1.BackupLocation{"s3": s3Location, "pvc": pvcLocation} {
 				b := backup(loc)
 				out = append(out, pod{"backup Job " + name + " " + tag, render.BackupJob(b, c, opts).Spec.Template.Spec})

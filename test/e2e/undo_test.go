@@ -1,0 +1,147 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
+)
+
+// memberUIDs maps member pod names to their UIDs: a changed UID is a
+// restarted member.
+func memberUIDs(ctx context.Context, ns, name string) map[string]types.UID {
+	pods := &corev1.PodList{}
+	Expect(k8s.List(ctx, pods, client.InNamespace(ns), client.MatchingLabels{etcdv1.LabelInstance: name, etcdv1.LabelName: etcdv1.NameValue})).To(Succeed())
+	out := map[string]types.UID{}
+	for _, p := range pods.Items {
+		out[p.Name] = p.UID
+	}
+	return out
+}
+
+// countEvents counts the cluster's events with reason.
+func countEvents(ctx context.Context, ns, reason string) int {
+	evs := &eventsv1.EventList{}
+	Expect(k8s.List(ctx, evs, client.InNamespace(ns))).To(Succeed())
+	n := 0
+	for _, e := range evs.Items {
+		if e.Reason == reason {
+			n++
+		}
+	}
+	return n
+}
+
+// change patches the cluster's spec with mut.
+func change(ctx context.Context, ns, name string, mut func(*etcdv1.EtcdCluster)) {
+	GinkgoHelper()
+	c := &etcdv1.EtcdCluster{}
+	Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, c)).To(Succeed())
+	patch := client.MergeFrom(c.DeepCopy())
+	mut(c)
+	Expect(k8s.Patch(ctx, c, patch)).To(Succeed())
+}
+
+// waitProgressing waits for Progressing with status and reason, and a
+// message containing each of words, and returns the message.
+func waitProgressing(ctx context.Context, ns, name string, status bool, reason string, timeout time.Duration, words ...string) string {
+	GinkgoHelper()
+	var msg string
+	Eventually(func(g Gomega) {
+		c := &etcdv1.EtcdCluster{}
+		g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, c)).To(Succeed())
+		cond := meta.FindStatusCondition(c.Status.Conditions, etcdv1.ConditionProgressing)
+		g.Expect(cond).NotTo(BeNil())
+		g.Expect(cond.ObservedGeneration).To(Equal(c.Generation))
+		g.Expect(cond.Reason).To(Equal(reason), "%+v", cond)
+		g.Expect(cond.Status == "True").To(Equal(status), "%+v", cond)
+		for _, w := range words {
+			g.Expect(cond.Message).To(ContainSubstring(w))
+		}
+		msg = cond.Message
+	}).WithContext(ctx).WithTimeout(timeout).WithPolling(2 * time.Second).Should(Succeed())
+	return msg
+}
+
+var _ = Describe("Undoing a bad change", func() {
+	It("refuses a missing image and an option etcd rejects before any restart, and heals an OOM-killed member on revert, losing no acknowledged write", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		createCluster(ctx, ns, "undo", 3, func(c *etcdv1.EtcdCluster) {
+			// Under the writer, etcd outgrows a 20Mi limit only after a
+			// minute or two: a restarted member must stay ready for five
+			// minutes before the next one is restarted, and one that has
+			// crashed by its 60s deadline halts the rollout.
+			c.Spec.Rollout.ProgressDeadlineSeconds = ptr.To[int32](60)
+			c.Spec.Rollout.MinReadySeconds = 300
+		})
+		orig := waitAvailable(ctx, ns, "undo", 3)
+		tlsCfg := clientTLS(ctx, ns, "undo")
+		w := startWriter(ctx, etcdClient(podEndpoints(ctx, ns, "undo", "https"), tlsCfg))
+		before := memberUIDs(ctx, ns, "undo")
+
+		By("asking for an etcd version whose image does not exist: refused before any restart")
+		change(ctx, ns, "undo", func(c *etcdv1.EtcdCluster) { c.Spec.Version = "3.7.99" })
+		msg := waitProgressing(ctx, ns, "undo", false, etcdv1.ReasonRolloutBlocked, 3*time.Minute, "cannot be pulled")
+		GinkgoWriter.Printf("blocked: %s\n", msg)
+		Expect(memberUIDs(ctx, ns, "undo")).To(Equal(before), "a member was restarted")
+		change(ctx, ns, "undo", func(c *etcdv1.EtcdCluster) { c.Spec.Version = orig.Spec.Version })
+		waitProgressing(ctx, ns, "undo", false, etcdv1.ReasonReconciled, 2*time.Minute)
+		waitSettled(ctx, ns, "undo", 3)
+
+		By("setting an etcd option to a value etcd refuses: refused before any restart, with etcd's message")
+		change(ctx, ns, "undo", func(c *etcdv1.EtcdCluster) { c.Spec.EtcdOptions = map[string]string{"snapshot-count": "lots"} })
+		msg = waitProgressing(ctx, ns, "undo", false, etcdv1.ReasonRolloutBlocked, 3*time.Minute, "snapshot-count")
+		GinkgoWriter.Printf("blocked: %s\n", msg)
+		Expect(memberUIDs(ctx, ns, "undo")).To(Equal(before), "a member was restarted")
+		change(ctx, ns, "undo", func(c *etcdv1.EtcdCluster) { c.Spec.EtcdOptions = nil })
+		waitProgressing(ctx, ns, "undo", false, etcdv1.ReasonReconciled, 2*time.Minute)
+		waitSettled(ctx, ns, "undo", 3)
+		Expect(countEvents(ctx, ns, "MemberRestarted")).To(BeZero())
+
+		By("setting a memory limit etcd cannot live in: the first restarted member is OOM-killed and the rollout halts")
+		change(ctx, ns, "undo", func(c *etcdv1.EtcdCluster) {
+			c.Spec.Resources.Limits = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("20Mi")}
+		})
+		msg = waitProgressing(ctx, ns, "undo", false, etcdv1.ReasonRolloutStuck, 5*time.Minute, "OOMKilled")
+		GinkgoWriter.Printf("stuck: %s\n", msg)
+		Expect(countEvents(ctx, ns, "MemberRestarted")).To(Equal(1), "more than one member restarted with the bad spec")
+		c := &etcdv1.EtcdCluster{}
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "undo"}, c)).To(Succeed())
+		Expect(meta.IsStatusConditionTrue(c.Status.Conditions, etcdv1.ConditionAvailable)).To(BeTrue(), "%+v", c.Status.Conditions)
+
+		By("reverting: the broken member is replaced at once and every member is healthy again")
+		change(ctx, ns, "undo", func(c *etcdv1.EtcdCluster) { c.Spec.Resources.Limits = nil })
+		waitProgressing(ctx, ns, "undo", false, etcdv1.ReasonReconciled, 4*time.Minute)
+		waitSettled(ctx, ns, "undo", 3)
+		// The broken member is replaced at once when it is down, or
+		// restarted as an outdated member when it is between two kills.
+		Expect(countEvents(ctx, ns, "BrokenMemberReplaced")+countEvents(ctx, ns, "MemberRestarted")).To(Equal(2), "a healthy member was restarted")
+		after := memberUIDs(ctx, ns, "undo")
+		changed := 0
+		for name, uid := range before {
+			if after[name] != uid {
+				changed++
+			}
+		}
+		Expect(changed).To(Equal(1), "exactly one member was ever broken: before %v after %v", before, after)
+
+		acked, failed := w.finish()
+		GinkgoWriter.Printf("writes acknowledged %d, failed %d, largest gap %v\n", len(acked), failed, w.maxGap)
+		Expect(acked).NotTo(BeEmpty())
+		By("reading every acknowledged write and comparing the members")
+		expectAllWritten(ctx, etcdClient(podEndpoints(ctx, ns, "undo", "https"), tlsCfg), acked)
+		expectEqualHashKV(ctx, ns, "undo", tlsCfg)
+	}, SpecTimeout(14*time.Minute))
+})
