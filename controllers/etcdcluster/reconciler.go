@@ -34,6 +34,7 @@ import (
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
 	"quorum.dev/etcd-operator/controllers/etcdclient"
 	"quorum.dev/etcd-operator/controllers/internal/steps"
+	"quorum.dev/etcd-operator/controllers/maintenance"
 	"quorum.dev/etcd-operator/controllers/membership"
 	"quorum.dev/etcd-operator/controllers/render"
 )
@@ -101,6 +102,8 @@ type pass struct {
 	inPlace       *etcdv1.EtcdRestore // the in-place restore being carried out, if any
 	outdated      int                 // pods still to restart with the new template
 	rolloutReason string              // what the rollout step is doing or waiting for
+	maint         *maintenance.Action // the maintenance planner's choice this pass, if it ran
+	maintBusy     bool                // maintenance has work left: come back soon
 }
 
 // Reconcile moves one EtcdCluster towards its spec. The steps, in order:
@@ -119,7 +122,10 @@ type pass struct {
 //     learner, scale down by member ID), chosen by membership.Plan;
 //  8. rollout: restart one member whose pod runs an old template, health
 //     gated, followers first, leader last after moving its leadership;
-//  9. auth: root user and authentication on, once a quorum is healthy.
+//  9. auth: root user and authentication on, once a quorum is healthy;
+//  10. maintenance: at most one storage-maintenance action (NOSPACE
+//     recovery, defragmentation), chosen by maintenance.Plan; see
+//     maintenance.go.
 //
 // Status is written once, at the end, from what the pass saw.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -128,6 +134,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		if apierrors.IsNotFound(err) {
 			r.Clients.Forget(req.NamespacedName)
 			memberHealth.DeleteLabelValues(req.Namespace, req.Name)
+			memberAlarm.DeletePartialMatch(map[string]string{"namespace": req.Namespace, "name": req.Name})
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err
@@ -144,6 +151,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	original := cluster.DeepCopy()
 	p := &pass{cluster: cluster}
+	defer func() { r.recordAlarms(cluster, original.Status.Members, p) }()
 
 	stepErr := steps.Run(ctx, p, []steps.Step[*pass]{
 		{Name: "certificates", Run: r.ensureCertificates},
@@ -160,6 +168,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		{Name: "membership", Run: r.reconcileMembership},
 		{Name: "rollout", Run: r.rollout},
 		{Name: "auth", Run: r.ensureAuth},
+		{Name: "maintenance", Run: r.maintain},
 	})
 
 	setStatus(cluster, p, r.Render, stepErr)
@@ -180,6 +189,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	if stepErr != nil {
 		return ctrl.Result{}, stepErr
+	}
+	if p.maintBusy {
+		return ctrl.Result{RequeueAfter: requeueSettling}, nil
 	}
 	if meta.IsStatusConditionTrue(cluster.Status.Conditions, etcdv1.ConditionAvailable) &&
 		!meta.IsStatusConditionTrue(cluster.Status.Conditions, etcdv1.ConditionProgressing) {

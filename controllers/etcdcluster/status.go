@@ -103,7 +103,10 @@ func setStatus(c *etcdv1.EtcdCluster, p *pass, o render.Options, stepErr error) 
 			unhealthy = append(unhealthy, name)
 		}
 	}
+	alarmReason, alarmMsg, alarmed := alarmCondition(p)
 	switch {
+	case alarmed:
+		set(etcdv1.ConditionDegraded, true, alarmReason, alarmMsg)
 	case stepErr != nil:
 		set(etcdv1.ConditionDegraded, true, errReason, stepErr.Error())
 	case p.membership != nil && p.membership.Kind == membership.Refuse:
