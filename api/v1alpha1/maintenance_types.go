@@ -73,7 +73,8 @@ type DefragmentationStatus struct {
 	// CompactedRevision is the revision a NOSPACE recovery compacted to.
 	// +optional
 	CompactedRevision int64 `json:"compactedRevision,omitempty"`
-	// LastScheduleTime is the last schedule slot handled.
+	// LastScheduleTime is the last schedule slot handled, or when the
+	// schedule was first seen (its first round is at the next slot).
 	// +optional
 	LastScheduleTime *metav1.Time `json:"lastScheduleTime,omitempty"`
 	// HandledRequest is the last value of the etcd.quorum.dev/defragment

@@ -130,11 +130,12 @@ func (r *Reconciler) startRounds(ctx context.Context, c *etcdv1.EtcdCluster, ds 
 			log.FromContext(ctx).Error(err, "defragmentation schedule ignored")
 			r.Recorder.Eventf(c, nil, corev1.EventTypeWarning, "InvalidSchedule", "Maintenance", "spec.defragmentation: %v; no scheduled defragmentation until it is fixed", err)
 		} else {
-			after := c.CreationTimestamp.Time
-			if ds.LastScheduleTime != nil {
-				after = ds.LastScheduleTime.Time
+			// A schedule first seen starts from now: its first round is
+			// at its next slot, not at a slot that came before it was set.
+			if ds.LastScheduleTime == nil {
+				ds.LastScheduleTime = &metav1.Time{Time: r.now().UTC().Truncate(time.Second)}
 			}
-			if slot := cronslot.MostRecent(sched, loc, after, r.now()); !slot.IsZero() {
+			if slot := cronslot.MostRecent(sched, loc, ds.LastScheduleTime.Time, r.now()); !slot.IsZero() {
 				ds.LastScheduleTime = &metav1.Time{Time: slot}
 				start(etcdv1.DefragTriggerSchedule)
 			}
