@@ -12,6 +12,7 @@ import (
 	. "github.com/onsi/gomega"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -121,7 +122,7 @@ var _ = Describe("Defragmentation", func() {
 		By("on demand: a new annotation value is one round, recorded as handled")
 		patchDefrag(ctx, ns, name, func(c *etcdv1.EtcdCluster) {
 			c.Spec.Defragmentation = nil
-			c.Annotations = map[string]string{etcdv1.AnnotationDefragment: "ticket-1"}
+			metav1.SetMetaDataAnnotation(&c.ObjectMeta, etcdv1.AnnotationDefragment, "ticket-1")
 		})
 		start = time.Now()
 		expectDefragmented(ctx, ns, name, etcdv1.DefragTriggerRequest, start, 1)
