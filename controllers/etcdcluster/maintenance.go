@@ -91,7 +91,9 @@ func (r *Reconciler) maintain(ctx context.Context, p *pass) error {
 	if a.Kind == maintenance.None && len(ds.Pending) == 0 {
 		ds.Trigger = ""
 	}
-	if a.Kind != maintenance.None || len(ds.Pending) > 0 {
+	// Come back soon while there is work, or while the user may be
+	// deleting keys under a full quota; a CORRUPT refusal waits for a human.
+	if a.Changes() || a.Kind == maintenance.Wait || a.Kind == maintenance.QuotaFull || len(ds.Pending) > 0 {
 		p.maintBusy = true
 	}
 	c.Status.Defragmentation = keepIfUsed(ds)
