@@ -84,8 +84,10 @@ func alarmCondition(p *pass) (reason, msg string, ok bool) {
 			return etcdv1.ReasonNoSpace, head + "; " + a.Reason + ". Deleted keys are compacted and defragmented away by the operator, " +
 				"which then disarms; a larger spec.quota.backendBytes is rolled out member by member, and the operator disarms once the new quota leaves room", true
 		default:
-			return etcdv1.ReasonNoSpace, head + "; the operator is recovering (compact to the current revision, defragment each member, disarm), " +
-				"writes resume after the disarm: " + a.Reason, true
+			// A stable message: the step under way is in the events and the
+			// operator's log, and a changing message would be an event a pass.
+			return etcdv1.ReasonNoSpace, head + "; the operator is recovering: it compacts to the current revision, defragments each member " +
+				"(followers first, the leader last) and disarms the alarm; writes resume after the disarm", true
 		}
 	}
 	return "", "", false

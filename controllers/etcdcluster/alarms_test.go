@@ -37,7 +37,7 @@ func TestAlarmCondition(t *testing.T) {
 	}{
 		{"no alarm", pass{obs: obs(nil, member("a", etcdv1.RoleLeader, true))}, "", nil, true},
 		{"NOSPACE, recovering", pass{obs: obs(nospace, alarmed("a", "NOSPACE")), maint: &compact}, etcdv1.ReasonNoSpace,
-			[]string{"NOSPACE alarm raised on a", "reads and deletes", "recovering", "compacting to revision 9"}, false},
+			[]string{"NOSPACE alarm raised on a", "reads and deletes", "recovering", "writes resume after the disarm"}, false},
 		{"NOSPACE, live data fills the quota", pass{obs: obs(nospace, alarmed("a", "NOSPACE")), maint: &full}, etcdv1.ReasonNoSpace,
 			[]string{"95% of its quota 16777216", "spec.quota.backendBytes", "disarms once the new quota leaves room"}, false},
 		{"NOSPACE before the planner ran", pass{obs: obs(nospace, alarmed("a", "NOSPACE"))}, etcdv1.ReasonNoSpace, []string{"once it can reach every voter"}, false},
