@@ -46,7 +46,11 @@ const FieldOwner = "quorum-operator"
 // and how often to refresh member status of a healthy one.
 const (
 	requeueSettling = 5 * time.Second
-	requeueHealthy  = 60 * time.Second
+	// requeueHealthy: etcd raises an alarm (NOSPACE, CORRUPT) without any
+	// Kubernetes event, so a healthy cluster is read this often for the
+	// alarm to be reported within 30 s (one member list, one status per
+	// member and the alarm list; no API write while nothing changes).
+	requeueHealthy = 15 * time.Second
 	// requeueSpecError: how soon to look again at a cluster whose spec
 	// names something missing or invalid.
 	requeueSpecError = 30 * time.Second
