@@ -73,7 +73,7 @@ test: envtest-assets ## Unit tests, envtest controller tests and chart tests.
 CHAOS_ROUNDS ?= 1
 .PHONY: test-chaos
 test-chaos: images ## Reliability suite: CHAOS_ROUNDS rounds of each fault under a checked workload; prints a table.
-	E2E_LABELS=chaos CHAOS_ROUNDS=$(CHAOS_ROUNDS) E2E_TIMEOUT=$${E2E_TIMEOUT:-80m} hack/e2e.sh
+	E2E_PROCS=1 E2E_LABELS=chaos CHAOS_ROUNDS=$(CHAOS_ROUNDS) E2E_TIMEOUT=$${E2E_TIMEOUT:-80m} hack/e2e.sh
 
 .PHONY: helm-lint
 helm-lint: ## Lint the operator chart.
@@ -81,8 +81,9 @@ helm-lint: ## Lint the operator chart.
 	$(HELM) lint charts/quorum-operator
 
 .PHONY: test-e2e
-test-e2e: images ## End-to-end tests on the local cluster (started if needed) or on $$KUBECONFIG when E2E_USE_EXISTING_CLUSTER=1.
-	hack/e2e.sh
+E2E_PROCS ?= 2
+test-e2e: images ## End-to-end tests on the local cluster (started if needed) or on $$KUBECONFIG when E2E_USE_EXISTING_CLUSTER=1; E2E_PROCS Ginkgo processes.
+	E2E_PROCS=$(E2E_PROCS) hack/e2e.sh
 
 BENCH_FLAGS ?=
 .PHONY: bench

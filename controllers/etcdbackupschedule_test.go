@@ -181,7 +181,9 @@ var _ = Describe("EtcdBackupSchedule", func() {
 		Expect(err).To(HaveOccurred())
 		Expect(err.Error()).To(ContainSubstring("Mars/Olympus_Mons is not an IANA time zone name"))
 
-		change(ctx, s, func(sp *etcdv1.EtcdBackupScheduleSpec) { sp.Schedule, sp.TimeZone = "0 3 * * *", ptr.To("Europe/Berlin") })
+		change(ctx, s, func(sp *etcdv1.EtcdBackupScheduleSpec) {
+			sp.Schedule, sp.TimeZone = "0 3 * * *", ptr.To("Europe/Berlin")
+		})
 		Eventually(func(g Gomega) {
 			c := ready(ctx, s)()
 			g.Expect(c.Status).To(Equal(metav1.ConditionTrue))

@@ -35,5 +35,13 @@ OPERATOR_IMAGE_DIGEST=$(sha256sum "$OUT/operator.tar" | cut -c1-16)
 export OPERATOR_IMAGE_DIGEST
 # E2E_LABELS picks specs by Ginkgo label: the reliability suite (label
 # "chaos") runs with `make test-chaos`, the rest with `make test-e2e`.
-go test -tags e2e -count=1 -timeout "${E2E_TIMEOUT:-40m}" ./test/e2e/ -v -ginkgo.v \
-  -ginkgo.label-filter="${E2E_LABELS:-!chaos}" ${E2E_FLAGS:-}
+# E2E_PROCS > 1 runs the specs on that many Ginkgo processes (specs marked
+# Serial still run alone, at the end); a focused run (E2E_FLAGS with
+# -ginkgo.* flags for go test) is always one process.
+if [[ ${E2E_PROCS:-1} -gt 1 && -z ${E2E_FLAGS:-} ]]; then
+  go tool ginkgo -tags e2e --procs="$E2E_PROCS" --timeout "${E2E_TIMEOUT:-40m}" -v \
+    --label-filter="${E2E_LABELS:-!chaos}" ./test/e2e/
+else
+  go test -tags e2e -count=1 -timeout "${E2E_TIMEOUT:-40m}" ./test/e2e/ -v -ginkgo.v \
+    -ginkgo.label-filter="${E2E_LABELS:-!chaos}" ${E2E_FLAGS:-}
+fi

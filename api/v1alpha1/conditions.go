@@ -86,6 +86,31 @@ const (
 	ReasonDataCorrupt = "DataCorrupt"
 )
 
+// Condition type and reasons of EtcdCluster for volume growth
+// (spec.storage.size raised; medium PersistentVolume only).
+const (
+	// ConditionVolumesGrown is True when every member claim has the size
+	// spec.storage.size asks for; False while claims grow or when they
+	// cannot. Members keep running on their claims either way.
+	ConditionVolumesGrown = "VolumesGrown"
+	// ReasonVolumesAtSize: every member claim has the asked size.
+	ReasonVolumesAtSize = "VolumesAtSize"
+	// ReasonVolumeExpanding: member claims were asked to grow; the
+	// StorageClass's resizer is growing them. Also Progressing's reason
+	// meanwhile, and while the StatefulSet is replaced for its new claim
+	// template.
+	ReasonVolumeExpanding = "VolumeExpanding"
+	// ReasonVolumeExpansionUnsupported: the member claims' StorageClass
+	// does not allow expansion (allowVolumeExpansion is not true) or is
+	// missing; the claims keep their size and the quota is not raised.
+	ReasonVolumeExpansionUnsupported = "VolumeExpansionUnsupported"
+	// ReasonVolumeExpansionInfeasible: the resizer marked a claim's
+	// expansion infeasible (allocatedResourceStatuses
+	// ControllerResizeInfeasible or NodeResizeInfeasible); the message
+	// carries the resizer's.
+	ReasonVolumeExpansionInfeasible = "VolumeExpansionInfeasible"
+)
+
 // Condition types of EtcdBackup.
 const (
 	// BackupConditionComplete is True once the snapshot is stored.

@@ -213,6 +213,7 @@ const (
 // StorageSpec describes member data volumes.
 // +kubebuilder:validation:XValidation:rule="has(self.storageClassName) == has(oldSelf.storageClassName)",message="storageClassName is immutable"
 // +kubebuilder:validation:XValidation:rule="!has(self.medium) || self.medium == 'PersistentVolume' || !has(self.storageClassName)",message="storageClassName applies only to medium PersistentVolume"
+// +kubebuilder:validation:XValidation:rule="!has(self.medium) || self.medium == 'PersistentVolume' || !has(self.size) || !has(oldSelf.size) || self.size == oldSelf.size || (isQuantity(string(self.size)) && isQuantity(string(oldSelf.size)) && quantity(string(self.size)).compareTo(quantity(string(oldSelf.size))) == 0)",fieldPath=".size",message="storage.size of an EmptyDir or Memory medium is immutable: it is each pod's emptyDir limit, and a changed pod would restart its member with no data"
 type StorageSpec struct {
 	// Medium is PersistentVolume (default), EmptyDir or Memory. Immutable.
 	// +kubebuilder:default=PersistentVolume
@@ -220,10 +221,16 @@ type StorageSpec struct {
 	// +optional
 	Medium StorageMedium `json:"medium,omitempty"`
 
-	// Size of each member's volume (or the emptyDir size limit). Immutable.
+	// Size of each member's volume (or the emptyDir size limit). It may
+	// grow, never shrink (a claim cannot shrink: Kubernetes API, "Expanding
+	// Persistent Volumes Claims"); the operator then grows the member
+	// claims in place when their StorageClass allows expansion, without
+	// restarting a member. The size of an EmptyDir or Memory medium is
+	// immutable: it is the pod's emptyDir limit, and a changed pod restarts
+	// its member with an empty data directory.
 	// +kubebuilder:default="1Gi"
 	// Compared as quantities: "1024Mi" written back as "1Gi" is no change.
-	// +kubebuilder:validation:XValidation:rule="self == oldSelf || (isQuantity(string(self)) && isQuantity(string(oldSelf)) && quantity(string(self)).compareTo(quantity(string(oldSelf))) == 0)",message="storage.size is immutable"
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf || (isQuantity(string(self)) && isQuantity(string(oldSelf)) && quantity(string(self)).compareTo(quantity(string(oldSelf))) >= 0)",messageExpression="'storage.size may grow but not shrink: ' + string(oldSelf) + ' to ' + string(self) + ' is refused (a volume claim cannot shrink; to use smaller volumes, back up and restore into a new cluster)'"
 	// +optional
 	Size *resource.Quantity `json:"size,omitempty"`
 
@@ -408,6 +415,20 @@ type EtcdClusterStatus struct {
 	// defragmentation.
 	// +optional
 	Defragmentation *DefragmentationStatus `json:"defragmentation,omitempty"`
+	// Storage is what the member volumes really have.
+	// +optional
+	Storage *StorageStatus `json:"storage,omitempty"`
+}
+
+// StorageStatus is what the member claims have, as opposed to what
+// spec.storage asks for.
+type StorageStatus struct {
+	// Capacity is the smallest status.capacity among the member claims
+	// (medium PersistentVolume): during a growth it stays at the old size
+	// until every member claim has grown. A quota derived from the volume
+	// follows it, never spec.storage.size alone (see QuotaBackendBytes).
+	// +optional
+	Capacity *resource.Quantity `json:"capacity,omitempty"`
 }
 
 // ClusterRestoreStatus is the cluster's side of an in-place restore.

@@ -47,3 +47,26 @@ func QuotaBackendBytes(quota, volume *resource.Quantity) int64 {
 	}
 	return max(MinDerivedQuotaBytes, min(MaxQuotaBackendBytes, (size-WALReserveBytes)/2))
 }
+
+// QuotaVolume is the volume size a derived quota is computed from:
+// spec.storage.size (1Gi when unset), or status.storage.capacity when that
+// is smaller — while member claims grow, or when their StorageClass refused
+// to grow them. So a derived quota never exceeds what every member's disk
+// really has; it rises only once the last member claim has grown, and then
+// reaches members through the health-gated rolling restart (etcd reads
+// quota-backend-bytes only at start).
+func (c *EtcdCluster) QuotaVolume() *resource.Quantity {
+	size := c.StorageSize()
+	if s := c.Status.Storage; s != nil && s.Capacity != nil && s.Capacity.Cmp(size) < 0 {
+		return s.Capacity
+	}
+	return &size
+}
+
+// StorageSize is spec.storage.size, 1Gi when unset.
+func (c *EtcdCluster) StorageSize() resource.Quantity {
+	if c.Spec.Storage.Size != nil {
+		return c.Spec.Storage.Size.DeepCopy()
+	}
+	return *resource.NewQuantity(defaultVolumeBytes, resource.BinarySI)
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	appsv1 "k8s.io/api/apps/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -18,34 +17,6 @@ func (r *Reconciler) applyServices(ctx context.Context, p *pass) error {
 		return err
 	}
 	return r.apply(ctx, p.cluster, render.ClientService(p.cluster))
-}
-
-// applyStatefulSet applies the members' StatefulSet. A new cluster starts
-// with its desired size; an existing StatefulSet keeps its size here, since
-// membership changes go one safe step at a time (see the membership step).
-func (r *Reconciler) applyStatefulSet(ctx context.Context, p *pass) error {
-	c := p.cluster
-	current := &appsv1.StatefulSet{}
-	err := r.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: c.StatefulSetName()}, current)
-	replicas := c.DesiredReplicas()
-	switch {
-	case apierrors.IsNotFound(err):
-	case err != nil:
-		return fmt.Errorf("reading statefulset: %w", err)
-	case p.inPlace != nil && p.inPlace.Spec.FromSurvivor == nil:
-		// An in-place restore starts every desired member from the snapshot.
-	case current.Spec.Replicas != nil:
-		replicas = *current.Spec.Replicas
-	}
-	p.stsReplicas = replicas
-	sts := render.StatefulSet(c, r.Render, replicas, render.Hash(render.EtcdOptions(c)), p.restore)
-	if err := r.apply(ctx, c, sts); err != nil {
-		return err
-	}
-	if err := r.Get(ctx, client.ObjectKeyFromObject(sts), current); err == nil {
-		p.sts = current
-	}
-	return nil
 }
 
 func (r *Reconciler) applyPDB(ctx context.Context, p *pass) error {

@@ -30,7 +30,7 @@ const caughtUpPercent = 95
 // not happen.
 func (r *Reconciler) reconcileMembership(ctx context.Context, p *pass) error {
 	c := p.cluster
-	if p.boot.State != render.StateExisting || p.client == nil || p.inPlace != nil {
+	if p.boot.State != render.StateExisting || p.client == nil || p.inPlace != nil || p.stsReplacing {
 		return nil
 	}
 	if err := r.updateJoinList(ctx, p); err != nil {
@@ -98,7 +98,7 @@ func (r *Reconciler) changeMembership(ctx context.Context, p *pass, action membe
 			}
 		}
 		p.stsReplicas = action.Replicas
-		if err := r.apply(ctx, c, render.StatefulSet(c, r.Render, action.Replicas, render.Hash(render.EtcdOptions(c)), p.restore)); err != nil {
+		if err := r.apply(ctx, c, r.renderStatefulSet(p, action.Replicas)); err != nil {
 			return err
 		}
 		r.Recorder.Eventf(c, nil, corev1.EventTypeNormal, "StatefulSetResized", string(action.Kind), "%s", action.Reason)

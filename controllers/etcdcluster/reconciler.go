@@ -108,16 +108,28 @@ type pass struct {
 	rolloutReason string              // what the rollout step is doing or waiting for
 	maint         *maintenance.Action // the maintenance planner's choice this pass, if it ran
 	maintBusy     bool                // maintenance has work left: come back soon
+	volumes       *volumePlan         // the volumes step's decision, when member claims exist
+	// stsReplacing: the StatefulSet is being replaced (deleted, its pods
+	// orphaned) to change its claim template; no membership change or
+	// restart this pass.
+	stsReplacing bool
+	// claimTemplates to keep in the rendered StatefulSet while its
+	// replacement must wait; nil renders the spec's.
+	claimTemplates []corev1.PersistentVolumeClaim
 }
 
 // Reconcile moves one EtcdCluster towards its spec. The steps, in order:
+//  0. volumes: member claims grow to storage.size where their StorageClass
+//     allows it; status.storage.capacity records what they really have
+//     (a derived quota follows it, see volumes.go);
 //  1. certificates: CA and leaf Secrets exist, are valid and not near expiry;
 //  2. config: the ConfigMap with etcd options and bootstrap state;
 //  3. services: headless peer Service and client Service;
 //     (restore source: the snapshot a restored cluster starts from, or an
 //     EtcdRestore being carried out in place, see restore_inplace.go;)
 //  4. members: the StatefulSet (and, during an in-place restore, every
-//     member pod not yet made from the restore's template is stopped);
+//     member pod not yet made from the restore's template is stopped); a
+//     changed claim template replaces it, its pods kept (statefulset.go);
 //  5. disruption budget: a PDB that keeps quorum; a NetworkPolicy and a
 //     PodMonitor if asked;
 //  6. observe: member list and per-member status from etcd itself (an
@@ -158,6 +170,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	defer func() { r.recordAlarms(cluster, original.Status.Members, p) }()
 
 	stepErr := steps.Run(ctx, p, []steps.Step[*pass]{
+		{Name: "volumes", Run: r.growVolumes},
 		{Name: "certificates", Run: r.ensureCertificates},
 		{Name: "config", Run: r.applyConfig},
 		{Name: "services", Run: r.applyServices},

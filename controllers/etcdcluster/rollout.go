@@ -93,7 +93,7 @@ func countOutdated(pods []podInfo) int {
 // It runs only once membership is settled and etcd answered this pass.
 func (r *Reconciler) rollout(ctx context.Context, p *pass) error {
 	c := p.cluster
-	if p.sts == nil || p.client == nil || p.inPlace != nil || (p.membership != nil && p.membership.Kind != membership.None) {
+	if p.sts == nil || p.client == nil || p.inPlace != nil || p.stsReplacing || (p.membership != nil && p.membership.Kind != membership.None) {
 		return nil
 	}
 	items, err := podutil.ListMembers(ctx, r.Client, c)

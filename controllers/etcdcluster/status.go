@@ -84,6 +84,10 @@ func setStatus(c *etcdv1.EtcdCluster, p *pass, o render.Options, stepErr error) 
 		set(etcdv1.ConditionProgressing, true, etcdv1.ReasonScalePending, p.membership.Reason)
 	case p.outdated > 0:
 		set(etcdv1.ConditionProgressing, true, etcdv1.ReasonRollingOut, fmt.Sprintf("%d member(s) to restart with the new spec: %s", p.outdated, p.rolloutReason))
+	case p.stsReplacing:
+		set(etcdv1.ConditionProgressing, true, etcdv1.ReasonVolumeExpanding, "replacing the StatefulSet for its new volume claim template; its pods keep running")
+	case p.volumes != nil && p.volumes.Reason == etcdv1.ReasonVolumeExpanding:
+		set(etcdv1.ConditionProgressing, true, etcdv1.ReasonVolumeExpanding, p.volumes.Message)
 	case p.stsReplicas != desired:
 		set(etcdv1.ConditionProgressing, true, etcdv1.ReasonScalePending, fmt.Sprintf("%d members, %d desired: waiting for the cluster to be reachable", p.stsReplicas, desired))
 	case p.sts == nil || !rolledOut(p):
@@ -117,6 +121,11 @@ func setStatus(c *etcdv1.EtcdCluster, p *pass, o render.Options, stepErr error) 
 		set(etcdv1.ConditionDegraded, false, etcdv1.ReasonAllMembersHealthy, "all members healthy")
 	default:
 		set(etcdv1.ConditionDegraded, false, etcdv1.ReasonMembersNotReady, readyMessage(p))
+	}
+
+	// VolumesGrown: only once member claims exist (medium PersistentVolume).
+	if p.volumes != nil {
+		set(etcdv1.ConditionVolumesGrown, p.volumes.Grown, p.volumes.Reason, p.volumes.Message)
 	}
 
 	if stepErr == nil {

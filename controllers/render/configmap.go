@@ -40,7 +40,8 @@ const (
 // EtcdOptions renders the etcd config-file fragment: quota, compaction and
 // the user's etcdOptions, one "key: value" line each, sorted. The quota is
 // spec.quota.backendBytes or, unset, derived from the volume size
-// (etcdv1.QuotaBackendBytes). A value is written bare only where etcd reads
+// (etcdv1.QuotaBackendBytes of c.QuotaVolume(): the size every member
+// claim really has). A value is written bare only where etcd reads
 // a boolean or a number (the quota, and options of those kinds); every
 // other value is quoted, so that YAML never turns a string option such as
 // a revision-count compaction retention ("1000") into a number etcd
@@ -50,7 +51,7 @@ func EtcdOptions(c *etcdv1.EtcdCluster) string {
 	for k, v := range c.Spec.EtcdOptions {
 		opts[k] = v
 	}
-	opts["quota-backend-bytes"] = fmt.Sprint(etcdv1.QuotaBackendBytes(c.Spec.Quota.BackendBytes, c.Spec.Storage.Size))
+	opts["quota-backend-bytes"] = fmt.Sprint(etcdv1.QuotaBackendBytes(c.Spec.Quota.BackendBytes, c.QuotaVolume()))
 	mode, retention := c.Spec.Compaction.Mode, c.Spec.Compaction.Retention
 	if mode == "" {
 		mode = "periodic"

@@ -148,8 +148,8 @@ var _ = Describe("admission rules", func() {
 					"spec.auth.enabled", "auth cannot be turned off once enabled")
 				refused(patch(ctx, u, map[string]any{"spec": map[string]any{"tls": map[string]any{"enabled": false}}}),
 					"spec.tls.enabled", "TLS cannot be turned off on a running cluster")
-				refused(patch(ctx, u, map[string]any{"spec": map[string]any{"storage": map[string]any{"size": "5Gi"}}}),
-					"spec.storage.size", "storage.size is immutable")
+				refused(patch(ctx, u, map[string]any{"spec": map[string]any{"storage": map[string]any{"size": "512Mi"}}}),
+					"spec.storage.size", "storage.size may grow but not shrink: 1Gi to 512Mi is refused")
 				refused(patch(ctx, u, map[string]any{"spec": map[string]any{"storage": map[string]any{"medium": "Memory"}}}),
 					"spec.storage.medium", "storage.medium is immutable")
 				refused(patch(ctx, u, map[string]any{"spec": map[string]any{"storage": map[string]any{"storageClassName": "fast"}}}),
@@ -180,6 +180,41 @@ var _ = Describe("admission rules", func() {
 			"spec.quota.backendBytes", "quota.backendBytes 1700Mi does not fit storage.size 2Gi")
 		Expect(patch(ctx, u, map[string]any{"spec": map[string]any{"quota": map[string]any{"backendBytes": "1664Mi"}}})).To(Succeed())
 		Expect(patch(ctx, u, map[string]any{"spec": map[string]any{"quota": nil, "replicas": 5}})).To(Succeed(), "back to a derived quota")
+	})
+
+	DescribeTable("lets a volume grow, never shrink",
+		func(ctx SpecContext, storage map[string]any, to any, messages ...string) {
+			u := newObject("EtcdCluster", map[string]any{"storage": storage})
+			created(ctx, u)
+			err := patch(ctx, u, map[string]any{"spec": map[string]any{"storage": map[string]any{"size": to}}})
+			if len(messages) == 0 {
+				Expect(err).To(Succeed())
+				return
+			}
+			refused(err, messages...)
+		},
+		Entry("1Gi to 2Gi", map[string]any{"size": "1Gi"}, "2Gi"),
+		Entry("the default 1Gi to 2Gi", map[string]any{}, "2Gi"),
+		Entry("the same size written another way", map[string]any{"size": "2Gi"}, "2048Mi"),
+		Entry("a size in bytes that grows", map[string]any{"size": "1Gi"}, 1073741825),
+		Entry("2Gi to 1Gi", map[string]any{"size": "2Gi"}, "1Gi",
+			"spec.storage.size", "storage.size may grow but not shrink: 2Gi to 1Gi is refused", "back up and restore into a new cluster"),
+		Entry("by one byte", map[string]any{"size": "1Gi"}, 1073741823,
+			"storage.size may grow but not shrink: 1Gi to 1073741823"),
+		Entry("an emptyDir limit", map[string]any{"medium": "EmptyDir", "size": "1Gi"}, "2Gi",
+			"spec.storage.size", "storage.size of an EmptyDir or Memory medium is immutable"),
+		Entry("a memory volume", map[string]any{"medium": "Memory", "size": "512Mi"}, "1Gi",
+			"storage.size of an EmptyDir or Memory medium is immutable"),
+		Entry("an emptyDir limit written another way", map[string]any{"medium": "EmptyDir", "size": "1Gi"}, "1024Mi"),
+	)
+
+	It("keeps an explicit quota valid when the volume grows, and checks it against the new size", func(ctx SpecContext) {
+		u := newObject("EtcdCluster", map[string]any{"storage": map[string]any{"size": "1Gi"}, "quota": map[string]any{"backendBytes": "512Mi"}})
+		created(ctx, u)
+		Expect(patch(ctx, u, map[string]any{"spec": map[string]any{"storage": map[string]any{"size": "2Gi"}}})).To(Succeed())
+		Expect(patch(ctx, u, map[string]any{"spec": map[string]any{"quota": map[string]any{"backendBytes": "1664Mi"}}})).To(Succeed(), "fits the grown volume")
+		refused(patch(ctx, u, map[string]any{"spec": map[string]any{"quota": map[string]any{"backendBytes": "1700Mi"}}}),
+			"quota.backendBytes 1700Mi does not fit storage.size 2Gi")
 	})
 
 	DescribeTable("refuses a bad S3 endpoint or time zone",

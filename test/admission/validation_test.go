@@ -109,7 +109,7 @@ var _ = Describe("EtcdCluster admission", func() {
 			Expect(err.Error()).To(ContainSubstring(message))
 		}
 		try(func(c *etcdv1.EtcdCluster) { c.Spec.Storage.Medium = etcdv1.StorageMemory }, "storage.medium is immutable")
-		try(func(c *etcdv1.EtcdCluster) { q := resource.MustParse("5Gi"); c.Spec.Storage.Size = &q }, "storage.size is immutable")
+		try(func(c *etcdv1.EtcdCluster) { q := resource.MustParse("512Mi"); c.Spec.Storage.Size = &q }, "storage.size may grow but not shrink: 1Gi to 512Mi")
 		try(func(c *etcdv1.EtcdCluster) { c.Spec.Storage.StorageClassName = ptr.To("fast") }, "storageClassName is immutable")
 		try(func(c *etcdv1.EtcdCluster) { c.Spec.Version = "3.6.16" }, "minor version downgrades are not supported")
 		try(func(c *etcdv1.EtcdCluster) { c.Spec.Version = "3.9.0" }, "version may go up by one minor version at a time")

@@ -195,7 +195,7 @@ func scaleUpStarted(ctx context.Context, ns, name string, n int32) {
 
 func randomMember(name string) string { return fmt.Sprintf("%s-%d", name, rand.IntN(3)) }
 
-var _ = Describe("Reliability", Label("chaos"), func() {
+var _ = Describe("Reliability", Label("chaos"), Serial, func() {
 	It("leader pod killed", func(ctx SpecContext) {
 		chaosScenario(ctx, "leader pod killed", func(ctx SpecContext, ns, name string, _ int) {
 			killPod(ctx, ns, leaderPod(ctx, ns, name))

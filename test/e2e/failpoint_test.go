@@ -68,7 +68,7 @@ func unstickOperator(ctx context.Context) func() int {
 	}
 }
 
-var _ = Describe("Operator crashes", func() {
+var _ = Describe("Operator crashes", Serial, func() {
 	It("resumes every membership step after the operator dies right after each etcd change", func(ctx SpecContext) {
 		ns := newNamespace(ctx)
 		createCluster(ctx, ns, "crash", 1, nil)

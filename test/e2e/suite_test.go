@@ -50,7 +50,23 @@ func run(name string, args ...string) string {
 	return string(out)
 }
 
-var _ = BeforeSuite(func(ctx SpecContext) {
+// The suite may run on several Ginkgo processes (`make test-e2e` uses
+// E2E_PROCS, default 2): the CRDs and the operator are installed once, by
+// process 1, before any spec; every process then builds its own clients.
+// Specs that reinstall or kill the operator are marked Serial.
+var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
+	connect()
+	installOnce(ctx)
+	return nil
+}, func(ctx SpecContext, _ []byte) {
+	connect()
+}, NodeTimeout(5*time.Minute))
+
+// connect builds the clients of this process from KUBECONFIG.
+func connect() {
+	if k8s != nil {
+		return
+	}
 	cfg, err := clientcmd.BuildConfigFromFlags("", os.Getenv("KUBECONFIG"))
 	Expect(err).NotTo(HaveOccurred(), "KUBECONFIG must name the cluster to test")
 	scheme := runtime.NewScheme()
@@ -59,7 +75,10 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	k8s, err = client.New(cfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
 	clientset = kubernetes.NewForConfigOrDie(cfg)
+}
 
+// installOnce applies the CRDs and installs the operator with its chart.
+func installOnce(ctx context.Context) {
 	By("applying the CRDs: helm installs a chart's CRDs once and never upgrades them")
 	run("kubectl", "apply", "--server-side", "--force-conflicts", "-f", "config/crd/bases")
 
@@ -77,9 +96,9 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	dep := &appsv1.Deployment{}
 	Expect(k8s.Get(ctx, client.ObjectKey{Namespace: operatorNamespace, Name: release}, dep)).To(Succeed())
 	Expect(dep.Status.AvailableReplicas).To(BeNumerically(">=", 1))
-}, NodeTimeout(5*time.Minute))
+}
 
-var _ = AfterSuite(func() {
+var _ = SynchronizedAfterSuite(func() {}, func() {
 	if os.Getenv("E2E_KEEP_OPERATOR") == "1" {
 		return
 	}

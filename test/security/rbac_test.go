@@ -29,7 +29,7 @@ var allowed = map[string]struct {
 	"/configmaps":                        {[]string{"create", "delete", "get", "list", "patch", "update", "watch"}, "owns each cluster's options/bootstrap ConfigMap"},
 	"/secrets":                           {[]string{"create", "delete", "get", "list", "patch", "update", "watch"}, "issues CA, server, peer, client certificates and the root password"},
 	"/services":                          {[]string{"create", "delete", "get", "list", "patch", "update", "watch"}, "owns the peer (headless) and client Services"},
-	"/persistentvolumeclaims":            {[]string{"get", "list", "watch"}, "reads member claims; the StatefulSet creates them"},
+	"/persistentvolumeclaims":            {[]string{"get", "list", "patch", "watch"}, "reads member claims (the StatefulSet creates them) and raises their request when storage.size grows"},
 	"/pods":                              {[]string{"delete", "get", "list", "watch"}, "watches members and deletes one at a time for rollouts"},
 	"apps/statefulsets":                  {[]string{"create", "delete", "get", "list", "patch", "update", "watch"}, "owns the members' StatefulSet"},
 	"batch/jobs":                         {[]string{"create", "delete", "get", "list", "watch"}, "runs backup Jobs"},
@@ -46,6 +46,7 @@ var allowed = map[string]struct {
 	"events.k8s.io/events":                       {[]string{"create", "patch"}, "records events"},
 	"monitoring.coreos.com/podmonitors":          {[]string{"create", "delete", "get", "patch"}, "optional PodMonitor per cluster"},
 	"networking.k8s.io/networkpolicies":          {[]string{"create", "delete", "get", "list", "patch", "update", "watch"}, "optional NetworkPolicy per cluster"},
+	"storage.k8s.io/storageclasses":              {[]string{"get", "list", "watch"}, "reads allowVolumeExpansion of member claims' class before growing them"},
 	"policy/poddisruptionbudgets":                {[]string{"create", "delete", "get", "list", "patch", "update", "watch"}, "keeps quorum through voluntary disruptions"},
 }
 
