@@ -219,6 +219,15 @@ func (r *Reconciler) carryOut(ctx context.Context, c *etcdv1.EtcdCluster, ds *et
 			return fmt.Errorf("NOSPACE recovery: %w", err)
 		}
 		ds.CompactedRevision, ds.Trigger = a.Revision, etcdv1.DefragTriggerNoSpace
+		// Every member is defragmented once after a NOSPACE compaction:
+		// its size in use is stale until then (see maintenance.Plan 4a').
+		// A new compaction, and so a new round, needs the revision to move.
+		ds.Pending = ds.Pending[:0]
+		for _, m := range p.obs.list {
+			if m.Started() {
+				ds.Pending = append(ds.Pending, m.Name)
+			}
+		}
 		r.Recorder.Eventf(c, nil, corev1.EventTypeNormal, "Compacted", "Maintenance",
 			"NOSPACE recovery: compacted to revision %d: every key version older than it is gone (current values stay; older revisions can no longer be read or watched)", a.Revision)
 	case maintenance.MoveLeader:

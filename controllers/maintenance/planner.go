@@ -29,6 +29,10 @@
 //     a. The current revision is not compacted yet (Compacted < Revision)
 //     → Compact(Revision). Under NOSPACE only deletes move the revision,
 //     and after deletes another compaction is what frees their space.
+//     a'. Members in Snapshot.Pending (the reconciler puts every member
+//     there when it compacts) → defragment them, in the order below: a
+//     member's size in use is stale until it is defragmented (etcd
+//     recomputes it only when the backend commits a write).
 //     b. A member's size in use is at least FullShare (90 %) of its quota:
 //     its live data fills the quota, defragmenting cannot help → QuotaFull.
 //     The cluster stays NOSPACE (read and delete only) until data is
@@ -280,6 +284,14 @@ func planNoSpace(s Snapshot, p Policy) Action {
 	if s.Compacted < s.Revision {
 		return Action{Kind: Compact, Revision: s.Revision,
 			Reason: fmt.Sprintf("NOSPACE: compacting to revision %d (last compacted %d)", s.Revision, s.Compacted)}
+	}
+	// Members of the recovery round (Pending, set by the reconciler when it
+	// compacts) are defragmented before their size in use is trusted:
+	// etcd recomputes DBSizeInUse only when the backend commits a write,
+	// and under NOSPACE none comes after the compaction, so a member can
+	// report its pre-compaction size in use until it is defragmented.
+	if a := defragNext(s, p, func(m Member) bool { return s.Pending[m.ID] }, "NOSPACE recovery: "); a.Kind != None {
+		return a
 	}
 	for _, m := range healthy(s.Members) {
 		if p.LiveDataFull(m) {

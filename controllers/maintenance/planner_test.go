@@ -135,6 +135,12 @@ func TestPlan(t *testing.T) {
 			s.Pending = map[uint64]bool{id(1): true}
 			return s
 		}(), wait},
+		{"NOSPACE: a pending member is defragmented before its stale size in use is trusted", func() Snapshot {
+			s := nospace(snap(mem(0, leads, size(1000, 990)), mem(1, size(1000, 990))), 500)
+			s.Pending = map[uint64]bool{id(0): true, id(1): true}
+			return s
+		}(), defrag(1)},
+		{"NOSPACE: once the round is done, live data full says so", nospace(snap(mem(0, leads, size(990, 990)), mem(1, size(990, 990))), 500), full(0)},
 		{"NOSPACE wins over a pending round", func() Snapshot {
 			s := nospace(snap(mem(0, leads), mem(1)), 400)
 			s.Pending = map[uint64]bool{id(1): true}

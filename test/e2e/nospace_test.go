@@ -96,7 +96,7 @@ func noSpaceRecovers(ctx SpecContext, members int) {
 		g.Expect(reason).To(Equal(etcdv1.ReasonNoSpace))
 		msg := meta.FindStatusCondition(c.Status.Conditions, etcdv1.ConditionDegraded).Message
 		g.Expect(msg).To(And(ContainSubstring("of its quota"), ContainSubstring("spec.quota.backendBytes")), msg)
-	}).WithContext(ctx).WithTimeout(time.Minute).WithPolling(2 * time.Second).Should(Succeed())
+	}).WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(2 * time.Second).Should(Succeed())
 
 	By("a backup taken while NOSPACE is raised succeeds (a snapshot only reads)")
 	Expect(k8s.Create(ctx, &corev1.PersistentVolumeClaim{ObjectMeta: metav1ObjectMeta(ns, "backups"), Spec: corev1.PersistentVolumeClaimSpec{
