@@ -103,6 +103,7 @@ func serve() int {
 	settings, err := server.FromEnv(os.LookupEnv)
 	if err != nil {
 		lg.Error("bad configuration", zap.Error(err))
+		terminationMessage("bad configuration: " + err.Error())
 		return exitFailure
 	}
 

@@ -36,12 +36,16 @@ export OPERATOR_IMAGE_DIGEST
 # E2E_LABELS picks specs by Ginkgo label: the reliability suite (label
 # "chaos") runs with `make test-chaos`, the rest with `make test-e2e`.
 # E2E_PROCS > 1 runs the specs on that many Ginkgo processes (specs marked
-# Serial still run alone, at the end); a focused run (E2E_FLAGS with
-# -ginkgo.* flags for go test) is always one process.
-if [[ ${E2E_PROCS:-1} -gt 1 && -z ${E2E_FLAGS:-} ]]; then
+# Serial still run alone, at the end). E2E_FOCUS is a regular expression of
+# spec names, passed whole (spaces included); a focused run, or one with
+# E2E_FLAGS (extra go test -ginkgo.* flags, split on spaces), is one process.
+focus=()
+[[ -n ${E2E_FOCUS:-} ]] && focus=(-ginkgo.focus="$E2E_FOCUS")
+if [[ ${E2E_PROCS:-1} -gt 1 && -z ${E2E_FLAGS:-} && -z ${E2E_FOCUS:-} ]]; then
   go tool ginkgo -tags e2e --procs="$E2E_PROCS" --timeout "${E2E_TIMEOUT:-40m}" -v \
     --label-filter="${E2E_LABELS:-!chaos}" ./test/e2e/
 else
+  # shellcheck disable=SC2086 # E2E_FLAGS is a list of flags
   go test -tags e2e -count=1 -timeout "${E2E_TIMEOUT:-40m}" ./test/e2e/ -v -ginkgo.v \
-    -ginkgo.label-filter="${E2E_LABELS:-!chaos}" ${E2E_FLAGS:-}
+    -ginkgo.label-filter="${E2E_LABELS:-!chaos}" "${focus[@]}" ${E2E_FLAGS:-}
 fi

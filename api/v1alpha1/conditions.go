@@ -111,6 +111,18 @@ const (
 	ReasonVolumeExpansionInfeasible = "VolumeExpansionInfeasible"
 )
 
+// Condition reasons of EtcdCluster: why members do not start.
+const (
+	// ReasonMemberPodsFailing: a member pod cannot start or keeps
+	// crashing (image pull, crash loop, init container failure, no node);
+	// the message carries what Kubernetes reports. Waiting does not help:
+	// the spec or the environment must change.
+	ReasonMemberPodsFailing = "MemberPodsFailing"
+	// ReasonScalingDown: members above spec.replicas are being removed;
+	// errors from members on their way out are expected and retried.
+	ReasonScalingDown = "ScalingDown"
+)
+
 // Condition types of EtcdBackup.
 const (
 	// BackupConditionComplete is True once the snapshot is stored.
@@ -131,6 +143,14 @@ const (
 	ReasonJobSucceeded = "JobSucceeded"
 	// ReasonJobFailed: the backup Job failed, or its report is unreadable.
 	ReasonJobFailed = "JobFailed"
+)
+
+// Condition reasons of EtcdBackup: why the backup pod cannot run.
+const (
+	// ReasonBackupPodFailing: the backup Job's pod cannot start (a missing
+	// credentials Secret or key, an image that cannot be pulled, no node)
+	// and did not recover within a short grace; the backup failed.
+	ReasonBackupPodFailing = "BackupPodFailing"
 )
 
 // Condition types of EtcdRestore.

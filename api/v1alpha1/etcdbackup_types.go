@@ -106,9 +106,14 @@ type EtcdBackupStatus struct {
 	// Key of the snapshot object (bucket or claim relative).
 	// +optional
 	Key string `json:"key,omitempty"`
-	// Size of the raw snapshot.
+	// Size of the raw snapshot in bytes: what `etcdutl snapshot restore`
+	// reads, before compression and encryption.
 	// +optional
 	Size *resource.Quantity `json:"size,omitempty"`
+	// StoredSize is the size in bytes of the stored object (after
+	// compression and encryption): what the bucket or claim holds.
+	// +optional
+	StoredSize *resource.Quantity `json:"storedSize,omitempty"`
 	// SHA256 of the raw snapshot, hex.
 	// +optional
 	SHA256 string `json:"sha256,omitempty"`
@@ -128,7 +133,8 @@ type EtcdBackupStatus struct {
 // +kubebuilder:printcolumn:name="Cluster",type=string,JSONPath=`.spec.clusterName`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Revision",type=integer,JSONPath=`.status.revision`
-// +kubebuilder:printcolumn:name="Size",type=string,JSONPath=`.status.size`
+// +kubebuilder:printcolumn:name="Snapshot Size",type=string,JSONPath=`.status.size`,description="size of the raw snapshot, before compression and encryption"
+// +kubebuilder:printcolumn:name="Stored Size",type=string,JSONPath=`.status.storedSize`,description="size of the stored object, after compression and encryption",priority=1
 // +kubebuilder:printcolumn:name="Location",type=string,JSONPath=`.status.location`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type EtcdBackup struct {

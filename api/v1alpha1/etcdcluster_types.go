@@ -371,6 +371,11 @@ type EtcdClusterStatus struct {
 	// ObservedGeneration is the generation the last successful pass saw.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// Reason is the reason of the most telling condition, for the list
+	// view: Degraded's when it is True, else Progressing's when it is
+	// True, else Available's.
+	// +optional
+	Reason string `json:"reason,omitempty"`
 	// Conditions: Available, Progressing, Degraded.
 	// +listType=map
 	// +listMapKey=type
@@ -466,7 +471,7 @@ type ClusterRestoreStatus struct {
 // +kubebuilder:printcolumn:name="Ready",type=integer,JSONPath=`.status.readyReplicas`
 // +kubebuilder:printcolumn:name="Version",type=string,JSONPath=`.spec.version`
 // +kubebuilder:printcolumn:name="Available",type=string,JSONPath=`.status.conditions[?(@.type=="Available")].status`
-// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Available")].reason`,priority=1
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.reason`,description="Degraded's reason when True, else Progressing's when True, else Available's",priority=1
 // +kubebuilder:printcolumn:name="Endpoint",type=string,JSONPath=`.status.clientEndpoint`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type EtcdCluster struct {

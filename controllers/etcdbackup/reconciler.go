@@ -18,10 +18,12 @@ import (
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
 	"quorum.dev/etcd-operator/controllers/internal/conditions"
 	"quorum.dev/etcd-operator/controllers/internal/jobs"
+	"quorum.dev/etcd-operator/controllers/internal/podcause"
 	"quorum.dev/etcd-operator/controllers/render"
 	"quorum.dev/etcd-operator/internal/contract"
 )
@@ -29,6 +31,15 @@ import (
 // requeueBackupWait: how soon to look again at a backup whose cluster is
 // not available yet.
 const requeueBackupWait = 15 * time.Second
+
+// A running backup's pod is looked at every requeueRunning (the Job's
+// status does not change while its pod cannot start); once it has been
+// stuck (podcause: waiting cannot help) for podGrace since it was created,
+// the backup fails.
+const (
+	requeueRunning = 10 * time.Second
+	podGrace       = 30 * time.Second
+)
 
 // Reconciler runs each EtcdBackup once, as a Job, and records
 // what the Job reports.
@@ -65,7 +76,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 }
 
 func (r *Reconciler) step(ctx context.Context, b *etcdv1.EtcdBackup) (ctrl.Result, error) {
-	b.Status.Key = render.BackupKey(b)
+	if b.Status.Key == "" {
+		b.Status.Key = render.BackupKey(b)
+	}
 	job := &batchv1.Job{}
 	err := r.Get(ctx, client.ObjectKey{Namespace: b.Namespace, Name: render.BackupJobName(b)}, job)
 	if apierrors.IsNotFound(err) {
@@ -81,9 +94,59 @@ func (r *Reconciler) step(ctx context.Context, b *etcdv1.EtcdBackup) (ctrl.Resul
 	case jobs.Failed(job):
 		return ctrl.Result{}, r.finish(ctx, b, job, false)
 	}
+	pods, err := jobs.Pods(ctx, r.Client, job)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	cause, stuck, wait := stuckPod(pods, r.now(), podGrace)
+	log.FromContext(ctx).V(1).Info("backup pod", "job", job.Name, "pods", len(pods), "cause", cause.Reason, "stuck", stuck, "message", cause.Message)
+	if stuck {
+		r.fail(b, etcdv1.ReasonBackupPodFailing, fmt.Sprintf("the backup pod cannot run: %s; the backup failed and its Job is deleted: "+
+			"fix the cause and create a new EtcdBackup (a schedule makes the next one at its next slot)", cause))
+		now := metav1.NewTime(r.now())
+		b.Status.CompletionTime = &now
+		if err := r.Delete(ctx, job, client.PropagationPolicy(metav1.DeletePropagationBackground)); client.IgnoreNotFound(err) != nil {
+			return ctrl.Result{}, fmt.Errorf("deleting job %s of a failed backup: %w", job.Name, err)
+		}
+		return ctrl.Result{}, nil
+	}
 	b.Status.Phase = etcdv1.BackupRunning
-	conditions.Set(&b.Status.Conditions, b.Generation, etcdv1.BackupConditionComplete, false, etcdv1.ReasonJobRunning, "job "+job.Name+" is running")
-	return ctrl.Result{}, nil
+	msg := "job " + job.Name + " is running"
+	if cause.Message != "" {
+		msg += ": " + cause.String()
+	}
+	conditions.Set(&b.Status.Conditions, b.Generation, etcdv1.BackupConditionComplete, false, etcdv1.ReasonJobRunning, msg)
+	return ctrl.Result{RequeueAfter: min(wait, requeueRunning)}, nil
+}
+
+// stuckPod tells whether the backup Job's pod cannot run: stuck is true
+// once a pod has been stuck (podcause.Cause.Stuck: a missing Secret or key,
+// an image that cannot be pulled, no node) and was created at least grace
+// before now. Otherwise cause is why a pod is not ready yet, if one is not,
+// and wait is how long until the grace of a stuck pod runs out (or
+// requeueRunning). Pure.
+func stuckPod(pods []corev1.Pod, now time.Time, grace time.Duration) (cause podcause.Cause, stuck bool, wait time.Duration) {
+	wait = requeueRunning
+	for i := range pods {
+		pod := &pods[i]
+		if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+			continue // the Job's own conditions say how it ended
+		}
+		c, notReady := podcause.Of(pod)
+		if !notReady {
+			continue
+		}
+		cause = c
+		if !c.Stuck {
+			continue
+		}
+		age := now.Sub(pod.CreationTimestamp.Time)
+		if age >= grace {
+			return c, true, 0
+		}
+		wait = min(wait, grace-age)
+	}
+	return cause, false, wait
 }
 
 // start creates the Job once the cluster is available.
@@ -136,9 +199,12 @@ func (r *Reconciler) finish(ctx context.Context, b *etcdv1.EtcdBackup, job *batc
 	b.Status.SHA256, b.Status.Revision, b.Status.ClusterID = m.SHA256, m.EtcdRevision, m.ClusterID
 	b.Status.EtcdVersion, b.Status.Location = m.EtcdVersion, m.Location
 	b.Status.Size = resource.NewQuantity(m.Size, resource.BinarySI)
+	if m.StoredSize > 0 {
+		b.Status.StoredSize = resource.NewQuantity(m.StoredSize, resource.BinarySI)
+	}
 	conditions.Set(&b.Status.Conditions, b.Generation, etcdv1.BackupConditionComplete, true, etcdv1.ReasonJobSucceeded, fmt.Sprintf("snapshot at revision %d stored at %s", m.EtcdRevision, m.Location))
 	conditions.Set(&b.Status.Conditions, b.Generation, etcdv1.BackupConditionFailed, false, etcdv1.ReasonJobSucceeded, "")
-	r.Recorder.Eventf(b, job, corev1.EventTypeNormal, "BackupSucceeded", "FinishBackup", "snapshot at revision %d (%d bytes) stored at %s", m.EtcdRevision, m.Size, m.Location)
+	r.Recorder.Eventf(b, job, corev1.EventTypeNormal, "BackupSucceeded", "FinishBackup", "snapshot at revision %d (%d bytes, %d stored) stored at %s", m.EtcdRevision, m.Size, m.StoredSize, m.Location)
 	return nil
 }
 

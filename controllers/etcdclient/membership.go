@@ -26,6 +26,16 @@ func RefusedForNow(err error) bool {
 	return false
 }
 
+// FromStoppingMember tells whether a request failed because the member
+// that received it stopped: etcd stops a member right after removing it
+// ("etcdserver: server stopped", etcd's rpctypes.ErrStopped), so the answer
+// to a removal sent to the member being removed, or any request a client
+// sent to it just before, is lost. During a scale-down this is expected;
+// the next pass sees from a fresh member list whether the change happened.
+func FromStoppingMember(err error) bool {
+	return errors.Is(err, rpctypes.ErrStopped) || errors.Is(err, rpctypes.ErrGRPCStopped)
+}
+
 func (c *client) AddLearner(ctx context.Context, peerURL string) (uint64, error) {
 	ctx, cancel := context.WithTimeout(ctx, RequestTimeout)
 	defer cancel()

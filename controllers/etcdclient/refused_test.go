@@ -25,3 +25,20 @@ func TestRefusedForNow(t *testing.T) {
 		}
 	}
 }
+
+func TestFromStoppingMember(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{nil, false},
+		{errors.New("connection refused"), false},
+		{fmt.Errorf("adding learner x: %w", rpctypes.ErrUnhealthy), false},
+		{fmt.Errorf("removing member 4: %w", rpctypes.ErrStopped), true},
+		{fmt.Errorf("removing member 4: %w", rpctypes.Error(rpctypes.ErrGRPCStopped)), true},
+	} {
+		if got := FromStoppingMember(tc.err); got != tc.want {
+			t.Errorf("FromStoppingMember(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+}

@@ -51,10 +51,19 @@ func (r *Reconciler) reconcileMembership(ctx context.Context, p *pass) error {
 	}
 	log.Info("membership change", "action", action.Kind, "reason", action.Reason)
 	err = r.changeMembership(ctx, p, action)
-	if etcdclient.RefusedForNow(err) {
+	switch {
+	case etcdclient.RefusedForNow(err):
 		// Not an error: etcd asks to wait (a leader that just changed, a
 		// learner still catching up). Look again soon.
 		wait := membership.Action{Kind: membership.Wait, Ordinal: action.Ordinal, Reason: fmt.Sprintf("etcd refused for now, trying again: %v", err)}
+		p.membership = &wait
+		return nil
+	case etcdclient.FromStoppingMember(err) && p.stsReplicas > c.DesiredReplicas():
+		// Expected while scaling down: the request reached a member that
+		// was just removed and is stopping. The next pass lists the
+		// members again and sees whether the change happened.
+		log.V(1).Info("membership change answered by a stopping member; checking on the next pass", "error", err.Error())
+		wait := membership.Action{Kind: membership.Wait, Ordinal: action.Ordinal, Reason: "a removed member is stopping; checking the member list again"}
 		p.membership = &wait
 		return nil
 	}

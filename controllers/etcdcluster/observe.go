@@ -11,6 +11,7 @@ import (
 
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
 	"quorum.dev/etcd-operator/controllers/etcdclient"
+	"quorum.dev/etcd-operator/controllers/internal/podutil"
 	"quorum.dev/etcd-operator/controllers/membership"
 	"quorum.dev/etcd-operator/controllers/render"
 )
@@ -67,6 +68,40 @@ func (o observation) healthyCount() int {
 	return n
 }
 
+// eventClusterFormed is the reason of the event announcing formation.
+const eventClusterFormed = "ClusterFormed"
+
+// memberName is the member's name in etcd's member list, or, for a member
+// added but not started yet (etcd lists it without a name), the name of
+// the ordinal its peer URL belongs to; "" if it matches none.
+func (r *Reconciler) memberName(c *etcdv1.EtcdCluster, m etcdclient.Member) string {
+	if m.Name != "" {
+		return m.Name
+	}
+	if len(m.PeerURLs) == 0 {
+		return ""
+	}
+	if o, ok := ordinalOfPeerURL(c, m.PeerURLs[0], r.Render.Domain()); ok {
+		return c.MemberName(o)
+	}
+	return ""
+}
+
+// ordinalOfPeerURL finds the ordinal whose advertised peer URL is url,
+// among the largest number of members a cluster may have and some slack.
+func ordinalOfPeerURL(c *etcdv1.EtcdCluster, url, domain string) (int, bool) {
+	for o := 0; o < maxOrdinal; o++ {
+		if c.MemberPeerURL(o, domain) == url {
+			return o, true
+		}
+	}
+	return 0, false
+}
+
+// maxOrdinal bounds the ordinals searched for a peer URL: spec.replicas is
+// at most 9, and members of an earlier, larger StatefulSet may linger.
+const maxOrdinal = 32
+
 // clientConfig builds the connection settings for a cluster: every member's
 // client URL, and the root client certificate when TLS is on. The second
 // result identifies the credentials, so a renewed certificate reconnects.
@@ -106,6 +141,11 @@ func (r *Reconciler) clientConfig(ctx context.Context, c *etcdv1.EtcdCluster, re
 // unreachable cluster is a status, not a step error.
 func (r *Reconciler) observe(ctx context.Context, p *pass) error {
 	c := p.cluster
+	pods, err := podutil.ListMembers(ctx, r.Client, c)
+	if err != nil {
+		return err
+	}
+	p.pods = pods
 	if p.sts == nil || (p.sts.Status.ReadyReplicas == 0 && (p.boot.State != render.StateExisting || p.sts.Status.Replicas == 0)) {
 		return nil
 	}
@@ -130,7 +170,7 @@ func (r *Reconciler) observe(ctx context.Context, p *pass) error {
 	p.obs.list, p.obs.statuses = members, map[uint64]etcdclient.Status{}
 	started := 0
 	for _, m := range members {
-		ms := etcdv1.MemberStatus{Name: m.Name, ID: strconv.FormatUint(m.ID, 16), Role: etcdv1.RoleFollower}
+		ms := etcdv1.MemberStatus{Name: r.memberName(c, m), ID: strconv.FormatUint(m.ID, 16), Role: etcdv1.RoleFollower}
 		if m.IsLearner {
 			ms.Role = etcdv1.RoleLearner
 		} else {
@@ -173,7 +213,10 @@ func (r *Reconciler) observe(ctx context.Context, p *pass) error {
 		if err := r.setBootstrap(ctx, p, why, func(b *render.Bootstrap) { b.State = render.StateExisting }); err != nil {
 			return err
 		}
-		r.Recorder.Eventf(c, nil, corev1.EventTypeNormal, "ClusterFormed", "Bootstrap", "cluster %x formed with %d members", clusterID, len(members))
+		// Once: a pass reading a stale ConfigMap would see the formation again.
+		if _, seen := r.announced.LoadOrStore(key.String()+"/"+eventClusterFormed, true); !seen {
+			r.Recorder.Eventf(c, nil, corev1.EventTypeNormal, eventClusterFormed, "Bootstrap", "cluster %x formed with %d members", clusterID, len(members))
+		}
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -24,6 +25,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -74,6 +76,9 @@ type Reconciler struct {
 	Clients *ClientCache
 
 	applied appliedObjects
+	// announced: per cluster and condition type, the "status/reason" last
+	// announced by an event (see recordTransitions).
+	announced sync.Map
 }
 
 // +kubebuilder:rbac:groups=etcd.quorum.dev,resources=etcdclusters,verbs=get;list;watch;update;patch
@@ -98,6 +103,7 @@ type pass struct {
 	boot          render.Bootstrap
 	stsReplicas   int32               // replicas the StatefulSet was applied with
 	sts           *appsv1.StatefulSet // as last read back, for its status
+	pods          []corev1.Pod        // member pods, listed by observe: why they are not ready
 	obs           observation
 	client        etcdclient.Client // set by observe when etcd answered
 	authEnabled   bool
@@ -124,6 +130,8 @@ type pass struct {
 //     (a derived quota follows it, see volumes.go);
 //  1. certificates: CA and leaf Secrets exist, are valid and not near expiry;
 //  2. config: the ConfigMap with etcd options and bootstrap state;
+//     (formation: a finalizer while the cluster has never formed, so that
+//     deleting it deletes its claims, see finalize.go;)
 //  3. services: headless peer Service and client Service;
 //     (restore source: the snapshot a restored cluster starts from, or an
 //     EtcdRestore being carried out in place, see restore_inplace.go;)
@@ -149,6 +157,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.Get(ctx, req.NamespacedName, cluster); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.Clients.Forget(req.NamespacedName)
+			for _, t := range []string{etcdv1.ConditionAvailable, etcdv1.ConditionDegraded, eventClusterFormed} {
+				r.announced.Delete(req.String() + "/" + t)
+			}
 			memberHealth.DeleteLabelValues(req.Namespace, req.Name)
 			memberAlarm.DeletePartialMatch(map[string]string{"namespace": req.Namespace, "name": req.Name})
 			return ctrl.Result{}, nil
@@ -161,9 +172,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	if !cluster.DeletionTimestamp.IsZero() {
 		// Owned objects go with the cluster through garbage collection;
-		// claims follow the StatefulSet's retention policy.
+		// claims follow the StatefulSet's retention policy, except those
+		// of a cluster that never formed (finalize.go).
 		r.Clients.Forget(req.NamespacedName)
-		return ctrl.Result{}, nil
+		return ctrl.Result{}, r.finalize(ctx, cluster)
 	}
 	original := cluster.DeepCopy()
 	p := &pass{cluster: cluster}
@@ -173,6 +185,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		{Name: "volumes", Run: r.growVolumes},
 		{Name: "certificates", Run: r.ensureCertificates},
 		{Name: "config", Run: r.applyConfig},
+		{Name: "formation", Run: r.trackFormation},
 		{Name: "services", Run: r.applyServices},
 		{Name: "restore source", Run: r.resolveRestore},
 		{Name: "members", Run: r.applyStatefulSet},
@@ -217,17 +230,19 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	return ctrl.Result{RequeueAfter: requeueSettling}, nil
 }
 
-// recordTransitions emits an event whenever Available changes, and whenever
-// the cluster becomes Degraded for a new reason.
+// recordTransitions emits an event whenever Available's status changes,
+// and a Warning whenever the cluster becomes Degraded or Degraded's reason
+// changes (not on every new message: a restart count in it changes often).
+// Each transition is announced once: the reconciler remembers what it
+// announced last, because the next pass may still read the cluster from
+// before the status patch (a stale cache) and see the same transition.
 func (r *Reconciler) recordTransitions(before, after *etcdv1.EtcdCluster) {
-	wasD := meta.FindStatusCondition(before.Status.Conditions, etcdv1.ConditionDegraded)
-	nowD := meta.FindStatusCondition(after.Status.Conditions, etcdv1.ConditionDegraded)
-	if nowD != nil && nowD.Status == metav1.ConditionTrue && (wasD == nil || wasD.Status != nowD.Status || wasD.Message != nowD.Message) {
+	key := types.NamespacedName{Namespace: after.Namespace, Name: after.Name}.String()
+	if nowD, changed := r.transition(key, etcdv1.ConditionDegraded, before, after, true); changed && nowD.Status == metav1.ConditionTrue {
 		r.Recorder.Eventf(after, nil, corev1.EventTypeWarning, nowD.Reason, "Reconcile", "%s", nowD.Message)
 	}
-	was := meta.FindStatusCondition(before.Status.Conditions, etcdv1.ConditionAvailable)
-	now := meta.FindStatusCondition(after.Status.Conditions, etcdv1.ConditionAvailable)
-	if now == nil || (was != nil && was.Status == now.Status) {
+	now, changed := r.transition(key, etcdv1.ConditionAvailable, before, after, false)
+	if !changed {
 		return
 	}
 	kind := corev1.EventTypeNormal
@@ -235,6 +250,27 @@ func (r *Reconciler) recordTransitions(before, after *etcdv1.EtcdCluster) {
 		kind = corev1.EventTypeWarning
 	}
 	r.Recorder.Eventf(after, nil, kind, now.Reason, "Observe", "%s", now.Message)
+}
+
+// transition returns condition t of after, and whether its status (and
+// reason, with byReason) differs both from before and from what was last
+// announced for key.
+func (r *Reconciler) transition(key, t string, before, after *etcdv1.EtcdCluster, byReason bool) (*metav1.Condition, bool) {
+	state := func(c *metav1.Condition) string {
+		if byReason {
+			return string(c.Status) + "/" + c.Reason
+		}
+		return string(c.Status)
+	}
+	now := meta.FindStatusCondition(after.Status.Conditions, t)
+	if now == nil {
+		return nil, false
+	}
+	last, seen := r.announced.Swap(key+"/"+t, state(now))
+	if was := meta.FindStatusCondition(before.Status.Conditions, t); was != nil && state(was) == state(now) {
+		return now, false
+	}
+	return now, !seen || last.(string) != state(now)
 }
 
 // SetupWithManager registers the reconciler and what it watches.

@@ -34,9 +34,9 @@ func TestSetStatus(t *testing.T) {
 		obsGen  bool
 	}{
 		{"new cluster, nothing ready", pass{boot: render.Bootstrap{State: render.StateNew}, stsReplicas: 3, sts: &appsv1.StatefulSet{}},
-			nil, want{etcdv1.ReasonBootstrapping, etcdv1.ReasonMembersNotReady, etcdv1.ReasonMembersNotReady}, true},
+			nil, want{etcdv1.ReasonBootstrapping, etcdv1.ReasonBootstrapping, etcdv1.ReasonBootstrapping}, true},
 		{"healthy", pass{boot: render.Bootstrap{State: render.StateExisting}, stsReplicas: 3, sts: readySTS(3), obs: observation{contacted: true, leader: 1, voters: 3,
-			members: []etcdv1.MemberStatus{member("a", etcdv1.RoleLeader, true), member("b", etcdv1.RoleFollower, true), member("c", etcdv1.RoleFollower, true)}}},
+			members: []etcdv1.MemberStatus{member("x-0", etcdv1.RoleLeader, true), member("x-1", etcdv1.RoleFollower, true), member("x-2", etcdv1.RoleFollower, true)}}},
 			nil, want{etcdv1.ReasonQuorumHealthy, etcdv1.ReasonReconciled, etcdv1.ReasonAllMembersHealthy}, true},
 		{"one of three down keeps quorum", pass{boot: render.Bootstrap{State: render.StateExisting}, stsReplicas: 3, sts: readySTS(2), obs: observation{contacted: true, leader: 1, voters: 3,
 			members: []etcdv1.MemberStatus{member("a", etcdv1.RoleLeader, true), member("b", etcdv1.RoleFollower, true), member("c", etcdv1.RoleFollower, false)}}},
@@ -46,14 +46,17 @@ func TestSetStatus(t *testing.T) {
 			nil, want{etcdv1.ReasonQuorumLost, etcdv1.ReasonMembersNotReady, etcdv1.ReasonMemberUnhealthy}, true},
 		{"healthy learners do not make quorum", pass{boot: render.Bootstrap{State: render.StateExisting}, stsReplicas: 3, sts: readySTS(3), obs: observation{contacted: true, leader: 1, voters: 1,
 			members: []etcdv1.MemberStatus{member("a", etcdv1.RoleFollower, false), member("b", etcdv1.RoleLearner, true), member("c", etcdv1.RoleLearner, true)}}},
-			nil, want{etcdv1.ReasonQuorumLost, etcdv1.ReasonReconciled, etcdv1.ReasonMemberUnhealthy}, true},
+			nil, want{etcdv1.ReasonQuorumLost, etcdv1.ReasonMembersNotReady, etcdv1.ReasonMemberUnhealthy}, true},
 		{"unreachable after formation", pass{boot: render.Bootstrap{State: render.StateExisting}, stsReplicas: 3, sts: readySTS(3), obs: observation{err: errors.New("dial failed")}},
-			nil, want{etcdv1.ReasonUnreachable, etcdv1.ReasonReconciled, etcdv1.ReasonMembersNotReady}, true},
+			nil, want{etcdv1.ReasonUnreachable, etcdv1.ReasonMembersNotReady, etcdv1.ReasonMembersNotReady}, true},
 		{"scale pending", pass{boot: render.Bootstrap{State: render.StateExisting}, stsReplicas: 1, sts: readySTS(1), obs: observation{contacted: true, leader: 1, voters: 1,
 			members: []etcdv1.MemberStatus{member("a", etcdv1.RoleLeader, true)}}},
 			nil, want{etcdv1.ReasonQuorumHealthy, etcdv1.ReasonScalePending, etcdv1.ReasonAllMembersHealthy}, true},
 		{"step error keeps observedGeneration", pass{boot: render.Bootstrap{State: render.StateNew}, stsReplicas: 3},
 			errors.New("certificates: boom"), want{etcdv1.ReasonBootstrapping, etcdv1.ReasonReconcileError, etcdv1.ReasonReconcileError}, false},
+		{"healthy but one member short of the spec is not reconciled", pass{boot: render.Bootstrap{State: render.StateExisting}, stsReplicas: 3, sts: readySTS(3), obs: observation{contacted: true, leader: 1, voters: 2,
+			members: []etcdv1.MemberStatus{member("x-0", etcdv1.RoleLeader, true), member("x-1", etcdv1.RoleFollower, true)}}},
+			nil, want{etcdv1.ReasonQuorumHealthy, etcdv1.ReasonMembersNotReady, etcdv1.ReasonAllMembersHealthy}, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -35,8 +35,11 @@ func BackupJobName(b *etcdv1.EtcdBackup) string {
 }
 
 // BackupKey is where a backup is stored, relative to the bucket or claim:
-// <prefix>/<namespace>/<cluster>/<backup>-<creation time>.db. It is
-// derived from the EtcdBackup only, so every pass computes the same key.
+// <prefix>/<namespace>/<cluster>/<backup>-<creation time><BackupKeySuffix>.
+// It is derived from the EtcdBackup only, so every pass computes the same
+// key. Backups made before the suffix named the encoding were stored under
+// ".db" whatever their encoding; their key is the one kept in their status,
+// which restores, retention and prune Jobs read first.
 func BackupKey(b *etcdv1.EtcdBackup) string {
 	prefix := ""
 	if s3 := b.Spec.Destination.S3; s3 != nil {
@@ -44,8 +47,24 @@ func BackupKey(b *etcdv1.EtcdBackup) string {
 	} else if pvc := b.Spec.Destination.PVC; pvc != nil {
 		prefix = pvc.Prefix
 	}
-	name := b.Name + "-" + b.CreationTimestamp.UTC().Format(backupTimeLayout) + ".db"
+	name := b.Name + "-" + b.CreationTimestamp.UTC().Format(backupTimeLayout) + BackupKeySuffix(b)
 	return strings.TrimPrefix(path.Join(prefix, b.Namespace, b.Spec.ClusterName, name), "/")
+}
+
+// BackupKeySuffix names the encoding of the stored object, outermost
+// last, as file tools expect: ".db" for a raw snapshot (what `etcdutl
+// snapshot restore` reads), ".db.gz" once gzipped (the default), and ".enc"
+// appended when encrypted with AES-256-GCM (quorum-etcd's format, see
+// etcdserver/backup/crypt.go), e.g. ".db.gz.enc".
+func BackupKeySuffix(b *etcdv1.EtcdBackup) string {
+	s := ".db"
+	if or(b.Spec.Compression, "gzip") == "gzip" {
+		s += ".gz"
+	}
+	if b.Spec.EncryptionKey != nil {
+		s += ".enc"
+	}
+	return s
 }
 
 // BackupJob runs `quorum-etcd backup` from the cluster's own server image:
@@ -56,7 +75,9 @@ func BackupJob(b *etcdv1.EtcdBackup, c *etcdv1.EtcdCluster, o Options) *batchv1.
 	for i := 0; i < int(c.DesiredReplicas()); i++ {
 		endpoints = append(endpoints, c.MemberClientURL(i, o.Domain()))
 	}
-	args := []string{"backup", "--endpoints=" + strings.Join(endpoints, ","), "--key=" + BackupKey(b), "--compress=" + or(b.Spec.Compression, "gzip")}
+	// The key in the status, once set, is the one the backup was started
+	// with (an operator upgrade may have changed BackupKey since).
+	args := []string{"backup", "--endpoints=" + strings.Join(endpoints, ","), "--key=" + or(b.Status.Key, BackupKey(b)), "--compress=" + or(b.Spec.Compression, "gzip")}
 	st := storeAccess{
 		vols:   []corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
 		mounts: []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}},

@@ -51,6 +51,9 @@ func TestStatefulSet(t *testing.T) {
 			if p.WhenDeleted != appsv1.RetainPersistentVolumeClaimRetentionPolicyType || p.WhenScaled != appsv1.DeletePersistentVolumeClaimRetentionPolicyType {
 				t.Errorf("retention: %+v", p)
 			}
+			if ctr := s.Spec.Template.Spec.Containers[0]; ctr.TerminationMessagePolicy != corev1.TerminationMessageFallbackToLogsOnError {
+				t.Errorf("etcd container's termination message policy %q: a crash without a message would show no cause", ctr.TerminationMessagePolicy)
+			}
 			env := envOf(s)
 			if env["QUORUM_SERVER_TLS_DIR"].Value != ServerTLSDir || env["QUORUM_PEER_TLS_DIR"].Value != PeerTLSDir {
 				t.Errorf("TLS env missing: %+v", env)

@@ -201,6 +201,12 @@ func container(c *etcdv1.EtcdCluster, o Options) corev1.Container {
 		LivenessProbe:   probe("/livez", 6),
 		ReadinessProbe:  probe("/readyz", 2),
 		SecurityContext: containerSecurity(),
+		// quorum-etcd writes why it stopped to the termination log; when
+		// etcd itself exits without one (a fatal log, a panic), the kubelet
+		// copies the log's tail instead, so the pod status (and the
+		// operator's conditions, see podcause) always says why.
+		TerminationMessagePath:   corev1.TerminationMessagePathDefault,
+		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 	}
 }
 

@@ -129,7 +129,7 @@ func TestBackupReportIsReadByTheOperator(t *testing.T) {
 	if err := contract.ReadReport("backup log line\n"+string(m.MarshalLine()), &r); err != nil {
 		t.Fatal(err)
 	}
-	want := contract.BackupReport{SHA256: m.SHA256, Size: m.Size, EtcdRevision: m.EtcdRevision, ClusterID: m.ClusterID, EtcdVersion: m.EtcdVersion, Location: m.Location}
+	want := contract.BackupReport{SHA256: m.SHA256, Size: m.Size, StoredSize: m.StoredSize, EtcdRevision: m.EtcdRevision, ClusterID: m.ClusterID, EtcdVersion: m.EtcdVersion, Location: m.Location}
 	if r != want {
 		t.Errorf("operator read %+v from the manifest, want %+v", r, want)
 	}

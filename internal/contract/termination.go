@@ -68,6 +68,7 @@ func ReportsDataLost(msg string) bool { return strings.Contains(msg, DataLostMar
 type BackupReport struct {
 	SHA256       string `json:"sha256"`
 	Size         int64  `json:"size"`
+	StoredSize   int64  `json:"storedSize"`
 	EtcdRevision int64  `json:"etcdRevision"`
 	ClusterID    string `json:"clusterID"`
 	EtcdVersion  string `json:"etcdVersion"`

@@ -12,6 +12,7 @@ import (
 	. "github.com/onsi/gomega"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -64,12 +65,29 @@ var _ = Describe("Backups", func() {
 			Spec: etcdv1.EtcdBackupSpec{ClusterName: "src", Destination: dest("s3")}})).To(Succeed())
 		Expect(k8s.Create(ctx, &etcdv1.EtcdBackup{ObjectMeta: metav1.ObjectMeta{Name: "badcreds", Namespace: ns},
 			Spec: etcdv1.EtcdBackupSpec{ClusterName: "src", Destination: dest("s3-wrong")}})).To(Succeed())
+		Expect(k8s.Create(ctx, &etcdv1.EtcdBackup{ObjectMeta: metav1.ObjectMeta{Name: "nocreds", Namespace: ns},
+			Spec: etcdv1.EtcdBackupSpec{ClusterName: "src", Destination: dest("s3-missing")}})).To(Succeed())
+
+		By("failing the backup whose credentials Secret does not exist within a minute, with the cause and a Warning")
+		Eventually(func(g Gomega) {
+			b := &etcdv1.EtcdBackup{}
+			g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "nocreds"}, b)).To(Succeed())
+			g.Expect(b.Status.Phase).To(Equal(etcdv1.BackupFailed), "%+v", b.Status)
+			g.Expect(b.Status.Conditions).To(ContainElement(And(HaveField("Type", etcdv1.BackupConditionFailed), HaveField("Reason", etcdv1.ReasonBackupPodFailing),
+				HaveField("Message", ContainSubstring("s3-missing")))), "%+v", b.Status.Conditions)
+			evs := &eventsv1.EventList{}
+			g.Expect(k8s.List(ctx, evs, client.InNamespace(ns))).To(Succeed())
+			g.Expect(evs.Items).To(ContainElement(And(HaveField("Type", corev1.EventTypeWarning), HaveField("Regarding.Name", "nocreds"))))
+		}).WithContext(ctx).WithTimeout(causeTimeout).WithPolling(2 * time.Second).Should(Succeed())
 
 		good := waitBackup(ctx, ns, "good")
 		Expect(good.Status.Phase).To(Equal(etcdv1.BackupSucceeded), "%+v", good.Status)
 		Expect(good.Status.Revision).To(BeNumerically(">=", rev))
 		Expect(good.Status.SHA256).To(HaveLen(64))
 		Expect(good.Status.Location).To(Equal("s3://" + bucket + "/" + good.Status.Key))
+		Expect(good.Status.Key).To(HaveSuffix(".db.gz"), "the key names the encoding (gzip by default)")
+		Expect(good.Status.StoredSize).NotTo(BeNil())
+		Expect(good.Status.StoredSize.Value()).To(BeNumerically("<", good.Status.Size.Value()), "gzip shrinks a snapshot")
 		Expect(good.Status.EtcdVersion).To(Equal("3.7.3"))
 		info, err := srv.Client(GinkgoTB()).StatObject(ctx, bucket, good.Status.Key, minio.StatObjectOptions{})
 		Expect(err).NotTo(HaveOccurred())

@@ -137,16 +137,18 @@ var _ = Describe("Scaling", func() {
 		Expect(members.Members).To(HaveLen(1), "no zombie members or orphan learners")
 	}, SpecTimeout(15*time.Minute))
 
-	It("keeps every member's data identical after scaling 3→5→3", func(ctx SpecContext) {
+	It("keeps every member's data identical after scaling 3→5→3, never Degraded and with no Warning event", func(ctx SpecContext) {
 		ns := newNamespace(ctx)
 		createCluster(ctx, ns, "wide", 3, nil)
 		waitAvailable(ctx, ns, "wide", 3)
 		tlsCfg := clientTLS(ctx, ns, "wide")
 		w := startWriter(ctx, etcdClient(podEndpoints(ctx, ns, "wide", "https"), tlsCfg))
+		quiet := watchQuiet(ctx, ns, "wide")
 		scaleTo(ctx, ns, "wide", 5)
 		waitSettled(ctx, ns, "wide", 5)
 		scaleTo(ctx, ns, "wide", 3)
 		waitSettled(ctx, ns, "wide", 3)
+		quiet.finish(ctx, ns, "wide")
 		acked, _ := w.finish()
 		Expect(acked).NotTo(BeEmpty())
 

@@ -29,7 +29,7 @@ var allowed = map[string]struct {
 	"/configmaps":                        {[]string{"create", "delete", "get", "list", "patch", "update", "watch"}, "owns each cluster's options/bootstrap ConfigMap"},
 	"/secrets":                           {[]string{"create", "delete", "get", "list", "patch", "update", "watch"}, "issues CA, server, peer, client certificates and the root password"},
 	"/services":                          {[]string{"create", "delete", "get", "list", "patch", "update", "watch"}, "owns the peer (headless) and client Services"},
-	"/persistentvolumeclaims":            {[]string{"get", "list", "patch", "watch"}, "reads member claims (the StatefulSet creates them) and raises their request when storage.size grows"},
+	"/persistentvolumeclaims":            {[]string{"delete", "get", "list", "patch", "watch"}, "reads member claims (the StatefulSet creates them), raises their request when storage.size grows, deletes those of a cluster that never formed when it is deleted"},
 	"/pods":                              {[]string{"delete", "get", "list", "watch"}, "watches members and deletes one at a time for rollouts"},
 	"apps/statefulsets":                  {[]string{"create", "delete", "get", "list", "patch", "update", "watch"}, "owns the members' StatefulSet"},
 	"batch/jobs":                         {[]string{"create", "delete", "get", "list", "watch"}, "runs backup Jobs"},

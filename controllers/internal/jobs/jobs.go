@@ -47,15 +47,25 @@ func hasCondition(j *batchv1.Job, t batchv1.JobConditionType) bool {
 	return false
 }
 
+// Pods lists the Job's pods (from the cache: they carry the operator's
+// labels).
+func Pods(ctx context.Context, r client.Reader, job *batchv1.Job) ([]corev1.Pod, error) {
+	pods := &corev1.PodList{}
+	if err := r.List(ctx, pods, client.InNamespace(job.Namespace), client.MatchingLabels{"batch.kubernetes.io/job-name": job.Name}); err != nil {
+		return nil, fmt.Errorf("listing pods of job %s: %w", job.Name, err)
+	}
+	return pods.Items, nil
+}
+
 // TerminationMessage is the termination message the Job's pod left: the
 // report of quorum-etcd backup, restore --verify-only or prune, or why it
 // failed. Empty when no pod has left one.
 func TerminationMessage(ctx context.Context, r client.Reader, job *batchv1.Job) (string, error) {
-	pods := &corev1.PodList{}
-	if err := r.List(ctx, pods, client.InNamespace(job.Namespace), client.MatchingLabels{"batch.kubernetes.io/job-name": job.Name}); err != nil {
-		return "", fmt.Errorf("listing pods of job %s: %w", job.Name, err)
+	pods, err := Pods(ctx, r, job)
+	if err != nil {
+		return "", err
 	}
-	for _, p := range pods.Items {
+	for _, p := range pods {
 		for _, cs := range p.Status.ContainerStatuses {
 			if t := cs.State.Terminated; t != nil && t.Message != "" {
 				return strings.TrimSpace(t.Message), nil

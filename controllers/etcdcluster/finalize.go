@@ -1,0 +1,103 @@
+package etcdcluster
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
+	"quorum.dev/etcd-operator/controllers/render"
+)
+
+// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=delete
+
+// unformedFinalizer is on a cluster only while it has never formed (its
+// bootstrap state was never "existing"): deleting such a cluster deletes
+// its volume claims, which hold no data worth keeping (a failed start: a
+// bad version or option). Once the cluster has formed the finalizer is
+// removed, so a formed cluster is deleted as before: claims follow the
+// StatefulSet's retention policy (kept by default).
+const unformedFinalizer = "etcd.quorum.dev/unformed-claims"
+
+// trackFormation is a step: it keeps unformedFinalizer on the cluster
+// exactly while the bootstrap state read this pass is not "existing".
+func (r *Reconciler) trackFormation(ctx context.Context, p *pass) error {
+	c := p.cluster
+	want := p.boot.State != render.StateExisting
+	if controllerutil.ContainsFinalizer(c, unformedFinalizer) == want {
+		return nil
+	}
+	patch := client.MergeFrom(c.DeepCopy())
+	if want {
+		controllerutil.AddFinalizer(c, unformedFinalizer)
+	} else {
+		controllerutil.RemoveFinalizer(c, unformedFinalizer)
+	}
+	if err := r.Patch(ctx, c, patch); err != nil {
+		return fmt.Errorf("updating finalizers: %w", err)
+	}
+	return nil
+}
+
+// finalize runs when a cluster is being deleted: a cluster that never
+// formed loses its volume claims (with an event saying so); any other
+// keeps them. Either way the finalizer goes.
+func (r *Reconciler) finalize(ctx context.Context, c *etcdv1.EtcdCluster) error {
+	if !controllerutil.ContainsFinalizer(c, unformedFinalizer) {
+		return nil
+	}
+	// Read from the API server, not the cache: the state may have become
+	// "existing" a moment ago. Without a ConfigMap (deleted first by a
+	// foreground deletion) nothing is known, and claims are kept.
+	cm := &corev1.ConfigMap{}
+	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: c.ConfigMapName()}, cm)
+	if client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("reading configmap: %w", err)
+	}
+	neverFormed := err == nil && cm.Data[render.ConfigKeyInitialState] != render.StateExisting
+	log.FromContext(ctx).V(1).Info("deleting cluster", "configMapFound", err == nil, "bootstrapState", cm.Data[render.ConfigKeyInitialState],
+		"deleteClaims", neverFormed, "why", "claims of a cluster that never formed hold no data; otherwise they follow the retention policy")
+	if neverFormed {
+		deleted, err := r.deleteClaims(ctx, c)
+		if err != nil {
+			return err
+		}
+		if len(deleted) > 0 {
+			r.Recorder.Eventf(c, nil, corev1.EventTypeNormal, "ClaimsDeleted", "Delete",
+				"the cluster never formed, so its volume claims hold no data: deleted %s", strings.Join(deleted, ", "))
+		}
+	}
+	patch := client.MergeFrom(c.DeepCopy())
+	controllerutil.RemoveFinalizer(c, unformedFinalizer)
+	if err := r.Patch(ctx, c, patch); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("removing finalizer: %w", err)
+	}
+	return nil
+}
+
+// deleteClaims deletes the member volume claims of c (data-<cluster>-<n>),
+// read from the API server, and returns their names.
+func (r *Reconciler) deleteClaims(ctx context.Context, c *etcdv1.EtcdCluster) ([]string, error) {
+	list := &corev1.PersistentVolumeClaimList{}
+	if err := r.APIReader.List(ctx, list, client.InNamespace(c.Namespace), client.MatchingLabels(c.SelectorLabels())); err != nil {
+		return nil, fmt.Errorf("listing volume claims: %w", err)
+	}
+	var deleted []string
+	for i := range list.Items {
+		pvc := &list.Items[i]
+		o, ok := c.MemberOrdinal(strings.TrimPrefix(pvc.Name, "data-"))
+		if !ok || pvc.Name != c.MemberClaimName(o) || !pvc.DeletionTimestamp.IsZero() {
+			continue
+		}
+		if err := r.Delete(ctx, pvc, client.Preconditions{UID: &pvc.UID}); client.IgnoreNotFound(err) != nil {
+			return deleted, fmt.Errorf("deleting volume claim %s: %w", pvc.Name, err)
+		}
+		deleted = append(deleted, pvc.Name)
+	}
+	return deleted, nil
+}
