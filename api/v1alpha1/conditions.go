@@ -97,6 +97,21 @@ const (
 	ReasonRolloutBlocked = "RolloutBlocked"
 )
 
+// Condition reasons of EtcdCluster for etcd alarms (Degraded). A member
+// that answers with an alarm is up: an alarm is never MemberUnhealthy.
+const (
+	// ReasonNoSpace: the NOSPACE alarm is raised (a member's backend reached
+	// its quota, etcd op-guide/maintenance "Space quota"); the cluster takes
+	// only reads and deletes. The operator compacts, defragments and
+	// disarms; the message says whether live data fills the quota, in which
+	// case data must be deleted or spec.quota.backendBytes raised.
+	ReasonNoSpace = "NoSpace"
+	// ReasonDataCorrupt: the CORRUPT alarm is raised (members' data differ,
+	// etcd op-guide/data_corruption); every member refuses writes. The
+	// operator does nothing automatically.
+	ReasonDataCorrupt = "DataCorrupt"
+)
+
 // Condition type and reasons of EtcdCluster for volume growth
 // (spec.storage.size raised; medium PersistentVolume only).
 const (

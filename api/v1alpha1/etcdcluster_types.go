@@ -74,6 +74,13 @@ type EtcdClusterSpec struct {
 	// +optional
 	Compaction CompactionSpec `json:"compaction,omitempty"`
 
+	// Defragmentation says when members are defragmented: on a schedule,
+	// past a freeable threshold, or on demand (annotation
+	// etcd.quorum.dev/defragment). Recovery from the NOSPACE alarm
+	// defragments whatever this says.
+	// +optional
+	Defragmentation *DefragmentationSpec `json:"defragmentation,omitempty"`
+
 	// TLS configures transport security. On by default for both peer and
 	// client traffic, with certificates issued by the operator.
 	// +kubebuilder:default={}
@@ -382,6 +389,14 @@ type MemberStatus struct {
 	// DBSize is the backend size in bytes.
 	// +optional
 	DBSize int64 `json:"dbSize,omitempty"`
+	// DBSizeInUse is the part of DBSize holding live data, in bytes;
+	// dbSize - dbSizeInUse is what a defragmentation returns.
+	// +optional
+	DBSizeInUse int64 `json:"dbSizeInUse,omitempty"`
+	// Alarms raised for this member (NOSPACE, CORRUPT). A member with an
+	// alarm that answers is up.
+	// +optional
+	Alarms []string `json:"alarms,omitempty"`
 	// Error is the last error reaching the member.
 	// +optional
 	Error string `json:"error,omitempty"`
@@ -437,6 +452,10 @@ type EtcdClusterStatus struct {
 	// carried out or is carrying out.
 	// +optional
 	Restore *ClusterRestoreStatus `json:"restore,omitempty"`
+	// Defragmentation: the round in progress and each member's last
+	// defragmentation.
+	// +optional
+	Defragmentation *DefragmentationStatus `json:"defragmentation,omitempty"`
 	// Storage is what the member volumes really have.
 	// +optional
 	Storage *StorageStatus `json:"storage,omitempty"`

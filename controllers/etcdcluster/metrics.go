@@ -15,3 +15,14 @@ var memberHealth = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 func init() {
 	metrics.Registry.MustRegister(memberHealth)
 }
+
+// memberAlarm is 1 while etcd alarm "alarm" (NOSPACE, CORRUPT) is raised
+// for the member, else 0.
+var memberAlarm = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+	Name: "quorum_etcdcluster_member_alarm",
+	Help: "1 while the etcd alarm is raised for the member of the EtcdCluster, else 0.",
+}, []string{"namespace", "name", "member", "alarm"})
+
+func init() {
+	metrics.Registry.MustRegister(memberAlarm)
+}

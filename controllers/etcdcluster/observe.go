@@ -27,6 +27,20 @@ type observation struct {
 	voters    int // voting members in the member list
 	list      []etcdclient.Member
 	statuses  map[uint64]etcdclient.Status // by member ID, for members that answered
+	// alarms is the cluster's alarm list (etcd keeps one for the whole
+	// cluster): from the Alarm RPC when it answered, else from the members'
+	// statuses.
+	alarms []etcdclient.Alarm
+}
+
+// hasAlarm reports whether alarm t is raised on any member.
+func (o observation) hasAlarm(t etcdclient.AlarmType) bool {
+	for _, a := range o.alarms {
+		if a.Type == t {
+			return true
+		}
+	}
+	return false
 }
 
 // healthyVoters counts voting members that answered a status request.
@@ -161,9 +175,12 @@ func (r *Reconciler) connect(ctx context.Context, c *etcdv1.EtcdCluster, replica
 	return nil, "", &authRejectedError{secret: c.RootPasswordSecretName(), tried: len(candidates), restore: source, cause: lastErr}
 }
 
-// observe asks etcd for the member list and each member's status. It does
-// not contact etcd before any member pod is ready. An unreachable cluster is
-// a status, not a step error.
+// observe asks etcd for the member list, each member's status and the
+// alarm list. It does not contact etcd before any member pod is ready,
+// unless the cluster has formed and member pods exist: a CORRUPT alarm
+// fails /readyz on every member (etcd op-guide/data_corruption), so no pod
+// is Ready, yet the members answer and must be read to report it. An
+// unreachable cluster is a status, not a step error.
 func (r *Reconciler) observe(ctx context.Context, p *pass) error {
 	c := p.cluster
 	pods, err := podutil.ListMembers(ctx, r.Client, c)
@@ -171,7 +188,7 @@ func (r *Reconciler) observe(ctx context.Context, p *pass) error {
 		return err
 	}
 	p.pods = pods
-	if p.sts == nil || p.sts.Status.ReadyReplicas == 0 {
+	if p.sts == nil || (p.sts.Status.ReadyReplicas == 0 && (p.boot.State != render.StateExisting || p.sts.Status.Replicas == 0)) {
 		return nil
 	}
 	key := types.NamespacedName{Namespace: c.Namespace, Name: c.Name}
@@ -214,7 +231,7 @@ func (r *Reconciler) observe(ctx context.Context, p *pass) error {
 		} else {
 			p.obs.statuses[m.ID] = st
 			ms.Healthy = len(st.Errors) == 0
-			ms.Version, ms.DBSize = st.Version, st.DBSize
+			ms.Version, ms.DBSize, ms.DBSizeInUse = st.Version, st.DBSize, st.DBSizeInUse
 			if len(st.Errors) > 0 {
 				ms.Error = st.Errors[0]
 			}
@@ -226,6 +243,10 @@ func (r *Reconciler) observe(ctx context.Context, p *pass) error {
 			}
 		}
 		p.obs.members = append(p.obs.members, ms)
+	}
+	p.obs.alarms = r.readAlarms(ctx, cl, p.obs)
+	for i := range p.obs.members {
+		p.obs.members[i].Alarms = memberAlarms(p.obs.alarms, p.obs.list[i].ID)
 	}
 	// Once every initial member has started, the cluster has formed: from
 	// then on a member with an empty data directory must join, never

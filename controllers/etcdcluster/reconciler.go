@@ -37,6 +37,7 @@ import (
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
 	"quorum.dev/etcd-operator/controllers/etcdclient"
 	"quorum.dev/etcd-operator/controllers/internal/steps"
+	"quorum.dev/etcd-operator/controllers/maintenance"
 	"quorum.dev/etcd-operator/controllers/membership"
 	"quorum.dev/etcd-operator/controllers/render"
 )
@@ -48,7 +49,11 @@ const FieldOwner = "quorum-operator"
 // and how often to refresh member status of a healthy one.
 const (
 	requeueSettling = 5 * time.Second
-	requeueHealthy  = 60 * time.Second
+	// requeueHealthy: etcd raises an alarm (NOSPACE, CORRUPT) without any
+	// Kubernetes event, so a healthy cluster is read this often for the
+	// alarm to be reported within 30 s (one member list, one status per
+	// member and the alarm list; no API write while nothing changes).
+	requeueHealthy = 15 * time.Second
 	// requeueSpecError: how soon to look again at a cluster whose spec
 	// names something missing or invalid.
 	requeueSpecError = 30 * time.Second
@@ -110,6 +115,8 @@ type pass struct {
 	outdated      int                 // pods still to restart with the new template
 	rolloutReason string              // what the rollout step is doing or waiting for
 	rolloutHalt   *rolloutHalt        // why the rollout cannot go on (stuck, blocked), if so
+	maint         *maintenance.Action // the maintenance planner's choice this pass, if it ran
+	maintBusy     bool                // maintenance has work left: come back soon
 	volumes       *volumePlan         // the volumes step's decision, when member claims exist
 	// stsReplacing: the StatefulSet is being replaced (deleted, its pods
 	// orphaned) to change its claim template; no membership change or
@@ -142,7 +149,10 @@ type pass struct {
 //     learner, scale down by member ID), chosen by membership.Plan;
 //  8. rollout: restart one member whose pod runs an old template, health
 //     gated, followers first, leader last after moving its leadership;
-//  9. auth: root user and authentication on, once a quorum is healthy.
+//  9. auth: root user and authentication on, once a quorum is healthy;
+//  10. maintenance: at most one storage-maintenance action (NOSPACE
+//     recovery, defragmentation), chosen by maintenance.Plan; see
+//     maintenance.go.
 //
 // Status is written once, at the end, from what the pass saw.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -154,6 +164,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 				r.announced.Delete(req.String() + "/" + t)
 			}
 			memberHealth.DeleteLabelValues(req.Namespace, req.Name)
+			memberAlarm.DeletePartialMatch(map[string]string{"namespace": req.Namespace, "name": req.Name})
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err
@@ -171,6 +182,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	original := cluster.DeepCopy()
 	p := &pass{cluster: cluster}
+	defer func() { r.recordAlarms(cluster, original.Status.Members, p) }()
 
 	stepErr := steps.Run(ctx, p, []steps.Step[*pass]{
 		{Name: "volumes", Run: r.growVolumes},
@@ -189,6 +201,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		{Name: "membership", Run: r.reconcileMembership},
 		{Name: "rollout", Run: r.rollout},
 		{Name: "auth", Run: r.ensureAuth},
+		{Name: "maintenance", Run: r.maintain},
 	})
 
 	setStatus(cluster, p, r.Render, stepErr)
@@ -209,6 +222,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	if stepErr != nil {
 		return ctrl.Result{}, stepErr
+	}
+	if p.maintBusy {
+		return ctrl.Result{RequeueAfter: requeueSettling}, nil
 	}
 	if meta.IsStatusConditionTrue(cluster.Status.Conditions, etcdv1.ConditionAvailable) &&
 		!meta.IsStatusConditionTrue(cluster.Status.Conditions, etcdv1.ConditionProgressing) {

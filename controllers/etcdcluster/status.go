@@ -155,6 +155,9 @@ func progressing(c *etcdv1.EtcdCluster, p *pass, pods podProblems, stepErr error
 // step is restarting or adding are not counted, unless their pod is stuck.
 func degradation(c *etcdv1.EtcdCluster, p *pass, pods podProblems, stepErr error) condition {
 	unhealthy := unhealthyVoters(c, p, pods)
+	if reason, msg, alarmed := alarmCondition(p); alarmed {
+		return yes(reason, msg)
+	}
 	switch {
 	case stepErr != nil && !expectedError(c, p, stepErr):
 		return yes(errorReason(stepErr), stepErr.Error())

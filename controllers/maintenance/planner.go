@@ -29,6 +29,10 @@
 //     a. The current revision is not compacted yet (Compacted < Revision)
 //     → Compact(Revision). Under NOSPACE only deletes move the revision,
 //     and after deletes another compaction is what frees their space.
+//     a'. Members in Snapshot.Pending (the reconciler puts every member
+//     there when it compacts) → defragment them, in the order below: a
+//     member's size in use is stale until it is defragmented (etcd
+//     recomputes it only when the backend commits a write).
 //     b. A member's size in use is at least FullShare (90 %) of its quota:
 //     its live data fills the quota, defragmenting cannot help → QuotaFull.
 //     The cluster stays NOSPACE (read and delete only) until data is
@@ -40,10 +44,13 @@
 //     e. Otherwise → Disarm (NOSPACE, every member): every member's file
 //     is at most 80 % of its quota, leaving room for writes.
 //  5. No NOSPACE: defragment a member that passes the threshold: at least
-//     MinFreeableBytes freeable, and a freeable share (Freeable/DBSize) of
-//     at least FreeableShare or at least FreeableBytes freeable (when set);
+//     MinFreeableBytes freeable, a file of at least MinDBSize, and a
+//     freeable share (Freeable/DBSize) of at least FreeableShare or at
+//     least FreeableBytes freeable (when set; NoThreshold turns both off);
 //     while the schedule window is open (Snapshot.Scheduled), every member
-//     with at least MinFreeableBytes freeable. Nothing to do → None.
+//     with at least MinFreeableBytes freeable; every member of
+//     Snapshot.Pending (a scheduled or requested round: each member once,
+//     whatever it has to free). Nothing to do → None.
 //
 // Order of the defragmentations, one member per action: learners first,
 // then follower voters, the leader last; within a group the largest file
@@ -120,6 +127,12 @@ type Policy struct {
 	RecoveryFreeableShare float64
 	// Pause between two defragmentations (default 30s).
 	Pause time.Duration
+	// MinDBSize: the thresholds apply only to members whose file is at
+	// least this large (0: any size).
+	MinDBSize int64
+	// NoThreshold turns the FreeableShare and FreeableBytes thresholds off
+	// (the user set neither); rounds and NOSPACE recovery still run.
+	NoThreshold bool
 }
 
 // DefaultPolicy is the policy used for zero Policy fields.
@@ -160,7 +173,7 @@ func (p Policy) withDefaults() Policy {
 func (p Policy) PassesThreshold(m Member) bool {
 	p = p.withDefaults()
 	f := m.Freeable()
-	if f < p.MinFreeableBytes {
+	if p.NoThreshold || f < p.MinFreeableBytes || m.DBSize < p.MinDBSize {
 		return false
 	}
 	return m.FreeableShare() >= p.FreeableShare || (p.FreeableBytes > 0 && f >= p.FreeableBytes)
@@ -189,6 +202,9 @@ type Snapshot struct {
 	Revision, Compacted int64
 	// Scheduled: the defragmentation schedule's window is open.
 	Scheduled bool
+	// Pending: members of a round (schedule or request) still to
+	// defragment, by ID; each is defragmented whatever it has to free.
+	Pending map[uint64]bool
 	// Now and LastDefrag (zero: none yet) pace the defragmentations.
 	Now, LastDefrag time.Time
 	Policy          Policy
@@ -256,7 +272,7 @@ func Plan(s Snapshot) Action {
 		return planNoSpace(s, p)
 	}
 	need := func(m Member) bool {
-		return p.PassesThreshold(m) || (s.Scheduled && m.Freeable() >= p.MinFreeableBytes)
+		return p.PassesThreshold(m) || (s.Scheduled && m.Freeable() >= p.MinFreeableBytes) || s.Pending[m.ID]
 	}
 	return defragNext(s, p, need, "")
 }
@@ -268,6 +284,14 @@ func planNoSpace(s Snapshot, p Policy) Action {
 	if s.Compacted < s.Revision {
 		return Action{Kind: Compact, Revision: s.Revision,
 			Reason: fmt.Sprintf("NOSPACE: compacting to revision %d (last compacted %d)", s.Revision, s.Compacted)}
+	}
+	// Members of the recovery round (Pending, set by the reconciler when it
+	// compacts) are defragmented before their size in use is trusted:
+	// etcd recomputes DBSizeInUse only when the backend commits a write,
+	// and under NOSPACE none comes after the compaction, so a member can
+	// report its pre-compaction size in use until it is defragmented.
+	if a := defragNext(s, p, func(m Member) bool { return s.Pending[m.ID] }, "NOSPACE recovery: "); a.Kind != None {
+		return a
 	}
 	for _, m := range healthy(s.Members) {
 		if p.LiveDataFull(m) {

@@ -109,6 +109,44 @@ func TestPlan(t *testing.T) {
 			return s
 		}(), none},
 
+		{"thresholds off: a member past the share is left alone", func() Snapshot {
+			s := snap(mem(0, leads), mem(1, size(900, 100)))
+			s.Policy.NoThreshold = true
+			return s
+		}(), none},
+		{"below MinDBSize: thresholds do not apply", func() Snapshot {
+			s := snap(mem(0, leads), mem(1, size(900, 100)))
+			s.Policy.MinDBSize = 1000 * mib
+			return s
+		}(), none},
+		{"a pending member is defragmented with nothing to free", func() Snapshot {
+			s := snap(mem(0, leads), mem(1))
+			s.Policy.NoThreshold = true
+			s.Pending = map[uint64]bool{id(1): true}
+			return s
+		}(), defrag(1)},
+		{"a pending leader goes last, after a move", func() Snapshot {
+			s := snap(mem(0, leads), mem(1))
+			s.Pending = map[uint64]bool{id(0): true}
+			return s
+		}(), move(0, 1)},
+		{"a round pauses between members", func() Snapshot {
+			s := lastDefrag(snap(mem(0, leads), mem(1)), time.Second)
+			s.Pending = map[uint64]bool{id(1): true}
+			return s
+		}(), wait},
+		{"NOSPACE: a pending member is defragmented before its stale size in use is trusted", func() Snapshot {
+			s := nospace(snap(mem(0, leads, size(1000, 990)), mem(1, size(1000, 990))), 500)
+			s.Pending = map[uint64]bool{id(0): true, id(1): true}
+			return s
+		}(), defrag(1)},
+		{"NOSPACE: once the round is done, live data full says so", nospace(snap(mem(0, leads, size(990, 990)), mem(1, size(990, 990))), 500), full(0)},
+		{"NOSPACE wins over a pending round", func() Snapshot {
+			s := nospace(snap(mem(0, leads), mem(1)), 400)
+			s.Pending = map[uint64]bool{id(1): true}
+			return s
+		}(), compact},
+
 		// Order: learners, followers, leader last after a move.
 		{"learner before followers", snap(mem(0, leads, size(900, 100)), mem(1, size(900, 100)), mem(3, learner, size(300, 100))), defrag(3)},
 		{"larger follower first", snap(mem(0, leads, size(900, 100)), mem(1, size(300, 100)), mem(2, size(800, 100))), defrag(2)},

@@ -3,6 +3,7 @@ package backup
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -30,12 +31,32 @@ func (e endpointStatus) problem() string {
 		return e.Err.Error()
 	case e.Status == nil || e.Status.Header == nil:
 		return "empty status"
-	case len(e.Status.Errors) > 0:
-		return "member reports errors: " + strings.Join(e.Status.Errors, ", ")
+	case len(blockingErrors(e.Status.Errors)) > 0:
+		return "member reports errors: " + strings.Join(blockingErrors(e.Status.Errors), ", ")
 	case e.Status.Leader == 0:
 		return "member has no leader"
 	}
 	return ""
+}
+
+// noSpaceAlarm matches a NOSPACE alarm in StatusResponse.Errors: etcd
+// appends every alarm of the cluster there as AlarmMember.String(),
+// "memberID:<decimal> alarm:NOSPACE" (server/etcdserver/api/v3rpc/
+// maintenance.go, Status; protobuf text format may double the spaces).
+var noSpaceAlarm = regexp.MustCompile(`^\s*memberID:\s*\d+\s+alarm:\s*NOSPACE\s*$`)
+
+// blockingErrors are the status errors that rule a member out. A NOSPACE
+// alarm does not: the cluster then takes reads, and a snapshot only reads
+// (etcd op-guide/maintenance), so a backup still runs. A CORRUPT alarm
+// does: the members' data differ.
+func blockingErrors(errs []string) []string {
+	var out []string
+	for _, e := range errs {
+		if !noSpaceAlarm.MatchString(e) {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // allAuthErrors tells whether every endpoint failed on authentication.

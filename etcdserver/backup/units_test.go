@@ -107,6 +107,10 @@ func TestPickMember(t *testing.T) {
 	noLeader := st("n", 9, 0, 1, 100, false)
 	alarm := st("x", 8, 1, 1, 100, false)
 	alarm.Status.Errors = []string{"NOSPACE"}
+	nospace := st("s", 7, 1, 7, 10, false)
+	nospace.Status.Errors = []string{"memberID:7 alarm:NOSPACE", "memberID:8  alarm:NOSPACE"}
+	corrupt := st("c", 6, 1, 7, 10, false)
+	corrupt.Status.Errors = []string{"memberID:6 alarm:CORRUPT"}
 	tests := []struct {
 		name string
 		sts  []endpointStatus
@@ -122,6 +126,8 @@ func TestPickMember(t *testing.T) {
 		{"learner when alone", []endpointStatus{down, st("b", 2, 1, 7, 10, true)}, "b"},
 		{"unhealthy skipped", []endpointStatus{down, noLeader, alarm, st("a", 1, 1, 1, 10, false)}, "a"},
 		{"none healthy", []endpointStatus{down, noLeader, alarm}, "error: no healthy etcd member"},
+		{"NOSPACE does not rule a member out (a snapshot only reads)", []endpointStatus{down, nospace}, "s"},
+		{"CORRUPT does", []endpointStatus{corrupt}, "error: alarm:CORRUPT"},
 		{"mixed clusters", []endpointStatus{st("a", 1, 1, 7, 10, false), st("b", 2, 2, 8, 10, false)}, "error: different clusters"},
 		{"empty", nil, "error: no etcd endpoints"},
 	}

@@ -304,6 +304,7 @@ func (g Generated) MarkerBlocks() map[string]map[string][]string {
 	return map[string]map[string][]string{
 		"etcdcluster_types.go":        {"etcdOptions": etcdOptions},
 		"etcdbackupschedule_types.go": {"timeZone": timeZone},
+		"maintenance_types.go":        {"timeZone": timeZone},
 	}
 }
 

@@ -239,6 +239,14 @@ var _ = Describe("admission rules", func() {
 			"timeZone europe/berlin is not an IANA time zone name"),
 		Entry("Local", "EtcdBackupSchedule", map[string]any{"schedule": "@daily", "timeZone": "Local", "backupTemplate": backup("s3:9000")},
 			"timeZone Local is not an IANA time zone name"),
+		Entry("unknown defragmentation time zone", "EtcdCluster", map[string]any{"defragmentation": map[string]any{"schedule": "@daily", "timeZone": "Mars/Olympus"}},
+			"spec.defragmentation.timeZone", "timeZone Mars/Olympus is not an IANA time zone name"),
+		Entry("defragmentation time zone without a schedule", "EtcdCluster", map[string]any{"defragmentation": map[string]any{"timeZone": "UTC"}},
+			"spec.defragmentation.timeZone needs spec.defragmentation.schedule"),
+		Entry("time zone in the defragmentation schedule", "EtcdCluster", map[string]any{"defragmentation": map[string]any{"schedule": "CRON_TZ=UTC 0 3 * * *"}},
+			"spec.defragmentation.schedule", "schedule must be five cron fields"),
+		Entry("defragmentation percent out of range", "EtcdCluster", map[string]any{"defragmentation": map[string]any{"freeablePercent": 100}},
+			"spec.defragmentation.freeablePercent"),
 	)
 
 	DescribeTable("accepts a good S3 endpoint or time zone",
@@ -252,5 +260,7 @@ var _ = Describe("admission rules", func() {
 		Entry("Europe/Berlin", "EtcdBackupSchedule", map[string]any{"schedule": "@daily", "timeZone": "Europe/Berlin", "backupTemplate": backup("s3:9000")}),
 		Entry("UTC", "EtcdBackupSchedule", map[string]any{"schedule": "@daily", "timeZone": "UTC", "backupTemplate": backup("s3:9000")}),
 		Entry("a backward link", "EtcdBackupSchedule", map[string]any{"schedule": "@daily", "timeZone": "US/Pacific", "backupTemplate": backup("s3:9000")}),
+		Entry("a defragmentation schedule in Berlin", "EtcdCluster", map[string]any{"defragmentation": map[string]any{"schedule": "0 3 * * 0", "timeZone": "Europe/Berlin",
+			"freeablePercent": 50, "freeableBytes": "1Gi", "minDBSize": "64Mi"}}),
 	)
 })

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
@@ -337,6 +338,37 @@ var _ = Describe("Reliability", Label("chaos"), Serial, func() {
 				ClusterName: name, Destination: etcdv1.BackupLocation{PVC: &etcdv1.PVCLocation{ClaimName: claim}}}})).To(Succeed())
 			got := waitBackup(ctx, ns, b)
 			Expect(got.Status.Phase).To(Equal(etcdv1.BackupSucceeded), "%+v", got.Status)
+		})
+	}, SpecTimeout(30*time.Minute))
+	It("NOSPACE reached and recovered under load", func(ctx SpecContext) {
+		chaosScenarioWith(ctx, "NOSPACE", func(c *etcdv1.EtcdCluster) { c.Spec.Quota.BackendBytes = &nospaceQuota },
+			func(ctx SpecContext, ns, name string, _ int) {
+				cl := serviceClient(ctx, ns, name, clientTLS(ctx, ns, name))
+				fillUntilNoSpace(ctx, cl)
+				Eventually(func(g Gomega) {
+					_, reason := degradedReason(g, ctx, ns, name)
+					g.Expect(reason).To(Equal(etcdv1.ReasonNoSpace))
+				}).WithContext(ctx).WithTimeout(30 * time.Second).WithPolling(time.Second).Should(Succeed())
+				_, err := cl.Delete(op(ctx), "/fill/", clientv3.WithPrefix())
+				Expect(err).NotTo(HaveOccurred())
+				Eventually(func(g Gomega) {
+					_, err := cl.Put(op(ctx), "/probe", "after")
+					g.Expect(err).NotTo(HaveOccurred())
+					_, reason := degradedReason(g, ctx, ns, name)
+					g.Expect(reason).NotTo(Equal(etcdv1.ReasonNoSpace))
+				}).WithContext(ctx).WithTimeout(3 * time.Minute).WithPolling(2 * time.Second).Should(Succeed())
+			})
+	}, SpecTimeout(30*time.Minute))
+
+	It("defragmentation under load", func(ctx SpecContext) {
+		chaosScenario(ctx, "defragmentation", func(ctx SpecContext, ns, name string, round int) {
+			cl := serviceClient(ctx, ns, name, clientTLS(ctx, ns, name))
+			fragment(ctx, cl)
+			start := time.Now()
+			patchDefrag(ctx, ns, name, func(c *etcdv1.EtcdCluster) {
+				metav1.SetMetaDataAnnotation(&c.ObjectMeta, etcdv1.AnnotationDefragment, fmt.Sprintf("chaos-%d", round))
+			})
+			expectDefragmented(ctx, ns, name, etcdv1.DefragTriggerRequest, start, 3)
 		})
 	}, SpecTimeout(30*time.Minute))
 })
