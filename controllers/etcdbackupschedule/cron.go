@@ -2,47 +2,17 @@ package etcdbackupschedule
 
 import (
 	"errors"
-	"fmt"
-	"strings"
 	"time"
 
-	// Time zones for spec.timeZone, also in images without /usr/share/zoneinfo.
-	_ "time/tzdata"
-
 	"github.com/robfig/cron/v3"
+
+	"quorum.dev/etcd-operator/controllers/internal/cronslot"
 )
 
-// cronParser reads standard five-field expressions and the @-descriptors.
-var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
-
-// recentWindow: the most recent slot is looked for in this window before
-// now first, so that a schedule idle for months is not walked slot by slot.
-const recentWindow = 24 * time.Hour
-
-// parseSchedule reads spec.schedule and spec.timeZone. The error is a
-// sentence for the user.
+// parseSchedule reads spec.schedule and spec.timeZone (cronslot.Parse). The
+// error is a sentence for the user.
 func parseSchedule(expr string, timeZone *string) (cron.Schedule, *time.Location, error) {
-	expr = strings.TrimSpace(expr)
-	switch {
-	case strings.HasPrefix(expr, "TZ=") || strings.HasPrefix(expr, "CRON_TZ="):
-		return nil, nil, fmt.Errorf("schedule %q: set the time zone in spec.timeZone, not in the schedule", expr)
-	case strings.HasPrefix(expr, "@every"):
-		return nil, nil, fmt.Errorf("schedule %q: @every is not supported, use five cron fields", expr)
-	}
-	s, err := cronParser.Parse(expr)
-	if err != nil {
-		return nil, nil, fmt.Errorf("schedule %q: %w", expr, err)
-	}
-	loc := time.UTC
-	if timeZone != nil {
-		if *timeZone == "" || *timeZone == "Local" {
-			return nil, nil, fmt.Errorf("time zone %q: name an IANA time zone such as Europe/Berlin", *timeZone)
-		}
-		if loc, err = time.LoadLocation(*timeZone); err != nil {
-			return nil, nil, fmt.Errorf("time zone %q: %w", *timeZone, err)
-		}
-	}
-	return s, loc, nil
+	return cronslot.Parse(expr, timeZone, "spec.timeZone")
 }
 
 // errNeverFires: the expression parses but names no real date (Feb 30).
@@ -69,7 +39,7 @@ func planSlots(s cron.Schedule, loc *time.Location, handled, now time.Time, dead
 	if suspend {
 		return slotPlan{}, nil
 	}
-	p := slotPlan{Next: s.Next(now.In(loc)).UTC()}
+	p := slotPlan{Next: cronslot.Next(s, loc, now)}
 	if p.Next.IsZero() {
 		return slotPlan{}, errNeverFires
 	}
@@ -84,19 +54,8 @@ func planSlots(s cron.Schedule, loc *time.Location, handled, now time.Time, dead
 	return p, nil
 }
 
-// mostRecentSlot is the latest slot in (after, now], or zero.
+// mostRecentSlot is the latest slot in (after, now], or zero
+// (cronslot.MostRecent).
 func mostRecentSlot(s cron.Schedule, loc *time.Location, after, now time.Time) time.Time {
-	walk := func(from time.Time) time.Time {
-		var last time.Time
-		for t := s.Next(from.In(loc)); !t.IsZero() && !t.After(now); t = s.Next(t) {
-			last = t
-		}
-		return last.UTC()
-	}
-	if w := now.Add(-recentWindow); w.After(after) {
-		if slot := walk(w); !slot.IsZero() {
-			return slot
-		}
-	}
-	return walk(after)
+	return cronslot.MostRecent(s, loc, after, now)
 }

@@ -127,7 +127,7 @@ func (r *Reconciler) startRounds(ctx context.Context, c *etcdv1.EtcdCluster, ds 
 		r.Recorder.Eventf(c, nil, corev1.EventTypeNormal, "DefragmentationRequested", "Maintenance", "defragmenting every member once (annotation %s=%s)", etcdv1.AnnotationDefragment, v)
 	}
 	if spec := c.Spec.Defragmentation; spec != nil && spec.Schedule != "" {
-		sched, loc, err := cronslot.Parse(spec.Schedule, spec.TimeZone)
+		sched, loc, err := cronslot.Parse(spec.Schedule, spec.TimeZone, "spec.defragmentation.timeZone")
 		if err != nil {
 			log.FromContext(ctx).Error(err, "defragmentation schedule ignored")
 			r.Recorder.Eventf(c, nil, corev1.EventTypeWarning, "InvalidSchedule", "Maintenance", "spec.defragmentation: %v; no scheduled defragmentation until it is fixed", err)

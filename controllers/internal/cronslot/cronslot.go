@@ -22,13 +22,14 @@ var parser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cr
 const recentWindow = 24 * time.Hour
 
 // Parse reads a cron expression (five fields or an @-descriptor other than
-// @every) and an IANA time zone name (nil: UTC). The error is a sentence
-// for the user.
-func Parse(expr string, timeZone *string) (cron.Schedule, *time.Location, error) {
+// @every) and an IANA time zone name (nil: UTC). tzField names the time
+// zone's field for the user (spec.timeZone). The error is a sentence for
+// the user.
+func Parse(expr string, timeZone *string, tzField string) (cron.Schedule, *time.Location, error) {
 	expr = strings.TrimSpace(expr)
 	switch {
 	case strings.HasPrefix(expr, "TZ=") || strings.HasPrefix(expr, "CRON_TZ="):
-		return nil, nil, fmt.Errorf("schedule %q: set the time zone in timeZone, not in the schedule", expr)
+		return nil, nil, fmt.Errorf("schedule %q: set the time zone in %s, not in the schedule", expr, tzField)
 	case strings.HasPrefix(expr, "@every"):
 		return nil, nil, fmt.Errorf("schedule %q: @every is not supported, use five cron fields", expr)
 	}

@@ -21,7 +21,7 @@ func TestParse(t *testing.T) {
 		{"0 3 * * *", &bad, false},
 		{"0 3 * * *", &local, false},
 	} {
-		_, _, err := Parse(tc.expr, tc.tz)
+		_, _, err := Parse(tc.expr, tc.tz, "spec.timeZone")
 		if (err == nil) != tc.ok {
 			t.Errorf("Parse(%q, %v) error %v, want ok=%v", tc.expr, tc.tz, err, tc.ok)
 		}
@@ -30,7 +30,7 @@ func TestParse(t *testing.T) {
 
 func TestMostRecent(t *testing.T) {
 	berlin := "Europe/Berlin"
-	s, loc, err := Parse("0 3 * * *", &berlin)
+	s, loc, err := Parse("0 3 * * *", &berlin, "spec.timeZone")
 	if err != nil {
 		t.Fatal(err)
 	}
