@@ -165,12 +165,12 @@ var _ = Describe("admission rules", func() {
 		}
 	})
 
-	It("allows turning TLS on for a cluster without TLS, and not off again", func(ctx SpecContext) {
+	It("refuses turning TLS on for a running cluster without TLS: its members' URLs are not migrated yet", func(ctx SpecContext) {
 		u := newObject("EtcdCluster", map[string]any{"tls": map[string]any{"enabled": false}})
 		created(ctx, u)
-		Expect(patch(ctx, u, map[string]any{"spec": map[string]any{"tls": map[string]any{"enabled": true}}})).To(Succeed())
-		refused(patch(ctx, u, map[string]any{"spec": map[string]any{"tls": map[string]any{"enabled": false}}}),
-			"TLS cannot be turned off on a running cluster (a security downgrade): create a new cluster with tls.enabled false and restore a backup into it")
+		refused(patch(ctx, u, map[string]any{"spec": map[string]any{"tls": map[string]any{"enabled": true}}}),
+			"spec.tls.enabled", "TLS cannot be turned on for a running cluster yet")
+		Expect(patch(ctx, u, map[string]any{"spec": map[string]any{"tls": map[string]any{"enabled": false}}})).To(Succeed(), "an unchanged value is accepted")
 	})
 
 	It("checks a changed quota against the volume", func(ctx SpecContext) {
