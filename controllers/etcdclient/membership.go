@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	"google.golang.org/grpc/status"
 )
 
 // ErrLearnerNotReady: etcd refused to promote a learner that has not caught
@@ -30,11 +31,22 @@ func RefusedForNow(err error) bool {
 // that received it stopped: etcd stops a member right after removing it
 // ("etcdserver: server stopped", etcd's rpctypes.ErrStopped), so the answer
 // to a removal sent to the member being removed, or any request a client
-// sent to it just before, is lost. During a scale-down this is expected;
-// the next pass sees from a fresh member list whether the change happened.
+// sent to it just before, is lost. A request that reached its raft node as
+// it stopped fails with raft's own ErrStopped ("raft: stopped"), which etcd
+// does not translate: gRPC code Unknown with that message. During a
+// scale-down this is expected; the next pass sees from a fresh member list
+// whether the change happened.
 func FromStoppingMember(err error) bool {
-	return errors.Is(err, rpctypes.ErrStopped) || errors.Is(err, rpctypes.ErrGRPCStopped)
+	if errors.Is(err, rpctypes.ErrStopped) || errors.Is(err, rpctypes.ErrGRPCStopped) {
+		return true
+	}
+	var se interface{ GRPCStatus() *status.Status }
+	return errors.As(err, &se) && se.GRPCStatus().Message() == raftStopped
 }
+
+// raftStopped is the message of go.etcd.io/raft/v3's ErrStopped (the
+// operator does not link raft).
+const raftStopped = "raft: stopped"
 
 func (c *client) AddLearner(ctx context.Context, peerURL string) (uint64, error) {
 	ctx, cancel := context.WithTimeout(ctx, RequestTimeout)

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 func TestRefusedForNow(t *testing.T) {
@@ -36,6 +38,8 @@ func TestFromStoppingMember(t *testing.T) {
 		{fmt.Errorf("adding learner x: %w", rpctypes.ErrUnhealthy), false},
 		{fmt.Errorf("removing member 4: %w", rpctypes.ErrStopped), true},
 		{fmt.Errorf("removing member 4: %w", rpctypes.Error(rpctypes.ErrGRPCStopped)), true},
+		{fmt.Errorf("reading auth status: %w", status.Error(codes.Unknown, "raft: stopped")), true},
+		{fmt.Errorf("reading auth status: %w", status.Error(codes.Unknown, "raft: something else")), false},
 	} {
 		if got := FromStoppingMember(tc.err); got != tc.want {
 			t.Errorf("FromStoppingMember(%v) = %v, want %v", tc.err, got, tc.want)
