@@ -2,8 +2,11 @@ package history
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -12,7 +15,8 @@ type FinalReads struct {
 	Revision int64            // store revision of the read
 	Latest   map[string]Event // each key's current value and mod revision
 	// Replay is the prefix's full change history from the history's start
-	// revision through Revision, read with a fresh watch; nil if not read.
+	// revision through Revision, read with a fresh watch; nil if not read
+	// (the history was compacted).
 	Replay []Event
 }
 
@@ -29,6 +33,14 @@ func ReadFinal(ctx context.Context, c *clientv3.Client, h History) (FinalReads, 
 		f.Latest[string(kv.Key)] = Event{Type: EventPut, Key: string(kv.Key), Value: string(kv.Value), Revision: kv.ModRevision}
 	}
 	s, err := Watch(ctx, c, h.Prefix, h.StartRevision+1).Wait(ctx, f.Revision)
+	if errors.Is(err, rpctypes.ErrCompacted) || (err != nil && strings.Contains(err.Error(), rpctypes.ErrCompacted.Error())) {
+		// The fault compacted the history (NOSPACE recovery and
+		// defragmentation compact by design): the replay cannot be read.
+		// Replay stays nil, so LostAcknowledged checks the final values
+		// only; the watch the caller opened before the fault still carries
+		// every change to CheckWatch.
+		return f, nil
+	}
 	if err != nil {
 		return f, fmt.Errorf("replaying changes under %q from revision %d: %w", h.Prefix, h.StartRevision+1, err)
 	}
