@@ -52,8 +52,15 @@ func memberEnvironment(t *testing.T, c *etcdv1.EtcdCluster, o render.Options, bo
 		t.Fatal(err)
 	}
 	env[contract.EnvConfigFile] = options
-	// TLS directories are Secrets mounted in the pod: their files are the
-	// Secret's keys, as the operator writes them.
+	mountTLSDirs(t, dir, env)
+	return env
+}
+
+// mountTLSDirs stands in for the TLS Secrets mounted in a pod: each TLS
+// directory the environment names becomes a directory under dir holding
+// the Secret's keys, as the operator writes them.
+func mountTLSDirs(t *testing.T, dir string, env map[string]string) {
+	t.Helper()
 	for _, name := range []string{contract.EnvServerTLSDir, contract.EnvPeerTLSDir} {
 		if env[name] == "" {
 			continue
@@ -69,7 +76,6 @@ func memberEnvironment(t *testing.T, c *etcdv1.EtcdCluster, o render.Options, bo
 		}
 		env[name] = d
 	}
-	return env
 }
 
 func TestRenderedMemberEnvironmentStartsQuorumEtcd(t *testing.T) {

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
@@ -52,21 +51,7 @@ func preflightEnvironment(t *testing.T, c *etcdv1.EtcdCluster, o render.Options,
 		t.Fatal(err)
 	}
 	env["QUORUM_CONFIG_FILE"] = options
-	for _, name := range []string{"QUORUM_SERVER_TLS_DIR", "QUORUM_PEER_TLS_DIR"} {
-		if env[name] == "" {
-			continue
-		}
-		d := filepath.Join(dir, strings.ToLower(name))
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			t.Fatal(err)
-		}
-		for _, key := range []string{corev1.TLSCertKey, corev1.TLSPrivateKeyKey, "ca.crt"} {
-			if err := os.WriteFile(filepath.Join(d, key), []byte("pem"), 0o600); err != nil {
-				t.Fatal(err)
-			}
-		}
-		env[name] = d
-	}
+	mountTLSDirs(t, dir, env)
 	return env
 }
 
