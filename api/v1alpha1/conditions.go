@@ -67,6 +67,10 @@ const (
 	// ReasonRestoringInPlace: an EtcdRestore is replacing every member's
 	// data with a snapshot; membership changes and rollouts wait.
 	ReasonRestoringInPlace = "RestoringInPlace"
+	// ReasonTLSMigrating: TLS was turned on for a running cluster and its
+	// members are moving from http to https one at a time; the message
+	// names the phase (status.tlsMigration.phase) and what comes next.
+	ReasonTLSMigrating = "TLSMigrating"
 	// ReasonReconcileError: a step of the last pass failed; the message says which.
 	ReasonReconcileError = "ReconcileError"
 )

@@ -463,6 +463,11 @@ type EtcdClusterStatus struct {
 	// Storage is what the member volumes really have.
 	// +optional
 	Storage *StorageStatus `json:"storage,omitempty"`
+	// TLSMigration is the move of a running cluster's members from http
+	// to https after spec.tls.enabled was turned on; absent when none is
+	// under way.
+	// +optional
+	TLSMigration *TLSMigrationStatus `json:"tlsMigration,omitempty"`
 }
 
 // StorageStatus is what the member claims have, as opposed to what

@@ -147,9 +147,11 @@ func (c *EtcdCluster) MemberHost(i int, domain string) string {
 	return contract.MemberHost(c.MemberName(i), c.PeerServiceName(), c.Namespace, domain)
 }
 
-// Scheme is https when TLS is on, http otherwise.
+// Scheme is the scheme every member serves clients on: https when TLS is
+// on (ClientTLS), http otherwise and in the first phases of a TLS
+// migration.
 func (c *EtcdCluster) Scheme() string {
-	if c.TLSEnabled() {
+	if c.ClientTLS() {
 		return "https"
 	}
 	return "http"

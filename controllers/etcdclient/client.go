@@ -96,6 +96,9 @@ type Client interface {
 	Promote(ctx context.Context, leaderEndpoint string, id uint64) error
 	// Remove removes a member by ID.
 	Remove(ctx context.Context, id uint64) error
+	// UpdatePeerURLs sets the peer URLs of member id (etcd's
+	// MemberUpdate): the other members reach it there from then on.
+	UpdatePeerURLs(ctx context.Context, id uint64, peerURLs []string) error
 	// MoveLeader asks the leader, reached at leaderEndpoint, to hand
 	// leadership to the member target.
 	MoveLeader(ctx context.Context, leaderEndpoint string, target uint64) error

@@ -98,6 +98,15 @@ func (c *client) Remove(ctx context.Context, id uint64) error {
 	return nil
 }
 
+func (c *client) UpdatePeerURLs(ctx context.Context, id uint64, peerURLs []string) error {
+	ctx, cancel := context.WithTimeout(ctx, RequestTimeout)
+	defer cancel()
+	if _, err := c.c.MemberUpdate(ctx, id, peerURLs); err != nil {
+		return fmt.Errorf("updating the peer URLs of member %x to %v: %w", id, peerURLs, err)
+	}
+	return nil
+}
+
 // MoveLeader must reach the leader itself, so it uses a short-lived client
 // pinned to the leader's endpoint.
 func (c *client) MoveLeader(ctx context.Context, leaderEndpoint string, target uint64) error {

@@ -174,3 +174,33 @@ func retry(t *testing.T, f func() error) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// TestUpdatePeerURLs moves a member's peer URL through the cluster API
+// and reads it back from the member list.
+func TestUpdatePeerURLs(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	a := newNode(t, "a")
+	startMember(t, a, fmt.Sprintf("a=%s", a.peer), "new")
+	<-a.etcd.Server.ReadyNotify()
+	cl, err := New(Config{Endpoints: []string{a.client.String()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	_, members, err := cl.MemberList(ctx)
+	if err != nil || len(members) != 1 {
+		t.Fatalf("member list = %v, %v", members, err)
+	}
+	moved := "https://" + a.peer.Host
+	if err := cl.UpdatePeerURLs(ctx, members[0].ID, []string{moved}); err != nil {
+		t.Fatalf("UpdatePeerURLs: %v", err)
+	}
+	_, members, err = cl.MemberList(ctx)
+	if err != nil || len(members) != 1 || strings.Join(members[0].PeerURLs, ",") != moved {
+		t.Fatalf("member list after the update = %+v, %v; want peer URL %s", members, err, moved)
+	}
+	if err := cl.UpdatePeerURLs(ctx, members[0].ID+1, []string{moved}); err == nil {
+		t.Error("UpdatePeerURLs of an unknown member succeeded")
+	}
+}

@@ -54,8 +54,8 @@ func (r *Reconciler) ensureAuth(ctx context.Context, p *pass) error {
 		return err
 	}
 	clusterID := fmt.Sprintf("%x", p.obs.clusterID)
-	action := decideAuth(c.TLSEnabled(), on, p.rootPassword, password, rec, clusterID)
-	log.FromContext(ctx).V(1).Info("auth decision", "action", action, "authEnabled", on, "tls", c.TLSEnabled(),
+	action := decideAuth(c.ClientTLS(), on, p.rootPassword, password, rec, clusterID)
+	log.FromContext(ctx).V(1).Info("auth decision", "action", action, "authEnabled", on, "clientTLS", c.ClientTLS(),
 		"recordedForClusterID", rec.ClusterID, "clusterID", clusterID, "authenticatedWithSecretPassword", p.rootPassword == password)
 	applied := passwordRecord{Password: password, ClusterID: clusterID}
 	switch action {
@@ -68,7 +68,7 @@ func (r *Reconciler) ensureAuth(ctx context.Context, p *pass) error {
 		}
 		r.Recorder.Eventf(c, nil, corev1.EventTypeNormal, "AuthEnabled", "EnableAuth", "etcd authentication enabled; root password in secret %s", c.RootPasswordSecretName())
 	case authChangePassword:
-		if !c.TLSEnabled() {
+		if !c.ClientTLS() {
 			// Record the new password as pending first: if the operator
 			// stops after the change, the next pass still has it to try.
 			if err := r.writeRecord(ctx, c, passwordRecord{Password: p.rootPassword, Pending: password, ClusterID: rec.ClusterID}); err != nil {

@@ -33,6 +33,13 @@ func (r *Reconciler) reconcileMembership(ctx context.Context, p *pass) error {
 	if p.boot.State != render.StateExisting || p.client == nil || p.inPlace != nil || p.stsReplacing {
 		return nil
 	}
+	if phase := c.TLSMigrating(); phase != "" {
+		// Peer URLs move between schemes and ports meanwhile, and a new
+		// member could not be told which to use: scaling waits (the TLS
+		// migration's Progressing message says so).
+		log.FromContext(ctx).V(1).Info("membership decision: wait for the TLS migration", "phase", phase)
+		return nil
+	}
 	if err := r.updateJoinList(ctx, p); err != nil {
 		return err
 	}

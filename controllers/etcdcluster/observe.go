@@ -3,6 +3,7 @@ package etcdcluster
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
@@ -88,15 +89,33 @@ func (r *Reconciler) memberName(c *etcdv1.EtcdCluster, m etcdclient.Member) stri
 	return ""
 }
 
-// ordinalOfPeerURL finds the ordinal whose advertised peer URL is url,
+// ordinalOfPeerURL finds the ordinal whose host the peer URL names,
 // among the largest number of members a cluster may have and some slack.
-func ordinalOfPeerURL(c *etcdv1.EtcdCluster, url, domain string) (int, bool) {
+// The scheme and port are not compared: a TLS migration moves them.
+func ordinalOfPeerURL(c *etcdv1.EtcdCluster, raw, domain string) (int, bool) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return 0, false
+	}
 	for o := 0; o < maxOrdinal; o++ {
-		if c.MemberPeerURL(o, domain) == url {
+		if c.MemberHost(o, domain) == u.Hostname() {
 			return o, true
 		}
 	}
 	return 0, false
+}
+
+// servedURL is a member's advertised client URL in the scheme every
+// member serves now (EtcdCluster.Scheme): during a TLS migration a member
+// may advertise https while the operator still talks http to all, or the
+// other way round; both are served on the one client port.
+func servedURL(c *etcdv1.EtcdCluster, advertised string) string {
+	u, err := url.Parse(advertised)
+	if err != nil {
+		return advertised
+	}
+	u.Scheme = c.Scheme()
+	return u.String()
 }
 
 // maxOrdinal bounds the ordinals searched for a peer URL: spec.replicas is
@@ -104,7 +123,9 @@ func ordinalOfPeerURL(c *etcdv1.EtcdCluster, url, domain string) (int, bool) {
 const maxOrdinal = 32
 
 // clientConfig builds the connection settings for a cluster: every member's
-// client URL, and the root client certificate when TLS is on. The second
+// client URL in the scheme every member serves (EtcdCluster.Scheme: http
+// in the first phases of a TLS migration), and the root client
+// certificate when that is https. The second
 // result identifies the credentials, so a renewed certificate reconnects.
 // Passwords (TLS off) are added by connect.
 func (r *Reconciler) clientConfig(ctx context.Context, c *etcdv1.EtcdCluster, replicas int32) (etcdclient.Config, string, error) {
@@ -112,7 +133,7 @@ func (r *Reconciler) clientConfig(ctx context.Context, c *etcdv1.EtcdCluster, re
 	for i := 0; i < int(replicas); i++ {
 		cfg.Endpoints = append(cfg.Endpoints, c.MemberClientURL(i, r.Render.Domain()))
 	}
-	if !c.TLSEnabled() {
+	if !c.ClientTLS() {
 		return cfg, "plain", nil
 	}
 	s := &corev1.Secret{}
@@ -137,7 +158,7 @@ func (r *Reconciler) connect(ctx context.Context, c *etcdv1.EtcdCluster, replica
 		return nil, "", err
 	}
 	key := types.NamespacedName{Namespace: c.Namespace, Name: c.Name}
-	if c.TLSEnabled() || !c.AuthEnabled() {
+	if c.ClientTLS() || !c.AuthEnabled() {
 		cl, err := r.Clients.Get(key, credsVersion, cfg)
 		return cl, "", err
 	}
@@ -225,7 +246,7 @@ func (r *Reconciler) observe(ctx context.Context, p *pass) error {
 			continue
 		}
 		started++
-		st, err := cl.Status(ctx, m.ClientURLs[0])
+		st, err := cl.Status(ctx, servedURL(c, m.ClientURLs[0]))
 		if err != nil {
 			ms.Error = err.Error()
 		} else {

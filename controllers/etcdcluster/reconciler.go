@@ -115,6 +115,7 @@ type pass struct {
 	outdated      int                 // pods still to restart with the new template
 	rolloutReason string              // what the rollout step is doing or waiting for
 	rolloutHalt   *rolloutHalt        // why the rollout cannot go on (stuck, blocked), if so
+	tlsMessage    string              // what the TLS migration does or waits for, while one is under way
 	maint         *maintenance.Action // the maintenance planner's choice this pass, if it ran
 	maintBusy     bool                // maintenance has work left: come back soon
 	volumes       *volumePlan         // the volumes step's decision, when member claims exist
@@ -132,6 +133,8 @@ type pass struct {
 //     allows it; status.storage.capacity records what they really have
 //     (a derived quota follows it, see volumes.go);
 //  1. certificates: CA and leaf Secrets exist, are valid and not near expiry;
+//     (tls migration: the phase of a TLS migration under way, which the
+//     renderers follow, see tlsmigration_plan.go;)
 //  2. config: the ConfigMap with etcd options and bootstrap state;
 //     (formation: a finalizer while the cluster has never formed, so that
 //     deleting it deletes its claims, see finalize.go;)
@@ -149,6 +152,8 @@ type pass struct {
 //     learner, scale down by member ID), chosen by membership.Plan;
 //  8. rollout: restart one member whose pod runs an old template, health
 //     gated, followers first, leader last after moving its leadership;
+//     (tls migration step: end a phase of a TLS migration, or move one
+//     member's peer URL;)
 //  9. auth: root user and authentication on, once a quorum is healthy;
 //  10. maintenance: at most one storage-maintenance action (NOSPACE
 //     recovery, defragmentation), chosen by maintenance.Plan; see
@@ -187,6 +192,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	stepErr := steps.Run(ctx, p, []steps.Step[*pass]{
 		{Name: "volumes", Run: r.growVolumes},
 		{Name: "certificates", Run: r.ensureCertificates},
+		{Name: "tls migration", Run: r.resumeTLSMigration},
 		{Name: "config", Run: r.applyConfig},
 		{Name: "formation", Run: r.trackFormation},
 		{Name: "services", Run: r.applyServices},
@@ -200,6 +206,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		{Name: "finish restore", Run: r.finishRestore},
 		{Name: "membership", Run: r.reconcileMembership},
 		{Name: "rollout", Run: r.rollout},
+		{Name: "tls migration step", Run: r.advanceTLSMigration},
 		{Name: "auth", Run: r.ensureAuth},
 		{Name: "maintenance", Run: r.maintain},
 	})

@@ -133,6 +133,8 @@ func progressing(c *etcdv1.EtcdCluster, p *pass, pods podProblems, stepErr error
 	case p.rolloutHalt != nil:
 		// Stuck or blocked: nothing more happens until the spec changes.
 		return no(p.rolloutHalt.Reason, p.rolloutHalt.Message)
+	case p.tlsMessage != "":
+		return yes(etcdv1.ReasonTLSMigrating, p.tlsMessage+pods.because())
 	case p.outdated > 0:
 		return yes(etcdv1.ReasonRollingOut, fmt.Sprintf("%d member(s) to restart with the new spec: %s%s", p.outdated, p.rolloutReason, pods.because()))
 	case p.stsReplacing:

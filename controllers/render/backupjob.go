@@ -83,7 +83,7 @@ func BackupJob(b *etcdv1.EtcdBackup, c *etcdv1.EtcdCluster, o Options) *batchv1.
 		mounts: []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}},
 	}
 	switch {
-	case c.TLSEnabled():
+	case c.ClientTLS():
 		st.addSecret("client-tls", c.ClientSecretName(), ClientTLSDir, nil)
 		args = append(args, "--tls-dir="+ClientTLSDir)
 	case c.AuthEnabled():

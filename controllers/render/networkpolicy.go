@@ -6,6 +6,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
+	"quorum.dev/etcd-operator/internal/contract"
 )
 
 // NetworkPolicy admits peer traffic from members only, client traffic from
@@ -26,16 +27,21 @@ func NetworkPolicy(c *etcdv1.EtcdCluster, operatorNamespace string) *networkingv
 				MatchLabels: map[string]string{"kubernetes.io/metadata.name": operatorNamespace}}})
 		}
 	}
+	ingress := []networkingv1.NetworkPolicyIngressRule{
+		{Ports: port(etcdv1.PeerPort), From: []networkingv1.NetworkPolicyPeer{members}},
+		clientRule,
+		{Ports: port(etcdv1.MetricsPort)},
+	}
+	if TLSMigrationStep(c) != "" {
+		// Peers reach each other over https at the migration port too.
+		ingress = append(ingress, networkingv1.NetworkPolicyIngressRule{Ports: port(contract.PeerMigrationPort), From: []networkingv1.NetworkPolicyPeer{members}})
+	}
 	return &networkingv1.NetworkPolicy{
 		ObjectMeta: objectMeta(c, c.NetworkPolicyName(), "etcd"),
 		Spec: networkingv1.NetworkPolicySpec{
 			PodSelector: metav1.LabelSelector{MatchLabels: c.SelectorLabels()},
 			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
-			Ingress: []networkingv1.NetworkPolicyIngressRule{
-				{Ports: port(etcdv1.PeerPort), From: []networkingv1.NetworkPolicyPeer{members}},
-				clientRule,
-				{Ports: port(etcdv1.MetricsPort)},
-			},
+			Ingress:     ingress,
 		},
 	}
 }

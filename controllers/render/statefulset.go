@@ -181,6 +181,14 @@ func container(c *etcdv1.EtcdCluster, o Options) corev1.Container {
 			FailureThreshold: failures,
 		}
 	}
+	ports := []corev1.ContainerPort{
+		{Name: "client", ContainerPort: etcdv1.ClientPort, Protocol: corev1.ProtocolTCP},
+		{Name: "peer", ContainerPort: etcdv1.PeerPort, Protocol: corev1.ProtocolTCP},
+		{Name: "metrics", ContainerPort: etcdv1.MetricsPort, Protocol: corev1.ProtocolTCP},
+	}
+	if TLSMigrationStep(c) != "" {
+		ports = append(ports, corev1.ContainerPort{Name: "peer-migration", ContainerPort: contract.PeerMigrationPort, Protocol: corev1.ProtocolTCP})
+	}
 	return corev1.Container{
 		Name:            ContainerName,
 		Image:           o.Image(c),
@@ -188,11 +196,7 @@ func container(c *etcdv1.EtcdCluster, o Options) corev1.Container {
 		Args:            []string{"serve"},
 		Env:             memberEnv(c, o),
 
-		Ports: []corev1.ContainerPort{
-			{Name: "client", ContainerPort: etcdv1.ClientPort, Protocol: corev1.ProtocolTCP},
-			{Name: "peer", ContainerPort: etcdv1.PeerPort, Protocol: corev1.ProtocolTCP},
-			{Name: "metrics", ContainerPort: etcdv1.MetricsPort, Protocol: corev1.ProtocolTCP},
-		},
+		Ports:        ports,
 		Resources:    c.Spec.Resources,
 		VolumeMounts: mounts,
 		// A member of a new cluster cannot be ready before its peers start:
@@ -264,6 +268,54 @@ func memberEnv(c *etcdv1.EtcdCluster, o Options) []corev1.EnvVar {
 			corev1.EnvVar{Name: "ETCDCTL_CERT", Value: ClientTLSDir + "/tls.crt"},
 			corev1.EnvVar{Name: "ETCDCTL_KEY", Value: ClientTLSDir + "/tls.key"},
 		)
+		if step := TLSMigrationStep(c); step != "" {
+			e = append(e, corev1.EnvVar{Name: contract.EnvTLSMigration, Value: step})
+		}
 	}
 	return e
+}
+
+// TLSMigrationStep is what members serve in the TLS migration phase of c
+// (contract.TLSMigrationListen or contract.TLSMigrationAdvertise), or ""
+// outside one and in its last phase (TLS only).
+func TLSMigrationStep(c *etcdv1.EtcdCluster) string {
+	switch c.TLSMigrating() {
+	case etcdv1.TLSMigrationListenHTTPS, etcdv1.TLSMigrationMovePeersToTLSPort:
+		return contract.TLSMigrationListen
+	case etcdv1.TLSMigrationAdvertiseHTTPS, etcdv1.TLSMigrationMovePeersBack:
+		return contract.TLSMigrationAdvertise
+	}
+	return ""
+}
+
+// PodTLSMigrationStep is the TLS migration step a pod template was
+// rendered for (its QUORUM_TLS_MIGRATION), "" if none.
+func PodTLSMigrationStep(spec *corev1.PodSpec) string {
+	for _, ctr := range spec.Containers {
+		if ctr.Name != ContainerName {
+			continue
+		}
+		for _, e := range ctr.Env {
+			if e.Name == contract.EnvTLSMigration {
+				return e.Value
+			}
+		}
+	}
+	return ""
+}
+
+// PodServesTLS reports whether a pod template was rendered with TLS (its
+// QUORUM_SERVER_TLS_DIR).
+func PodServesTLS(spec *corev1.PodSpec) bool {
+	for _, ctr := range spec.Containers {
+		if ctr.Name != ContainerName {
+			continue
+		}
+		for _, e := range ctr.Env {
+			if e.Name == contract.EnvServerTLSDir && e.Value != "" {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -49,8 +49,8 @@ func (s Settings) EmbedConfig(b Bootstrap) (*embed.Config, error) {
 	cfg.Dir = s.DataDir
 	cfg.WalDir = ""
 
-	cfg.ListenPeerUrls = []url.URL{s.ListenPeerURL}
-	cfg.ListenClientUrls = []url.URL{s.ListenClientURL}
+	cfg.ListenPeerUrls = append([]url.URL{s.ListenPeerURL}, s.ExtraListenPeerURLs...)
+	cfg.ListenClientUrls = append([]url.URL{s.ListenClientURL}, s.ExtraListenClientURLs...)
 	cfg.ListenClientHttpUrls = nil
 	cfg.ListenMetricsUrls = []url.URL{s.ListenMetricsURL}
 	cfg.AdvertisePeerUrls = []url.URL{s.AdvertisePeerURL}

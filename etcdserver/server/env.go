@@ -32,6 +32,7 @@ const (
 	EnvReadyTimeout        = contract.EnvReadyTimeout
 	EnvReplaceStaleData    = contract.EnvReplaceStaleData
 	EnvTerminationLog      = contract.EnvTerminationLog
+	EnvTLSMigration        = contract.EnvTLSMigration
 )
 
 // Defaults for optional variables.
@@ -102,6 +103,17 @@ func FromEnv(lookup LookupFunc) (Settings, error) {
 		JoinWait:          DefaultJoinWait,
 		TerminationLog:    get(EnvTerminationLog, DefaultTerminationLog),
 		ForceNewCluster:   forceNewClusterID(get(EnvForceNewCluster, ""), podName),
+		TLSMigration:      get(EnvTLSMigration, ""),
+	}
+
+	switch s.TLSMigration {
+	case "":
+	case contract.TLSMigrationListen, contract.TLSMigrationAdvertise:
+		if !s.ServerTLS.Enabled() || !s.PeerTLS.Enabled() {
+			errs = append(errs, fmt.Errorf("%s %q needs both %s and %s", EnvTLSMigration, s.TLSMigration, EnvServerTLSDir, EnvPeerTLSDir))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("%s must be %q or %q, got %q", EnvTLSMigration, contract.TLSMigrationListen, contract.TLSMigrationAdvertise, s.TLSMigration))
 	}
 
 	switch s.ClusterState {
@@ -158,12 +170,23 @@ func FromEnv(lookup LookupFunc) (Settings, error) {
 	}
 
 	host := MemberHost(podName, peerService, namespace, domain)
-	s.AdvertisePeerURL = hostURL(s.PeerTLS.Scheme(), host, PeerPort)
-	s.AdvertiseClientURL = hostURL(s.ServerTLS.Scheme(), host, ClientPort)
-	s.ListenPeerURL = hostURL(s.PeerTLS.Scheme(), listenHost, PeerPort)
-	s.ListenClientURL = hostURL(s.ServerTLS.Scheme(), listenHost, ClientPort)
+	clientScheme, peerScheme := s.ServerTLS.Scheme(), s.PeerTLS.Scheme()
+	switch s.TLSMigration {
+	case contract.TLSMigrationListen:
+		// Still http for everyone who asks; https listened on besides.
+		clientScheme, peerScheme = "http", "http"
+		s.ExtraListenClientURLs = []url.URL{hostURL("https", listenHost, ClientPort)}
+		s.ExtraListenPeerURLs = []url.URL{hostURL("https", listenHost, PeerMigrationPort)}
+	case contract.TLSMigrationAdvertise:
+		s.ExtraListenClientURLs = []url.URL{hostURL("http", listenHost, ClientPort)}
+		s.ExtraListenPeerURLs = []url.URL{hostURL("https", listenHost, PeerMigrationPort)}
+	}
+	s.AdvertisePeerURL = hostURL(peerScheme, host, PeerPort)
+	s.AdvertiseClientURL = hostURL(clientScheme, host, ClientPort)
+	s.ListenPeerURL = hostURL(peerScheme, listenHost, PeerPort)
+	s.ListenClientURL = hostURL(clientScheme, listenHost, ClientPort)
 	s.ListenMetricsURL = hostURL("http", listenHost, MetricsPort)
-	s.JoinEndpoints = ClientEndpoints(s.InitialCluster, s.Name, s.ServerTLS.Scheme(), ClientPort)
+	s.JoinEndpoints = ClientEndpoints(s.InitialCluster, s.Name, clientScheme, ClientPort)
 	return s, nil
 }
 

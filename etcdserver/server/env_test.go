@@ -1,6 +1,8 @@
 package server
 
 import (
+	"fmt"
+	"net/url"
 	"reflect"
 	"strings"
 	"testing"
@@ -153,6 +155,32 @@ func TestFromEnv(t *testing.T) {
 			env:     map[string]string{},
 			wantErr: []string{"POD_NAME is required", "POD_NAMESPACE is required", "QUORUM_PEER_SERVICE is required", "QUORUM_INITIAL_CLUSTER_STATE is required"},
 		},
+		{
+			name: "TLS migration, listen: http advertised, https listened on besides",
+			env:  with(map[string]string{EnvTLSMigration: "listen"}),
+			check: func(t *testing.T, s Settings) {
+				host := "demo-1.demo-peer.prod.svc.cluster.local"
+				got := fmt.Sprint(s.AdvertisePeerURL.String(), " ", s.AdvertiseClientURL.String(), " ", s.ListenPeerURL.String(), " ", s.ListenClientURL.String(), " ", urlStrings(s.ExtraListenPeerURLs), " ", urlStrings(s.ExtraListenClientURLs), " ", s.JoinEndpoints[0])
+				want := "http://" + host + ":2380 http://" + host + ":2379 http://0.0.0.0:2380 http://0.0.0.0:2379 [https://0.0.0.0:2382] [https://0.0.0.0:2379] http://demo-0.demo-peer.prod.svc.cluster.local:2379"
+				if got != want {
+					t.Errorf("URLs\n got %s\nwant %s", got, want)
+				}
+			},
+		},
+		{
+			name: "TLS migration, advertise: https advertised, http clients and the https peer port kept",
+			env:  with(map[string]string{EnvTLSMigration: "advertise"}),
+			check: func(t *testing.T, s Settings) {
+				host := "demo-1.demo-peer.prod.svc.cluster.local"
+				got := fmt.Sprint(s.AdvertisePeerURL.String(), " ", s.AdvertiseClientURL.String(), " ", s.ListenPeerURL.String(), " ", s.ListenClientURL.String(), " ", urlStrings(s.ExtraListenPeerURLs), " ", urlStrings(s.ExtraListenClientURLs), " ", s.JoinEndpoints[0])
+				want := "https://" + host + ":2380 https://" + host + ":2379 https://0.0.0.0:2380 https://0.0.0.0:2379 [https://0.0.0.0:2382] [http://0.0.0.0:2379] https://demo-0.demo-peer.prod.svc.cluster.local:2379"
+				if got != want {
+					t.Errorf("URLs\n got %s\nwant %s", got, want)
+				}
+			},
+		},
+		{name: "TLS migration needs TLS dirs", env: with(map[string]string{EnvTLSMigration: "listen", EnvPeerTLSDir: "<unset>"}), wantErr: []string{"QUORUM_TLS_MIGRATION \"listen\" needs both"}},
+		{name: "TLS migration step unknown", env: with(map[string]string{EnvTLSMigration: "both"}), wantErr: []string{`QUORUM_TLS_MIGRATION must be "listen" or "advertise", got "both"`}},
 		{name: "bad state", env: with(map[string]string{EnvInitialClusterState: "fresh"}), wantErr: []string{`must be "new" or "existing"`}},
 		{name: "new needs token", env: with(map[string]string{EnvClusterToken: "  "}), wantErr: []string{"QUORUM_CLUSTER_TOKEN is required"}},
 		{name: "pod name not a DNS label", env: with(map[string]string{EnvPodName: "Demo_1"}), wantErr: []string{"POD_NAME", "not a DNS label"}},
@@ -201,4 +229,12 @@ func TestInitialClusterRoundTrip(t *testing.T) {
 	if got := FormatInitialCluster(peers); got != in {
 		t.Errorf("round trip = %q, want %q", got, in)
 	}
+}
+
+func urlStrings(us []url.URL) []string {
+	out := make([]string, 0, len(us))
+	for _, u := range us {
+		out = append(out, u.String())
+	}
+	return out
 }

@@ -13,6 +13,8 @@ const (
 	ClientPort  = contract.ClientPort
 	PeerPort    = contract.PeerPort
 	MetricsPort = contract.MetricsPort
+	// PeerMigrationPort: see contract.PeerMigrationPort.
+	PeerMigrationPort = contract.PeerMigrationPort
 )
 
 // Cluster states accepted in QUORUM_INITIAL_CLUSTER_STATE.
@@ -94,8 +96,16 @@ type Settings struct {
 	// member list when joining an existing cluster.
 	JoinEndpoints []string
 
-	ListenPeerURL      url.URL
-	ListenClientURL    url.URL
+	ListenPeerURL   url.URL
+	ListenClientURL url.URL
+	// ExtraListenPeerURLs and ExtraListenClientURLs are listened on too,
+	// during a TLS migration only (see TLSMigration).
+	ExtraListenPeerURLs   []url.URL
+	ExtraListenClientURLs []url.URL
+	// TLSMigration is the step of a TLS migration the member serves
+	// (contract.TLSMigrationListen or contract.TLSMigrationAdvertise), or
+	// "" outside one.
+	TLSMigration       string
 	ListenMetricsURL   url.URL
 	AdvertisePeerURL   url.URL
 	AdvertiseClientURL url.URL

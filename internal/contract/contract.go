@@ -36,6 +36,27 @@ const (
 	// now, given to the in-place restore init container: it restores only
 	// while its own restore is the active one.
 	EnvActiveRestoreID = "QUORUM_ACTIVE_RESTORE_ID"
+	// EnvTLSMigration is a step of turning TLS on for a running cluster
+	// (TLSMigrationListen or TLSMigrationAdvertise); empty outside one.
+	// It needs both TLS dirs.
+	EnvTLSMigration = "QUORUM_TLS_MIGRATION"
+)
+
+// Values of EnvTLSMigration: what a member serves while a running cluster
+// moves from http to https (the operator's migration, see
+// controllers/etcdcluster/tlsmigration.go). Clients are served on
+// ClientPort in both schemes (etcd multiplexes one port when
+// listen-client-urls names it as http and https); peers, whose listener
+// cannot mix schemes, are served on PeerPort and PeerMigrationPort.
+const (
+	// TLSMigrationListen: clients on http and https, advertising http;
+	// peers on http PeerPort and https PeerMigrationPort, advertising
+	// http PeerPort.
+	TLSMigrationListen = "listen"
+	// TLSMigrationAdvertise: clients on http and https, advertising https;
+	// peers on https PeerPort and https PeerMigrationPort, advertising
+	// https PeerPort.
+	TLSMigrationAdvertise = "advertise"
 )
 
 // Values of EnvInitialClusterState.
@@ -49,6 +70,9 @@ const (
 	ClientPort  = 2379
 	PeerPort    = 2380
 	MetricsPort = 2381
+	// PeerMigrationPort serves peers over https while PeerPort still
+	// serves them over http, during a TLS migration only.
+	PeerMigrationPort = 2382
 )
 
 // DefaultClusterDomain is the DNS suffix when none is configured.
