@@ -46,7 +46,10 @@ const (
 	// quorum, remove the last voter) or a member is not understood.
 	ReasonScaleRefused = "ScaleRefused"
 	// ReasonAuthSecretMissing: the named root password Secret is missing or
-	// has no "password" key.
+	// has no "password" key. While the password last applied to etcd is
+	// recorded, the operator keeps using it (Available follows etcd) and
+	// Degraded carries this reason; a generated Secret gets its key back
+	// from the record instead, with a Warning event of this reason.
 	ReasonAuthSecretMissing = "AuthSecretMissing"
 	// ReasonCertificateInvalid: a user-supplied TLS Secret is missing or
 	// does not hold a certificate, key and CA.
