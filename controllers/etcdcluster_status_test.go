@@ -86,16 +86,24 @@ var _ = Describe("EtcdCluster status", func() {
 		}, timeout, poll).Should(Succeed())
 	})
 
-	It("deletes the claims of a cluster that never formed, and keeps those of one that formed", func(ctx SpecContext) {
+	It("deletes the claims and credentials Secrets of a cluster that never formed, and keeps those of one that formed", func(ctx SpecContext) {
 		ns := newNamespace(ctx)
-		for _, name := range []string{"never", "formed"} {
+		Expect(k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "mine", Namespace: ns}, Data: map[string][]byte{"password": []byte("hunter2hunter2")}})).To(Succeed())
+		for _, name := range []string{"never", "formed", "byo"} {
 			c := &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, Spec: etcdv1.EtcdClusterSpec{Replicas: ptr.To[int32](1)}}
+			if name == "byo" {
+				c.Spec.Auth.RootPasswordSecretName = "mine"
+			}
 			Expect(k8s.Create(ctx, c)).To(Succeed())
 			Eventually(func(g Gomega) {
 				g.Expect(get(ctx, ns, name, c)()).To(Succeed())
 				g.Expect(c.Finalizers).To(ContainElement("etcd.quorum.dev/unformed-claims"), "a new cluster carries the finalizer")
+				g.Expect(get(ctx, ns, c.RootPasswordSecretName(), &corev1.Secret{})()).To(Succeed())
 			}, timeout, poll).Should(Succeed())
 			memberClaim(ctx, c, 0)
+			// The record, as the auth step writes it (no etcd runs here).
+			Expect(k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: c.RootPasswordRecordSecretName(), Namespace: ns, Labels: c.Labels()},
+				Data: map[string][]byte{"password": []byte("applied")}})).To(Succeed())
 		}
 
 		By("forming one of them: the finalizer goes")
@@ -110,22 +118,30 @@ var _ = Describe("EtcdCluster status", func() {
 			g.Expect(controllerutil.ContainsFinalizer(c, "etcd.quorum.dev/unformed-claims")).To(BeFalse())
 		}, timeout, poll).Should(Succeed())
 
-		By("deleting both")
-		for _, name := range []string{"never", "formed"} {
+		By("deleting them")
+		for _, name := range []string{"never", "formed", "byo"} {
 			Expect(k8s.Delete(ctx, &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}})).To(Succeed())
 			Eventually(func() bool { return apierrors.IsNotFound(get(ctx, ns, name, &etcdv1.EtcdCluster{})()) }, timeout, poll).Should(BeTrue())
 		}
 		Eventually(claimGone(ctx, ns, "data-never-0"), timeout, poll).Should(Succeed())
+		Eventually(claimGone(ctx, ns, "data-byo-0"), timeout, poll).Should(Succeed())
+		for _, name := range []string{"never-root-password", "never-root-password-applied", "byo-root-password-applied"} {
+			Eventually(func() bool { return apierrors.IsNotFound(get(ctx, ns, name, &corev1.Secret{})()) }, timeout, poll).Should(BeTrue(), "secret %s", name)
+		}
 		kept := &corev1.PersistentVolumeClaim{}
 		Consistently(func(g Gomega) {
 			g.Expect(get(ctx, ns, "data-formed-0", kept)()).To(Succeed())
 			g.Expect(kept.DeletionTimestamp).To(BeNil())
+			for _, name := range []string{"formed-root-password", "formed-root-password-applied"} {
+				g.Expect(get(ctx, ns, name, &corev1.Secret{})()).To(Succeed(), "a formed cluster's Secrets live as long as its kept claims")
+			}
+			g.Expect(get(ctx, ns, "mine", &corev1.Secret{})()).To(Succeed(), "a Secret the user names is never deleted")
 		}, 2*time.Second, poll).Should(Succeed(), "a formed cluster's claims are kept")
 		Eventually(func(g Gomega) {
 			evs := &eventsv1.EventList{}
 			g.Expect(k8s.List(ctx, evs, client.InNamespace(ns))).To(Succeed())
 			g.Expect(evs.Items).To(ContainElement(And(HaveField("Reason", "ClaimsDeleted"), HaveField("Regarding.Name", "never"),
-				HaveField("Note", ContainSubstring("data-never-0")))))
+				HaveField("Note", And(ContainSubstring("data-never-0"), ContainSubstring("deleted secrets never-root-password, never-root-password-applied"))))))
 		}, timeout, poll).Should(Succeed())
 	})
 })

@@ -46,7 +46,10 @@ const (
 	// quorum, remove the last voter) or a member is not understood.
 	ReasonScaleRefused = "ScaleRefused"
 	// ReasonAuthSecretMissing: the named root password Secret is missing or
-	// has no "password" key.
+	// has no "password" key. While the password last applied to etcd is
+	// recorded, the operator keeps using it (Available follows etcd) and
+	// Degraded carries this reason; a generated Secret gets its key back
+	// from the record instead, with a Warning event of this reason.
 	ReasonAuthSecretMissing = "AuthSecretMissing"
 	// ReasonCertificateInvalid: a user-supplied TLS Secret is missing or
 	// does not hold a certificate, key and CA.
@@ -119,11 +122,14 @@ const (
 // Condition type and reasons of EtcdCluster for volume growth
 // (spec.storage.size raised; medium PersistentVolume only).
 const (
-	// ConditionVolumesGrown is True when every member claim has the size
-	// spec.storage.size asks for; False while claims grow or when they
-	// cannot. Members keep running on their claims either way.
+	// ConditionVolumesGrown is True when every bound member claim has the
+	// size spec.storage.size asks for; False while claims grow or when they
+	// cannot. Members keep running on their claims either way. It is set
+	// once a member claim is bound: a claim not bound yet has no volume to
+	// grow.
 	ConditionVolumesGrown = "VolumesGrown"
-	// ReasonVolumesAtSize: every member claim has the asked size.
+	// ReasonVolumesAtSize: every bound member claim has the asked size (the
+	// message names claims not bound yet).
 	ReasonVolumesAtSize = "VolumesAtSize"
 	// ReasonVolumeExpanding: member claims were asked to grow; the
 	// StorageClass's resizer is growing them. Also Progressing's reason

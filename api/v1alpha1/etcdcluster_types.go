@@ -424,9 +424,13 @@ type EtcdClusterStatus struct {
 	// Replicas is the number of member pods.
 	// +optional
 	Replicas int32 `json:"replicas,omitempty"`
-	// ReadyReplicas is the number of ready member pods.
+	// ReadyReplicas is the number of ready member pods. Never omitted, so
+	// that 0 shows as 0 in the list view's READY column (a status patch
+	// from 3 to 0 writes 0, not a removal; the default fills it in a
+	// status written before it was set).
+	// +kubebuilder:default=0
 	// +optional
-	ReadyReplicas int32 `json:"readyReplicas,omitempty"`
+	ReadyReplicas int32 `json:"readyReplicas"`
 	// Selector is the pod label selector, for the scale subresource.
 	// +optional
 	Selector string `json:"selector,omitempty"`

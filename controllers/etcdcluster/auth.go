@@ -38,12 +38,17 @@ func (r *Reconciler) ensureAuth(ctx context.Context, p *pass) error {
 	if !c.AuthEnabled() {
 		return nil
 	}
-	password, err := r.rootPassword(ctx, c)
+	password, missing, err := r.rootPassword(ctx, c)
 	if err != nil {
 		return err
 	}
+	p.passwordKeyMissing = missing
 	if p.client == nil || !p.obs.quorate() {
 		return nil
+	}
+	if missing != nil && p.rootPassword != "" {
+		// Keep whatever etcd accepted: nothing to change to.
+		password = p.rootPassword
 	}
 	rec, _, err := r.readRecord(ctx, c)
 	if err != nil {
@@ -95,29 +100,85 @@ func (r *Reconciler) ensureAuth(ctx context.Context, p *pass) error {
 // rootPassword reads the root password, generating its Secret when the
 // spec names none. A generated Secret left by an earlier cluster of the
 // same name (kept with its volumes) is adopted.
-func (r *Reconciler) rootPassword(ctx context.Context, c *etcdv1.EtcdCluster) (string, error) {
+//
+// A Secret without a "password" key (emptied by hand, or by a tool that
+// syncs it) never makes the operator lose the password etcd has: the
+// record (<name>-root-password-applied, see credentials.go) still holds
+// the one last applied.
+//   - The generated Secret is the operator's own: its key is restored from
+//     the record, with a Warning event AuthSecretMissing saying so.
+//   - A Secret the user names is never written: the record's password is
+//     returned, root's password is left as it is, and missing (reason
+//     AuthSecretMissing) says what is wrong and what to do; the caller
+//     reports it in Degraded.
+//   - With nothing recorded (auth was never enabled) there is no password
+//     at all: the error is a *specError with reason AuthSecretMissing.
+func (r *Reconciler) rootPassword(ctx context.Context, c *etcdv1.EtcdCluster) (pw string, missing *specError, err error) {
 	name := c.RootPasswordSecretName()
 	s := &corev1.Secret{}
-	err := r.reader(c.Spec.Auth.RootPasswordSecretName != "").Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: name}, s)
+	err = r.reader(c.Spec.Auth.RootPasswordSecretName != "").Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: name}, s)
 	switch {
 	case apierrors.IsNotFound(err) && c.Spec.Auth.RootPasswordSecretName != "":
-		return "", &specError{etcdv1.ReasonAuthSecretMissing, fmt.Sprintf("root password secret %s not found", name)}
+		return "", nil, &specError{etcdv1.ReasonAuthSecretMissing, fmt.Sprintf("root password secret %s not found", name)}
 	case apierrors.IsNotFound(err):
-		return r.createPassword(ctx, c, name)
+		pw, err := r.createPassword(ctx, c, name)
+		return pw, nil, err
 	case err != nil:
-		return "", fmt.Errorf("reading secret %s: %w", name, err)
+		return "", nil, fmt.Errorf("reading secret %s: %w", name, err)
 	}
-	if c.Spec.Auth.RootPasswordSecretName == "" && s.Labels[etcdv1.LabelManagedBy] == etcdv1.ManagedByValue {
+	generated := c.Spec.Auth.RootPasswordSecretName == "" && s.Labels[etcdv1.LabelManagedBy] == etcdv1.ManagedByValue
+	if generated {
 		// Generated: it lives as long as the member volumes.
 		if err := r.keepWithVolumes(ctx, c, s); err != nil {
-			return "", err
+			return "", nil, err
 		}
 	}
-	pw := string(s.Data[keyPassword])
-	if pw == "" {
-		return "", &specError{etcdv1.ReasonAuthSecretMissing, fmt.Sprintf("secret %s has no %q key", name, keyPassword)}
+	if pw := string(s.Data[keyPassword]); pw != "" {
+		return pw, nil, nil
 	}
-	return pw, nil
+	return r.passwordKeyMissing(ctx, c, s, generated)
+}
+
+// passwordKeyMissing is rootPassword for a password Secret s without a
+// "password" key (see rootPassword).
+func (r *Reconciler) passwordKeyMissing(ctx context.Context, c *etcdv1.EtcdCluster, s *corev1.Secret, generated bool) (string, *specError, error) {
+	if generated {
+		// The cache may not have seen a restore made by the last pass.
+		fresh := &corev1.Secret{}
+		if err := r.reader(true).Get(ctx, client.ObjectKeyFromObject(s), fresh); err != nil {
+			return "", nil, fmt.Errorf("reading secret %s: %w", s.Name, err)
+		}
+		if pw := string(fresh.Data[keyPassword]); pw != "" {
+			return pw, nil, nil
+		}
+	}
+	rec, _, err := r.readRecord(ctx, c)
+	if err != nil {
+		return "", nil, err
+	}
+	if rec.Password == "" {
+		return "", nil, &specError{etcdv1.ReasonAuthSecretMissing, fmt.Sprintf("secret %s has no %q key and no root password was applied to etcd yet: "+
+			"put the root password into key %q of secret %s", s.Name, keyPassword, keyPassword, s.Name)}
+	}
+	if generated {
+		patch := client.MergeFrom(s.DeepCopy())
+		if s.Data == nil {
+			s.Data = map[string][]byte{}
+		}
+		s.Data[keyPassword] = []byte(rec.Password)
+		if err := r.Patch(ctx, s, patch); err != nil {
+			return "", nil, fmt.Errorf("restoring key %q of secret %s: %w", keyPassword, s.Name, err)
+		}
+		log.FromContext(ctx).Info("restored the root password secret's key from the record", "secret", s.Name, "record", c.RootPasswordRecordSecretName())
+		r.Recorder.Eventf(c, nil, corev1.EventTypeWarning, etcdv1.ReasonAuthSecretMissing, "RestoreRootPassword",
+			"secret %s had no %q key; the operator put back the root password last applied to etcd (from secret %s); to change root's password, set a new one in key %q",
+			s.Name, keyPassword, c.RootPasswordRecordSecretName(), keyPassword)
+		return rec.Password, nil, nil
+	}
+	return rec.Password, &specError{etcdv1.ReasonAuthSecretMissing, fmt.Sprintf("secret %s has no %q key: the operator keeps using the root password "+
+		"last applied to etcd (recorded in secret %s) and changes nothing; put the root password into key %q of secret %s "+
+		"(the one etcd has is in key %q of secret %s)", s.Name, keyPassword, c.RootPasswordRecordSecretName(), keyPassword, s.Name,
+		recordKeyPassword, c.RootPasswordRecordSecretName())}, nil
 }
 
 func (r *Reconciler) createPassword(ctx context.Context, c *etcdv1.EtcdCluster, name string) (string, error) {

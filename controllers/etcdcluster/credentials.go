@@ -15,7 +15,11 @@ package etcdcluster
 //     new cluster ID, and its data carries the snapshot's password).
 //
 // The operator never writes into a Secret the user names (GitOps tools and
-// external secret stores own those); its memory lives in the record.
+// external secret stores own those); its memory lives in the record. A
+// password Secret that loses its "password" key does not lose the
+// password: the generated Secret gets it back from the record; with a
+// user's Secret the operator keeps using the record's and reports Degraded
+// AuthSecretMissing (see rootPassword).
 //
 // Both the generated password Secret and the record live as long as the
 // member volumes do: owned by the EtcdCluster (deleted with it) only when

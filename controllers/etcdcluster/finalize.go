@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -45,8 +46,13 @@ func (r *Reconciler) trackFormation(ctx context.Context, p *pass) error {
 }
 
 // finalize runs when a cluster is being deleted: a cluster that never
-// formed loses its volume claims (with an event saying so); any other
-// keeps them. Either way the finalizer goes.
+// formed loses its volume claims and, with them, the credentials Secrets
+// that would outlive it (the generated root password Secret and the
+// record of the applied password: no data holds that password), with an
+// event saying so; any other keeps them (the Secrets live as long as the
+// kept claims, see credentials.go). A Secret the user names
+// (spec.auth.rootPasswordSecretName) is never deleted. Either way the
+// finalizer goes.
 func (r *Reconciler) finalize(ctx context.Context, c *etcdv1.EtcdCluster) error {
 	if !controllerutil.ContainsFinalizer(c, unformedFinalizer) {
 		return nil
@@ -67,9 +73,19 @@ func (r *Reconciler) finalize(ctx context.Context, c *etcdv1.EtcdCluster) error 
 		if err != nil {
 			return err
 		}
-		if len(deleted) > 0 {
-			r.Recorder.Eventf(c, nil, corev1.EventTypeNormal, "ClaimsDeleted", "Delete",
-				"the cluster never formed, so its volume claims hold no data: deleted %s", strings.Join(deleted, ", "))
+		secrets, err := r.deleteCredentials(ctx, c)
+		if err != nil {
+			return err
+		}
+		if len(deleted) > 0 || len(secrets) > 0 {
+			msg := "the cluster never formed, so its volume claims hold no data: deleted " + strings.Join(deleted, ", ")
+			if len(deleted) == 0 {
+				msg = "the cluster never formed and has no volume claims"
+			}
+			if len(secrets) > 0 {
+				msg += "; no data holds its root password either: deleted secrets " + strings.Join(secrets, ", ")
+			}
+			r.Recorder.Eventf(c, nil, corev1.EventTypeNormal, "ClaimsDeleted", "Delete", "%s", msg)
 		}
 	}
 	patch := client.MergeFrom(c.DeepCopy())
@@ -98,6 +114,35 @@ func (r *Reconciler) deleteClaims(ctx context.Context, c *etcdv1.EtcdCluster) ([
 			return deleted, fmt.Errorf("deleting volume claim %s: %w", pvc.Name, err)
 		}
 		deleted = append(deleted, pvc.Name)
+	}
+	return deleted, nil
+}
+
+// deleteCredentials deletes the credentials Secrets of c that the operator
+// made and that outlive the cluster: the generated root password Secret
+// (only when the spec names none) and the record of the applied password,
+// each only if it carries the operator's labels for c; read from the API
+// server. It returns their names.
+func (r *Reconciler) deleteCredentials(ctx context.Context, c *etcdv1.EtcdCluster) ([]string, error) {
+	names := []string{c.RootPasswordRecordSecretName()}
+	if c.Spec.Auth.RootPasswordSecretName == "" {
+		names = append([]string{c.RootPasswordSecretName()}, names...)
+	}
+	var deleted []string
+	for _, name := range names {
+		s := &corev1.Secret{}
+		if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: name}, s); apierrors.IsNotFound(err) {
+			continue
+		} else if err != nil {
+			return deleted, fmt.Errorf("reading secret %s: %w", name, err)
+		}
+		if s.Labels[etcdv1.LabelManagedBy] != etcdv1.ManagedByValue || s.Labels[etcdv1.LabelInstance] != c.Name || !s.DeletionTimestamp.IsZero() {
+			continue
+		}
+		if err := r.Delete(ctx, s, client.Preconditions{UID: &s.UID}); client.IgnoreNotFound(err) != nil {
+			return deleted, fmt.Errorf("deleting secret %s: %w", name, err)
+		}
+		deleted = append(deleted, name)
 	}
 	return deleted, nil
 }

@@ -162,7 +162,9 @@ func (r *Reconciler) connect(ctx context.Context, c *etcdv1.EtcdCluster, replica
 		cl, err := r.Clients.Get(key, credsVersion, cfg)
 		return cl, "", err
 	}
-	desired, err := r.rootPassword(ctx, c)
+	// With no "password" key in a user's Secret, desired is the recorded
+	// password; ensureAuth reports the missing key.
+	desired, _, err := r.rootPassword(ctx, c)
 	if err != nil {
 		return nil, "", err
 	}

@@ -101,24 +101,27 @@ type pass struct {
 	// boot is the bootstrap state in the ConfigMap (state, initial
 	// cluster, restore-id, force-new-cluster); see bootstrap.go, its only
 	// writer.
-	boot          render.Bootstrap
-	stsReplicas   int32               // replicas the StatefulSet was applied with
-	sts           *appsv1.StatefulSet // as last read back, for its status
-	pods          []corev1.Pod        // member pods, listed by observe: why they are not ready
-	obs           observation
-	client        etcdclient.Client // set by observe when etcd answered
-	authEnabled   bool
-	rootPassword  string             // the root password observe authenticated with (TLS off)
-	membership    *membership.Action // the planner's choice this pass, if it ran
-	restore       *render.RestoreSource
-	inPlace       *etcdv1.EtcdRestore // the in-place restore being carried out, if any
-	outdated      int                 // pods still to restart with the new template
-	rolloutReason string              // what the rollout step is doing or waiting for
-	rolloutHalt   *rolloutHalt        // why the rollout cannot go on (stuck, blocked), if so
-	tlsMessage    string              // what the TLS migration does or waits for, while one is under way
-	maint         *maintenance.Action // the maintenance planner's choice this pass, if it ran
-	maintBusy     bool                // maintenance has work left: come back soon
-	volumes       *volumePlan         // the volumes step's decision, when member claims exist
+	boot         render.Bootstrap
+	stsReplicas  int32               // replicas the StatefulSet was applied with
+	sts          *appsv1.StatefulSet // as last read back, for its status
+	pods         []corev1.Pod        // member pods, listed by observe: why they are not ready
+	obs          observation
+	client       etcdclient.Client // set by observe when etcd answered
+	authEnabled  bool
+	rootPassword string // the root password observe authenticated with (TLS off)
+	// passwordKeyMissing: the user's root password Secret has no
+	// "password" key; the recorded password is used (see rootPassword).
+	passwordKeyMissing *specError
+	membership         *membership.Action // the planner's choice this pass, if it ran
+	restore            *render.RestoreSource
+	inPlace            *etcdv1.EtcdRestore // the in-place restore being carried out, if any
+	outdated           int                 // pods still to restart with the new template
+	rolloutReason      string              // what the rollout step is doing or waiting for
+	rolloutHalt        *rolloutHalt        // why the rollout cannot go on (stuck, blocked), if so
+	tlsMessage         string              // what the TLS migration does or waits for, while one is under way
+	maint              *maintenance.Action // the maintenance planner's choice this pass, if it ran
+	maintBusy          bool                // maintenance has work left: come back soon
+	volumes            *volumePlan         // the volumes step's decision, when member claims exist
 	// stsReplacing: the StatefulSet is being replaced (deleted, its pods
 	// orphaned) to change its claim template; no membership change or
 	// restart this pass.

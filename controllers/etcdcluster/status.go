@@ -100,6 +100,10 @@ func availability(p *pass, pods podProblems) condition {
 		// Before Bootstrapping: a cluster recreated on kept volumes starts
 		// with a new bootstrap state, and its data may refuse the password.
 		return no(etcdv1.ReasonAuthRejected, p.obs.err.Error())
+	case errors.As(p.obs.err, new(*specError)):
+		// No password to authenticate with (AuthSecretMissing): the
+		// members were not asked, which is not their being unreachable.
+		return no(errorReason(p.obs.err), "the operator cannot ask the members: "+p.obs.err.Error())
 	case p.boot.State != render.StateExisting:
 		return no(etcdv1.ReasonBootstrapping, "waiting for the members of the new cluster to start"+pods.because())
 	case p.obs.err != nil:
@@ -165,6 +169,8 @@ func degradation(c *etcdv1.EtcdCluster, p *pass, pods podProblems, stepErr error
 		return yes(errorReason(stepErr), stepErr.Error())
 	case errors.As(p.obs.err, new(*authRejectedError)):
 		return yes(etcdv1.ReasonAuthRejected, p.obs.err.Error())
+	case p.passwordKeyMissing != nil:
+		return yes(p.passwordKeyMissing.reason, p.passwordKeyMissing.msg)
 	case p.membership != nil && p.membership.Kind == membership.Refuse:
 		return yes(etcdv1.ReasonScaleRefused, p.membership.Reason)
 	case p.rolloutHalt != nil:

@@ -2,6 +2,8 @@ package etcdcluster
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -80,6 +82,43 @@ func TestSetStatus(t *testing.T) {
 			}
 			if gen := c.Status.ObservedGeneration == 4; gen != tc.obsGen {
 				t.Errorf("observedGeneration %d", c.Status.ObservedGeneration)
+			}
+		})
+	}
+}
+
+// A root password Secret without its key is reported as such, never as
+// unreachable members.
+func TestPasswordKeyMissingStatus(t *testing.T) {
+	missing := &specError{etcdv1.ReasonAuthSecretMissing, `secret mine has no "password" key: the operator keeps using the root password last applied`}
+	none := &specError{etcdv1.ReasonAuthSecretMissing, `secret mine has no "password" key and no root password was applied to etcd yet`}
+	existing := render.Bootstrap{State: render.StateExisting}
+	for _, tc := range []struct {
+		name        string
+		pass        pass
+		stepErr     error
+		availableOK bool
+		available   string
+		says        string // in Available's message
+	}{
+		{"the applied password still works: available, degraded", pass{boot: existing, stsReplicas: 3, sts: readySTS(3), passwordKeyMissing: missing,
+			obs: observation{contacted: true, leader: 1, voters: 3, members: voters("x-0", "x-1", "x-2")}},
+			nil, true, etcdv1.ReasonQuorumHealthy, "3 of 3"},
+		{"no password at all: not asked, which is not unreachable", pass{boot: existing, stsReplicas: 3, sts: readySTS(3), obs: observation{err: none}},
+			fmt.Errorf("auth: %w", none), false, etcdv1.ReasonAuthSecretMissing, "cannot ask the members: secret mine has no"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{Name: "x", Namespace: "ns", Generation: 1}, Spec: etcdv1.EtcdClusterSpec{Replicas: ptr.To[int32](3)}}
+			p := tc.pass
+			p.cluster = c
+			setStatus(c, &p, render.Options{}, tc.stepErr)
+			a := meta.FindStatusCondition(c.Status.Conditions, etcdv1.ConditionAvailable)
+			if a.Reason != tc.available || (a.Status == metav1.ConditionTrue) != tc.availableOK || !strings.Contains(a.Message, tc.says) {
+				t.Errorf("Available %s %s: %s", a.Status, a.Reason, a.Message)
+			}
+			d := meta.FindStatusCondition(c.Status.Conditions, etcdv1.ConditionDegraded)
+			if d.Status != metav1.ConditionTrue || d.Reason != etcdv1.ReasonAuthSecretMissing || !strings.Contains(d.Message, `secret mine has no "password" key`) {
+				t.Errorf("Degraded %s %s: %s", d.Status, d.Reason, d.Message)
 			}
 		})
 	}

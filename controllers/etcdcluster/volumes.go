@@ -35,7 +35,12 @@ type volumePlan struct {
 	// Capacity is the smallest status.capacity among the member claims;
 	// nil when no claim reports one yet.
 	Capacity *resource.Quantity
-	// Grown: every member claim has at least the wanted capacity.
+	// Unbound: member claims not bound to a volume yet (phase Pending, or
+	// no status.capacity): nothing to expand yet; the API server lets only
+	// a bound claim's request change. Once bound they are planned as the
+	// others.
+	Unbound []string
+	// Grown: every bound member claim has at least the wanted capacity.
 	Grown bool
 	// Reason (a ReasonVolume* constant) and Message for the VolumesGrown
 	// condition.
@@ -55,7 +60,9 @@ func (v volumePlan) problem() bool {
 // away from its running member: a failed one leaves the claim at its old
 // size, which etcd keeps using. A claim the resizer marked infeasible
 // (allocatedResourceStatuses) is reported with the resizer's message and
-// not asked again. Claims never shrink.
+// not asked again. A claim not bound yet (a new cluster's, a new member's)
+// is neither grown nor counted as expanding: it has no volume to expand;
+// it is listed in Unbound. Claims never shrink.
 func planVolumes(want resource.Quantity, claims []corev1.PersistentVolumeClaim, classes map[string]claimClass) volumePlan {
 	var plan volumePlan
 	var infeasible, unsupported, pending []string
@@ -63,6 +70,10 @@ func planVolumes(want resource.Quantity, claims []corev1.PersistentVolumeClaim, 
 	for i := range claims {
 		pvc := &claims[i]
 		capacity, hasCapacity := pvc.Status.Capacity[corev1.ResourceStorage]
+		if !hasCapacity || pvc.Status.Phase == corev1.ClaimPending {
+			plan.Unbound = append(plan.Unbound, pvc.Name)
+			continue
+		}
 		if hasCapacity && (plan.Capacity == nil || capacity.Cmp(*plan.Capacity) < 0) {
 			plan.Capacity = ptr.To(capacity.DeepCopy())
 		}
@@ -79,11 +90,11 @@ func planVolumes(want resource.Quantity, claims []corev1.PersistentVolumeClaim, 
 				continue
 			}
 			plan.Grow = append(plan.Grow, pvc.Name)
-			pending = append(pending, fmt.Sprintf("%s (%s, asked %s)", pvc.Name, capacityString(capacity, hasCapacity), want.String()))
+			pending = append(pending, fmt.Sprintf("%s (has %s, asked %s)", pvc.Name, capacity.String(), want.String()))
 			continue
 		}
-		if !hasCapacity || capacity.Cmp(want) < 0 {
-			pending = append(pending, fmt.Sprintf("%s (%s, asked %s)", pvc.Name, capacityString(capacity, hasCapacity), request.String()))
+		if capacity.Cmp(want) < 0 {
+			pending = append(pending, fmt.Sprintf("%s (has %s, asked %s)", pvc.Name, capacity.String(), request.String()))
 		}
 	}
 	have := "their current size"
@@ -115,15 +126,12 @@ func planVolumes(want resource.Quantity, claims []corev1.PersistentVolumeClaim, 
 		plan.Grown = true
 		plan.Reason = etcdv1.ReasonVolumesAtSize
 		plan.Message = fmt.Sprintf("every member claim has at least %s", want.String())
+		if len(plan.Unbound) > 0 {
+			plan.Message = fmt.Sprintf("every bound member claim has at least %s; %s not bound to a volume yet",
+				want.String(), strings.Join(plan.Unbound, ", "))
+		}
 	}
 	return plan
-}
-
-func capacityString(q resource.Quantity, ok bool) string {
-	if !ok {
-		return "no capacity yet"
-	}
-	return "has " + q.String()
 }
 
 // resizeInfeasible reports a claim whose expansion the resizer gave up on,
@@ -194,7 +202,10 @@ func (r *Reconciler) growVolumes(ctx context.Context, p *pass) error {
 	want := c.StorageSize()
 	plan := planVolumes(want, claims, classes)
 	log.FromContext(ctx).V(1).Info("volumes decision", "want", want.String(), "claims", len(claims), "capacity", plan.Capacity,
-		"grow", plan.Grow, "reason", plan.Reason)
+		"grow", plan.Grow, "unbound", plan.Unbound, "reason", plan.Reason)
+	if len(plan.Unbound) == len(claims) {
+		return nil // no claim is bound yet (a new cluster): nothing to say
+	}
 	if plan.Capacity != nil {
 		c.Status.Storage = &etcdv1.StorageStatus{Capacity: plan.Capacity}
 	}

@@ -26,6 +26,12 @@ func claim(name, class, request, capacity string) corev1.PersistentVolumeClaim {
 	return pvc
 }
 
+// pending is a claim as the API server shows it before it binds.
+func pending(pvc corev1.PersistentVolumeClaim) corev1.PersistentVolumeClaim {
+	pvc.Status.Phase = corev1.ClaimPending
+	return pvc
+}
+
 func infeasible(pvc corev1.PersistentVolumeClaim, msg string) corev1.PersistentVolumeClaim {
 	pvc.Status.AllocatedResourceStatuses = map[corev1.ResourceName]corev1.ClaimResourceStatus{
 		corev1.ResourceStorage: corev1.PersistentVolumeClaimControllerResizeInfeasible}
@@ -44,6 +50,7 @@ func TestPlanVolumes(t *testing.T) {
 		want         string
 		claims       []corev1.PersistentVolumeClaim
 		wantGrow     []string
+		wantUnbound  []string
 		wantCapacity string // "" for none
 		wantReason   string
 		wantInMsg    []string
@@ -64,9 +71,22 @@ func TestPlanVolumes(t *testing.T) {
 		{name: "all grown", want: "2Gi",
 			claims:       []corev1.PersistentVolumeClaim{claim("d-0", "standard", "2Gi", "2Gi"), claim("d-1", "standard", "2Gi", "2Gi")},
 			wantCapacity: "2Gi", wantReason: etcdv1.ReasonVolumesAtSize},
-		{name: "a new member's claim not bound yet: no capacity, not counted", want: "2Gi",
+		{name: "a new member's claim not bound yet: nothing to expand, not counted", want: "2Gi",
 			claims:       []corev1.PersistentVolumeClaim{claim("d-0", "standard", "2Gi", "2Gi"), claim("d-1", "standard", "2Gi", "")},
-			wantCapacity: "2Gi", wantReason: etcdv1.ReasonVolumeExpanding, wantInMsg: []string{"d-1 (no capacity yet"}},
+			wantUnbound:  []string{"d-1"},
+			wantCapacity: "2Gi", wantReason: etcdv1.ReasonVolumesAtSize, wantInMsg: []string{"every bound member claim has at least 2Gi", "d-1 not bound to a volume yet"}},
+		{name: "a new cluster: no claim bound, none expanding", want: "1Gi",
+			claims:      []corev1.PersistentVolumeClaim{pending(claim("d-0", "standard", "1Gi", "")), claim("d-1", "standard", "1Gi", "")},
+			wantUnbound: []string{"d-0", "d-1"}, wantReason: etcdv1.ReasonVolumesAtSize},
+		{name: "an unbound claim below the wanted size is not asked to grow (only a bound claim's request may change)", want: "2Gi",
+			claims:       []corev1.PersistentVolumeClaim{claim("d-0", "standard", "2Gi", "2Gi"), pending(claim("d-1", "standard", "1Gi", ""))},
+			wantUnbound:  []string{"d-1"},
+			wantCapacity: "2Gi", wantReason: etcdv1.ReasonVolumesAtSize},
+		{name: "a bound claim below the wanted size is expanding; an unbound one beside it is not", want: "2Gi",
+			claims: []corev1.PersistentVolumeClaim{claim("d-0", "standard", "2Gi", "2Gi"), claim("d-1", "standard", "2Gi", "1Gi"),
+				pending(claim("d-2", "standard", "2Gi", ""))},
+			wantUnbound:  []string{"d-2"},
+			wantCapacity: "1Gi", wantReason: etcdv1.ReasonVolumeExpanding, wantInMsg: []string{"d-1 (has 1Gi, asked 2Gi)"}},
 		{name: "class without expansion: refused, named, nothing asked", want: "2Gi",
 			claims:       []corev1.PersistentVolumeClaim{claim("d-0", "fixed", "1Gi", "1Gi"), claim("d-1", "fixed", "1Gi", "1Gi")},
 			wantCapacity: "1Gi", wantReason: etcdv1.ReasonVolumeExpansionUnsupported,
@@ -90,6 +110,16 @@ func TestPlanVolumes(t *testing.T) {
 			got := planVolumes(resource.MustParse(tc.want), tc.claims, classes)
 			if !slices.Equal(got.Grow, tc.wantGrow) {
 				t.Errorf("grow %v, want %v", got.Grow, tc.wantGrow)
+			}
+			if !slices.Equal(got.Unbound, tc.wantUnbound) {
+				t.Errorf("unbound %v, want %v", got.Unbound, tc.wantUnbound)
+			}
+			if got.Reason == etcdv1.ReasonVolumeExpanding && len(tc.wantUnbound) > 0 {
+				for _, name := range tc.wantUnbound {
+					if strings.Contains(got.Message, name) {
+						t.Errorf("unbound claim %s named as expanding: %q", name, got.Message)
+					}
+				}
 			}
 			if got.Reason != tc.wantReason {
 				t.Errorf("reason %s, want %s (%s)", got.Reason, tc.wantReason, got.Message)

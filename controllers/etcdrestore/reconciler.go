@@ -61,6 +61,12 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=etcd.quorum.dev,resources=etcdrestores/status,verbs=get;update;patch
 
 // Reconcile moves the restore one phase on; the status is patched once.
+// Each phase change is announced by one event (announce), recorded only
+// once the status patch that makes the change has landed. That patch is
+// made with an optimistic lock: a pass that read the restore before the
+// previous pass's patch (a stale cache; the verification Job's creation
+// wakes the next pass at once) cannot make the same change again, and
+// is refused instead of announcing it twice.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	x := &etcdv1.EtcdRestore{}
 	if err := r.Get(ctx, req.NamespacedName, x); err != nil {
@@ -81,8 +87,22 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		log.FromContext(ctx).V(1).Info("restore decision", "cluster", x.Spec.ClusterName, "from", original.Status.Phase, "to", x.Status.Phase,
 			"restoreID", x.Status.RestoreID, "reason", reason, "message", msg)
 	}
-	if perr := r.Status().Patch(ctx, x, client.MergeFrom(original)); perr != nil && err == nil {
+	moved := x.Status.Phase != original.Status.Phase
+	patch := client.MergeFrom(original)
+	if moved {
+		patch = client.MergeFromWithOptions(original, client.MergeFromWithOptimisticLock{})
+	}
+	perr := r.Status().Patch(ctx, x, patch)
+	switch {
+	case moved && apierrors.IsConflict(perr):
+		// Read before the last patch landed: the watch brings the new
+		// version, and the next pass starts from it.
+		log.FromContext(ctx).V(1).Info("restore read before its last status patch; not moving it again", "phase", original.Status.Phase)
+		return ctrl.Result{RequeueAfter: time.Second}, nil
+	case perr != nil && err == nil:
 		err = fmt.Errorf("patching status: %w", perr)
+	case perr == nil && moved:
+		r.announce(x, original.Status.Phase)
 	}
 	if err == nil {
 		// A restore that has begun stopping members is carried to its end,
@@ -166,8 +186,8 @@ func (r *Reconciler) pending(ctx context.Context, x *etcdv1.EtcdRestore, c *etcd
 	now := metav1.NewTime(r.now())
 	x.Status.Phase, x.Status.JobName, x.Status.StartTime = etcdv1.RestoreVerifying, job.Name, &now
 	x.Status.RestoreID = restoreID(x)
-	r.condition(x, etcdv1.RestoreConditionComplete, false, etcdv1.ReasonVerifying, "job "+job.Name+" is checking the snapshot; the cluster is not touched yet")
-	r.Recorder.Eventf(x, job, corev1.EventTypeNormal, "Verifying", "Verify", "checking snapshot %s before restoring %s", src.Key, c.Name)
+	r.condition(x, etcdv1.RestoreConditionComplete, false, etcdv1.ReasonVerifying,
+		fmt.Sprintf("job %s is checking snapshot %s before restoring %s; the cluster is not touched yet", job.Name, src.Key, c.Name))
 	return ctrl.Result{}, nil
 }
 
@@ -205,8 +225,7 @@ func (r *Reconciler) verifying(ctx context.Context, x *etcdv1.EtcdRestore, c *et
 	x.Status.Phase = etcdv1.RestoreRestoring
 	x.Status.SHA256, x.Status.Location, x.Status.SnapshotRevision = rep.SHA256, rep.Location, rep.Revision
 	r.condition(x, etcdv1.RestoreConditionComplete, false, etcdv1.ReasonMembersRestoring,
-		fmt.Sprintf("snapshot verified (revision %d); restoring every member of %s", rep.Revision, c.Name))
-	r.Recorder.Eventf(x, c, corev1.EventTypeNormal, "Verified", "Verify", "snapshot %s verified; restoring %s in place", rep.Location, c.Name)
+		fmt.Sprintf("snapshot %s verified (revision %d); restoring every member of %s in place", rep.Location, rep.Revision, c.Name))
 	return ctrl.Result{}, nil
 }
 
@@ -224,7 +243,6 @@ func (r *Reconciler) restoring(x *etcdv1.EtcdRestore, c *etcdv1.EtcdCluster) (ct
 	}
 	r.condition(x, etcdv1.RestoreConditionComplete, true, etcdv1.ReasonRestored, msg)
 	r.condition(x, etcdv1.RestoreConditionFailed, false, etcdv1.ReasonRestored, "")
-	r.Recorder.Eventf(x, c, corev1.EventTypeNormal, "Restored", "Restore", "%s", msg)
 	return ctrl.Result{}, nil
 }
 
@@ -265,7 +283,6 @@ func (r *Reconciler) startFromSurvivor(x *etcdv1.EtcdRestore, c *etcdv1.EtcdClus
 	now := metav1.NewTime(r.now())
 	x.Status.Phase, x.Status.StartTime, x.Status.RestoreID = etcdv1.RestoreRestoring, &now, restoreID(x)
 	r.condition(x, etcdv1.RestoreConditionComplete, false, etcdv1.ReasonMembersRestoring, "forcing a new cluster from a surviving member of "+c.Name)
-	r.Recorder.Eventf(x, c, corev1.EventTypeWarning, "ForceNewCluster", "Restore", "forcing a new cluster from a surviving member of %s", c.Name)
 	return ctrl.Result{}, nil
 }
 
@@ -288,7 +305,49 @@ func (r *Reconciler) fail(x *etcdv1.EtcdRestore, reason, msg string) {
 	x.Status.Phase, x.Status.CompletionTime = etcdv1.RestoreFailed, &now
 	r.condition(x, etcdv1.RestoreConditionComplete, false, reason, msg)
 	r.condition(x, etcdv1.RestoreConditionFailed, true, reason, msg)
-	r.Recorder.Eventf(x, nil, corev1.EventTypeWarning, "RestoreFailed", "Restore", "%s", msg)
+}
+
+// phaseEvent is the event that announces a change of phase from "from" to
+// "to": its type, reason and action; ok is false for a change that is not
+// announced (back to Pending). Pure.
+func phaseEvent(from, to etcdv1.RestorePhase) (eventType, reason, action string, ok bool) {
+	switch to {
+	case etcdv1.RestoreVerifying:
+		return corev1.EventTypeNormal, "Verifying", "Verify", true
+	case etcdv1.RestoreRestoring:
+		if from == etcdv1.RestoreVerifying {
+			return corev1.EventTypeNormal, "Verified", "Verify", true
+		}
+		// Straight from Pending: a recovery from a survivor.
+		return corev1.EventTypeWarning, "ForceNewCluster", "Restore", true
+	case etcdv1.RestoreSucceeded:
+		return corev1.EventTypeNormal, "Restored", "Restore", true
+	case etcdv1.RestoreFailed:
+		return corev1.EventTypeWarning, "RestoreFailed", "Restore", true
+	}
+	return "", "", "", false
+}
+
+// announce records the event of x's change of phase from "from"; its note
+// is the Complete condition's message, its related object the
+// verification Job (Verifying) or the cluster.
+func (r *Reconciler) announce(x *etcdv1.EtcdRestore, from etcdv1.RestorePhase) {
+	eventType, reason, action, ok := phaseEvent(from, x.Status.Phase)
+	if !ok {
+		return
+	}
+	note := ""
+	if c := meta.FindStatusCondition(x.Status.Conditions, etcdv1.RestoreConditionComplete); c != nil {
+		note = c.Message
+	}
+	var related runtime.Object = &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{Name: x.Spec.ClusterName, Namespace: x.Namespace}}
+	switch x.Status.Phase {
+	case etcdv1.RestoreVerifying:
+		related = &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: x.Status.JobName, Namespace: x.Namespace}}
+	case etcdv1.RestoreFailed:
+		related = nil
+	}
+	r.Recorder.Eventf(x, related, eventType, reason, action, "%s", note)
 }
 
 func (r *Reconciler) condition(x *etcdv1.EtcdRestore, t string, ok bool, reason, msg string) {

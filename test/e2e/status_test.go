@@ -46,7 +46,35 @@ var _ = Describe("Status", func() {
 			}).WithContext(ctx).WithTimeout(causeTimeout).WithPolling(2 * time.Second).Should(Succeed())
 			GinkgoWriter.Printf("%s Degraded: %s\n", name, meta.FindStatusCondition(c.Status.Conditions, etcdv1.ConditionDegraded).Message)
 			Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "data-" + name + "-0"}, &corev1.PersistentVolumeClaim{})).To(Succeed(), "the member's claim exists before the delete")
+			Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name + "-root-password"}, &corev1.Secret{})).To(Succeed(), "the generated password exists before the delete")
 		}
+
+		By("keeping Degraded steady while badopt's member crash-loops (it runs, not ready, between back-offs): one Warning")
+		Consistently(func(g Gomega) {
+			c := &etcdv1.EtcdCluster{}
+			g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "badopt"}, c)).To(Succeed())
+			d := meta.FindStatusCondition(c.Status.Conditions, etcdv1.ConditionDegraded)
+			g.Expect(d.Status).To(BeEquivalentTo("True"), "%+v", c.Status.Conditions)
+			g.Expect(d.Reason).To(Equal(etcdv1.ReasonMemberPodsFailing))
+			g.Expect(c.Status.Reason).NotTo(Equal(etcdv1.ReasonVolumeExpanding), "a new cluster's claim is not being expanded")
+			if v := meta.FindStatusCondition(c.Status.Conditions, etcdv1.ConditionVolumesGrown); v != nil {
+				g.Expect(v.Reason).NotTo(Equal(etcdv1.ReasonVolumeExpanding), "a new cluster's claim is not being expanded")
+			}
+		}).WithContext(ctx).WithTimeout(45 * time.Second).WithPolling(time.Second).Should(Succeed())
+		evs := &eventsv1.EventList{}
+		Expect(k8s.List(ctx, evs, client.InNamespace(ns))).To(Succeed())
+		var warnings []string
+		for _, e := range evs.Items {
+			if e.Type == corev1.EventTypeWarning && e.Regarding.Name == "badopt" {
+				warnings = append(warnings, e.Reason+": "+e.Note)
+				if e.Series != nil {
+					for range e.Series.Count - 1 {
+						warnings = append(warnings, e.Reason+": (repeated)")
+					}
+				}
+			}
+		}
+		Expect(warnings).To(HaveLen(1), "one Warning for one cause")
 
 		By("deleting both clusters: their claims go with them")
 		for _, name := range []string{"badopt", "noimage"} {
@@ -62,6 +90,10 @@ var _ = Describe("Status", func() {
 			pvcs := &corev1.PersistentVolumeClaimList{}
 			g.Expect(k8s.List(ctx, pvcs, client.InNamespace(ns))).To(Succeed())
 			g.Expect(pvcs.Items).To(BeEmpty(), "claims left behind")
+			for _, name := range []string{"badopt", "noimage"} {
+				err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name + "-root-password"}, &corev1.Secret{})
+				g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "root password Secret of %s left behind: %v", name, err)
+			}
 			evs := &eventsv1.EventList{}
 			g.Expect(k8s.List(ctx, evs, client.InNamespace(ns))).To(Succeed())
 			deleted := map[string]bool{}

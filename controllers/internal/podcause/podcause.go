@@ -24,7 +24,9 @@ const (
 	// ImagePull: the image cannot be pulled or is not on the node.
 	ImagePull = "ImagePull"
 	// CrashLoop: the container keeps exiting; the message carries its last
-	// termination message.
+	// termination message. A container that runs but is not ready, after
+	// at least two restarts the last of which followed a failure, is in
+	// the same loop (the kubelet runs it between back-offs), not Starting.
 	CrashLoop = "CrashLoop"
 	// OOMKilled: the container was killed for exceeding its memory limit.
 	OOMKilled = "OOMKilled"
@@ -133,7 +135,29 @@ func ofContainer(pod *corev1.Pod, s *corev1.ContainerStatus, init bool) (Cause, 
 		c.Stuck = true
 		return crashed(c, kind, s.Name, s.RestartCount, last), true
 	}
+	if crashLooping(s) {
+		// Between two CrashLoopBackOff waits the kubelet starts the
+		// container again, and it runs, not ready, until it exits: still
+		// the same crash loop, not a member starting.
+		c.Stuck = true
+		return crashed(c, kind, s.Name, s.RestartCount, last), true
+	}
 	return c, false
+}
+
+// crashLoopRestarts is how many restarts, the last one after a failure,
+// make a running container that is not ready a crash loop rather than a
+// container starting: one failed restart can be a one-off (a node
+// reboot, a killed process); the kubelet's back-off begins with the second.
+const crashLoopRestarts = 2
+
+// crashLooping: the container runs but is not ready, has been restarted at
+// least crashLoopRestarts times, and its last run ended in a failure (a
+// non-zero exit code, or an OOM kill).
+func crashLooping(s *corev1.ContainerStatus) bool {
+	last := s.LastTerminationState.Terminated
+	return s.State.Running != nil && !s.Ready && s.RestartCount >= crashLoopRestarts &&
+		last != nil && (last.ExitCode != 0 || last.Reason == "OOMKilled")
 }
 
 // crashed describes a container that exited: OOM kills apart, with the exit

@@ -19,6 +19,14 @@ func waiting(reason, msg string) corev1.ContainerStatus {
 		State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: reason, Message: msg}}}
 }
 
+// runningAfter is a container that runs, not ready, after restarts, the
+// last of which ended as last.
+func runningAfter(restarts int32, last *corev1.ContainerStateTerminated) corev1.ContainerStatus {
+	return corev1.ContainerStatus{Name: "etcd", RestartCount: restarts,
+		State:                corev1.ContainerState{Running: &corev1.ContainerStateRunning{}},
+		LastTerminationState: corev1.ContainerState{Terminated: last}}
+}
+
 func TestOf(t *testing.T) {
 	cases := []struct {
 		name    string
@@ -73,6 +81,22 @@ func TestOf(t *testing.T) {
 		}), ClaimPending, false, "unbound immediate PersistentVolumeClaims"},
 		{"running, not ready", pod("e-0", func(p *corev1.Pod) {
 			p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "etcd", State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}}
+		}), Starting, false, "not ready yet"},
+		{"running between crash-loop back-offs", pod("e-1", func(p *corev1.Pod) {
+			p.Status.ContainerStatuses = []corev1.ContainerStatus{runningAfter(3, &corev1.ContainerStateTerminated{ExitCode: 1, Reason: "Error",
+				Message: "quorum-etcd: etcdOptions: unknown key \"snapshot-cnt\""})}
+		}), CrashLoop, true, `exited with code 1 (3 restarts): quorum-etcd: etcdOptions: unknown key "snapshot-cnt"`},
+		{"running between back-offs after OOM kills", pod("e-1", func(p *corev1.Pod) {
+			p.Status.ContainerStatuses = []corev1.ContainerStatus{runningAfter(2, &corev1.ContainerStateTerminated{ExitCode: 137, Reason: "OOMKilled"})}
+		}), OOMKilled, true, "exceeding its memory limit (OOMKilled, 2 restarts)"},
+		{"running after one failed restart is starting", pod("e-1", func(p *corev1.Pod) {
+			p.Status.ContainerStatuses = []corev1.ContainerStatus{runningAfter(1, &corev1.ContainerStateTerminated{ExitCode: 1})}
+		}), Starting, false, "not ready yet"},
+		{"running after restarts that exited cleanly is starting", pod("e-1", func(p *corev1.Pod) {
+			p.Status.ContainerStatuses = []corev1.ContainerStatus{runningAfter(5, &corev1.ContainerStateTerminated{ExitCode: 0, Reason: "Completed"})}
+		}), Starting, false, "not ready yet"},
+		{"running after restarts with no last state is starting", pod("e-1", func(p *corev1.Pod) {
+			p.Status.ContainerStatuses = []corev1.ContainerStatus{runningAfter(5, nil)}
 		}), Starting, false, "not ready yet"},
 		{"terminating", pod("e-0", func(p *corev1.Pod) {
 			p.DeletionTimestamp = &metav1.Time{}
