@@ -88,8 +88,17 @@ var _ = Describe("EtcdCluster status", func() {
 
 	It("deletes the claims and credentials Secrets of a cluster that never formed, and keeps those of one that formed", func(ctx SpecContext) {
 		ns := newNamespace(ctx)
+		// "again" is recreated on the kept claim and Secrets of an earlier
+		// cluster of that name: not formed yet, but its claim holds data.
+		earlier := &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{Name: "again", Namespace: ns}}
+		memberClaim(ctx, earlier, 0)
+		for _, name := range []string{earlier.RootPasswordSecretName(), earlier.RootPasswordRecordSecretName()} {
+			Expect(k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: earlier.Labels()},
+				Data: map[string][]byte{"password": []byte("from-the-earlier-cluster")}})).To(Succeed())
+		}
+		time.Sleep(1100 * time.Millisecond) // creation times have a one-second resolution
 		Expect(k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "mine", Namespace: ns}, Data: map[string][]byte{"password": []byte("hunter2hunter2")}})).To(Succeed())
-		for _, name := range []string{"never", "formed", "byo"} {
+		for _, name := range []string{"never", "formed", "byo", "again"} {
 			c := &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, Spec: etcdv1.EtcdClusterSpec{Replicas: ptr.To[int32](1)}}
 			if name == "byo" {
 				c.Spec.Auth.RootPasswordSecretName = "mine"
@@ -100,6 +109,9 @@ var _ = Describe("EtcdCluster status", func() {
 				g.Expect(c.Finalizers).To(ContainElement("etcd.quorum.dev/unformed-claims"), "a new cluster carries the finalizer")
 				g.Expect(get(ctx, ns, c.RootPasswordSecretName(), &corev1.Secret{})()).To(Succeed())
 			}, timeout, poll).Should(Succeed())
+			if name == "again" {
+				continue
+			}
 			memberClaim(ctx, c, 0)
 			// The record, as the auth step writes it (no etcd runs here).
 			Expect(k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: c.RootPasswordRecordSecretName(), Namespace: ns, Labels: c.Labels()},
@@ -119,7 +131,7 @@ var _ = Describe("EtcdCluster status", func() {
 		}, timeout, poll).Should(Succeed())
 
 		By("deleting them")
-		for _, name := range []string{"never", "formed", "byo"} {
+		for _, name := range []string{"never", "formed", "byo", "again"} {
 			Expect(k8s.Delete(ctx, &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}})).To(Succeed())
 			Eventually(func() bool { return apierrors.IsNotFound(get(ctx, ns, name, &etcdv1.EtcdCluster{})()) }, timeout, poll).Should(BeTrue())
 		}
@@ -136,6 +148,12 @@ var _ = Describe("EtcdCluster status", func() {
 				g.Expect(get(ctx, ns, name, &corev1.Secret{})()).To(Succeed(), "a formed cluster's Secrets live as long as its kept claims")
 			}
 			g.Expect(get(ctx, ns, "mine", &corev1.Secret{})()).To(Succeed(), "a Secret the user names is never deleted")
+			again := &corev1.PersistentVolumeClaim{}
+			g.Expect(get(ctx, ns, "data-again-0", again)()).To(Succeed())
+			g.Expect(again.DeletionTimestamp).To(BeNil(), "a claim older than the cluster holds an earlier cluster's data")
+			for _, name := range []string{"again-root-password", "again-root-password-applied"} {
+				g.Expect(get(ctx, ns, name, &corev1.Secret{})()).To(Succeed(), "the earlier cluster's password Secrets stay with its data")
+			}
 		}, 2*time.Second, poll).Should(Succeed(), "a formed cluster's claims are kept")
 		Eventually(func(g Gomega) {
 			evs := &eventsv1.EventList{}

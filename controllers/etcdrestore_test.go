@@ -119,8 +119,11 @@ var _ = Describe("EtcdRestore", func() {
 		job := &batchv1.Job{}
 		Eventually(get(ctx, ns, "bad-verify", job), timeout, poll).Should(Succeed())
 		Expect(job.Spec.Template.Spec.Containers[0].Args).To(ContainElements("restore", "--verify-only", "--key=ns/db/b.db", "--bucket=bkt"))
-		Expect(get(ctx, ns, "bad", bad)()).To(Succeed())
-		Expect(bad.Status.Phase).To(Equal(etcdv1.RestoreVerifying))
+		// The Job is created before the status patch that records it lands.
+		Eventually(func(g Gomega) {
+			g.Expect(get(ctx, ns, "bad", bad)()).To(Succeed())
+			g.Expect(bad.Status.Phase).To(Equal(etcdv1.RestoreVerifying))
+		}, timeout, poll).Should(Succeed())
 
 		finishJob(ctx, job, false, "restore failed: backup object is corrupt: checksum mismatch")
 		Eventually(func(g Gomega) {

@@ -61,8 +61,10 @@ func Setup(mgr ctrl.Manager, o Options) error {
 			Client: cl, Scheme: scheme, Recorder: rec, APIReader: mgr.GetAPIReader(), Clock: o.Clock,
 			OperatorNamespace: o.OperatorNamespace, Render: o.Render, Clients: etcdcluster.NewClientCache(),
 		}},
-		{"etcdbackup", &etcdbackup.Reconciler{Client: cl, Scheme: scheme, Recorder: rec, Render: o.Render, Clock: o.Clock}},
-		{"etcdrestore", &etcdrestore.Reconciler{Client: cl, Scheme: scheme, Recorder: rec, Render: o.Render, Clock: o.Clock}},
+		{"etcdbackup", &etcdbackup.Reconciler{Client: cl, Scheme: scheme, Recorder: rec, Render: o.Render, Clock: o.Clock,
+			APIReader: mgr.GetAPIReader()}},
+		{"etcdrestore", &etcdrestore.Reconciler{Client: cl, Scheme: scheme, Recorder: rec, Render: o.Render, Clock: o.Clock,
+			APIReader: mgr.GetAPIReader()}},
 		{"etcdbackupschedule", &etcdbackupschedule.Reconciler{Client: cl, Scheme: scheme, Recorder: rec, Render: o.Render, Clock: o.Clock,
 			Stores: etcdbackupschedule.S3Stores{Reader: mgr.GetAPIReader()}}},
 	}

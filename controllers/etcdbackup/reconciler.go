@@ -50,6 +50,18 @@ type Reconciler struct {
 	Render   render.Options
 	// Clock is time.Now unless a test sets it.
 	Clock func() time.Time
+	// APIReader reads a finished Job's pods from the API server, so its
+	// report is never lost to a cache that has not seen the pod's last
+	// status yet; nil reads through Client.
+	APIReader client.Reader
+}
+
+// podReader is where a finished Job's pods are read from.
+func (r *Reconciler) podReader() client.Reader {
+	if r.APIReader != nil {
+		return r.APIReader
+	}
+	return r.Client
 }
 
 // +kubebuilder:rbac:groups=etcd.quorum.dev,resources=etcdbackups,verbs=get;list;watch;update;patch
@@ -177,7 +189,7 @@ func (r *Reconciler) start(ctx context.Context, b *etcdv1.EtcdBackup) (ctrl.Resu
 
 // finish reads the report the backup pod left in its termination message.
 func (r *Reconciler) finish(ctx context.Context, b *etcdv1.EtcdBackup, job *batchv1.Job, ok bool) error {
-	msg, err := jobs.TerminationMessage(ctx, r.Client, job)
+	msg, err := jobs.TerminationMessage(ctx, r.podReader(), job)
 	if err != nil {
 		return err
 	}

@@ -96,8 +96,22 @@ func (r *Reconciler) finalize(ctx context.Context, c *etcdv1.EtcdCluster) error 
 	return nil
 }
 
-// deleteClaims deletes the member volume claims of c (data-<cluster>-<n>),
-// read from the API server, and returns their names.
+// olderThan reports whether obj was created before the cluster c: it was
+// made for an earlier cluster of the same name whose claims were kept, and
+// a cluster recreated on them adopts them (credentials.go). Such an object
+// may hold data (or the password that data knows) even while the new
+// cluster has not formed yet, so it is never deleted with it. Creation
+// times have a one-second resolution; an object of an earlier cluster
+// created in the same second as this one belongs to a cluster that lived
+// under a second, which never formed either.
+func olderThan(obj client.Object, c *etcdv1.EtcdCluster) bool {
+	created := obj.GetCreationTimestamp()
+	return created.Before(&c.CreationTimestamp)
+}
+
+// deleteClaims deletes the member volume claims of c (data-<cluster>-<n>)
+// made for it (not older than c), read from the API server, and returns
+// their names.
 func (r *Reconciler) deleteClaims(ctx context.Context, c *etcdv1.EtcdCluster) ([]string, error) {
 	list := &corev1.PersistentVolumeClaimList{}
 	if err := r.APIReader.List(ctx, list, client.InNamespace(c.Namespace), client.MatchingLabels(c.SelectorLabels())); err != nil {
@@ -107,7 +121,7 @@ func (r *Reconciler) deleteClaims(ctx context.Context, c *etcdv1.EtcdCluster) ([
 	for i := range list.Items {
 		pvc := &list.Items[i]
 		o, ok := c.MemberOrdinal(strings.TrimPrefix(pvc.Name, "data-"))
-		if !ok || pvc.Name != c.MemberClaimName(o) || !pvc.DeletionTimestamp.IsZero() {
+		if !ok || pvc.Name != c.MemberClaimName(o) || !pvc.DeletionTimestamp.IsZero() || olderThan(pvc, c) {
 			continue
 		}
 		if err := r.Delete(ctx, pvc, client.Preconditions{UID: &pvc.UID}); client.IgnoreNotFound(err) != nil {
@@ -121,8 +135,8 @@ func (r *Reconciler) deleteClaims(ctx context.Context, c *etcdv1.EtcdCluster) ([
 // deleteCredentials deletes the credentials Secrets of c that the operator
 // made and that outlive the cluster: the generated root password Secret
 // (only when the spec names none) and the record of the applied password,
-// each only if it carries the operator's labels for c; read from the API
-// server. It returns their names.
+// each only if it carries the operator's labels for c and is not older
+// than c; read from the API server. It returns their names.
 func (r *Reconciler) deleteCredentials(ctx context.Context, c *etcdv1.EtcdCluster) ([]string, error) {
 	names := []string{c.RootPasswordRecordSecretName()}
 	if c.Spec.Auth.RootPasswordSecretName == "" {
@@ -136,7 +150,7 @@ func (r *Reconciler) deleteCredentials(ctx context.Context, c *etcdv1.EtcdCluste
 		} else if err != nil {
 			return deleted, fmt.Errorf("reading secret %s: %w", name, err)
 		}
-		if s.Labels[etcdv1.LabelManagedBy] != etcdv1.ManagedByValue || s.Labels[etcdv1.LabelInstance] != c.Name || !s.DeletionTimestamp.IsZero() {
+		if s.Labels[etcdv1.LabelManagedBy] != etcdv1.ManagedByValue || s.Labels[etcdv1.LabelInstance] != c.Name || !s.DeletionTimestamp.IsZero() || olderThan(s, c) {
 			continue
 		}
 		if err := r.Delete(ctx, s, client.Preconditions{UID: &s.UID}); client.IgnoreNotFound(err) != nil {
