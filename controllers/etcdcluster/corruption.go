@@ -37,6 +37,9 @@ import (
 // member ID, a member whose pod reports corrupt data.
 func (r *Reconciler) judgeCorruption(ctx context.Context, p *pass) error {
 	c := p.cluster
+	if v, ok := r.replacing.Load(clusterKey(c)); ok {
+		p.replacingCorrupt = v.(string)
+	}
 	for _, m := range corruptPods(p) {
 		r.announceCorrupt(c, m.id, "member %s (ID %x) refuses to start: its data is corrupt (%s)", m.name, m.id, m.why)
 	}
@@ -79,7 +82,7 @@ func (r *Reconciler) judgeCorruption(ctx context.Context, p *pass) error {
 
 // announceCorrupt records a Warning event about member id, once.
 func (r *Reconciler) announceCorrupt(c *etcdv1.EtcdCluster, id uint64, format string, args ...any) {
-	key := types.NamespacedName{Namespace: c.Namespace, Name: c.Name}.String() + fmt.Sprintf("/corrupt/%x", id)
+	key := clusterKey(c) + fmt.Sprintf("/corrupt/%x", id)
 	if _, seen := r.announced.LoadOrStore(key, true); seen {
 		return
 	}
@@ -158,10 +161,13 @@ func corruptPods(p *pass) []corruptPod {
 func corruptCondition(p *pass) (string, bool) {
 	pods := corruptPods(p)
 	alarm := p.obs.hasAlarm(etcdclient.AlarmCorrupt) && !p.corruptDisarmed
-	if len(pods) == 0 && !alarm {
+	if len(pods) == 0 && !alarm && p.replacingCorrupt == "" {
 		return "", false
 	}
 	var what []string
+	if p.replacingCorrupt != "" && len(pods) == 0 {
+		what = append(what, "member "+p.replacingCorrupt+" held corrupt data and was removed")
+	}
 	if len(pods) > 0 {
 		var names []string
 		for _, m := range pods {
@@ -203,6 +209,12 @@ func corruptCondition(p *pass) (string, bool) {
 			"remove the bad ones (etcdctl member remove) or restore the cluster from a backup (an EtcdRestore)"
 	case p.corruptDisarmed || (p.corrupt != nil && p.corrupt.Agree && a != nil && a.Kind == membership.None && len(p.obs.list) > 1):
 		next = "every member's HashKV agrees: the operator disarms CORRUPT and writes resume"
+	case a != nil && a.Kind != membership.None && p.replacingCorrupt != "" && len(pods) == 0:
+		next = "its pod restarted and set the data aside as " + aside + " on its volume (kept for inspection; only the newest copy is kept); " +
+			"it is added back as a learner and promoted (now: " + a.Reason + ")"
+		if alarm {
+			next += "; CORRUPT is disarmed once every member's HashKV agrees"
+		}
 	case a != nil && a.Kind != membership.None:
 		next = replace + " (now: " + a.Reason + ")"
 		if alarm {
@@ -234,4 +246,9 @@ func hexIDs(ids []uint64) []string {
 		out = append(out, fmt.Sprintf("%x", id))
 	}
 	return out
+}
+
+// clusterKey names the cluster in the reconciler's memory.
+func clusterKey(c *etcdv1.EtcdCluster) string {
+	return types.NamespacedName{Namespace: c.Namespace, Name: c.Name}.String()
 }

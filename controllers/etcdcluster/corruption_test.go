@@ -73,6 +73,9 @@ func TestCorruptCondition(t *testing.T) {
 		{"CORRUPT without a majority: a person decides",
 			pass{cluster: cluster(3), obs: corruptAlarm, corrupt: &split, membership: &none}, true,
 			[]string{"cannot tell", "etcdctl endpoint hashkv", "restore the cluster from a backup"}},
+		{"a member removed for corrupt data is being added back",
+			pass{cluster: cluster(3), obs: three, replacingCorrupt: "x-1 (ID 2)", membership: &membership.Action{Kind: membership.AddLearner, Reason: "2 of 3 voters: adding ordinal 1 as a learner"}}, true,
+			[]string{"member x-1 (ID 2) held corrupt data and was removed", "set the data aside as /var/lib/etcd/data.corrupt-<time>", "now: 2 of 3 voters"}},
 		{"disarmed this pass", pass{cluster: cluster(3), obs: corruptAlarm, corrupt: &agree, membership: &none, corruptDisarmed: true}, false, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -54,12 +54,18 @@ func (r *Reconciler) reconcileMembership(ctx context.Context, p *pass) error {
 	log := log.FromContext(ctx)
 	log.V(1).Info("membership decision", "desired", snap.Desired, "statefulSetReplicas", snap.STSReplicas,
 		"members", describeMembers(snap.Members), "pods", len(pods), "action", action.Kind, "ordinal", action.Ordinal, "reason", action.Reason)
+	if action.Kind == membership.None {
+		r.replacing.Delete(clusterKey(c))
+		p.replacingCorrupt = ""
+	}
 	if !action.Changes() {
 		return nil
 	}
 	log.Info("membership change", "action", action.Kind, "reason", action.Reason)
 	err = r.changeMembership(ctx, p, action)
 	if err == nil && action.Kind == membership.RemoveMember && removedCorrupt(snap, action) {
+		p.replacingCorrupt = fmt.Sprintf("%s (ID %x)", c.MemberName(action.Ordinal), action.MemberID)
+		r.replacing.Store(clusterKey(c), p.replacingCorrupt)
 		err = r.restartCorruptPod(ctx, c, action.Ordinal)
 	}
 	switch {

@@ -81,6 +81,10 @@ type Reconciler struct {
 	// announced: per cluster and condition type, the "status/reason" last
 	// announced by an event (see recordTransitions).
 	announced sync.Map
+	// replacing: per cluster, the member being replaced for corrupt data
+	// ("<name> (ID <id>)"), from its removal until the membership is as
+	// desired again, so that Degraded keeps saying so (corruption.go).
+	replacing sync.Map
 }
 
 // +kubebuilder:rbac:groups=etcd.quorum.dev,resources=etcdclusters,verbs=get;list;watch;update;patch
@@ -127,6 +131,8 @@ type pass struct {
 	// corruption.go); corruptDisarmed: CORRUPT was disarmed this pass.
 	corrupt         *membership.Verdict
 	corruptDisarmed bool
+	// replacingCorrupt: the member being replaced for corrupt data, if any.
+	replacingCorrupt string
 	// stsReplacing: the StatefulSet is being replaced (deleted, its pods
 	// orphaned) to change its claim template; no membership change or
 	// restart this pass.
@@ -180,6 +186,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			for _, t := range []string{etcdv1.ConditionAvailable, etcdv1.ConditionDegraded, eventClusterFormed, etcdv1.ReasonInvalidSchedule} {
 				r.announced.Delete(req.String() + "/" + t)
 			}
+			r.replacing.Delete(req.String())
 			r.announced.Range(func(k, _ any) bool {
 				if strings.HasPrefix(k.(string), req.String()+"/corrupt/") {
 					r.announced.Delete(k)
