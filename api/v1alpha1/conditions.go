@@ -113,9 +113,15 @@ const (
 	// disarms; the message says whether live data fills the quota, in which
 	// case data must be deleted or spec.quota.backendBytes raised.
 	ReasonNoSpace = "NoSpace"
-	// ReasonDataCorrupt: the CORRUPT alarm is raised (members' data differ,
-	// etcd op-guide/data_corruption); every member refuses writes. The
-	// operator does nothing automatically.
+	// ReasonDataCorrupt: a member's data is corrupt (etcd
+	// op-guide/data_corruption): its pod refuses to start for it (etcd's
+	// initial corruption check, or a database file that cannot be
+	// opened), or the CORRUPT alarm is raised (members' data differ; every
+	// member refuses writes). The operator replaces a member singled out
+	// by its pod or by its HashKV when quorum survives without it, and
+	// disarms CORRUPT once every member's HashKV agrees; the message says
+	// which step comes next or what the user must do (a single member, or
+	// no majority of agreeing voters: restore from a backup).
 	ReasonDataCorrupt = "DataCorrupt"
 )
 

@@ -116,6 +116,10 @@ type Client interface {
 	// member is blocked meanwhile. Bounded by DefragmentTimeout.
 	Defragment(ctx context.Context, endpoint string) error
 
+	// HashKV asks one member for the hash of its key-value store up to
+	// revision (0: its current one). Bounded by HashKVTimeout.
+	HashKV(ctx context.Context, endpoint string, revision int64) (HashKV, error)
+
 	// Close releases the connection.
 	Close() error
 }

@@ -25,7 +25,37 @@ const (
 	// allows a bounded command timeout too; a few GiB take minutes on a
 	// slow disk.
 	DefragmentTimeout = 10 * time.Minute
+	// HashKVTimeout bounds a HashKV: the member reads every key version
+	// from its last compaction up to the revision asked for.
+	HashKVTimeout = 2 * time.Minute
 )
+
+// HashKV is one member's hash of its key-value store (etcd's HashKV,
+// what `etcdctl endpoint hashkv` shows): two members agree when they
+// report the same Hash for the same Revision and CompactRevision.
+type HashKV struct {
+	MemberID        uint64
+	Hash            uint32
+	Revision        int64 // the revision hashed up to
+	CompactRevision int64 // the member's compacted revision
+}
+
+// HashKV asks the member at endpoint for the hash of its key-value store
+// up to revision (0: its current revision). It works while CORRUPT or
+// NOSPACE is raised; a revision already compacted is an error.
+func (c *client) HashKV(ctx context.Context, endpoint string, revision int64) (HashKV, error) {
+	ctx, cancel := context.WithTimeout(ctx, HashKVTimeout)
+	defer cancel()
+	resp, err := c.c.HashKV(ctx, endpoint, revision)
+	if err != nil {
+		return HashKV{}, fmt.Errorf("hashing the key-value store of %s at revision %d: %w", endpoint, revision, err)
+	}
+	rev := revision
+	if resp.HashRevision != 0 {
+		rev = resp.HashRevision
+	}
+	return HashKV{MemberID: resp.Header.GetMemberId(), Hash: resp.Hash, Revision: rev, CompactRevision: resp.CompactRevision}, nil
+}
 
 // AlarmType is an etcd alarm, named as etcd names it (pb.AlarmType).
 type AlarmType string

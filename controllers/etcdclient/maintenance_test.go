@@ -240,6 +240,23 @@ func TestClusterAlarmsAndFollowerDefragment(t *testing.T) {
 		if alarms, err := c.Alarms(ctx); err != nil || !reflect.DeepEqual(alarms, want) {
 			t.Fatalf("alarms with %s raised: %v, %v", typ, alarms, err)
 		}
+		if typ == AlarmCorrupt {
+			// Every member answers HashKV while CORRUPT is raised, with
+			// the same hash at the same revision.
+			var hashes []HashKV
+			for id, ep := range eps {
+				h, err := c.HashKV(ctx, ep, 0)
+				if err != nil || h.MemberID != id || h.Revision == 0 {
+					t.Fatalf("HashKV of %x with CORRUPT raised: %+v, %v", id, h, err)
+				}
+				hashes = append(hashes, h)
+			}
+			for _, h := range hashes[1:] {
+				if h.Hash != hashes[0].Hash || h.Revision != hashes[0].Revision || h.CompactRevision != hashes[0].CompactRevision {
+					t.Fatalf("hashes differ: %+v", hashes)
+				}
+			}
+		}
 		if err := c.DisarmAlarm(ctx, follower, typ); err != nil {
 			t.Fatal(err)
 		}

@@ -54,7 +54,8 @@ func memberAlarms(as []etcdclient.Alarm, id uint64) []string {
 
 // alarmCondition is the Degraded condition an alarm calls for, if any:
 // ok is false when no alarm is raised. CORRUPT comes first: while it is
-// raised the operator changes nothing. The message says what the operator
+// raised the operator only replaces the member whose data differs and
+// disarms it (corruption.go). The message says what the operator
 // does next and what is left to the user. Pure.
 func alarmCondition(p *pass) (reason, msg string, ok bool) {
 	on := func(t etcdclient.AlarmType) string {
@@ -71,9 +72,8 @@ func alarmCondition(p *pass) (reason, msg string, ok bool) {
 	}
 	switch {
 	case p.obs.hasAlarm(etcdclient.AlarmCorrupt):
-		return etcdv1.ReasonDataCorrupt, fmt.Sprintf("CORRUPT alarm raised on %s: the members' data differ and etcd refuses writes; "+
-			"the operator compacts, defragments and disarms nothing while it is raised. Compare the members (etcdctl endpoint hashkv) and follow etcd's "+
-			"op-guide/data_corruption; the alarm is cleared with etcdctl alarm disarm once the cause is found", on(etcdclient.AlarmCorrupt)), true
+		msg, _ := corruptCondition(p)
+		return etcdv1.ReasonDataCorrupt, msg, true
 	case p.obs.hasAlarm(etcdclient.AlarmNoSpace):
 		head := fmt.Sprintf("NOSPACE alarm raised on %s: the database reached its quota and etcd takes only reads and deletes", on(etcdclient.AlarmNoSpace))
 		a := p.maint

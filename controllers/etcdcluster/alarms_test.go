@@ -42,7 +42,7 @@ func TestAlarmCondition(t *testing.T) {
 			[]string{"95% of its quota 16777216", "spec.quota.backendBytes", "disarms once the new quota leaves room"}, false},
 		{"NOSPACE before the planner ran", pass{obs: obs(nospace, alarmed("a", "NOSPACE"))}, etcdv1.ReasonNoSpace, []string{"once it can reach every voter"}, false},
 		{"CORRUPT wins over NOSPACE", pass{obs: obs(append(corrupt, nospace...), alarmed("a", "CORRUPT", "NOSPACE"))}, etcdv1.ReasonDataCorrupt,
-			[]string{"CORRUPT alarm raised on a", "hashkv", "data_corruption"}, false},
+			[]string{"CORRUPT alarm raised on a", "hashkv", "data_corruption", "disarms CORRUPT once every member agrees"}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			reason, msg, ok := alarmCondition(&tc.p)

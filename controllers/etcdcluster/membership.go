@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -53,11 +54,20 @@ func (r *Reconciler) reconcileMembership(ctx context.Context, p *pass) error {
 	log := log.FromContext(ctx)
 	log.V(1).Info("membership decision", "desired", snap.Desired, "statefulSetReplicas", snap.STSReplicas,
 		"members", describeMembers(snap.Members), "pods", len(pods), "action", action.Kind, "ordinal", action.Ordinal, "reason", action.Reason)
+	if action.Kind == membership.None {
+		r.replacing.Delete(clusterKey(c))
+		p.replacingCorrupt = ""
+	}
 	if !action.Changes() {
 		return nil
 	}
 	log.Info("membership change", "action", action.Kind, "reason", action.Reason)
 	err = r.changeMembership(ctx, p, action)
+	if err == nil && action.Kind == membership.RemoveMember && removedCorrupt(snap, action) {
+		p.replacingCorrupt = fmt.Sprintf("%s (ID %x)", c.MemberName(action.Ordinal), action.MemberID)
+		r.replacing.Store(clusterKey(c), p.replacingCorrupt)
+		err = r.restartCorruptPod(ctx, c, action.Ordinal)
+	}
 	switch {
 	case etcdclient.RefusedForNow(err):
 		// Not an error: etcd asks to wait (a leader that just changed, a
@@ -138,6 +148,20 @@ func (r *Reconciler) changeMembership(ctx context.Context, p *pass, action membe
 	return nil
 }
 
+// removedCorrupt: the member the action removed was replaced for corrupt
+// data (its pod reported it, or its HashKV was in the minority).
+func removedCorrupt(s membership.Snapshot, a membership.Action) bool {
+	if s.Pods[a.Ordinal].CorruptID == a.MemberID {
+		return true
+	}
+	for _, m := range s.Members {
+		if m.ID == a.MemberID && m.Corrupt {
+			return true
+		}
+	}
+	return false
+}
+
 // snapshot is the planner's view of the pass.
 func (r *Reconciler) snapshot(p *pass, pods map[int]membership.Pod) membership.Snapshot {
 	c := p.cluster
@@ -163,6 +187,7 @@ func (r *Reconciler) snapshot(p *pass, pods map[int]membership.Pod) membership.S
 			Healthy:   answered && len(st.Errors) == 0,
 			IsLeader:  answered && st.LeaderID == m.ID,
 			CaughtUp:  answered && leaderIndex > 0 && st.RaftIndex*100 >= leaderIndex*caughtUpPercent,
+			Corrupt:   p.corrupt != nil && slices.Contains(p.corrupt.Corrupt, m.ID),
 		})
 	}
 	return s
@@ -181,7 +206,8 @@ func (r *Reconciler) memberPods(ctx context.Context, c *etcdv1.EtcdCluster) (map
 		if !ok {
 			continue
 		}
-		pods[o] = membership.Pod{Exists: pod.DeletionTimestamp == nil, Ready: podutil.Ready(pod), DataLost: podutil.DataLost(pod)}
+		corruptID, _ := podutil.CorruptMemberID(pod)
+		pods[o] = membership.Pod{Exists: pod.DeletionTimestamp == nil, Ready: podutil.Ready(pod), DataLost: podutil.DataLost(pod), CorruptID: corruptID}
 	}
 	return pods, nil
 }

@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -80,6 +81,10 @@ type Reconciler struct {
 	// announced: per cluster and condition type, the "status/reason" last
 	// announced by an event (see recordTransitions).
 	announced sync.Map
+	// replacing: per cluster, the member being replaced for corrupt data
+	// ("<name> (ID <id>)"), from its removal until the membership is as
+	// desired again, so that Degraded keeps saying so (corruption.go).
+	replacing sync.Map
 }
 
 // +kubebuilder:rbac:groups=etcd.quorum.dev,resources=etcdclusters,verbs=get;list;watch;update;patch
@@ -122,6 +127,12 @@ type pass struct {
 	maint              *maintenance.Action // the maintenance planner's choice this pass, if it ran
 	maintBusy          bool                // maintenance has work left: come back soon
 	volumes            *volumePlan         // the volumes step's decision, when member claims exist
+	// corrupt: the members' HashKV compared while CORRUPT is raised (see
+	// corruption.go); corruptDisarmed: CORRUPT was disarmed this pass.
+	corrupt         *membership.Verdict
+	corruptDisarmed bool
+	// replacingCorrupt: the member being replaced for corrupt data, if any.
+	replacingCorrupt string
 	// stsReplacing: the StatefulSet is being replaced (deleted, its pods
 	// orphaned) to change its claim template; no membership change or
 	// restart this pass.
@@ -151,8 +162,12 @@ type pass struct {
 //     PodMonitor if asked;
 //  6. observe: member list and per-member status from etcd itself (an
 //     in-place restore is finished once every member is back and healthy);
+//     (corruption: with CORRUPT raised, the members' HashKV compared to
+//     find the member whose data differs, see corruption.go;)
 //  7. membership: at most one safe membership change (scale up through a
-//     learner, scale down by member ID), chosen by membership.Plan;
+//     learner, scale down by member ID, replace a member whose data is
+//     lost or corrupt), chosen by membership.Plan; CORRUPT is disarmed
+//     once every member's HashKV agrees;
 //  8. rollout: restart one member whose pod runs an old template, health
 //     gated, followers first, leader last after moving its leadership;
 //     (tls migration step: end a phase of a TLS migration, or move one
@@ -171,6 +186,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			for _, t := range []string{etcdv1.ConditionAvailable, etcdv1.ConditionDegraded, eventClusterFormed, etcdv1.ReasonInvalidSchedule} {
 				r.announced.Delete(req.String() + "/" + t)
 			}
+			r.replacing.Delete(req.String())
+			r.announced.Range(func(k, _ any) bool {
+				if strings.HasPrefix(k.(string), req.String()+"/corrupt/") {
+					r.announced.Delete(k)
+				}
+				return true
+			})
 			memberHealth.DeleteLabelValues(req.Namespace, req.Name)
 			memberAlarm.DeletePartialMatch(map[string]string{"namespace": req.Namespace, "name": req.Name})
 			return ctrl.Result{}, nil
@@ -207,7 +229,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		{Name: "monitoring", Run: r.applyMonitoring},
 		{Name: "observe", Run: r.observe},
 		{Name: "finish restore", Run: r.finishRestore},
+		{Name: "corruption", Run: r.judgeCorruption},
 		{Name: "membership", Run: r.reconcileMembership},
+		{Name: "disarm corrupt", Run: r.disarmCorrupt},
 		{Name: "rollout", Run: r.rollout},
 		{Name: "tls migration step", Run: r.advanceTLSMigration},
 		{Name: "auth", Run: r.ensureAuth},

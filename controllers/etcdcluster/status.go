@@ -161,6 +161,9 @@ func progressing(c *etcdv1.EtcdCluster, p *pass, pods podProblems, stepErr error
 // step is restarting or adding are not counted, unless their pod is stuck.
 func degradation(c *etcdv1.EtcdCluster, p *pass, pods podProblems, stepErr error) condition {
 	unhealthy := unhealthyVoters(c, p, pods)
+	if msg, corrupt := corruptCondition(p); corrupt {
+		return yes(etcdv1.ReasonDataCorrupt, msg)
+	}
 	if reason, msg, alarmed := alarmCondition(p); alarmed {
 		return yes(reason, msg)
 	}

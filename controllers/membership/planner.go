@@ -22,6 +22,15 @@
 //     3b. A member whose pod reports lost data (Pod.DataLost) → RemoveMember
 //     if quorum survives without it, else Refuse; rule 8 then adds the
 //     ordinal back as an empty learner.
+//     3c. A member whose data is corrupt (its pod reports it under its ID,
+//     Pod.CorruptID, or its HashKV differs from the majority's,
+//     Member.Corrupt; see JudgeHashes) is replaced the same way, one at a
+//     time: only while no learner is in progress and no voter is missing
+//     (voters >= Desired); otherwise the rules below finish that first.
+//     The last voter is never removed (Refuse: restore from a backup);
+//     a voter only if quorum survives without it (else Refuse); a leader
+//     first hands leadership to the lowest-ordinal healthy voter whose
+//     data is sound (MoveLeader).
 //  4. The StatefulSet has pods above the highest member (STSReplicas >
 //     highest member ordinal + 1) → ShrinkStatefulSet(highest member
 //     ordinal + 1), in one step. The planner adds a member before it grows
@@ -48,7 +57,9 @@
 //     otherwise Wait. A learner that never starts is still just Wait: the
 //     reconciler, which has a clock, decides when that is too long.
 //  8. Fewer voters than Desired → if any voter is unhealthy, Wait (a sick
-//     cluster is not grown); else AddLearner at the lowest ordinal below
+//     cluster is not grown; a voter whose data is corrupt, waiting for its
+//     replacement, does not count as sick: a learner does not vote); else
+//     AddLearner at the lowest ordinal below
 //     Desired that has no member. Rule 6 grows the StatefulSet next.
 //  9. Otherwise the membership is as desired → None.
 //
@@ -73,6 +84,9 @@ type Member struct {
 	Healthy   bool // answered a status request this pass
 	IsLeader  bool
 	CaughtUp  bool // learner only: its raft index is close enough to the leader's to promote
+	// Corrupt: its HashKV differs from the hash a majority of voters
+	// agree on (JudgeHashes), while the CORRUPT alarm is raised.
+	Corrupt bool
 }
 
 // Pod is what is known about the pod of one ordinal.
@@ -82,6 +96,11 @@ type Pod struct {
 	// DataLost: the pod's member has run before but its data dir is empty
 	// (a lost or replaced volume); the bundled server refuses to start.
 	DataLost bool
+	// CorruptID: the member ID the pod's termination message reports as
+	// corrupt (it refused to start for corrupt data), 0 if none. It
+	// applies only while that member is listed at this ordinal: its
+	// replacement has another ID.
+	CorruptID uint64
 }
 
 // Snapshot is everything Plan looks at. Members must be listed right before
@@ -174,6 +193,11 @@ func Plan(s Snapshot) Action {
 		}
 	}
 
+	// 3c. A member whose data is corrupt is replaced, one at a time.
+	if a, ok := v.replaceCorrupt(s); ok {
+		return a
+	}
+
 	// 4. Pods above the highest member hold nothing: shrink them away.
 	if sts > hi+1 {
 		empty := fmt.Sprintf("ordinal %d has no member", hi+1)
@@ -201,7 +225,7 @@ func Plan(s Snapshot) Action {
 	// 8. Scale up, one learner at a time.
 	if v.voters < desired {
 		for _, o := range v.ordinals {
-			if !v.byOrdinal[o].Healthy {
+			if !v.byOrdinal[o].Healthy && v.corruptBy(s, o) == "" {
 				return wait(o, "member %s is unhealthy: not adding a member to a sick cluster (%d of %d voters)", v.describe(o), v.voters, desired)
 			}
 		}

@@ -67,6 +67,17 @@ func withPod(s Snapshot, i int) Snapshot { s.Pods[i] = Pod{Exists: true}; return
 
 func dataLost(s Snapshot, i int) Snapshot { s.Pods[i] = Pod{Exists: true, DataLost: true}; return s }
 
+// refusesCorrupt: the pod at ordinal i reports member ID reported as corrupt.
+func refusesCorrupt(s Snapshot, i int, reported uint64) Snapshot {
+	s.Pods[i] = Pod{Exists: true, CorruptID: reported}
+	return s
+}
+
+var (
+	hashMinority opt = func(m *Member) { m.Corrupt = true }
+	readded      opt = func(m *Member) { m.ID += 0x1000 } // a member added again gets a new ID
+)
+
 func cat(groups ...[]Member) []Member { return slices.Concat(groups...) }
 
 func none() Action          { return Action{Kind: None, Ordinal: -1} }
@@ -196,6 +207,30 @@ func planCases() []planCase {
 		{"lost data of the only member: refused", dataLost(snap(1, 1, voter(0, sick)), 0), refuseAt(0), "restore the cluster from a backup"},
 		{"lost data of a learner: removed", dataLost(snap(3, 3, voter(0, leads), voter(1), learner(2, unstarted)), 2), remove(2), "lost its data"},
 		{"lost data wins over scaling down", dataLost(snap(2, 3, voter(0, leads), voter(1, sick), voter(2)), 1), remove(1), "lost its data"},
+
+		// Corrupt data: replaced like lost data, one member at a time.
+		{"corrupt member 1 of 3 refuses to start: removed", refusesCorrupt(snap(3, 3, voter(0, leads), voter(1, sick), voter(2)), 1, id(1)), remove(1), "refuses to start"},
+		{"then ordinal 1 is added back although its old pod still reports corrupt data", refusesCorrupt(snap(3, 3, voter(0, leads), voter(2)), 1, id(1)), add(1), "adding ordinal 1"},
+		{"the learner's pod still shows the old member's report: promoted, not removed", refusesCorrupt(snap(3, 3, voter(0, leads), voter(2), learner(1, readded)), 1, id(1)),
+			Action{Kind: PromoteLearner, Ordinal: 1, MemberID: id(1) + 0x1000}, "caught up"},
+		{"corrupt member by HashKV: removed", snap(3, 3, voter(0, leads), voter(1), voter(2, hashMinority)), remove(2), "HashKV differs"},
+		{"corrupt leader by HashKV: leadership moves first", snap(3, 3, voter(0, leads, hashMinority), voter(1), voter(2)), move(0, 1), "moving leadership"},
+		{"corrupt leader, the only other healthy voter is corrupt too: refused", snap(5, 5, voter(0, leads, hashMinority), voter(1, hashMinority), voter(2, sick), voter(3, sick), voter(4, sick)), refuseAt(0), "below quorum"},
+		{"corrupt only member: refused, restore advised", refusesCorrupt(snap(1, 1, voter(0, sick)), 0, id(0)), refuseAt(0), "restore the cluster from a backup"},
+		{"corrupt only member by HashKV: refused", snap(1, 1, voter(0, leads, hashMinority)), refuseAt(0), "last voter"},
+		{"two corrupt members of 3, both down: refused (no quorum without either)",
+			refusesCorrupt(refusesCorrupt(snap(3, 3, voter(0, leads), voter(1, sick), voter(2, sick)), 1, id(1)), 2, id(2)), refuseAt(1), "below quorum"},
+		{"two corrupt members of 5, both down: the first is removed",
+			refusesCorrupt(refusesCorrupt(snap(5, 5, voter(0, leads), voter(1, sick), voter(2, sick), voter(3), voter(4)), 1, id(1)), 2, id(2)), remove(1), "removing it by ID"},
+		{"then the second waits: its hole is refilled first (the corrupt voter is not a sick cluster)",
+			refusesCorrupt(withPod(snap(5, 5, voter(0, leads), voter(2, sick), voter(3), voter(4)), 1), 2, id(2)), add(1), "adding ordinal 1"},
+		{"and the learner promoted first",
+			refusesCorrupt(snap(5, 5, voter(0, leads), learner(1), voter(2, sick), voter(3), voter(4)), 2, id(2)), promote(1), ""},
+		{"then the second is removed",
+			refusesCorrupt(snap(5, 5, voter(0, leads), voter(1), voter(2, sick), voter(3), voter(4)), 2, id(2)), remove(2), "refuses to start"},
+		{"a report naming another member ID is stale: nothing to do", refusesCorrupt(snap(3, 3, voters(3)...), 1, 0xdead), none(), "3 voters"},
+		{"corrupt learner: removed", snap(3, 3, voter(0, leads), voter(1), learner(2, hashMinority)), remove(2), "learner"},
+		{"lost data comes before corrupt data", refusesCorrupt(dataLost(snap(5, 5, voter(0, leads), voter(1), voter(2, sick), voter(3, sick), voter(4)), 3), 2, id(2)), remove(3), "lost its data"},
 
 		// Ordinals 9 and 10 are compared as numbers.
 		{"11→10: remove ordinal 10, not 9", snap(10, 11, eleven...), remove(10), "c-10"},

@@ -91,6 +91,10 @@ func (s Settings) EmbedConfig(b Bootstrap) (*embed.Config, error) {
 		return nil, fmt.Errorf("bootstrap mode %q needs an initial cluster", b.Mode)
 	}
 
+	if err := enableCorruptionChecks(cfg); err != nil {
+		return nil, err
+	}
+
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("validating etcd configuration: %w", err)
 	}

@@ -17,6 +17,10 @@ var ErrNotReady = errors.New("etcd member did not become ready in time")
 // Run plans the bootstrap, starts the member and blocks until ctx is
 // cancelled or etcd fails.
 //
+// A member whose data is corrupt (its backend file cannot be opened, or
+// etcd's initial corruption check finds it inconsistent with its peers)
+// fails with contract.DataCorruptMessage; see corrupt.go.
+//
 // It returns nil only after a stop requested through ctx completed. Every
 // other outcome is an error: bad configuration, a failed plan (e.g. not yet
 // added to the cluster), etcd failing to start, etcd.Err() firing, the server
@@ -40,11 +44,20 @@ func Run(ctx context.Context, lg *zap.Logger, s Settings) error {
 	if err != nil {
 		return err
 	}
+	if b.Mode == ModeRestart {
+		if err := checkBackend(s.DataDir); err != nil {
+			return dataCorrupt(lg, s, err.Error())
+		}
+	}
 	onReady := func() error { return nil }
 	if b.ForceNewCluster {
 		onReady = func() error { return recordForceNewCluster(s) }
 	}
-	return serve(ctx, lg.With(zap.String("member", s.Name)), cfg, s.ReadyTimeout, onReady)
+	err = serve(ctx, lg.With(zap.String("member", s.Name)), cfg, s.ReadyTimeout, onReady)
+	if isCorruptionError(err) {
+		return dataCorrupt(lg, s, err.Error())
+	}
+	return err
 }
 
 func serve(ctx context.Context, lg *zap.Logger, cfg *embed.Config, readyTimeout time.Duration, onReady func() error) error {

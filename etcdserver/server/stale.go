@@ -59,14 +59,34 @@ func StaleReason(local LocalMember, view *ClusterView) string {
 // answer that it is not theirs. Then the data dir is moved to
 // <data dir>.stale and the member joins as a new one (planJoin), or, with
 // Settings.KeepStaleData, Plan fails with ErrStaleData.
+//
+// Data known to be corrupt (corruptEvidence: the member refused to start
+// for it, or the CORRUPT alarm names it) moves to
+// <data dir>.corrupt-<UTC time> instead, whatever KeepStaleData says, so
+// that a person can inspect it; see corrupt.go.
 func planRestart(ctx context.Context, lg *zap.Logger, s Settings) (Bootstrap, error) {
-	reason, err := staleReason(ctx, lg, s)
+	reason, local, err := staleReason(ctx, lg, s)
 	if err != nil {
 		return Bootstrap{}, err
 	}
 	if reason == "" {
 		lg.Info("data dir holds a member; restarting it", zap.String("data-dir", s.DataDir))
 		return Bootstrap{Mode: ModeRestart}, nil
+	}
+	if why := corruptEvidence(lg, s.DataDir, local.ID); why != "" {
+		moved, err := setAsideCorrupt(s.DataDir, time.Now())
+		if err != nil {
+			return Bootstrap{}, fmt.Errorf("%s; its data is corrupt (%s); setting the data dir aside: %w", reason, why, err)
+		}
+		msg := fmt.Sprintf("member data set aside: %s and its data is corrupt (%s); data moved to %s (kept for inspection, "+
+			"never cleaned up automatically except by a newer corrupt copy), joining as a new member", reason, why, moved)
+		lg.Warn(msg)
+		writeTerminationLog(lg, s.TerminationLog, msg)
+		b, err := planJoin(ctx, lg, s)
+		if err != nil {
+			return Bootstrap{}, fmt.Errorf("%s: %w", msg, err)
+		}
+		return b, nil
 	}
 	if s.KeepStaleData {
 		return Bootstrap{}, fmt.Errorf("%w: %s; data dir %s left in place (%s=false)",
@@ -87,10 +107,11 @@ func planRestart(ctx context.Context, lg *zap.Logger, s Settings) (Bootstrap, er
 }
 
 // staleReason asks the other members (if any) and compares their answer
-// with the WAL; see StaleReason. Without an answer it returns "".
-func staleReason(ctx context.Context, lg *zap.Logger, s Settings) (string, error) {
+// with the WAL; see StaleReason. Without an answer it returns "". local is
+// the member the data dir holds, when a reason is returned.
+func staleReason(ctx context.Context, lg *zap.Logger, s Settings) (string, LocalMember, error) {
 	if len(s.JoinEndpoints) == 0 {
-		return "", nil
+		return "", LocalMember{}, nil
 	}
 	timeout := s.StaleCheckTimeout
 	if timeout <= 0 {
@@ -100,17 +121,17 @@ func staleReason(ctx context.Context, lg *zap.Logger, s Settings) (string, error
 	view, err := listMembers(lctx, lg, s.JoinEndpoints, s.ServerTLS)
 	cancel()
 	if ctx.Err() != nil {
-		return "", ctx.Err()
+		return "", LocalMember{}, ctx.Err()
 	}
 	if err != nil {
 		lg.Info("no member list from the other members; restarting without checking the data dir against it",
 			zap.Duration("timeout", timeout), zap.Error(err))
-		return "", nil
+		return "", LocalMember{}, nil
 	}
 	local, err := ReadLocalMember(lg, s.DataDir)
 	if err != nil {
 		lg.Warn("cannot read this member's IDs from its WAL; restarting without checking", zap.Error(err))
-		return "", nil
+		return "", LocalMember{}, nil
 	}
 	reason := StaleReason(local, view)
 	fields := []zap.Field{
@@ -122,13 +143,13 @@ func staleReason(ctx context.Context, lg *zap.Logger, s Settings) (string, error
 	}
 	if reason == "" {
 		lg.Info("the cluster lists this member", fields...)
-		return "", nil
+		return "", LocalMember{}, nil
 	}
 	if m := memberByPeerURL(view.Members, s.AdvertisePeerURL); m != nil {
 		fields = append(fields, zap.String("peer-url-listed-as", describeMembers([]*etcdserverpb.Member{m})[0]))
 	}
 	lg.Warn("the data dir holds a member the cluster does not know", append(fields, zap.String("reason", reason))...)
-	return reason, nil
+	return reason, local, nil
 }
 
 func memberByPeerURL(members []*etcdserverpb.Member, self url.URL) *etcdserverpb.Member {

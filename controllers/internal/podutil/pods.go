@@ -56,6 +56,28 @@ func Restart(ctx context.Context, cl client.Client, c *etcdv1.EtcdCluster, resta
 	return n, nil
 }
 
+// CorruptMemberID returns the member ID the etcd container's current or
+// last termination message reports as holding corrupt data (see
+// contract.DataCorruptMarker), and false when it reports none. The
+// caller compares it with the member listed for the pod: a member added
+// again has a new ID, while its pod may still show the old report.
+func CorruptMemberID(pod *corev1.Pod) (uint64, bool) {
+	for _, cs := range pod.Status.ContainerStatuses {
+		if cs.Name != render.ContainerName {
+			continue
+		}
+		for _, t := range []*corev1.ContainerStateTerminated{cs.State.Terminated, cs.LastTerminationState.Terminated} {
+			if t == nil {
+				continue
+			}
+			if id, ok := contract.CorruptMemberID(t.Message); ok {
+				return id, true
+			}
+		}
+	}
+	return 0, false
+}
+
 // DataLost reports whether the etcd container's current or last
 // termination message says its member's data is lost.
 func DataLost(pod *corev1.Pod) bool {

@@ -39,3 +39,23 @@ func TestReady(t *testing.T) {
 		t.Fatal("Ready=True not recognised")
 	}
 }
+
+func TestCorruptMemberID(t *testing.T) {
+	msg := "serve failed: " + contract.DataCorruptMessage(0xabc, "abc found data inconsistency with peers")
+	pod := &corev1.Pod{Status: corev1.PodStatus{ContainerStatuses: []corev1.ContainerStatus{{
+		Name:                 render.ContainerName,
+		LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 1, Message: msg}},
+	}}}}
+	if id, ok := CorruptMemberID(pod); !ok || id != 0xabc {
+		t.Fatalf("CorruptMemberID = %x, %t", id, ok)
+	}
+	pod.Status.ContainerStatuses[0].LastTerminationState.Terminated.Message = "serve failed: " + contract.DataLostMarker
+	if _, ok := CorruptMemberID(pod); ok {
+		t.Fatal("lost data is not corrupt data")
+	}
+	pod.Status.ContainerStatuses[0].Name = "restore"
+	pod.Status.ContainerStatuses[0].LastTerminationState.Terminated.Message = msg
+	if _, ok := CorruptMemberID(pod); ok {
+		t.Fatal("only the etcd container speaks for the member")
+	}
+}
