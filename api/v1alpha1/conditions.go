@@ -231,7 +231,9 @@ const (
 	ReasonScheduled = "Scheduled"
 	// ReasonSuspended: spec.suspend is set; no backup is created.
 	ReasonSuspended = "Suspended"
-	// ReasonInvalidSchedule: spec.schedule or spec.timeZone cannot be parsed.
+	// ReasonInvalidSchedule: spec.schedule or spec.timeZone cannot be parsed
+	// (also the reason of the Warning event, recorded once, when an
+	// EtcdCluster's spec.defragmentation schedule cannot be).
 	ReasonInvalidSchedule = "InvalidSchedule"
 	// ReasonRetentionFailed: an expired backup could not be deleted (its
 	// storage is unreachable or its credentials are missing); it is retried.

@@ -21,11 +21,16 @@ const AnnotationDefragment = "etcd.quorum.dev/defragment"
 // the NOSPACE alarm defragments whatever this says.
 // +kubebuilder:validation:XValidation:rule="!has(self.timeZone) || has(self.schedule)",message="spec.defragmentation.timeZone needs spec.defragmentation.schedule"
 type DefragmentationSpec struct {
-	// Schedule in cron format (five fields, or @daily, @weekly…): every
-	// member is defragmented once at each time it names. Empty: none on a
-	// schedule.
+	// Schedule in cron format (five fields: minute 0-59, hour 0-23, day of
+	// month 1-31, month 1-12 or JAN-DEC, day of week 0-6 or SUN-SAT; or
+	// @yearly, @monthly, @weekly, @daily, @hourly): every member is
+	// defragmented once at each time it names. Empty: none on a schedule.
+	// The same rules as EtcdBackupSchedule's schedule (hack/gen-admission).
 	// +kubebuilder:validation:MaxLength=100
-	// +kubebuilder:validation:XValidation:rule="self.matches('^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|[^ \\t]+([ \\t]+[^ \\t]+){4})$')",message="schedule must be five cron fields or @yearly, @monthly, @weekly, @daily or @hourly; set the time zone with timeZone"
+	// +quorum:generated:begin=schedule
+	// +kubebuilder:validation:XValidation:rule="self.matches('^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|[^[:blank:]]+([[:blank:]]+[^[:blank:]]+){4})$')",message="schedule must be five cron fields or @yearly, @monthly, @weekly, @daily or @hourly; set the time zone with timeZone"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[^[:blank:]]+([[:blank:]]+[^[:blank:]]+){4}$') || self.matches('^(([*?]|0*([0-9]|[1-5][0-9])(-0*([0-9]|[1-5][0-9]))?)(/0*[1-9][0-9]*)?(,([*?]|0*([0-9]|[1-5][0-9])(-0*([0-9]|[1-5][0-9]))?)(/0*[1-9][0-9]*)?)*)[[:blank:]]+(([*?]|0*([0-9]|1[0-9]|2[0-3])(-0*([0-9]|1[0-9]|2[0-3]))?)(/0*[1-9][0-9]*)?(,([*?]|0*([0-9]|1[0-9]|2[0-3])(-0*([0-9]|1[0-9]|2[0-3]))?)(/0*[1-9][0-9]*)?)*)[[:blank:]]+(([*?]|0*([1-9]|[12][0-9]|3[01])(-0*([1-9]|[12][0-9]|3[01]))?)(/0*[1-9][0-9]*)?(,([*?]|0*([1-9]|[12][0-9]|3[01])(-0*([1-9]|[12][0-9]|3[01]))?)(/0*[1-9][0-9]*)?)*)[[:blank:]]+(([*?]|(0*([1-9]|1[0-2])|(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec))(-(0*([1-9]|1[0-2])|(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)))?)(/0*[1-9][0-9]*)?(,([*?]|(0*([1-9]|1[0-2])|(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec))(-(0*([1-9]|1[0-2])|(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)))?)(/0*[1-9][0-9]*)?)*)[[:blank:]]+(([*?]|(0*[0-6]|(?i:sun|mon|tue|wed|thu|fri|sat))(-(0*[0-6]|(?i:sun|mon|tue|wed|thu|fri|sat)))?)(/0*[1-9][0-9]*)?(,([*?]|(0*[0-6]|(?i:sun|mon|tue|wed|thu|fri|sat))(-(0*[0-6]|(?i:sun|mon|tue|wed|thu|fri|sat)))?)(/0*[1-9][0-9]*)?)*)$')",messageExpression="'schedule ' + self + ': its ' + (!self.matches('^([^[:blank:]]+[[:blank:]]+){0}(([*?]|0*([0-9]|[1-5][0-9])(-0*([0-9]|[1-5][0-9]))?)(/0*[1-9][0-9]*)?(,([*?]|0*([0-9]|[1-5][0-9])(-0*([0-9]|[1-5][0-9]))?)(/0*[1-9][0-9]*)?)*)([[:blank:]]|$)') ? 'minute field must be 0-59' : !self.matches('^([^[:blank:]]+[[:blank:]]+){1}(([*?]|0*([0-9]|1[0-9]|2[0-3])(-0*([0-9]|1[0-9]|2[0-3]))?)(/0*[1-9][0-9]*)?(,([*?]|0*([0-9]|1[0-9]|2[0-3])(-0*([0-9]|1[0-9]|2[0-3]))?)(/0*[1-9][0-9]*)?)*)([[:blank:]]|$)') ? 'hour field must be 0-23' : !self.matches('^([^[:blank:]]+[[:blank:]]+){2}(([*?]|0*([1-9]|[12][0-9]|3[01])(-0*([1-9]|[12][0-9]|3[01]))?)(/0*[1-9][0-9]*)?(,([*?]|0*([1-9]|[12][0-9]|3[01])(-0*([1-9]|[12][0-9]|3[01]))?)(/0*[1-9][0-9]*)?)*)([[:blank:]]|$)') ? 'day-of-month field must be 1-31' : !self.matches('^([^[:blank:]]+[[:blank:]]+){3}(([*?]|(0*([1-9]|1[0-2])|(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec))(-(0*([1-9]|1[0-2])|(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)))?)(/0*[1-9][0-9]*)?(,([*?]|(0*([1-9]|1[0-2])|(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec))(-(0*([1-9]|1[0-2])|(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)))?)(/0*[1-9][0-9]*)?)*)([[:blank:]]|$)') ? 'month field must be 1-12 or JAN-DEC' : 'day-of-week field must be 0-6 or SUN-SAT') + ' (each field is *, a value, a range a-b or a comma-separated list of them, each with an optional /step)'"
+	// +quorum:generated:end
 	// +optional
 	Schedule string `json:"schedule,omitempty"`
 	// TimeZone of the schedule, an IANA name (Europe/Berlin); UTC when unset.
@@ -43,11 +48,15 @@ type DefragmentationSpec struct {
 	// +optional
 	FreeablePercent *int32 `json:"freeablePercent,omitempty"`
 	// FreeableBytes: a member whose freeable bytes (dbSize − dbSizeInUse)
-	// reach this size is defragmented. Unset: no size threshold.
+	// reach this size is defragmented. Unset: no size threshold. At least
+	// 1 byte.
+	// +kubebuilder:validation:XValidation:rule="!isQuantity(string(self)) || quantity(string(self)).isGreaterThan(quantity('0'))",messageExpression="'freeableBytes must be positive (a size such as 256Mi), not ' + string(self) + '; leave it unset for no size threshold'"
 	// +optional
 	FreeableBytes *resource.Quantity `json:"freeableBytes,omitempty"`
 	// MinDBSize: thresholds apply only to members whose database file is
-	// at least this large, so small databases are left alone. Default 64Mi.
+	// at least this large, so small databases are left alone. Default 64Mi;
+	// 0 applies them to every member; negative sizes are refused.
+	// +kubebuilder:validation:XValidation:rule="!isQuantity(string(self)) || !quantity(string(self)).isLessThan(quantity('0'))",messageExpression="'minDBSize must not be negative, not ' + string(self) + '; 0 applies the thresholds to every member'"
 	// +optional
 	MinDBSize *resource.Quantity `json:"minDBSize,omitempty"`
 }

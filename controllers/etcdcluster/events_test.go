@@ -1,7 +1,10 @@
 package etcdcluster
 
 import (
+	"context"
+	"strings"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
@@ -66,5 +69,34 @@ func TestTransitionsAnnouncedOnce(t *testing.T) {
 	r.recordTransitions(d(etcdv1.ReasonMemberPodsFailing, "x-0 (1 restarts)"), d(etcdv1.ReasonMemberPodsFailing, "x-0 (2 restarts)"))
 	if got := drain(rec); len(got) != 1 {
 		t.Fatalf("degradation announced %d times: %q", len(got), got)
+	}
+}
+
+// A defragmentation schedule the controller cannot read (what admission
+// cannot check: a range that runs backwards) is announced once, not on
+// every pass; fixed and broken again, it is announced again.
+func TestInvalidDefragScheduleAnnouncedOnce(t *testing.T) {
+	rec := events.NewFakeRecorder(10)
+	r := &Reconciler{Recorder: rec, Clock: func() time.Time { return time.Date(2026, 5, 1, 2, 0, 0, 0, time.UTC) }}
+	c := withConditions()
+	passes := func(schedule string, n int) []string {
+		c.Spec.Defragmentation = &etcdv1.DefragmentationSpec{Schedule: schedule}
+		for range n {
+			r.startRounds(context.Background(), c, &etcdv1.DefragmentationStatus{}, &pass{})
+		}
+		return drain(rec)
+	}
+	got := passes("0 5-1 * * *", 3)
+	if len(got) != 1 || !strings.Contains(got[0], "Warning InvalidSchedule") || !strings.Contains(got[0], "spec.defragmentation") {
+		t.Fatalf("3 passes over a bad schedule recorded %q, want one Warning InvalidSchedule", got)
+	}
+	if got := passes("0 3 * * *", 2); len(got) != 0 {
+		t.Fatalf("a good schedule recorded %q", got)
+	}
+	if got := passes("0 5-1 * * *", 2); len(got) != 1 {
+		t.Fatalf("the schedule broken again recorded %q, want one event", got)
+	}
+	if got := passes("0 6-2 * * *", 1); len(got) != 1 {
+		t.Fatalf("another bad schedule recorded %q, want one event", got)
 	}
 }

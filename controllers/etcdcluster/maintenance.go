@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
@@ -128,10 +129,8 @@ func (r *Reconciler) startRounds(ctx context.Context, c *etcdv1.EtcdCluster, ds 
 	}
 	if spec := c.Spec.Defragmentation; spec != nil && spec.Schedule != "" {
 		sched, loc, err := cronslot.Parse(spec.Schedule, spec.TimeZone, "spec.defragmentation.timeZone")
-		if err != nil {
-			log.FromContext(ctx).Error(err, "defragmentation schedule ignored")
-			r.Recorder.Eventf(c, nil, corev1.EventTypeWarning, "InvalidSchedule", "Maintenance", "spec.defragmentation: %v; no scheduled defragmentation until it is fixed", err)
-		} else {
+		r.reportInvalidSchedule(ctx, c, err)
+		if err == nil {
 			// A schedule first seen starts from now: its first round is
 			// at its next slot, not at a slot that came before it was set.
 			if ds.LastScheduleTime == nil {
@@ -147,6 +146,26 @@ func (r *Reconciler) startRounds(ctx context.Context, c *etcdv1.EtcdCluster, ds 
 	ds.Pending = slices.DeleteFunc(ds.Pending, func(n string) bool {
 		return !slices.ContainsFunc(p.obs.list, func(m etcdclient.Member) bool { return m.Name == n })
 	})
+}
+
+// reportInvalidSchedule records a Warning InvalidSchedule event the first
+// time a pass finds spec.defragmentation's schedule or time zone unusable,
+// not on every pass: the reconciler remembers the error it announced for
+// the cluster, and forgets it once the schedule parses again (so breaking
+// it again is announced again). Admission refuses nearly every bad
+// schedule; this is the backstop for what CEL cannot check (a range such
+// as 5-1).
+func (r *Reconciler) reportInvalidSchedule(ctx context.Context, c *etcdv1.EtcdCluster, err error) {
+	key := client.ObjectKeyFromObject(c).String() + "/" + etcdv1.ReasonInvalidSchedule
+	if err == nil {
+		r.announced.Delete(key)
+		return
+	}
+	if last, seen := r.announced.Swap(key, err.Error()); seen && last.(string) == err.Error() {
+		return
+	}
+	log.FromContext(ctx).V(1).Info("defragmentation schedule ignored", "error", err.Error())
+	r.Recorder.Eventf(c, nil, corev1.EventTypeWarning, etcdv1.ReasonInvalidSchedule, "Maintenance", "spec.defragmentation: %v; no scheduled defragmentation until it is fixed", err)
 }
 
 // maintSnapshot builds the planner's input from the observation and status.

@@ -83,10 +83,19 @@ alive() { local p; p=$(pid_of "$1") && ours "$p"; }
 # start NAME CMD...: starts a daemon inside the namespace in its own session,
 # logging to logs/NAME.log and recording its PID in pids/NAME. nsenter and
 # setsid both exec, so the recorded PID is the daemon's own.
+# The daemon outlives this script, so it gets none of the caller's other open
+# files: one of them may be a lock (flock) that must be released when the
+# caller ends, not when the cluster stops.
 start() {
   local name=$1; shift
   log "starting $name"
-  nsenter --net="$NETNS" -- setsid "$@" </dev/null >>"$LOGS/$name.log" 2>&1 &
+  (
+    for fd in /proc/$BASHPID/fd/*; do
+      fd=${fd##*/}
+      if ((fd > 2)); then eval "exec $fd>&-" 2>/dev/null || true; fi
+    done
+    exec nsenter --net="$NETNS" -- setsid "$@" </dev/null >>"$LOGS/$name.log" 2>&1
+  ) &
   echo $! >"$PIDS/$name"
 }
 

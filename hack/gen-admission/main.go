@@ -270,41 +270,61 @@ func sortedKeys(m map[string]string) []string {
 }
 
 // MarkerBlocks returns, per file and block name, the marker lines of the
-// generated CEL rules. Every rule names the offending key in its message.
+// generated CEL rules. Every rule names each offending key in its message.
 // Keys with leading dashes are refused by a hand-written rule and skipped
 // here, so that each bad key gets one message.
+//
+// A message never filters the map twice: the order in which CEL walks a
+// map is not fixed, so two filters may yield different keys (a key paired
+// with another key's reason). The controlled keys are each asked of the
+// map, in sorted order, each with its own reason; the other messages name
+// the first key of one filter.
+// (cel.bind is not offered to CRD rules by the API server of Kubernetes
+// 1.37: "undeclared reference to 'cel'".)
 //
 // Number values are not checked here: a regular expression on a map value
 // with no maxLength (controller-gen cannot set one on map values) exceeds
 // CEL's estimated cost budget. quorum-etcd refuses them when it starts.
 func (g Generated) MarkerBlocks() map[string]map[string][]string {
 	refused := sortedKeys(g.Refused)
-	reasons := make([]string, len(refused))
-	for i, k := range refused {
-		reasons[i] = celString(k) + ":" + celString(g.Refused[k])
-	}
 	controlled := celList(refused)
 	allowed := celList(g.AllowedKeys)
-	first := func(cond string) string { return "self.filter(k, " + cond + ")[0]" }
+	// Each controlled key the user wrote, with its own reason, in sorted
+	// order: a sum of constant strings, so its cost is bounded (a join
+	// over the map's keys, or over a filtered list, is not).
+	terms := make([]string, len(refused))
+	for i, k := range refused {
+		terms[i] = fmt.Sprintf("(%s in self ? %s : '')", celString(k), celString(k+": "+g.Refused[k]+"; "))
+	}
+	controlledMsg := "'etcdOptions may not set options the operator controls: ' + " + strings.Join(terms, " + ") + " + 'remove them from spec.etcdOptions'"
+	// The first offending key, from one filter: its order is not fixed,
+	// so only one filter may name the key. A second filter for a count
+	// would exceed the cost budget.
+	first := func(cond, what string) string {
+		return "'etcdOptions key ' + self.filter(k, " + cond + ")[0] + " + what
+	}
 
 	unknown := "!k.startsWith('-') && !(k in " + controlled + ") && !(k in " + allowed + ")"
 	badBool := "k in " + celList(g.BoolKeys) + " && !(self[k] in ['true','false'])"
 	etcdOptions := []string{
-		fmt.Sprintf(`+kubebuilder:validation:XValidation:rule="self.all(k, !(k in %s))",messageExpression="'etcdOptions may not set options the operator controls: ' + %s + ': ' + {%s}[%s]"`,
-			controlled, first("k in "+controlled), strings.Join(reasons, ","), first("k in "+controlled)),
-		fmt.Sprintf(`+kubebuilder:validation:XValidation:rule="!self.exists(k, %s)",messageExpression="'etcdOptions key ' + %s + ' is not an etcd %s configuration option (use etcd config-file names, e.g. snapshot-count)'"`,
-			unknown, first(unknown), g.EtcdVersion),
-		fmt.Sprintf(`+kubebuilder:validation:XValidation:rule="!self.exists(k, %s)",messageExpression="'etcdOptions[' + %s + '] must be true or false'"`,
-			badBool, first(badBool)),
+		fmt.Sprintf(`+kubebuilder:validation:XValidation:rule="self.all(k, !(k in %s))",messageExpression="%s"`,
+			controlled, controlledMsg),
+		// One allow-list is generated, from the bundled etcd; the message
+		// says so, because spec.version may name another release.
+		fmt.Sprintf(`+kubebuilder:validation:XValidation:rule="!self.exists(k, %s)",messageExpression="%s"`,
+			unknown, first(unknown, "' is not in the allow-list of etcd "+g.EtcdVersion+" configuration options (the list of the bundled etcd, applied whatever spec.version says; use etcd config-file names, e.g. snapshot-count; the experimental- names of etcd 3.6 are not accepted)'")),
+		fmt.Sprintf(`+kubebuilder:validation:XValidation:rule="!self.exists(k, %s)",messageExpression="%s"`,
+			badBool, first(badBool, "' must be true or false'")),
 	}
 	timeZone := []string{
 		fmt.Sprintf(`+kubebuilder:validation:XValidation:rule="self in %s",messageExpression="'timeZone ' + self + ' is not an IANA time zone name (e.g. Europe/Berlin, America/New_York, UTC)'"`,
 			celList(g.TimeZones)),
 	}
+	schedule := CronRules()
 	return map[string]map[string][]string{
 		"etcdcluster_types.go":        {"etcdOptions": etcdOptions},
-		"etcdbackupschedule_types.go": {"timeZone": timeZone},
-		"maintenance_types.go":        {"timeZone": timeZone},
+		"etcdbackupschedule_types.go": {"timeZone": timeZone, "schedule": schedule},
+		"maintenance_types.go":        {"timeZone": timeZone, "schedule": schedule},
 	}
 }
 
