@@ -138,6 +138,9 @@ func noSpaceRecovers(ctx SpecContext, members int, raiseQuota bool) {
 		Expect(m.SizeAfter).To(BeNumerically("<", m.SizeBefore), "%+v", m)
 	}
 
+	Eventually(func() int { w.mu.Lock(); defer w.mu.Unlock(); return len(w.acked) }).
+		WithContext(ctx).WithTimeout(30*time.Second).Should(BeNumerically(">", ackedBefore+5), "the writer's puts succeed again")
+
 	if raiseQuota {
 		By("filled again, the live data kept: raising quota.backendBytes ends NOSPACE")
 		fillUntilNoSpace(ctx, cl)
@@ -153,6 +156,9 @@ func noSpaceRecovers(ctx SpecContext, members int, raiseQuota bool) {
 		patch := client.MergeFrom(c.DeepCopy())
 		c.Spec.Quota.BackendBytes = &raised
 		Expect(k8s.Patch(ctx, c, patch)).To(Succeed())
+		// The raise restarts the member (a rollout): its pod comes back
+		// with a new address, so the check goes through the Service.
+		cl = serviceClient(ctx, ns, name, tlsCfg)
 		Eventually(func(g Gomega) {
 			_, err := cl.Put(op(ctx), "/probe", "after the raise")
 			g.Expect(err).NotTo(HaveOccurred())
@@ -169,8 +175,6 @@ func noSpaceRecovers(ctx SpecContext, members int, raiseQuota bool) {
 	}
 
 	By("every acknowledged write is still there")
-	Eventually(func() int { w.mu.Lock(); defer w.mu.Unlock(); return len(w.acked) }).
-		WithContext(ctx).WithTimeout(30*time.Second).Should(BeNumerically(">", ackedBefore+5), "the writer's puts succeed again")
 	acked, failed := w.finish()
 	GinkgoWriter.Printf("writer: %d acknowledged, %d refused (NOSPACE)\n", len(acked), failed)
 	expectAllWritten(ctx, cl, acked)
