@@ -25,6 +25,11 @@ var backupRestoreBench = Bench{
 		"backup; then a new 3-member cluster restored from it: time to the first read",
 	NeedsCluster: true,
 	Run:          backupRestore,
+	// Issue #17: backup and restore near what the disk and the network allow.
+	Goals: map[string]*Goal{
+		"backup: throughput (raw snapshot / duration)":  AtLeast(150),
+		"restore into 3 new members: create→first read": AtMost(8),
+	},
 }
 
 const (

@@ -35,6 +35,44 @@ type Value struct {
 	Value float64
 }
 
+// Goal is a target for a metric's median: at most Max or at least Min.
+type Goal struct {
+	Max *float64 `json:"max,omitempty"`
+	Min *float64 `json:"min,omitempty"`
+}
+
+// AtMost is the goal "median ≤ x".
+func AtMost(x float64) *Goal { return &Goal{Max: &x} }
+
+// AtLeast is the goal "median ≥ x".
+func AtLeast(x float64) *Goal { return &Goal{Min: &x} }
+
+// String is "≤ 0.5" or "≥ 150"; empty for no goal.
+func (g *Goal) String() string {
+	switch {
+	case g == nil:
+		return ""
+	case g.Max != nil:
+		return "≤ " + Format(*g.Max)
+	case g.Min != nil:
+		return "≥ " + Format(*g.Min)
+	}
+	return ""
+}
+
+// Met says whether v meets the goal; true when there is none.
+func (g *Goal) Met(v float64) bool {
+	switch {
+	case g == nil:
+		return true
+	case g.Max != nil:
+		return v <= *g.Max
+	case g.Min != nil:
+		return v >= *g.Min
+	}
+	return true
+}
+
 // Env is what a Bench gets to work with.
 type Env struct {
 	// Kubeconfig of the real cluster (BENCH_KUBECONFIG); empty: none.
@@ -51,6 +89,9 @@ type Env struct {
 	Sizes []int
 	// BackupMiB is how much data the backup bench puts in its cluster.
 	BackupMiB int
+	// DefragMiB is the database size of the defragmentation bench, half
+	// of it freeable.
+	DefragMiB int
 	// CRDDir holds the CRDs for envtest.
 	CRDDir string
 	// Log receives progress lines (stderr).
@@ -74,6 +115,9 @@ type Bench struct {
 	Calibration bool
 	// NeedsCluster: skipped unless Env.Kubeconfig is set.
 	NeedsCluster bool
+	// Goals are targets for the medians of some of its metrics, by metric
+	// name (an issue's goal): shown beside the figures, never failing a run.
+	Goals map[string]*Goal
 	// Run measures once. Nil marks a planned bench, not written yet.
 	Run func(ctx context.Context, env Env) ([]Value, error)
 }

@@ -40,7 +40,7 @@ func TestMergeKeepsWhatDidNotRun(t *testing.T) {
 	for _, m := range r.Metrics {
 		benches = append(benches, m.Bench)
 	}
-	if len(benches) != 2 || !contains(benches, "operator") || !contains(benches, "apply-ready") {
+	if len(benches) != 3 || !contains(benches, "operator") || !contains(benches, "apply-ready") {
 		t.Errorf("metrics of %v, want operator (kept) and apply-ready (new)", benches)
 	}
 	if len(r.Skipped) != 0 {

@@ -10,6 +10,7 @@ func init() {
 		rolloutBench,
 		clusterPutBench,
 		backupRestoreBench,
+		defragBench,
 	} {
 		Register(b)
 	}

@@ -30,6 +30,8 @@ type Metric struct {
 	Name  string    `json:"name"`
 	Unit  string    `json:"unit"`
 	Runs  []float64 `json:"runs"`
+	// Goal of the median, if the bench names one.
+	Goal *Goal `json:"goal,omitempty"`
 	Summary
 }
 
@@ -77,6 +79,9 @@ func (r *Results) Add(o Outcome) {
 			fmt.Sprintf("%d of %d runs failed: %v", len(o.Errs), len(o.Errs)+len(o.Runs), o.Errs[0])})
 	}
 	ms := group(b.Name, o.Runs)
+	for i := range ms {
+		ms[i].Goal = b.Goals[ms[i].Name]
+	}
 	if b.Calibration {
 		r.Machine.Calibration = append(r.Machine.Calibration, ms...)
 	} else {
@@ -155,11 +160,30 @@ func (r *Results) Markdown() string {
 }
 
 func table(w *strings.Builder, ms []Metric) {
-	fmt.Fprintf(w, "| Bench | Metric | Median | Min | Max | Spread | Unit | Runs |\n|---|---|--:|--:|--:|--:|---|--:|\n")
+	fmt.Fprintf(w, "| Bench | Metric | Median | Min | Max | Spread | Unit | Runs | Goal |\n|---|---|--:|--:|--:|--:|---|--:|---|\n")
 	for _, m := range ms {
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s%% | %s | %d |\n", m.Bench, m.Name,
-			Format(m.Median), Format(m.Min), Format(m.Max), Format(m.Spread), m.Unit, len(m.Runs))
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s%% | %s | %d | %s |\n", m.Bench, m.Name,
+			Format(m.Median), Format(m.Min), Format(m.Max), Format(m.Spread), m.Unit, len(m.Runs), goalCell(m))
 	}
+}
+
+// goalCell is the goal and whether the median meets it: "≤ 0.5 met" or
+// "≤ 0.5 **not met**"; empty without a goal.
+func goalCell(m Metric) string {
+	g := m.Goal
+	if g == nil {
+		// Figures kept from a run before the goal was set.
+		if b, ok := Lookup(m.Bench); ok {
+			g = b.Goals[m.Name]
+		}
+	}
+	if g == nil {
+		return ""
+	}
+	if g.Met(m.Median) {
+		return g.String() + " met"
+	}
+	return g.String() + " **not met**"
 }
 
 // Format prints v with about three significant digits, without exponent.

@@ -17,7 +17,8 @@ func sampleResults() *Results {
 		{{"fsync p50", "ms", 1}, {"write", "MiB/s", 100}},
 		{{"fsync p50", "ms", 3}},
 	}})
-	r.Add(Outcome{Bench: Bench{Name: "operator", Run: run}, Runs: [][]Value{{{"reconciles", "/min", 12}}},
+	r.Add(Outcome{Bench: Bench{Name: "operator", Run: run, Goals: map[string]*Goal{"reconciles": AtMost(10)}},
+		Runs: [][]Value{{{"reconciles", "/min", 12}, {"writes", "/min", 0}}},
 		Errs: []error{errors.New("boom"), errors.New("again")}})
 	r.Add(Outcome{Bench: Bench{Name: "apply-ready", Doc: "apply to Ready", NeedsCluster: true}, Skipped: NoCluster})
 	return r
@@ -35,7 +36,7 @@ func TestAddGroupsRuns(t *testing.T) {
 	if got := cal[1]; got.Median != 200 || len(got.Runs) != 2 {
 		t.Errorf("write = %+v, want median 200 over 2 runs", got)
 	}
-	if len(r.Metrics) != 1 || r.Metrics[0].Bench != "operator" {
+	if len(r.Metrics) != 2 || r.Metrics[0].Bench != "operator" {
 		t.Errorf("metrics = %+v", r.Metrics)
 	}
 	if len(r.Failed) != 1 || !strings.Contains(r.Failed[0].Reason, "2 of 3 runs failed: boom") {
@@ -54,7 +55,8 @@ func TestMarkdown(t *testing.T) {
 		"## Calibration",
 		"| disk | fsync p50 | 2.00 | 1.00 | 3.00 | 100% | ms | 3 |",
 		"| disk | write | 200 | 100 | 300 | 100% | MiB/s | 2 |",
-		"| operator | reconciles | 12.0 | 12.0 | 12.0 | 0% | /min | 1 |",
+		"| operator | reconciles | 12.0 | 12.0 | 12.0 | 0% | /min | 1 | ≤ 10.0 **not met** |",
+		"| operator | writes | 0 | 0 | 0 | 0% | /min | 1 |  |",
 		"- apply-ready (apply to Ready): skipped: no cluster (set BENCH_KUBECONFIG)",
 		"## Failed",
 	} {
@@ -64,6 +66,28 @@ func TestMarkdown(t *testing.T) {
 	}
 	if strings.Index(md, "## Calibration") > strings.Index(md, "## Operator and clusters") {
 		t.Error("calibration should come before the operator metrics")
+	}
+}
+
+func TestGoal(t *testing.T) {
+	for _, c := range []struct {
+		g    *Goal
+		v    float64
+		text string
+		met  bool
+	}{
+		{nil, 5, "", true},
+		{AtMost(0.5), 0.5, "≤ 0.500", true},
+		{AtMost(0.5), 0.51, "≤ 0.500", false},
+		{AtLeast(150), 149, "≥ 150", false},
+		{AtLeast(150), 151, "≥ 150", true},
+	} {
+		if got := c.g.String(); got != c.text {
+			t.Errorf("%v.String() = %q, want %q", c.g, got, c.text)
+		}
+		if got := c.g.Met(c.v); got != c.met {
+			t.Errorf("%s met by %v = %v, want %v", c.text, c.v, got, c.met)
+		}
 	}
 }
 

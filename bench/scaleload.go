@@ -14,6 +14,8 @@ var scaleLoadBench = Bench{
 		"largest write gap and failed puts",
 	NeedsCluster: true,
 	Run:          scaleLoad,
+	// Issue #17: scale-up in about one pod start per member.
+	Goals: map[string]*Goal{"3→5: duration": AtMost(14)},
 }
 
 // settleMargin is how long a writer keeps going after an event, so that a

@@ -55,8 +55,10 @@ func degradedReason(g Gomega, ctx context.Context, ns, name string) (*etcdv1.Etc
 // noSpaceRecovers is the NOSPACE story on one cluster: filled until NOSPACE
 // with a writer running, reported within 30 s without members counted as
 // down, backed up while NOSPACE, keys deleted, then writes resume with no
-// manual command; every acknowledged write is kept.
-func noSpaceRecovers(ctx SpecContext, members int) {
+// manual command; every acknowledged write is kept. With raiseQuota the
+// cluster is then filled again and NOSPACE is ended the other way: the
+// live data stays and spec.quota.backendBytes is raised.
+func noSpaceRecovers(ctx SpecContext, members int, raiseQuota bool) {
 	ns := newNamespace(ctx)
 	const name = "full"
 	createCluster(ctx, ns, name, int32(members), func(c *etcdv1.EtcdCluster) {
@@ -136,9 +138,43 @@ func noSpaceRecovers(ctx SpecContext, members int) {
 		Expect(m.SizeAfter).To(BeNumerically("<", m.SizeBefore), "%+v", m)
 	}
 
-	By("every acknowledged write is still there")
 	Eventually(func() int { w.mu.Lock(); defer w.mu.Unlock(); return len(w.acked) }).
 		WithContext(ctx).WithTimeout(30*time.Second).Should(BeNumerically(">", ackedBefore+5), "the writer's puts succeed again")
+
+	if raiseQuota {
+		By("filled again, the live data kept: raising quota.backendBytes ends NOSPACE")
+		fillUntilNoSpace(ctx, cl)
+		Eventually(func(g Gomega) {
+			c, reason := degradedReason(g, ctx, ns, name)
+			g.Expect(reason).To(Equal(etcdv1.ReasonNoSpace))
+			msg := meta.FindStatusCondition(c.Status.Conditions, etcdv1.ConditionDegraded).Message
+			g.Expect(msg).To(ContainSubstring("spec.quota.backendBytes"), msg)
+		}).WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(2 * time.Second).Should(Succeed())
+		raised := resource.MustParse("64Mi")
+		c := &etcdv1.EtcdCluster{}
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, c)).To(Succeed())
+		patch := client.MergeFrom(c.DeepCopy())
+		c.Spec.Quota.BackendBytes = &raised
+		Expect(k8s.Patch(ctx, c, patch)).To(Succeed())
+		// The raise restarts the member (a rollout): its pod comes back
+		// with a new address, so the check goes through the Service.
+		cl = serviceClient(ctx, ns, name, tlsCfg)
+		Eventually(func(g Gomega) {
+			_, err := cl.Put(op(ctx), "/probe", "after the raise")
+			g.Expect(err).NotTo(HaveOccurred())
+			c, reason := degradedReason(g, ctx, ns, name)
+			g.Expect(reason).NotTo(Equal(etcdv1.ReasonNoSpace))
+			g.Expect(c.Status.ObservedGeneration).To(Equal(c.Generation))
+			for _, m := range c.Status.Members {
+				g.Expect(m.Alarms).To(BeEmpty(), "%+v", m)
+			}
+		}).WithContext(ctx).WithTimeout(5 * time.Minute).WithPolling(2 * time.Second).Should(Succeed())
+		resp, err := cl.Get(op(ctx), "/fill/", clientv3.WithPrefix(), clientv3.WithCountOnly())
+		Expect(err).NotTo(HaveOccurred())
+		Expect(resp.Count).To(BeNumerically(">", 0), "the live data was kept")
+	}
+
+	By("every acknowledged write is still there")
 	acked, failed := w.finish()
 	GinkgoWriter.Printf("writer: %d acknowledged, %d refused (NOSPACE)\n", len(acked), failed)
 	expectAllWritten(ctx, cl, acked)
@@ -148,10 +184,10 @@ func noSpaceRecovers(ctx SpecContext, members int) {
 }
 
 var _ = Describe("NOSPACE", func() {
-	It("a 1-member cluster recovers from NOSPACE by itself once keys are deleted", func(ctx SpecContext) {
-		noSpaceRecovers(ctx, 1)
-	}, SpecTimeout(10*time.Minute))
+	It("a 1-member cluster recovers from NOSPACE by itself once keys are deleted, and by a raised quota", func(ctx SpecContext) {
+		noSpaceRecovers(ctx, 1, true)
+	}, SpecTimeout(15*time.Minute))
 	It("a 3-member cluster recovers from NOSPACE by itself once keys are deleted", func(ctx SpecContext) {
-		noSpaceRecovers(ctx, 3)
+		noSpaceRecovers(ctx, 3, false)
 	}, SpecTimeout(12*time.Minute))
 })

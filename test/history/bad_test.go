@@ -18,6 +18,13 @@ func failedPut(client int, value string, call, ret int) Op {
 	return Op{Client: client, Kind: Put, Key: "k", Value: value, Call: time.Duration(call) * ms, Return: time.Duration(ret) * ms, Err: "context deadline exceeded"}
 }
 
+// refusedPut failed with NOSPACE: etcd did not apply it.
+func refusedPut(client int, value string, call, ret int) Op {
+	o := failedPut(client, value, call, ret)
+	o.Err, o.Refused = "etcdserver: mvcc: database space exceeded", true
+	return o
+}
+
 func get(client int, value string, call, ret int) Op {
 	return Op{Client: client, Kind: Get, Key: "k", Value: value, Found: value != "", Call: time.Duration(call) * ms, Return: time.Duration(ret) * ms}
 }
@@ -55,6 +62,8 @@ func TestCheckReportsViolations(t *testing.T) {
 		"read of unwritten value":      {put(0, "a", 0, 10, 2), get(1, "x", 20, 30)},
 		"failed write read too early":  {get(1, "a", 0, 5), failedPut(0, "a", 10, 20)},
 		"value flips back":             {put(0, "a", 0, 10, 2), failedPut(2, "b", 12, 15), get(1, "b", 20, 30), get(1, "a", 40, 50)},
+		// Were the refused write only maybe applied, this would pass.
+		"refused write read": {put(0, "a", 0, 10, 2), refusedPut(1, "b", 20, 30), get(0, "b", 40, 50)},
 	}
 	for name, ops := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -102,10 +102,14 @@ type meta struct {
 }
 
 // toPorcupine converts ops; a failed Put never returns, so it may take
-// effect at any point after its call.
+// effect at any point after its call. A refused Put took no effect and is
+// left out.
 func toPorcupine(ops []Op) []porcupine.Operation {
 	out := make([]porcupine.Operation, 0, len(ops))
 	for i, o := range ops {
+		if o.Refused {
+			continue
+		}
 		p := porcupine.Operation{
 			ClientId: o.Client,
 			Input:    registerInput{put: o.Kind == Put, value: o.Value},

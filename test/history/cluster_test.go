@@ -115,6 +115,8 @@ type member struct {
 type cluster struct {
 	t       *testing.T
 	members []*member
+	// quota is the backend quota in bytes; 0: etcd's default.
+	quota int64
 }
 
 var (
@@ -155,7 +157,12 @@ func freeURL(t *testing.T) url.URL {
 
 func startCluster(t *testing.T, size int) *cluster {
 	t.Helper()
-	c := &cluster{t: t}
+	return startClusterWithQuota(t, size, 0)
+}
+
+func startClusterWithQuota(t *testing.T, size int, quota int64) *cluster {
+	t.Helper()
+	c := &cluster{t: t, quota: quota}
 	var initial []string
 	for i := range size {
 		m := &member{name: fmt.Sprintf("m%d", i), dir: t.TempDir(), client: freeURL(t), peer: freeURL(t)}
@@ -189,6 +196,7 @@ func (c *cluster) start(i int) {
 	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
 	cfg.TickMs, cfg.ElectionMs = 50, 500
 	cfg.UnsafeNoFsync = true
+	cfg.QuotaBackendBytes = c.quota
 	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{m.client}, []url.URL{m.proxy.url()}
 	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{m.peer}, []url.URL{m.peer}
 	cfg.InitialCluster = m.initCluster

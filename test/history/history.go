@@ -32,15 +32,24 @@ type Op struct {
 	// the revision that write created; 0 when unknown.
 	Revision int64
 	// Err is the error of a failed Put. A failed Put may or may not have
-	// been applied. Failed Gets are not recorded.
+	// been applied, unless Refused. Failed Gets are not recorded.
 	Err string
+	// Refused: the Put failed with an error that proves etcd did not apply
+	// it. Only NOSPACE is such an error: etcd checks the quota before it
+	// proposes a write, and a write proposed before the alarm was raised
+	// is rejected when applied (etcd server/etcdserver/apply, the capped
+	// applier), so it changes nothing either way.
+	Refused bool
 }
 
 // Acknowledged reports whether o is a Put the cluster confirmed.
 func (o Op) Acknowledged() bool { return o.Kind == Put && o.Err == "" }
 
+// Failed reports whether o is a Put that failed, refused or not.
+func (o Op) Failed() bool { return o.Kind == Put && o.Err != "" }
+
 // MaybeApplied reports whether o is a Put that failed and may have applied.
-func (o Op) MaybeApplied() bool { return o.Kind == Put && o.Err != "" }
+func (o Op) MaybeApplied() bool { return o.Failed() && !o.Refused }
 
 // String describes o on one line.
 func (o Op) String() string {
@@ -50,6 +59,8 @@ func (o Op) String() string {
 		return fmt.Sprintf("client %d get %s -> none (rev %d) %s", o.Client, o.Key, o.Revision, t)
 	case o.Kind == Get:
 		return fmt.Sprintf("client %d get %s -> %q (rev %d) %s", o.Client, o.Key, o.Value, o.Revision, t)
+	case o.Refused:
+		return fmt.Sprintf("client %d put %s=%q refused (%s) %s", o.Client, o.Key, o.Value, o.Err, t)
 	case o.Err != "":
 		return fmt.Sprintf("client %d put %s=%q failed (%s) %s", o.Client, o.Key, o.Value, o.Err, t)
 	default:

@@ -3,8 +3,10 @@ package history
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -140,6 +142,54 @@ func TestSingleMemberHistory(t *testing.T) {
 			t.Errorf("replay without %s: lost %v", second, lost)
 		}
 	})
+}
+
+// A cluster in NOSPACE refuses every write: the recorder marks them
+// refused (not maybe applied), the check leaves them out and still passes,
+// and they count as unavailability.
+func TestNoSpaceRefusesWrites(t *testing.T) {
+	c := startClusterWithQuota(t, 1, 4<<20)
+	cli := c.client()
+	ctx := context.Background()
+	rec, err := NewRecorder(ctx, cli, "/history/nospace/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := strings.Repeat("x", 256<<10)
+	for i := 0; ; i++ {
+		if _, err := cli.Put(ctx, fmt.Sprintf("/fill/%d", i), big); err != nil {
+			if !refused(err) {
+				t.Fatalf("filling: %v", err)
+			}
+			break
+		}
+		if i > 1000 {
+			t.Fatal("no NOSPACE after 250 MiB")
+		}
+	}
+	run, stop := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer stop()
+	rec.Run(run, Workload{})
+	h := rec.History()
+	var puts, refusedPuts int
+	for _, o := range h.Ops {
+		if o.Kind == Put {
+			puts++
+			if o.Refused && !o.MaybeApplied() {
+				refusedPuts++
+			}
+		}
+	}
+	if puts == 0 || refusedPuts != puts {
+		t.Fatalf("%d of %d puts marked refused; want all", refusedPuts, puts)
+	}
+	res, err := Check(h, CheckOptions{Timeout: 10 * time.Second})
+	if err != nil || !res.Linearizable {
+		t.Fatalf("check: %+v, %v", res, err)
+	}
+	if MaxUnavailability(h) < 400*time.Millisecond {
+		t.Errorf("unavailability %v; refused writes for the whole run", MaxUnavailability(h))
+	}
 }
 
 func TestThreeMembersWithCrashes(t *testing.T) {

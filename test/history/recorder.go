@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -135,11 +136,18 @@ func (r *Recorder) put(ctx context.Context, c *clientv3.Client, id int, key stri
 	op.Return = r.now()
 	if err != nil {
 		op.Err = err.Error()
+		op.Refused = refused(err)
 	} else {
 		op.Revision = resp.Header.Revision
 	}
 	r.record(op)
 	return err == nil
+}
+
+// refused reports whether err proves that etcd did not apply the write:
+// the NOSPACE error (see Op.Refused).
+func refused(err error) bool {
+	return rpctypes.ErrorDesc(err) == rpctypes.ErrorDesc(rpctypes.ErrGRPCNoSpace)
 }
 
 func (r *Recorder) get(ctx context.Context, c *clientv3.Client, id int, key string) bool {

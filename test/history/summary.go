@@ -10,8 +10,8 @@ import (
 
 // MaxUnavailability is the longest time writes made no progress: the
 // largest gap between consecutive acknowledged writes, or from a failed
-// write's call to the next acknowledged write (or to the last recorded
-// return when none followed).
+// (or refused) write's call to the next acknowledged write (or to the last
+// recorded return when none followed).
 func MaxUnavailability(h History) time.Duration {
 	var acked []time.Duration
 	var end time.Duration
@@ -27,7 +27,7 @@ func MaxUnavailability(h History) time.Duration {
 		worst = max(worst, acked[i]-acked[i-1])
 	}
 	for _, o := range h.Ops {
-		if !o.MaybeApplied() {
+		if !o.Failed() {
 			continue
 		}
 		i := sort.Search(len(acked), func(i int) bool { return acked[i] > o.Call })

@@ -2,9 +2,13 @@ package history
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 )
 
 func TestMaxUnavailability(t *testing.T) {
@@ -18,6 +22,7 @@ func TestMaxUnavailability(t *testing.T) {
 		{"failure run before the first success", []Op{failedPut(1, "b", 5, 300), put(0, "c", 310, 320, 3), put(0, "d", 330, 340, 4)}, 315 * ms},
 		{"failures between successes", []Op{put(0, "a", 0, 10, 2), failedPut(1, "b", 5, 300), put(0, "c", 20, 30, 3), put(0, "d", 400, 410, 4)}, 380 * ms},
 		{"no success after failures", []Op{put(0, "a", 0, 10, 2), failedPut(1, "b", 100, 600), get(0, "a", 650, 700)}, 600 * ms},
+		{"refused writes count", []Op{put(0, "a", 0, 10, 2), refusedPut(1, "b", 100, 600), get(0, "a", 650, 700)}, 600 * ms},
 		{"reads do not count", []Op{get(0, "", 0, 1000)}, 0},
 	}
 	for _, c := range cases {
@@ -26,6 +31,23 @@ func TestMaxUnavailability(t *testing.T) {
 				t.Errorf("got %v, want %v", got, c.want)
 			}
 		})
+	}
+}
+
+func TestRefused(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{rpctypes.ErrNoSpace, true},
+		{rpctypes.ErrGRPCNoSpace, true},
+		{rpctypes.ErrTimeout, false},
+		{context.DeadlineExceeded, false},
+		{errors.New("database space exceeded somewhere"), false},
+	} {
+		if got := refused(c.err); got != c.want {
+			t.Errorf("refused(%v) = %v, want %v", c.err, got, c.want)
+		}
 	}
 }
 

@@ -37,6 +37,7 @@ func main() {
 	flag.IntVar(&env.DiskMiB, "disk-mib", 256, "File size of the bandwidth test, in MiB.")
 	flag.StringVar(&env.Kubeconfig, "bench-kubeconfig", os.Getenv("BENCH_KUBECONFIG"), "Kubeconfig of the real cluster; empty skips the benches that need one.")
 	flag.IntVar(&env.BackupMiB, "backup-mib", 256, "Data put in the backup-restore bench's cluster, in MiB (quota and volumes grow to fit).")
+	flag.IntVar(&env.DefragMiB, "defrag-mib", 256, "Database size of the defrag bench's cluster, in MiB, half of it freeable.")
 	flag.BoolVar(&merge, "merge", false, "Keep the results of the benches not run this time from the existing results.json.")
 	flag.StringVar(&env.CRDDir, "crds", "config/crd/bases", "CRD directory for envtest.")
 	flag.DurationVar(&timeout, "timeout", 15*time.Minute, "Time limit of one run of one bench.")
@@ -83,6 +84,7 @@ func main() {
 			"Disk file":     strconv.Itoa(env.DiskMiB) + " MiB",
 			"Kubeconfig":    cmp.Or(env.Kubeconfig, "none"),
 			"Backup data":   strconv.Itoa(env.BackupMiB) + " MiB",
+			"Defrag data":   strconv.Itoa(env.DefragMiB) + " MiB",
 		},
 		Machine: bench.ThisMachine(env.DiskDir),
 	}
