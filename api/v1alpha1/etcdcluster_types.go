@@ -1,6 +1,8 @@
 package v1alpha1
 
 import (
+	"time"
+
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -217,6 +219,64 @@ type AuthSpec struct {
 	// generates <name>-root-password.
 	// +optional
 	RootPasswordSecretName string `json:"rootPasswordSecretName,omitempty"`
+	// Token is the kind of token etcd hands out to a client that
+	// authenticates with a user name and password (see AuthTokenSpec).
+	// +kubebuilder:default={}
+	// +optional
+	Token AuthTokenSpec `json:"token,omitempty"`
+}
+
+// AuthTokenType is etcd's --auth-token provider.
+// +kubebuilder:validation:Enum=jwt;simple
+type AuthTokenType string
+
+const (
+	// AuthTokenJWT: tokens are JSON Web Tokens signed (ES256) with a key
+	// every member shares, so any member verifies a token another issued,
+	// before and after a restart, until the token's TTL runs out.
+	AuthTokenJWT AuthTokenType = "jwt"
+	// AuthTokenSimple: etcd's opaque tokens, held in each member's memory
+	// and lost when the member restarts; etcd documents them as fit for
+	// testing only.
+	AuthTokenSimple AuthTokenType = "simple"
+)
+
+// Bounds and default of AuthTokenSpec.TTL.
+const (
+	// DefaultAuthTokenTTL is etcd's own default token lifetime.
+	DefaultAuthTokenTTL = 5 * time.Minute
+	MinAuthTokenTTL     = time.Minute
+	MaxAuthTokenTTL     = 24 * time.Hour
+)
+
+// AuthTokenSpec says what etcd's tokens are and how long they live. A
+// change of either restarts the members one at a time (a rollout).
+//
+// With jwt, the operator generates an ECDSA P-256 signing key once into
+// the Secret <name>-auth-token-key (keys "private.pem" and "public.pem")
+// and mounts it into every member; the Secret lives as long as the member
+// volumes do, like the generated root password. The key is not rotated
+// automatically: deleting the Secret makes the operator generate a new one
+// and restart the members with it (tokens issued with the old key are
+// then refused, and clients authenticate again).
+type AuthTokenSpec struct {
+	// Type is jwt (default) or simple (etcd's --auth-token). The default
+	// applies to every EtcdCluster the API server serves, so a cluster
+	// made before this field existed reads as jwt once the CRD is
+	// upgraded, and the operator moves it from simple to jwt with one
+	// health-gated rolling restart; set simple to keep it as it was.
+	// +kubebuilder:default=jwt
+	// +optional
+	Type AuthTokenType `json:"type,omitempty"`
+	// TTL is how long a token is valid: a Go duration from 1m to 24h,
+	// default 5m (etcd's default). A jwt token expires TTL after it was
+	// issued; a simple token TTL after it was last used. Clients
+	// (clientv3, etcdctl) authenticate again when their token expired.
+	// +kubebuilder:default="5m"
+	// +kubebuilder:validation:Pattern=`^([0-9]+([.][0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?(ns|us|µs|ms|s|m|h))+$') || (duration(self) >= duration('1m') && duration(self) <= duration('24h'))",messageExpression="'ttl ' + self + ' is out of bounds: a token lives from 1m to 24h'"
+	// +optional
+	TTL *metav1.Duration `json:"ttl,omitempty"`
 }
 
 // StorageMedium says where member data lives.
