@@ -300,6 +300,11 @@ func checkAuthToken(s *Settings, ttl string) []error {
 			errs = append(errs, fmt.Errorf("%s is required when %s is %q", EnvAuthTokenKeyDir, EnvAuthToken, contract.AuthTokenJWT))
 			break
 		}
+		if strings.ContainsAny(s.AuthTokenKeyDir, ",=") {
+			// etcd splits --auth-token at commas and equal signs.
+			errs = append(errs, fmt.Errorf("%s %q may not contain ',' or '='", EnvAuthTokenKeyDir, s.AuthTokenKeyDir))
+			break
+		}
 		for _, f := range []string{s.AuthTokenPrivateKey(), s.AuthTokenPublicKey()} {
 			if _, err := os.Stat(f); err != nil {
 				errs = append(errs, fmt.Errorf("%s: checking the JWT signing key: %w", EnvAuthTokenKeyDir, err))

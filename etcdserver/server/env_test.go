@@ -227,6 +227,7 @@ func TestFromEnv(t *testing.T) {
 		{name: "tokens: unknown type", env: with(map[string]string{EnvAuthToken: "oauth"}), wantErr: []string{`QUORUM_AUTH_TOKEN must be "simple" or "jwt", got "oauth"`}},
 		{name: "tokens: jwt without a key dir", env: with(map[string]string{EnvAuthToken: "jwt"}), wantErr: []string{"QUORUM_AUTH_TOKEN_KEY_DIR is required"}},
 		{name: "tokens: jwt key dir without the key", env: with(map[string]string{EnvAuthToken: "jwt", EnvAuthTokenKeyDir: t.TempDir()}), wantErr: []string{"QUORUM_AUTH_TOKEN_KEY_DIR", "private.pem", "public.pem"}},
+		{name: "tokens: key dir etcd would split", env: with(map[string]string{EnvAuthToken: "jwt", EnvAuthTokenKeyDir: "/keys,a=b"}), wantErr: []string{"may not contain ',' or '='"}},
 		{name: "tokens: bad TTL", env: with(map[string]string{EnvAuthTokenTTL: "5"}), wantErr: []string{`QUORUM_AUTH_TOKEN_TTL "5"`}},
 	}...)
 	for _, tc := range tests {
