@@ -315,7 +315,8 @@ var _ = Describe("EtcdCluster with user-supplied certificates", func() {
 				secrets[v.Name] = v.Secret.SecretName
 			}
 		}
-		Expect(secrets).To(Equal(map[string]string{"server-tls": "srv", "peer-tls": "peer", "client-tls": "cli"}))
+		// The JWT signing key is the operator's own (jwt is the default), not a certificate.
+		Expect(secrets).To(Equal(map[string]string{"server-tls": "srv", "peer-tls": "peer", "client-tls": "cli", "auth-token-key": "byoc-auth-token-key"}))
 		Consistently(get(ctx, ns, "byoc-ca", &corev1.Secret{}), time.Second, poll).ShouldNot(Succeed())
 		Expect(c.Status.ClientSecretName).To(Equal("cli"))
 	})

@@ -85,6 +85,11 @@ const (
 	// source's): the data was written under another root password. The
 	// message names the Secret to put the data's password into.
 	ReasonAuthRejected = "AuthRejected"
+	// ReasonAuthTokenKeyInvalid: the JWT signing key Secret
+	// (<name>-auth-token-key) does not hold a matching ECDSA P-256 key
+	// pair; the message says what is wrong. Deleting the Secret makes the
+	// operator generate a new key.
+	ReasonAuthTokenKeyInvalid = "AuthTokenKeyInvalid"
 )
 
 // Condition reasons of EtcdCluster's Progressing condition when a rollout

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"quorum.dev/etcd-operator/internal/contract"
 )
@@ -104,6 +105,28 @@ func (c *EtcdCluster) RootPasswordSecretName() string {
 // change the password with. See controllers/etcdcluster/credentials.go.
 func (c *EtcdCluster) RootPasswordRecordSecretName() string {
 	return c.Name + "-root-password-applied"
+}
+
+// AuthTokenKeySecretName holds the JWT signing key the operator generates
+// for auth.token.type jwt (keys "private.pem" and "public.pem"). Like the
+// generated root password, it lives as long as the member volumes do (see
+// CredentialsOutliveCluster).
+func (c *EtcdCluster) AuthTokenKeySecretName() string { return c.Name + "-auth-token-key" }
+
+// AuthTokenType is spec.auth.token.type, jwt when empty (the CRD default).
+func (c *EtcdCluster) AuthTokenType() AuthTokenType {
+	if c.Spec.Auth.Token.Type == "" {
+		return AuthTokenJWT
+	}
+	return c.Spec.Auth.Token.Type
+}
+
+// AuthTokenTTL is spec.auth.token.ttl, DefaultAuthTokenTTL when unset.
+func (c *EtcdCluster) AuthTokenTTL() time.Duration {
+	if c.Spec.Auth.Token.TTL == nil {
+		return DefaultAuthTokenTTL
+	}
+	return c.Spec.Auth.Token.TTL.Duration
 }
 
 // CredentialsOutliveCluster reports whether the root password Secrets are

@@ -7,8 +7,6 @@ const etcdOptionsVersion = "3.7.3"
 
 // etcdOptionKeys are the etcd configuration keys spec.etcdOptions may set.
 var etcdOptionKeys = []string{
-	"auth-token",
-	"auth-token-ttl",
 	"backend-batch-interval",
 	"backend-batch-limit",
 	"backend-bbolt-freelist-type",
@@ -90,7 +88,6 @@ var etcdOptionIntKeys = []string{
 
 // etcdOptionUintKeys take a non-negative whole number.
 var etcdOptionUintKeys = []string{
-	"auth-token-ttl",
 	"bcrypt-cost",
 	"bootstrap-defrag-threshold-megabytes",
 	"election-timeout",
@@ -107,6 +104,8 @@ var etcdOptionUintKeys = []string{
 // etcdOptionRefusedKeys are set by the operator (see package etcdserver/configkeys).
 var etcdOptionRefusedKeys = []string{
 	"advertise-client-urls",
+	"auth-token",
+	"auth-token-ttl",
 	"auto-compaction-mode",
 	"auto-compaction-retention",
 	"auto-tls",

@@ -267,7 +267,7 @@ func (r *Reconciler) restoreSourcePasswords(ctx context.Context, c *etcdv1.EtcdC
 // credentialsSecretOwner maps a credentials Secret that outlives its
 // cluster (no owner reference, so Owns does not see it) to the cluster it
 // belongs to, by its instance label: a changed password is applied at once,
-// not at the next periodic pass.
+// and a changed JWT signing key rolled out, not at the next periodic pass.
 func credentialsSecretOwner(_ context.Context, o client.Object) []reconcile.Request {
 	l := o.GetLabels()
 	name := l[etcdv1.LabelInstance]
@@ -275,7 +275,7 @@ func credentialsSecretOwner(_ context.Context, o client.Object) []reconcile.Requ
 		return nil
 	}
 	c := &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{Name: name}}
-	if o.GetName() != c.RootPasswordSecretName() && o.GetName() != c.RootPasswordRecordSecretName() {
+	if o.GetName() != c.RootPasswordSecretName() && o.GetName() != c.RootPasswordRecordSecretName() && o.GetName() != c.AuthTokenKeySecretName() {
 		return nil
 	}
 	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: name}}}

@@ -95,6 +95,7 @@ func TestCredentialsSecretOwner(t *testing.T) {
 	}{
 		{"generated password, kept with the volumes", "db-root-password", labels, false, 1},
 		{"the record", "db-root-password-applied", labels, false, 1},
+		{"the JWT signing key, kept with the volumes", "db-auth-token-key", labels, false, 1},
 		{"owned: Owns already maps it", "db-root-password", labels, true, 0},
 		{"another secret of the cluster", "db-ca", labels, false, 0},
 		{"not the operator's", "db-root-password", map[string]string{etcdv1.LabelInstance: "db"}, false, 0},

@@ -122,6 +122,7 @@ type pass struct {
 	inPlace            *etcdv1.EtcdRestore // the in-place restore being carried out, if any
 	outdated           int                 // pods still to restart with the new template
 	rolloutReason      string              // what the rollout step is doing or waiting for
+	tokenKeyHash       string              // digest of the JWT signing key (jwt tokens), see tokenkey.go
 	rolloutHalt        *rolloutHalt        // why the rollout cannot go on (stuck, blocked), if so
 	tlsMessage         string              // what the TLS migration does or waits for, while one is under way
 	maint              *maintenance.Action // the maintenance planner's choice this pass, if it ran
@@ -149,6 +150,8 @@ type pass struct {
 //  1. certificates: CA and leaf Secrets exist, are valid and not near expiry;
 //     (tls migration: the phase of a TLS migration under way, which the
 //     renderers follow, see tlsmigration_plan.go;)
+//     (token key: the JWT signing key Secret of auth.token jwt, see
+//     tokenkey.go;)
 //  2. config: the ConfigMap with etcd options and bootstrap state;
 //     (formation: a finalizer while the cluster has never formed, so that
 //     deleting it deletes its claims, see finalize.go;)
@@ -218,6 +221,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		{Name: "volumes", Run: r.growVolumes},
 		{Name: "certificates", Run: r.ensureCertificates},
 		{Name: "tls migration", Run: r.resumeTLSMigration},
+		{Name: "token key", Run: r.ensureTokenKey},
 		{Name: "config", Run: r.applyConfig},
 		{Name: "formation", Run: r.trackFormation},
 		{Name: "services", Run: r.applyServices},

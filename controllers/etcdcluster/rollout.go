@@ -224,7 +224,7 @@ func (r *Reconciler) describesSpec(p *pass) bool {
 	t := p.sts.Spec.Template
 	for _, ctr := range t.Spec.Containers {
 		if ctr.Name == render.ContainerName {
-			return ctr.Image == r.Render.Image(p.cluster) && t.Annotations[render.AnnotationConfigHash] == render.Hash(render.EtcdOptions(p.cluster))
+			return ctr.Image == r.Render.Image(p.cluster) && t.Annotations[render.AnnotationConfigHash] == configHash(p)
 		}
 	}
 	return false

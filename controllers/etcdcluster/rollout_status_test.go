@@ -144,6 +144,9 @@ func TestDescribesSpec(t *testing.T) {
 	if !r.describesSpec(&pass{cluster: c, sts: sts}) {
 		t.Error("the StatefulSet rendered from the spec does not describe it")
 	}
+	if r.describesSpec(&pass{cluster: c, sts: sts, tokenKeyHash: "new-key"}) {
+		t.Error("an older template (JWT signing key) taken for the current spec")
+	}
 	newer := c.DeepCopy()
 	newer.Spec.EtcdOptions = map[string]string{"snapshot-count": "lots"}
 	if r.describesSpec(&pass{cluster: newer, sts: sts}) {

@@ -82,7 +82,7 @@ func (r *Reconciler) applyStatefulSet(ctx context.Context, p *pass) error {
 // live claim templates when their replacement waits.
 func (r *Reconciler) renderStatefulSet(p *pass, replicas int32) *appsv1.StatefulSet {
 	c := p.cluster
-	sts := render.StatefulSet(c, r.Render, replicas, render.Hash(render.EtcdOptions(c)), p.restore)
+	sts := render.StatefulSet(c, r.Render, replicas, configHash(p), p.restore)
 	if p.claimTemplates != nil {
 		sts.Spec.VolumeClaimTemplates = p.claimTemplates
 	}

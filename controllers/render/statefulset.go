@@ -157,7 +157,7 @@ func volumes(c *etcdv1.EtcdCluster) []corev1.Volume {
 			corev1.Volume{Name: "client-tls", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: c.ClientSecretName(), DefaultMode: ptr.To[int32](0o440)}}},
 		)
 	}
-	return vols
+	return append(vols, authTokenVolumes(c)...)
 }
 
 func container(c *etcdv1.EtcdCluster, o Options) corev1.Container {
@@ -173,6 +173,7 @@ func container(c *etcdv1.EtcdCluster, o Options) corev1.Container {
 			corev1.VolumeMount{Name: "client-tls", MountPath: ClientTLSDir, ReadOnly: true},
 		)
 	}
+	mounts = append(mounts, authTokenMounts(c)...)
 	probe := func(path string, failures int32) *corev1.Probe {
 		return &corev1.Probe{
 			ProbeHandler:     corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromString("metrics")}},
@@ -272,7 +273,7 @@ func memberEnv(c *etcdv1.EtcdCluster, o Options) []corev1.EnvVar {
 			e = append(e, corev1.EnvVar{Name: contract.EnvTLSMigration, Value: step})
 		}
 	}
-	return e
+	return append(e, authTokenEnv(c)...)
 }
 
 // TLSMigrationStep is what members serve in the TLS migration phase of c

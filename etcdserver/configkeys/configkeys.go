@@ -16,6 +16,7 @@ const (
 	ReasonTLS       = "certificates and client-certificate auth come from QUORUM_SERVER_TLS_DIR and QUORUM_PEER_TLS_DIR"
 	ReasonLogging   = "logs are always JSON on stderr; only log-level may be set"
 	ReasonUnsafe    = "unsafe for a member managed by the operator (use the restore subcommand)"
+	ReasonAuthToken = "set with spec.auth.token (type jwt or simple, and ttl); quorum-etcd reads it from QUORUM_AUTH_TOKEN"
 )
 
 // controlled maps each controlled etcd config-file key to the reason it is
@@ -51,6 +52,9 @@ var controlled = map[string]string{
 	"log-rotation-config-json": ReasonLogging,
 
 	"force-new-cluster": ReasonUnsafe,
+
+	"auth-token":     ReasonAuthToken,
+	"auth-token-ttl": ReasonAuthToken,
 }
 
 // Controlled reports whether key is set by quorum-etcd, and why.

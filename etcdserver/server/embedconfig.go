@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"net/url"
+	"time"
 
 	"go.etcd.io/etcd/client/pkg/v3/transport"
 	"go.etcd.io/etcd/server/v3/embed"
@@ -68,6 +69,11 @@ func (s Settings) EmbedConfig(b Bootstrap) (*embed.Config, error) {
 	// Only a recovery the operator asked for (see Bootstrap), never the
 	// options file.
 	cfg.ForceNewCluster = b.Mode == ModeRestart && b.ForceNewCluster
+
+	// Tokens: simple tokens live TTL after their last use (whole seconds);
+	// jwt ones TTL after they were issued.
+	cfg.AuthToken = s.authTokenFlag()
+	cfg.AuthTokenTTL = uint(s.tokenTTL() / time.Second)
 
 	cfg.InitialClusterToken = s.ClusterToken
 	cfg.DNSCluster = ""

@@ -33,6 +33,9 @@ const (
 	EnvReplaceStaleData    = contract.EnvReplaceStaleData
 	EnvTerminationLog      = contract.EnvTerminationLog
 	EnvTLSMigration        = contract.EnvTLSMigration
+	EnvAuthToken           = contract.EnvAuthToken
+	EnvAuthTokenKeyDir     = contract.EnvAuthTokenKeyDir
+	EnvAuthTokenTTL        = contract.EnvAuthTokenTTL
 )
 
 // Defaults for optional variables.
@@ -104,7 +107,11 @@ func FromEnv(lookup LookupFunc) (Settings, error) {
 		TerminationLog:    get(EnvTerminationLog, DefaultTerminationLog),
 		ForceNewCluster:   forceNewClusterID(get(EnvForceNewCluster, ""), podName),
 		TLSMigration:      get(EnvTLSMigration, ""),
+		AuthToken:         get(EnvAuthToken, contract.AuthTokenSimple),
+		AuthTokenKeyDir:   get(EnvAuthTokenKeyDir, ""),
+		AuthTokenTTL:      DefaultAuthTokenTTL,
 	}
+	errs = append(errs, checkAuthToken(&s, get(EnvAuthTokenTTL, ""))...)
 
 	switch s.TLSMigration {
 	case "":
@@ -273,4 +280,38 @@ func forceNewClusterID(v, name string) string {
 		return ""
 	}
 	return id
+}
+
+// checkAuthToken checks the token settings of s and sets its TTL from ttl
+// (a Go duration, "" for the default).
+func checkAuthToken(s *Settings, ttl string) []error {
+	var errs []error
+	if ttl != "" {
+		d, err := time.ParseDuration(ttl)
+		if err != nil || d < time.Second {
+			errs = append(errs, fmt.Errorf("%s %q is not a duration of at least 1s", EnvAuthTokenTTL, ttl))
+		}
+		s.AuthTokenTTL = d
+	}
+	switch s.AuthToken {
+	case contract.AuthTokenSimple:
+	case contract.AuthTokenJWT:
+		if s.AuthTokenKeyDir == "" {
+			errs = append(errs, fmt.Errorf("%s is required when %s is %q", EnvAuthTokenKeyDir, EnvAuthToken, contract.AuthTokenJWT))
+			break
+		}
+		if strings.ContainsAny(s.AuthTokenKeyDir, ",=") {
+			// etcd splits --auth-token at commas and equal signs.
+			errs = append(errs, fmt.Errorf("%s %q may not contain ',' or '='", EnvAuthTokenKeyDir, s.AuthTokenKeyDir))
+			break
+		}
+		for _, f := range []string{s.AuthTokenPrivateKey(), s.AuthTokenPublicKey()} {
+			if _, err := os.Stat(f); err != nil {
+				errs = append(errs, fmt.Errorf("%s: checking the JWT signing key: %w", EnvAuthTokenKeyDir, err))
+			}
+		}
+	default:
+		errs = append(errs, fmt.Errorf("%s must be %q or %q, got %q", EnvAuthToken, contract.AuthTokenSimple, contract.AuthTokenJWT, s.AuthToken))
+	}
+	return errs
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"quorum.dev/etcd-operator/internal/contract"
 )
 
 func TestFromEnv(t *testing.T) {
@@ -196,6 +198,38 @@ func TestFromEnv(t *testing.T) {
 		{name: "missing config file", env: with(map[string]string{EnvConfigFile: "/nonexistent/etcd.yaml"}), wantErr: []string{"QUORUM_CONFIG_FILE", "reading etcd options"}},
 		{name: "config file with controlled key", env: with(map[string]string{EnvConfigFile: badOptions}), wantErr: []string{`"initial-cluster" is set by quorum-etcd`}},
 	}
+	tokenKeys := writeTokenKeyDir(t)
+	tests = append(tests, []struct {
+		name    string
+		env     map[string]string
+		wantErr []string
+		check   func(t *testing.T, s Settings)
+	}{
+		{
+			name: "tokens: simple with etcd's default TTL when nothing is set",
+			env:  base(),
+			check: func(t *testing.T, s Settings) {
+				if s.AuthToken != contract.AuthTokenSimple || s.AuthTokenTTL != DefaultAuthTokenTTL || s.authTokenFlag() != "simple" {
+					t.Errorf("token %q ttl %s flag %q, want simple 5m", s.AuthToken, s.AuthTokenTTL, s.authTokenFlag())
+				}
+			},
+		},
+		{
+			name: "tokens: jwt with the mounted key and a TTL",
+			env:  with(map[string]string{EnvAuthToken: "jwt", EnvAuthTokenKeyDir: tokenKeys, EnvAuthTokenTTL: "10m"}),
+			check: func(t *testing.T, s Settings) {
+				want := "jwt,pub-key=" + tokenKeys + "/public.pem,priv-key=" + tokenKeys + "/private.pem,sign-method=ES256,ttl=10m0s"
+				if got := s.authTokenFlag(); got != want {
+					t.Errorf("--auth-token %q, want %q", got, want)
+				}
+			},
+		},
+		{name: "tokens: unknown type", env: with(map[string]string{EnvAuthToken: "oauth"}), wantErr: []string{`QUORUM_AUTH_TOKEN must be "simple" or "jwt", got "oauth"`}},
+		{name: "tokens: jwt without a key dir", env: with(map[string]string{EnvAuthToken: "jwt"}), wantErr: []string{"QUORUM_AUTH_TOKEN_KEY_DIR is required"}},
+		{name: "tokens: jwt key dir without the key", env: with(map[string]string{EnvAuthToken: "jwt", EnvAuthTokenKeyDir: t.TempDir()}), wantErr: []string{"QUORUM_AUTH_TOKEN_KEY_DIR", "private.pem", "public.pem"}},
+		{name: "tokens: key dir etcd would split", env: with(map[string]string{EnvAuthToken: "jwt", EnvAuthTokenKeyDir: "/keys,a=b"}), wantErr: []string{"may not contain ',' or '='"}},
+		{name: "tokens: bad TTL", env: with(map[string]string{EnvAuthTokenTTL: "5"}), wantErr: []string{`QUORUM_AUTH_TOKEN_TTL "5"`}},
+	}...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -27,6 +27,8 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
+
+	"quorum.dev/etcd-operator/internal/contract"
 )
 
 // Test timings: fast raft, quiet etcd.
@@ -282,4 +284,23 @@ func untrustedClientTLS(t *testing.T, from TLSDir) TLSDir {
 		t.Fatalf("writing CA: %v", err)
 	}
 	return other
+}
+
+// writeTokenKeyDir writes a JWT signing key pair as the operator stores it
+// (contract.AuthTokenPrivateKeyFile, PKCS #8; AuthTokenPublicKeyFile, PKIX).
+func writeTokenKeyDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	k := newKey(t)
+	priv, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writePEM(t, filepath.Join(dir, contract.AuthTokenPrivateKeyFile), "PRIVATE KEY", priv)
+	writePEM(t, filepath.Join(dir, contract.AuthTokenPublicKeyFile), "PUBLIC KEY", pub)
+	return dir
 }

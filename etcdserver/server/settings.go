@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"net/url"
 	"path/filepath"
 	"time"
@@ -142,4 +143,44 @@ type Settings struct {
 	// TerminationLog is the file for the container's termination message
 	// (written only if it exists); "" = none.
 	TerminationLog string
+
+	// AuthToken is etcd's token provider: contract.AuthTokenSimple or
+	// contract.AuthTokenJWT.
+	AuthToken string
+	// AuthTokenKeyDir holds the JWT signing key pair (AuthTokenJWT only),
+	// the same on every member.
+	AuthTokenKeyDir string
+	// AuthTokenTTL is how long a token is valid.
+	AuthTokenTTL time.Duration
+}
+
+// DefaultAuthTokenTTL is etcd's default token lifetime.
+const DefaultAuthTokenTTL = 5 * time.Minute
+
+// AuthTokenPrivateKey is the path of the JWT signing key.
+func (s Settings) AuthTokenPrivateKey() string {
+	return filepath.Join(s.AuthTokenKeyDir, contract.AuthTokenPrivateKeyFile)
+}
+
+// AuthTokenPublicKey is the path of the JWT verification key.
+func (s Settings) AuthTokenPublicKey() string {
+	return filepath.Join(s.AuthTokenKeyDir, contract.AuthTokenPublicKeyFile)
+}
+
+// tokenTTL is AuthTokenTTL, DefaultAuthTokenTTL when not set.
+func (s Settings) tokenTTL() time.Duration {
+	if s.AuthTokenTTL <= 0 {
+		return DefaultAuthTokenTTL
+	}
+	return s.AuthTokenTTL
+}
+
+// authTokenFlag is etcd's --auth-token value for s, e.g.
+// "jwt,pub-key=/k/public.pem,priv-key=/k/private.pem,sign-method=ES256,ttl=5m0s".
+func (s Settings) authTokenFlag() string {
+	if s.AuthToken != contract.AuthTokenJWT {
+		return contract.AuthTokenSimple
+	}
+	return fmt.Sprintf("jwt,pub-key=%s,priv-key=%s,sign-method=%s,ttl=%s",
+		s.AuthTokenPublicKey(), s.AuthTokenPrivateKey(), contract.AuthTokenSignMethod, s.tokenTTL())
 }

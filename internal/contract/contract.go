@@ -32,6 +32,9 @@ const (
 	EnvReadyTimeout        = "QUORUM_READY_TIMEOUT"         // optional Go duration, default 5m, 0 = forever
 	EnvReplaceStaleData    = "QUORUM_REPLACE_STALE_DATA"    // optional bool, default true
 	EnvTerminationLog      = "QUORUM_TERMINATION_LOG"       // default DefaultTerminationLog
+	EnvAuthToken           = "QUORUM_AUTH_TOKEN"            // optional: AuthTokenSimple (default) | AuthTokenJWT
+	EnvAuthTokenKeyDir     = "QUORUM_AUTH_TOKEN_KEY_DIR"    // required for AuthTokenJWT: holds AuthTokenPrivateKeyFile and AuthTokenPublicKeyFile
+	EnvAuthTokenTTL        = "QUORUM_AUTH_TOKEN_TTL"        // optional Go duration, default 5m (etcd's)
 	// EnvActiveRestoreID is the restore-id the cluster's ConfigMap names
 	// now, given to the in-place restore init container: it restores only
 	// while its own restore is the active one.
@@ -57,6 +60,20 @@ const (
 	// peers on https PeerPort and https PeerMigrationPort, advertising
 	// https PeerPort.
 	TLSMigrationAdvertise = "advertise"
+)
+
+// Values of EnvAuthToken: etcd's --auth-token providers.
+const (
+	AuthTokenSimple = "simple"
+	AuthTokenJWT    = "jwt"
+)
+
+// The JWT signing key in EnvAuthTokenKeyDir: an ECDSA P-256 key pair in
+// PEM (the private key PKCS #8, the public key PKIX), signing with ES256.
+const (
+	AuthTokenPrivateKeyFile = "private.pem"
+	AuthTokenPublicKeyFile  = "public.pem"
+	AuthTokenSignMethod     = "ES256"
 )
 
 // Values of EnvInitialClusterState.

@@ -53,6 +53,7 @@ func memberEnvironment(t *testing.T, c *etcdv1.EtcdCluster, o render.Options, bo
 	}
 	env[contract.EnvConfigFile] = options
 	mountTLSDirs(t, dir, env)
+	mountTokenKey(t, c, env)
 	return env
 }
 
@@ -118,6 +119,7 @@ var memberEnvNames = []string{
 	contract.EnvPeerService, contract.EnvClusterDomain, contract.EnvInitialCluster, contract.EnvInitialClusterState,
 	contract.EnvClusterToken, contract.EnvForceNewCluster, contract.EnvDataDir, contract.EnvConfigFile,
 	contract.EnvServerTLSDir, contract.EnvPeerTLSDir, contract.EnvReadyTimeout, contract.EnvReplaceStaleData, contract.EnvTerminationLog,
+	contract.EnvAuthToken, contract.EnvAuthTokenKeyDir, contract.EnvAuthTokenTTL,
 }
 
 func TestBootstrapStatesAgree(t *testing.T) {

@@ -52,6 +52,7 @@ func preflightEnvironment(t *testing.T, c *etcdv1.EtcdCluster, o render.Options,
 	}
 	env["QUORUM_CONFIG_FILE"] = options
 	mountTLSDirs(t, dir, env)
+	mountTokenKey(t, c, env)
 	return env
 }
 
