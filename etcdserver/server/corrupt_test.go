@@ -131,6 +131,12 @@ func TestCorruptMemberRefusesThenRejoins(t *testing.T) {
 		t.Fatal(err)
 	}
 	cID := memberID(t, list, ss[2].Name)
+	// A linearizable read on C returns once C has applied the put, so the
+	// value is in C's backend when it stops (the stop commits it).
+	beforeStop := newClient(t, "", ss[2].AdvertiseClientURL)
+	if resp, err := beforeStop.Get(ctx, "victim"); err != nil || len(resp.Kvs) != 1 {
+		t.Fatalf("reading the value on C: %v %v", resp, err)
+	}
 	if err := ms[2].stop(t); err != nil {
 		t.Fatalf("stopping C: %v", err)
 	}

@@ -1,6 +1,9 @@
 package security
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -220,6 +223,22 @@ func etcdConfig(t *testing.T, c *etcdv1.EtcdCluster) (server.Settings, *embed.Co
 					t.Fatal(err)
 				}
 			}
+		case v.Secret != nil && v.Secret.SecretName == c.AuthTokenKeySecretName():
+			// quorum-etcd checks the JWT key pair: a real one, as the
+			// operator writes it.
+			key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sec, err := render.AuthTokenKeySecret(c, key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for name, data := range sec.Data {
+				if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
 		case v.Secret != nil:
 			// Only the names matter: quorum-etcd checks that they exist.
 			files = []string{"tls.crt", "tls.key", "ca.crt"}
@@ -270,7 +289,7 @@ func etcdConfig(t *testing.T, c *etcdv1.EtcdCluster) (server.Settings, *embed.Co
 
 func TestMemberURLs(t *testing.T) {
 	for _, tls := range []bool{true, false} {
-		t.Run("tls="+onOff(tls), func(t *testing.T) {
+		t.Run("tls-"+onOff(tls), func(t *testing.T) {
 			c := cluster(tls, true)
 			want := "http"
 			if tls {
