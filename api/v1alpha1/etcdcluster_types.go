@@ -381,14 +381,14 @@ type CompactionSpec struct {
 // +kubebuilder:validation:XValidation:rule="has(self.serverSecretName) == has(self.peerSecretName) && has(self.peerSecretName) == has(self.clientSecretName)",message="serverSecretName, peerSecretName and clientSecretName are given together or not at all"
 type TLSSpec struct {
 	// Enabled turns on mutual TLS for client and peer traffic. Default true.
-	// It is fixed when the cluster is created: turning it off is a security
-	// downgrade, and turning it on needs the members' peer and client URLs
-	// moved to https one at a time, which the operator does not do yet (a
-	// flipped switch would lose the cluster). Either way: a new cluster and
-	// a restore.
+	// Turning it on for a running cluster migrates it: members move their
+	// client and peer URLs to https one at a time, without losing a write
+	// or a quorum (status.tlsMigration, README "Turning TLS on for a
+	// running cluster"); clients must use https and the client
+	// certificate once it is done. Turning it off is refused: a security
+	// downgrade is a new cluster and a restore.
 	// +kubebuilder:default=true
 	// +kubebuilder:validation:XValidation:rule="self || !oldSelf",message="TLS cannot be turned off on a running cluster (a security downgrade): create a new cluster with tls.enabled false and restore a backup into it"
-	// +kubebuilder:validation:XValidation:rule="!self || oldSelf",message="TLS cannot be turned on for a running cluster yet (the members' URLs are not migrated to https): create a new cluster with TLS on (the default) and restore a backup into it"
 	// +optional
 	Enabled *bool `json:"enabled,omitempty"`
 	// ServerSecretName, PeerSecretName and ClientSecretName name Secrets

@@ -180,12 +180,13 @@ var _ = Describe("admission rules", func() {
 		}
 	})
 
-	It("refuses turning TLS on for a running cluster without TLS: its members' URLs are not migrated yet", func(ctx SpecContext) {
+	It("accepts turning TLS on for a running cluster without TLS (the operator migrates it), and refuses turning it off again", func(ctx SpecContext) {
 		u := newObject("EtcdCluster", map[string]any{"tls": map[string]any{"enabled": false}})
 		created(ctx, u)
-		refused(patch(ctx, u, map[string]any{"spec": map[string]any{"tls": map[string]any{"enabled": true}}}),
-			"spec.tls.enabled", "TLS cannot be turned on for a running cluster yet")
 		Expect(patch(ctx, u, map[string]any{"spec": map[string]any{"tls": map[string]any{"enabled": false}}})).To(Succeed(), "an unchanged value is accepted")
+		Expect(patch(ctx, u, map[string]any{"spec": map[string]any{"tls": map[string]any{"enabled": true}}})).To(Succeed(), "TLS off → on is a migration")
+		refused(patch(ctx, u, map[string]any{"spec": map[string]any{"tls": map[string]any{"enabled": false}}}),
+			"spec.tls.enabled", "TLS cannot be turned off on a running cluster (a security downgrade): create a new cluster with tls.enabled false and restore a backup into it")
 	})
 
 	It("checks a changed quota against the volume", func(ctx SpecContext) {

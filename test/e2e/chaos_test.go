@@ -21,6 +21,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
@@ -89,10 +90,16 @@ func chaosScenario(ctx SpecContext, scenario string, fault func(ctx SpecContext,
 func chaosScenarioWith(ctx SpecContext, scenario string, mut func(*etcdv1.EtcdCluster), fault func(ctx SpecContext, ns, name string, round int)) {
 	ns := newNamespace(ctx)
 	name := "chaos"
-	createCluster(ctx, ns, name, 3, mut)
+	created := createCluster(ctx, ns, name, 3, mut)
 	waitAvailable(ctx, ns, name, 3)
-	tlsCfg := clientTLS(ctx, ns, name)
-	cl := serviceClient(ctx, ns, name, tlsCfg)
+	var cl *clientv3.Client
+	if created.TLSEnabled() {
+		cl = serviceClient(ctx, ns, name, clientTLS(ctx, ns, name))
+	} else {
+		// The fault may turn TLS on: a client that follows the members
+		// from http to https (anySchemeDialer).
+		cl = anySchemeServiceClient(ctx, ns, name)
+	}
 	sum := history.Summary{Scenario: scenario}
 	defer func() {
 		chaosMu.Lock()
@@ -128,8 +135,9 @@ func chaosScenarioWith(ctx SpecContext, scenario string, mut func(*etcdv1.EtcdCl
 		lost := history.LostAcknowledged(h, final)
 		gap := history.MaxUnavailability(h)
 		sum.AddRound(res, watchBad, lost, gap)
+		hashClient, eps := hashKVClient(ctx, ns, name, cl, created.TLSEnabled())
 		hctx, cancel := context.WithTimeout(ctx, time.Minute)
-		rep, err := history.HashKVEqual(hctx, cl, podEndpoints(ctx, ns, name, "https"))
+		rep, err := history.HashKVEqual(hctx, hashClient, eps)
 		cancel()
 		Expect(err).NotTo(HaveOccurred())
 		if !rep.Equal {
@@ -142,6 +150,24 @@ func chaosScenarioWith(ctx SpecContext, scenario string, mut func(*etcdv1.EtcdCl
 		Expect(lost).To(BeEmpty())
 		Expect(rep.Equal).To(BeTrue(), rep.String())
 	}
+}
+
+// hashKVClient is the client and member endpoints HashKV is compared
+// through: the scenario's client for a cluster created with TLS; for one
+// created without, plain http endpoints while TLS is still off, else a
+// client with the root certificate (HashKV dials each member in the
+// endpoint's scheme with the client's own credentials).
+func hashKVClient(ctx context.Context, ns, name string, cl *clientv3.Client, createdTLS bool) (*clientv3.Client, []string) {
+	if createdTLS {
+		return cl, podEndpoints(ctx, ns, name, "https")
+	}
+	c := &etcdv1.EtcdCluster{}
+	Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, c)).To(Succeed())
+	if !c.TLSEnabled() {
+		return cl, podEndpoints(ctx, ns, name, "http")
+	}
+	eps := podEndpoints(ctx, ns, name, "https")
+	return etcdClient(eps, clientTLS(ctx, ns, name)), eps
 }
 
 // waitSpecDone waits until the operator has seen the latest spec and has
@@ -307,6 +333,25 @@ var _ = Describe("Reliability", Label("chaos"), Serial, func() {
 			Expect(k8s.Patch(ctx, c, patch)).To(Succeed())
 			waitSpecDone(ctx, ns, name, 3)
 		})
+	}, SpecTimeout(40*time.Minute))
+
+	It("TLS enabled on a running cluster", func(ctx SpecContext) {
+		chaosScenarioWith(ctx, "TLS enabled on a running cluster",
+			func(c *etcdv1.EtcdCluster) { c.Spec.TLS.Enabled, c.Spec.Auth.Enabled = ptr.To(false), ptr.To(false) },
+			func(ctx SpecContext, ns, name string, round int) {
+				// The first round turns TLS on; later rounds (it cannot be
+				// turned off) restart the members for a spec change instead.
+				c := &etcdv1.EtcdCluster{}
+				Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, c)).To(Succeed())
+				if !c.TLSEnabled() {
+					turnTLSOn(ctx, ns, name)
+					return
+				}
+				patch := client.MergeFrom(c.DeepCopy())
+				c.Spec.EtcdOptions = map[string]string{"snapshot-count": strconv.Itoa(20000 + round)}
+				Expect(k8s.Patch(ctx, c, patch)).To(Succeed())
+				waitSpecDone(ctx, ns, name, 3)
+			})
 	}, SpecTimeout(40*time.Minute))
 
 	It("certificate rotation", func(ctx SpecContext) {
