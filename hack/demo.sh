@@ -35,6 +35,8 @@ if ! kubectl wait etcdcluster/demo --for=condition=Available --timeout=5m; then
   kubectl -n "$ns" logs deploy/quorum-operator --tail 50 || true
   exit 1
 fi
+# Available means a healthy quorum; the demo goes on once every member is.
+kubectl wait etcdcluster/demo --for=jsonpath='{.status.readyReplicas}'=3 --timeout=3m
 kubectl get etcdcluster demo -o wide
 
 step "writing and reading a key through TLS"
