@@ -198,6 +198,11 @@ const (
 	// credentials Secret or key, an image that cannot be pulled, no node)
 	// and did not recover within a short grace; the backup failed.
 	ReasonBackupPodFailing = "BackupPodFailing"
+	// ReasonSecretMissing: a Secret the backup Job reads is missing or
+	// lacks its key (the S3 credentials Secret or its AWS_ACCESS_KEY_ID or
+	// AWS_SECRET_ACCESS_KEY, the S3 CA Secret or its key, the encryption
+	// key Secret or its key); the backup failed before its Job was created.
+	ReasonSecretMissing = "SecretMissing"
 )
 
 // Condition types of EtcdRestore.

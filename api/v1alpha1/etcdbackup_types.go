@@ -42,8 +42,14 @@ type S3Location struct {
 	// +kubebuilder:validation:MaxLength=261
 	// +kubebuilder:validation:XValidation:rule="!self.contains('://')",messageExpression="'endpoint ' + self + ' has a scheme: write host[:port]; https is used unless insecure is true (set insecure: true for plain http)'"
 	// +kubebuilder:validation:XValidation:rule="self.contains('://') || self.matches('^([A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?([.][A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*|[[][0-9A-Fa-f:.]+[]])(:[0-9]{1,5})?$')",messageExpression="'endpoint ' + self + ' must be host or host:port (a DNS name or IP address), without a path'"
+	// +kubebuilder:validation:XValidation:rule="!self.matches(':[0-9]+$') || (int(self.substring(self.lastIndexOf(':') + 1)) >= 1 && int(self.substring(self.lastIndexOf(':') + 1)) <= 65535)",messageExpression="'endpoint ' + self + ' has port ' + self.substring(self.lastIndexOf(':') + 1) + ': a port is 1-65535'"
 	Endpoint string `json:"endpoint"`
+	// Bucket is an S3 bucket name: 3-63 lowercase letters, digits, dots and
+	// hyphens, starting and ending with a letter or digit (the AWS bucket
+	// naming rules, which S3-compatible servers such as MinIO apply too).
 	// +kubebuilder:validation:MinLength=3
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9][a-z0-9.-]*[a-z0-9]$')",messageExpression="'bucket ' + self + ' is not an S3 bucket name: use 3-63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit (AWS bucket naming rules)'"
 	Bucket string `json:"bucket"`
 	// Prefix of the object keys.
 	// +optional

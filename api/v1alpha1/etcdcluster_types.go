@@ -159,6 +159,7 @@ type BootstrapSpec struct {
 // RestoreSpec names the snapshot a new cluster starts from.
 // +kubebuilder:validation:XValidation:rule="has(self.backupName) != has(self.source)",message="exactly one of backupName and source must be set"
 // +kubebuilder:validation:XValidation:rule="!has(self.source) || has(self.key)",message="source needs key"
+// +kubebuilder:validation:XValidation:rule="!has(self.backupName) || !has(self.key)",message="backupName and key are exclusive: key names a snapshot in source, backupName restores the snapshot of that EtcdBackup; pick one"
 type RestoreSpec struct {
 	// BackupName is a Succeeded EtcdBackup in the same namespace.
 	// +optional

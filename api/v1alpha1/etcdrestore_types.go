@@ -12,6 +12,7 @@ import (
 // +kubebuilder:validation:XValidation:rule="self == oldSelf",message="an EtcdRestore is immutable: create a new one"
 // +kubebuilder:validation:XValidation:rule="[has(self.backupName), has(self.source), has(self.fromSurvivor)].filter(x, x).size() == 1",message="exactly one of backupName, source and fromSurvivor must be set"
 // +kubebuilder:validation:XValidation:rule="!has(self.source) || has(self.key)",message="source needs key"
+// +kubebuilder:validation:XValidation:rule="!has(self.backupName) || !has(self.key)",message="backupName and key are exclusive: key names a snapshot in source, backupName restores the snapshot of that EtcdBackup; pick one"
 // +kubebuilder:validation:XValidation:rule="!has(self.backupName) || !has(self.encryptionKey)",message="encryptionKey applies to source only: a backup's own key is used with backupName"
 type EtcdRestoreSpec struct {
 	// ClusterName is the EtcdCluster in the same namespace.

@@ -5,11 +5,13 @@ package etcdbackup
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -50,14 +52,16 @@ type Reconciler struct {
 	Render   render.Options
 	// Clock is time.Now unless a test sets it.
 	Clock func() time.Time
-	// APIReader reads a finished Job's pods from the API server, so its
-	// report is never lost to a cache that has not seen the pod's last
-	// status yet; nil reads through Client.
+	// APIReader reads from the API server (set by controllers.Setup): a
+	// finished Job's pods, so their report is never lost to a cache that
+	// has not seen the pod's last status yet; the backup before its Job is
+	// created; users' Secrets. Nil reads through Client.
 	APIReader client.Reader
 }
 
-// podReader is where a finished Job's pods are read from.
-func (r *Reconciler) podReader() client.Reader {
+// apiReader reads from the API server: a finished Job's pods, the backup
+// before its Job is created, and users' Secrets (not in the cache).
+func (r *Reconciler) apiReader() client.Reader {
 	if r.APIReader != nil {
 		return r.APIReader
 	}
@@ -67,24 +71,86 @@ func (r *Reconciler) podReader() client.Reader {
 // +kubebuilder:rbac:groups=etcd.quorum.dev,resources=etcdbackups,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=etcd.quorum.dev,resources=etcdbackups/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;delete
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
 
-// Reconcile: wait for the cluster to be available, create the Job, and
-// when it ends copy its report into the status. A finished backup is never
-// run again.
+// Reconcile: wait for the cluster to be available, check the Secrets the
+// Job reads, create the Job, and when it ends copy its report into the
+// status. A finished backup is never run again: the Job is created only
+// after the EtcdBackup, read again from the API server, is still not
+// finished, and the status is patched only over the version this pass read
+// (a pass that read an older one changes nothing and looks again).
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	b := &etcdv1.EtcdBackup{}
 	if err := r.Get(ctx, req.NamespacedName, b); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	if b.Status.Phase == etcdv1.BackupSucceeded || b.Status.Phase == etcdv1.BackupFailed || !b.DeletionTimestamp.IsZero() {
+	if !b.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil
+	}
+	if finished(b) {
+		return ctrl.Result{}, r.stopJob(ctx, b)
 	}
 	original := b.DeepCopy()
 	result, err := r.step(ctx, b)
-	if perr := r.Status().Patch(ctx, b, client.MergeFrom(original)); perr != nil && err == nil {
+	if errors.Is(err, errOutOfDate) {
+		log.FromContext(ctx).V(1).Info("backup read from an out-of-date cache; not acting on it", "phase", original.Status.Phase)
+		return ctrl.Result{RequeueAfter: requeueOutOfDate}, nil
+	}
+	if equality.Semantic.DeepEqual(original.Status, b.Status) {
+		return result, err
+	}
+	perr := r.Status().Patch(ctx, b, client.MergeFromWithOptions(original, client.MergeFromWithOptimisticLock{}))
+	switch {
+	case apierrors.IsConflict(perr):
+		// Read before the last change landed: the watch brings the new
+		// version, and the next pass starts from it.
+		log.FromContext(ctx).V(1).Info("backup changed since this pass read it; status not patched", "phase", original.Status.Phase)
+		return ctrl.Result{RequeueAfter: requeueOutOfDate}, nil
+	case perr != nil && err == nil:
 		err = fmt.Errorf("patching status: %w", perr)
+	case perr == nil && b.Status.Phase == etcdv1.BackupFailed:
+		// Announced once, by the pass whose patch made it Failed.
+		if c := meta.FindStatusCondition(b.Status.Conditions, etcdv1.BackupConditionFailed); c != nil {
+			r.Recorder.Eventf(b, nil, corev1.EventTypeWarning, "BackupFailed", "FinishBackup", "%s", c.Message)
+		}
+		// The next pass (the watch brings the Failed status) deletes a
+		// Job that has not finished (stopJob).
+		result = ctrl.Result{RequeueAfter: requeueOutOfDate}
 	}
 	return result, err
+}
+
+// errOutOfDate: the pass read an EtcdBackup (or missed a Job) that the API
+// server has moved past; it does nothing and looks again.
+var errOutOfDate = errors.New("backup read from an out-of-date cache")
+
+// requeueOutOfDate: how soon a pass that read an out-of-date backup looks
+// again (the watch usually brings the new version sooner).
+const requeueOutOfDate = time.Second
+
+func finished(b *etcdv1.EtcdBackup) bool {
+	return b.Status.Phase == etcdv1.BackupSucceeded || b.Status.Phase == etcdv1.BackupFailed
+}
+
+// stopJob deletes the Job of a Failed backup if it has not finished (its
+// pod cannot run): a finished backup never keeps a Job running. A finished
+// Job is kept: its pod's log tells what happened.
+func (r *Reconciler) stopJob(ctx context.Context, b *etcdv1.EtcdBackup) error {
+	if b.Status.Phase != etcdv1.BackupFailed {
+		return nil
+	}
+	job := &batchv1.Job{}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: b.Namespace, Name: render.BackupJobName(b)}, job); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	if jobs.Complete(job) || jobs.Failed(job) || !job.DeletionTimestamp.IsZero() || !metav1.IsControlledBy(job, b) {
+		return nil
+	}
+	log.FromContext(ctx).V(1).Info("deleting the unfinished job of a failed backup", "job", job.Name)
+	if err := r.Delete(ctx, job, client.PropagationPolicy(metav1.DeletePropagationBackground)); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("deleting job %s of a failed backup: %w", job.Name, err)
+	}
+	return nil
 }
 
 func (r *Reconciler) step(ctx context.Context, b *etcdv1.EtcdBackup) (ctrl.Result, error) {
@@ -100,6 +166,9 @@ func (r *Reconciler) step(ctx context.Context, b *etcdv1.EtcdBackup) (ctrl.Resul
 		return ctrl.Result{}, fmt.Errorf("reading job: %w", err)
 	}
 	b.Status.JobName = job.Name
+	if b.Status.StartTime == nil {
+		b.Status.StartTime = &job.CreationTimestamp
+	}
 	switch {
 	case jobs.Complete(job):
 		return ctrl.Result{}, r.finish(ctx, b, job, true)
@@ -113,13 +182,9 @@ func (r *Reconciler) step(ctx context.Context, b *etcdv1.EtcdBackup) (ctrl.Resul
 	cause, stuck, wait := stuckPod(pods, r.now(), podGrace)
 	log.FromContext(ctx).V(1).Info("backup pod", "job", job.Name, "pods", len(pods), "cause", cause.Reason, "stuck", stuck, "message", cause.Message)
 	if stuck {
+		// The Job is deleted once the Failed status is stored (stopJob).
 		r.fail(b, etcdv1.ReasonBackupPodFailing, fmt.Sprintf("the backup pod cannot run: %s; the backup failed and its Job is deleted: "+
 			"fix the cause and create a new EtcdBackup (a schedule makes the next one at its next slot)", cause))
-		now := metav1.NewTime(r.now())
-		b.Status.CompletionTime = &now
-		if err := r.Delete(ctx, job, client.PropagationPolicy(metav1.DeletePropagationBackground)); client.IgnoreNotFound(err) != nil {
-			return ctrl.Result{}, fmt.Errorf("deleting job %s of a failed backup: %w", job.Name, err)
-		}
 		return ctrl.Result{}, nil
 	}
 	b.Status.Phase = etcdv1.BackupRunning
@@ -161,8 +226,14 @@ func stuckPod(pods []corev1.Pod, now time.Time, grace time.Duration) (cause podc
 	return cause, false, wait
 }
 
-// start creates the Job once the cluster is available.
+// start creates the Job once the cluster is available and the Secrets the
+// Job reads are there. It first reads the EtcdBackup again from the API
+// server: the cache may not have seen it fail or finish yet (or may not
+// have seen its Job), and a finished backup never gets a Job again.
 func (r *Reconciler) start(ctx context.Context, b *etcdv1.EtcdBackup) (ctrl.Result, error) {
+	if jobGone, err := r.current(ctx, b); err != nil || jobGone {
+		return ctrl.Result{}, err
+	}
 	c := &etcdv1.EtcdCluster{}
 	if err := r.Get(ctx, client.ObjectKey{Namespace: b.Namespace, Name: b.Spec.ClusterName}, c); err != nil {
 		if !apierrors.IsNotFound(err) {
@@ -176,6 +247,15 @@ func (r *Reconciler) start(ctx context.Context, b *etcdv1.EtcdBackup) (ctrl.Resu
 		conditions.Set(&b.Status.Conditions, b.Generation, etcdv1.BackupConditionComplete, false, etcdv1.ReasonClusterUnavailable, "waiting for EtcdCluster "+c.Name+" to be available")
 		return ctrl.Result{RequeueAfter: requeueBackupWait}, nil
 	}
+	missing, err := missingSecret(ctx, r.apiReader(), b.Namespace, neededSecrets(b.Spec))
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if missing != "" {
+		r.fail(b, etcdv1.ReasonSecretMissing, fmt.Sprintf("%s; the backup failed before its Job was created: "+
+			"create the Secret, then a new EtcdBackup (a schedule makes the next one at its next slot)", missing))
+		return ctrl.Result{}, nil
+	}
 	job := render.BackupJob(b, c, r.Render)
 	if _, err := jobs.Create(ctx, r.Client, r.Scheme, b, job); err != nil {
 		return ctrl.Result{}, err
@@ -187,9 +267,39 @@ func (r *Reconciler) start(ctx context.Context, b *etcdv1.EtcdBackup) (ctrl.Resu
 	return ctrl.Result{}, nil
 }
 
+// current checks b (read from the cache, its Job not found there) against
+// the API server: errOutOfDate if the backup there is gone, finished or
+// newer, or if its Job is there after all. A Job this backup started that
+// is gone from the API server too (deleted by someone) fails the backup
+// (jobGone): it is not run a second time.
+func (r *Reconciler) current(ctx context.Context, b *etcdv1.EtcdBackup) (jobGone bool, err error) {
+	fresh := &etcdv1.EtcdBackup{}
+	if err := r.apiReader().Get(ctx, client.ObjectKeyFromObject(b), fresh); err != nil {
+		if apierrors.IsNotFound(err) {
+			return false, errOutOfDate
+		}
+		return false, fmt.Errorf("reading the backup from the API server: %w", err)
+	}
+	if finished(fresh) || fresh.ResourceVersion != b.ResourceVersion || !fresh.DeletionTimestamp.IsZero() {
+		return false, errOutOfDate
+	}
+	if b.Status.JobName == "" {
+		return false, nil
+	}
+	err = r.apiReader().Get(ctx, client.ObjectKey{Namespace: b.Namespace, Name: b.Status.JobName}, &batchv1.Job{})
+	switch {
+	case err == nil:
+		return false, errOutOfDate
+	case !apierrors.IsNotFound(err):
+		return false, fmt.Errorf("reading job %s from the API server: %w", b.Status.JobName, err)
+	}
+	r.fail(b, etcdv1.ReasonJobFailed, fmt.Sprintf("job %s was deleted before it reported; the backup failed and is not run again: create a new EtcdBackup", b.Status.JobName))
+	return true, nil
+}
+
 // finish reads the report the backup pod left in its termination message.
 func (r *Reconciler) finish(ctx context.Context, b *etcdv1.EtcdBackup, job *batchv1.Job, ok bool) error {
-	msg, err := jobs.TerminationMessage(ctx, r.podReader(), job)
+	msg, err := jobs.TerminationMessage(ctx, r.apiReader(), job)
 	if err != nil {
 		return err
 	}
@@ -220,11 +330,16 @@ func (r *Reconciler) finish(ctx context.Context, b *etcdv1.EtcdBackup, job *batc
 	return nil
 }
 
+// fail marks the backup Failed; Reconcile records the Warning event once
+// the status is stored.
 func (r *Reconciler) fail(b *etcdv1.EtcdBackup, reason, msg string) {
 	b.Status.Phase = etcdv1.BackupFailed
+	if b.Status.CompletionTime == nil {
+		now := metav1.NewTime(r.now())
+		b.Status.CompletionTime = &now
+	}
 	conditions.Set(&b.Status.Conditions, b.Generation, etcdv1.BackupConditionComplete, false, reason, msg)
 	conditions.Set(&b.Status.Conditions, b.Generation, etcdv1.BackupConditionFailed, true, reason, msg)
-	r.Recorder.Eventf(b, nil, corev1.EventTypeWarning, "BackupFailed", "FinishBackup", "%s", msg)
 }
 
 // SetupWithManager registers the reconciler.

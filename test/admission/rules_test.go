@@ -3,6 +3,7 @@ package admission
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -51,6 +52,10 @@ var _ = Describe("admission rules", func() {
 	}
 	backup := func(endpoint string) map[string]any {
 		return map[string]any{"clusterName": "db", "destination": map[string]any{"s3": s3(endpoint)}}
+	}
+	withBucket := func(spec map[string]any, bucket string) map[string]any {
+		spec["destination"].(map[string]any)["s3"].(map[string]any)["bucket"] = bucket
+		return spec
 	}
 	version := etcdv1.EtcdOptionsVersion()
 
@@ -253,6 +258,27 @@ var _ = Describe("admission rules", func() {
 			"spec.backupTemplate.destination.s3.endpoint", "must be host or host:port"),
 		Entry("scheme in a restore source", "EtcdCluster", map[string]any{"bootstrap": map[string]any{"restore": map[string]any{"source": map[string]any{"s3": s3("https://s3.example.com")}, "key": "k"}}},
 			"spec.bootstrap.restore.source.s3.endpoint", "has a scheme"),
+		Entry("a port above 65535", "EtcdBackup", backup("minio:99999"),
+			"spec.destination.s3.endpoint", "endpoint minio:99999 has port 99999: a port is 1-65535"),
+		Entry("port 0", "EtcdBackup", backup("minio:0"), "endpoint minio:0 has port 0: a port is 1-65535"),
+		Entry("an IPv6 address with a port above 65535", "EtcdBackup", backup("[fd00::7]:70000"), "has port 70000: a port is 1-65535"),
+		Entry("a port above 65535 in an EtcdRestore's source", "EtcdRestore", map[string]any{"clusterName": "db", "source": map[string]any{"s3": s3("minio:99999")}, "key": "k"},
+			"spec.source.s3.endpoint", "has port 99999"),
+		Entry("a bucket with capitals and an underscore", "EtcdBackup", withBucket(backup("s3:9000"), "Bad_Bucket"),
+			"spec.destination.s3.bucket", "bucket Bad_Bucket is not an S3 bucket name: use 3-63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit"),
+		Entry("a bucket starting with a hyphen", "EtcdBackup", withBucket(backup("s3:9000"), "-bkt"), "bucket -bkt is not an S3 bucket name"),
+		Entry("a bucket ending with a dot", "EtcdBackup", withBucket(backup("s3:9000"), "bkt."), "bucket bkt. is not an S3 bucket name"),
+		Entry("a bucket of 64 characters", "EtcdBackup", withBucket(backup("s3:9000"), strings.Repeat("b", 64)),
+			"spec.destination.s3.bucket", "may not be more than 63 bytes"),
+		Entry("a bad bucket in a schedule's template", "EtcdBackupSchedule", map[string]any{"schedule": "@daily", "backupTemplate": withBucket(backup("s3:9000"), "Bad_Bucket")},
+			"spec.backupTemplate.destination.s3.bucket", "bucket Bad_Bucket is not an S3 bucket name"),
+		Entry("a bad bucket in a restore source", "EtcdCluster", map[string]any{"bootstrap": map[string]any{"restore": map[string]any{
+			"source": map[string]any{"s3": map[string]any{"endpoint": "s3:9000", "bucket": "Bad_Bucket", "credentialsSecretName": "c"}}, "key": "k"}}},
+			"spec.bootstrap.restore.source.s3.bucket", "bucket Bad_Bucket is not an S3 bucket name"),
+		Entry("an EtcdRestore with backupName and key", "EtcdRestore", map[string]any{"clusterName": "db", "backupName": "nightly", "key": "ns/db/b.db.gz"},
+			"spec", "backupName and key are exclusive: key names a snapshot in source, backupName restores the snapshot of that EtcdBackup; pick one"),
+		Entry("a bootstrap restore with backupName and key", "EtcdCluster", map[string]any{"bootstrap": map[string]any{"restore": map[string]any{"backupName": "nightly", "key": "ns/db/b.db.gz"}}},
+			"spec.bootstrap.restore", "backupName and key are exclusive"),
 		Entry("unknown time zone", "EtcdBackupSchedule", map[string]any{"schedule": "@daily", "timeZone": "Mars/Olympus", "backupTemplate": backup("s3:9000")},
 			"spec.timeZone", "timeZone Mars/Olympus is not an IANA time zone name"),
 		Entry("time zone in lower case", "EtcdBackupSchedule", map[string]any{"schedule": "@daily", "timeZone": "europe/berlin", "backupTemplate": backup("s3:9000")},
@@ -324,6 +350,9 @@ var _ = Describe("admission rules", func() {
 		Entry("host", "EtcdBackup", backup("s3.amazonaws.com")),
 		Entry("IPv4", "EtcdBackup", backup("10.0.0.7:9000")),
 		Entry("IPv6", "EtcdBackup", backup("[fd00::7]:9000")),
+		Entry("port 65535", "EtcdBackup", backup("minio:65535")),
+		Entry("a bucket with dots, hyphens and digits", "EtcdBackup", withBucket(backup("s3:9000"), "my.backups-2026")),
+		Entry("a bucket of 63 characters", "EtcdBackup", withBucket(backup("s3:9000"), strings.Repeat("b", 63))),
 		Entry("Europe/Berlin", "EtcdBackupSchedule", map[string]any{"schedule": "@daily", "timeZone": "Europe/Berlin", "backupTemplate": backup("s3:9000")}),
 		Entry("UTC", "EtcdBackupSchedule", map[string]any{"schedule": "@daily", "timeZone": "UTC", "backupTemplate": backup("s3:9000")}),
 		Entry("a backward link", "EtcdBackupSchedule", map[string]any{"schedule": "@daily", "timeZone": "US/Pacific", "backupTemplate": backup("s3:9000")}),

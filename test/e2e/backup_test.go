@@ -68,13 +68,14 @@ var _ = Describe("Backups", func() {
 		Expect(k8s.Create(ctx, &etcdv1.EtcdBackup{ObjectMeta: metav1.ObjectMeta{Name: "nocreds", Namespace: ns},
 			Spec: etcdv1.EtcdBackupSpec{ClusterName: "src", Destination: dest("s3-missing")}})).To(Succeed())
 
-		By("failing the backup whose credentials Secret does not exist within a minute, with the cause and a Warning")
+		By("failing the backup whose credentials Secret does not exist before its Job is created, with the cause and a Warning")
 		Eventually(func(g Gomega) {
 			b := &etcdv1.EtcdBackup{}
 			g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "nocreds"}, b)).To(Succeed())
 			g.Expect(b.Status.Phase).To(Equal(etcdv1.BackupFailed), "%+v", b.Status)
-			g.Expect(b.Status.Conditions).To(ContainElement(And(HaveField("Type", etcdv1.BackupConditionFailed), HaveField("Reason", etcdv1.ReasonBackupPodFailing),
-				HaveField("Message", ContainSubstring("s3-missing")))), "%+v", b.Status.Conditions)
+			g.Expect(b.Status.Conditions).To(ContainElement(And(HaveField("Type", etcdv1.BackupConditionFailed), HaveField("Reason", etcdv1.ReasonSecretMissing),
+				HaveField("Message", ContainSubstring("S3 credentials Secret s3-missing (key AWS_ACCESS_KEY_ID) not found")))), "%+v", b.Status.Conditions)
+			g.Expect(b.Status.JobName).To(BeEmpty(), "no Job was created")
 			evs := &eventsv1.EventList{}
 			g.Expect(k8s.List(ctx, evs, client.InNamespace(ns))).To(Succeed())
 			g.Expect(evs.Items).To(ContainElement(And(HaveField("Type", corev1.EventTypeWarning), HaveField("Regarding.Name", "nocreds"))))
