@@ -58,6 +58,10 @@ const (
 	// spec.bootstrap.restore, or named by the EtcdRestore being carried
 	// out) does not exist or has not succeeded.
 	ReasonRestoreSourceNotReady = "RestoreSourceNotReady"
+	// ReasonRestoreSourcePending: a new cluster waits (Progressing, not
+	// Degraded) for the EtcdBackup in spec.bootstrap.restore to succeed:
+	// it is Pending or Running, or not created yet (for a minute).
+	ReasonRestoreSourcePending = "RestoreSourcePending"
 	// ReasonNoSurvivor: an EtcdRestore fromSurvivor names no member and no
 	// member answers a status request, so none can be chosen.
 	ReasonNoSurvivor = "NoSurvivor"
