@@ -107,13 +107,13 @@ type pass struct {
 	// boot is the bootstrap state in the ConfigMap (state, initial
 	// cluster, restore-id, force-new-cluster); see bootstrap.go, its only
 	// writer.
-	boot         render.Bootstrap
-	stsReplicas  int32               // replicas the StatefulSet was applied with
-	sts          *appsv1.StatefulSet // as last read back, for its status
-	pods         []corev1.Pod        // member pods, listed by observe: why they are not ready
+	boot        render.Bootstrap
+	stsReplicas int32               // replicas the StatefulSet was applied with
+	sts         *appsv1.StatefulSet // as last read back, for its status
+	pods        []corev1.Pod        // member pods, listed by observe: why they are not ready
 	// claims: per pod waiting for its claim to bind, what observe read of
 	// the claim and its StorageClass (claims.go).
-	claims map[string]podcause.Claim
+	claims       map[string]podcause.Claim
 	obs          observation
 	client       etcdclient.Client // set by observe when etcd answered
 	authEnabled  bool
