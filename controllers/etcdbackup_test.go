@@ -8,6 +8,8 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -76,12 +78,57 @@ var _ = Describe("EtcdCluster restored from a backup", func() {
 		Expect(k8s.Create(ctx, c)).To(Succeed())
 		Eventually(func(g Gomega) {
 			g.Expect(get(ctx, ns, "back", c)()).To(Succeed())
-			cond := meta.FindStatusCondition(c.Status.Conditions, etcdv1.ConditionDegraded)
+			cond := meta.FindStatusCondition(c.Status.Conditions, etcdv1.ConditionProgressing)
 			g.Expect(cond).NotTo(BeNil())
-			g.Expect(cond.Reason).To(Equal(etcdv1.ReasonRestoreSourceNotReady))
-			g.Expect(cond.Message).To(ContainSubstring("EtcdBackup missing to restore from not found"))
+			g.Expect(cond.Reason).To(Equal(etcdv1.ReasonRestoreSourcePending), "a backup not created yet is waited for (restoreSourceGrace)")
+			g.Expect(cond.Message).To(ContainSubstring("waiting for EtcdBackup missing to restore from: not found yet"))
+			g.Expect(meta.IsStatusConditionTrue(c.Status.Conditions, etcdv1.ConditionDegraded)).To(BeFalse())
 		}, timeout, poll).Should(Succeed())
 		Consistently(get(ctx, ns, "back", &appsv1.StatefulSet{}), time.Second, poll).ShouldNot(Succeed(), "no member starts empty")
+
+		By("a backup that has not finished is a planned wait: Progressing, no Degraded, no Warning")
+		s3 := s3Location
+		Expect(k8s.Create(ctx, &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: ns}, Spec: etcdv1.EtcdClusterSpec{Replicas: ptr.To[int32](1)}})).To(Succeed())
+		Expect(k8s.Create(ctx, &etcdv1.EtcdBackup{ObjectMeta: metav1.ObjectMeta{Name: "unfinished", Namespace: ns}, Spec: etcdv1.EtcdBackupSpec{ClusterName: "db", Destination: s3}})).To(Succeed())
+		Eventually(func(g Gomega) {
+			b := &etcdv1.EtcdBackup{}
+			g.Expect(get(ctx, ns, "unfinished", b)()).To(Succeed())
+			g.Expect(b.Status.Phase).To(Equal(etcdv1.BackupPending), "its cluster is not available")
+		}, timeout, poll).Should(Succeed())
+		waiting := &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{Name: "waiting", Namespace: ns}, Spec: etcdv1.EtcdClusterSpec{
+			Replicas: ptr.To[int32](1), Bootstrap: &etcdv1.BootstrapSpec{Restore: &etcdv1.RestoreSpec{BackupName: "unfinished"}}}}
+		Expect(k8s.Create(ctx, waiting)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(get(ctx, ns, "waiting", waiting)()).To(Succeed())
+			cond := meta.FindStatusCondition(waiting.Status.Conditions, etcdv1.ConditionProgressing)
+			g.Expect(cond).NotTo(BeNil())
+			g.Expect(cond.Status).To(Equal(metav1.ConditionTrue))
+			g.Expect(cond.Reason).To(Equal(etcdv1.ReasonRestoreSourcePending))
+			g.Expect(cond.Message).To(ContainSubstring("waiting for EtcdBackup unfinished to restore from: it is Pending"))
+		}, timeout, poll).Should(Succeed())
+		Consistently(func(g Gomega) {
+			g.Expect(get(ctx, ns, "waiting", waiting)()).To(Succeed())
+			g.Expect(meta.IsStatusConditionTrue(waiting.Status.Conditions, etcdv1.ConditionDegraded)).To(BeFalse(), "waiting for a backup is planned")
+			evs := &eventsv1.EventList{}
+			g.Expect(k8s.List(ctx, evs, client.InNamespace(ns))).To(Succeed())
+			for _, e := range evs.Items {
+				g.Expect(e.Regarding.Name == "waiting" && e.Type == corev1.EventTypeWarning).To(BeFalse(), "Warning event %s: %s", e.Reason, e.Note)
+			}
+		}, 2*time.Second, poll).Should(Succeed())
+
+		By("a Failed backup is Degraded")
+		Expect(k8s.Create(ctx, &etcdv1.EtcdBackup{ObjectMeta: metav1.ObjectMeta{Name: "failed", Namespace: ns}, Spec: etcdv1.EtcdBackupSpec{ClusterName: "nope", Destination: s3}})).To(Succeed())
+		fromFailed := &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{Name: "from-failed", Namespace: ns}, Spec: etcdv1.EtcdClusterSpec{
+			Replicas: ptr.To[int32](1), Bootstrap: &etcdv1.BootstrapSpec{Restore: &etcdv1.RestoreSpec{BackupName: "failed"}}}}
+		Expect(k8s.Create(ctx, fromFailed)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(get(ctx, ns, "from-failed", fromFailed)()).To(Succeed())
+			cond := meta.FindStatusCondition(fromFailed.Status.Conditions, etcdv1.ConditionDegraded)
+			g.Expect(cond).NotTo(BeNil())
+			g.Expect(cond.Status).To(Equal(metav1.ConditionTrue))
+			g.Expect(cond.Reason).To(Equal(etcdv1.ReasonRestoreSourceNotReady))
+			g.Expect(cond.Message).To(ContainSubstring("EtcdBackup failed to restore from is Failed"))
+		}, timeout, poll).Should(Succeed())
 
 		direct := &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{Name: "direct", Namespace: ns}, Spec: etcdv1.EtcdClusterSpec{
 			Replicas: ptr.To[int32](3), Bootstrap: &etcdv1.BootstrapSpec{Restore: &etcdv1.RestoreSpec{

@@ -5,6 +5,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -84,6 +85,61 @@ var _ = Describe("EtcdCluster status", func() {
 			}
 			g.Expect(n).To(Equal(1), "one Warning event for the failing pods")
 		}, timeout, poll).Should(Succeed())
+	})
+
+	It("names a pending claim whose StorageClass does not exist in Degraded", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		c := &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{Name: "nosc", Namespace: ns}, Spec: etcdv1.EtcdClusterSpec{Replicas: ptr.To[int32](1),
+			Storage: etcdv1.StorageSpec{StorageClassName: ptr.To("does-not-exist")}}}
+		Expect(k8s.Create(ctx, c)).To(Succeed())
+		pvc := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: c.MemberClaimName(0), Namespace: ns, Labels: c.SelectorLabels()},
+			Spec: corev1.PersistentVolumeClaimSpec{AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce}, StorageClassName: ptr.To("does-not-exist"),
+				Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}}}}
+		Expect(k8s.Create(ctx, pvc)).To(Succeed())
+		pvc.Status.Phase = corev1.ClaimPending
+		Expect(k8s.Status().Update(ctx, pvc)).To(Succeed())
+		memberPod(ctx, c, 0, corev1.PodStatus{Phase: corev1.PodPending, Conditions: []corev1.PodCondition{{Type: corev1.PodScheduled,
+			Status: corev1.ConditionFalse, Reason: "Unschedulable", Message: "pod has unbound immediate PersistentVolumeClaims. not found"}}})
+		mutate(ctx, ns, "nosc", poke)
+		Eventually(func(g Gomega) {
+			g.Expect(get(ctx, ns, "nosc", c)()).To(Succeed())
+			d := meta.FindStatusCondition(c.Status.Conditions, etcdv1.ConditionDegraded)
+			g.Expect(d).NotTo(BeNil())
+			g.Expect(d.Status).To(Equal(metav1.ConditionTrue))
+			g.Expect(d.Reason).To(Equal(etcdv1.ReasonMemberPodsFailing))
+			g.Expect(d.Message).To(ContainSubstring("nosc-0: volume claim data-nosc-0 is Pending: StorageClass does-not-exist not found; " +
+				"storage.storageClassName cannot be changed: create the StorageClass, or delete the cluster and recreate it with an existing class"))
+		}, timeout, poll).Should(Succeed())
+	})
+
+	It("deletes the StatefulSet and waits for its pods before it deletes the claims of a cluster that never formed", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		c := &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{Name: "pend", Namespace: ns}, Spec: etcdv1.EtcdClusterSpec{Replicas: ptr.To[int32](1)}}
+		Expect(k8s.Create(ctx, c)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(get(ctx, ns, "pend", c)()).To(Succeed())
+			g.Expect(c.Finalizers).To(ContainElement("etcd.quorum.dev/unformed-claims"))
+			g.Expect(get(ctx, ns, "pend", &appsv1.StatefulSet{})()).To(Succeed())
+		}, timeout, poll).Should(Succeed())
+		memberClaim(ctx, c, 0)
+		// A member pod still waiting for its claim: while it exists, the
+		// StatefulSet controller would make a deleted claim again.
+		memberPod(ctx, c, 0, corev1.PodStatus{Phase: corev1.PodPending})
+
+		Expect(k8s.Delete(ctx, c)).To(Succeed())
+		Eventually(func() bool { return apierrors.IsNotFound(get(ctx, ns, "pend", &appsv1.StatefulSet{})()) }, timeout, poll).Should(BeTrue(),
+			"the StatefulSet goes first")
+		Consistently(func(g Gomega) {
+			pvc := &corev1.PersistentVolumeClaim{}
+			g.Expect(get(ctx, ns, "data-pend-0", pvc)()).To(Succeed())
+			g.Expect(pvc.DeletionTimestamp).To(BeNil(), "no claim is deleted while a member pod exists")
+			g.Expect(get(ctx, ns, "pend", &etcdv1.EtcdCluster{})()).To(Succeed(), "the finalizer stays")
+		}, 2*time.Second, poll).Should(Succeed())
+
+		By("the pod going (garbage collection, which envtest lacks)")
+		Expect(k8s.Delete(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "pend-0", Namespace: ns}})).To(Succeed())
+		Eventually(claimGone(ctx, ns, "data-pend-0"), timeout, poll).Should(Succeed())
+		Eventually(func() bool { return apierrors.IsNotFound(get(ctx, ns, "pend", &etcdv1.EtcdCluster{})()) }, timeout, poll).Should(BeTrue())
 	})
 
 	It("deletes the claims and credentials Secrets of a cluster that never formed, and keeps those of one that formed", func(ctx SpecContext) {

@@ -56,8 +56,14 @@ const (
 	ReasonCertificateInvalid = "CertificateInvalid"
 	// ReasonRestoreSourceNotReady: the backup to restore from (in
 	// spec.bootstrap.restore, or named by the EtcdRestore being carried
-	// out) does not exist or has not succeeded.
+	// out) cannot be used: for spec.bootstrap.restore, it Failed or still
+	// does not exist after a minute (an unfinished one is
+	// RestoreSourcePending).
 	ReasonRestoreSourceNotReady = "RestoreSourceNotReady"
+	// ReasonRestoreSourcePending: a new cluster waits (Progressing, not
+	// Degraded) for the EtcdBackup in spec.bootstrap.restore to succeed:
+	// it is Pending or Running, or not created yet (for a minute).
+	ReasonRestoreSourcePending = "RestoreSourcePending"
 	// ReasonNoSurvivor: an EtcdRestore fromSurvivor names no member and no
 	// member answers a status request, so none can be chosen.
 	ReasonNoSurvivor = "NoSurvivor"

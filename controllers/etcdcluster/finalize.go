@@ -3,10 +3,15 @@ package etcdcluster
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
+	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -53,9 +58,16 @@ func (r *Reconciler) trackFormation(ctx context.Context, p *pass) error {
 // kept claims, see credentials.go). A Secret the user names
 // (spec.auth.rootPasswordSecretName) is never deleted. Either way the
 // finalizer goes.
-func (r *Reconciler) finalize(ctx context.Context, c *etcdv1.EtcdCluster) error {
+//
+// The claims of a cluster that never formed go only once its StatefulSet
+// and member pods are gone: the StatefulSet controller makes a missing
+// claim again for a pod that still waits for it, and garbage collection
+// deletes the StatefulSet only after the cluster itself. So finalize
+// deletes the StatefulSet first and comes back (a requeue after
+// requeueFinalizing, the finalizer kept) until it and its pods are gone.
+func (r *Reconciler) finalize(ctx context.Context, c *etcdv1.EtcdCluster) (ctrl.Result, error) {
 	if !controllerutil.ContainsFinalizer(c, unformedFinalizer) {
-		return nil
+		return ctrl.Result{}, nil
 	}
 	// Read from the API server, not the cache: the state may have become
 	// "existing" a moment ago. Without a ConfigMap (deleted first by a
@@ -63,19 +75,28 @@ func (r *Reconciler) finalize(ctx context.Context, c *etcdv1.EtcdCluster) error 
 	cm := &corev1.ConfigMap{}
 	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: c.ConfigMapName()}, cm)
 	if client.IgnoreNotFound(err) != nil {
-		return fmt.Errorf("reading configmap: %w", err)
+		return ctrl.Result{}, fmt.Errorf("reading configmap: %w", err)
 	}
 	neverFormed := err == nil && cm.Data[render.ConfigKeyInitialState] != render.StateExisting
 	log.FromContext(ctx).V(1).Info("deleting cluster", "configMapFound", err == nil, "bootstrapState", cm.Data[render.ConfigKeyInitialState],
 		"deleteClaims", neverFormed, "why", "claims of a cluster that never formed hold no data; otherwise they follow the retention policy")
 	if neverFormed {
+		left, err := r.stopMembers(ctx, c)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if left != "" {
+			log.FromContext(ctx).V(1).Info("waiting before deleting the claims", "left", left,
+				"why", "the StatefulSet controller would recreate a claim its pod still waits for")
+			return ctrl.Result{RequeueAfter: requeueFinalizing}, nil
+		}
 		deleted, err := r.deleteClaims(ctx, c)
 		if err != nil {
-			return err
+			return ctrl.Result{}, err
 		}
 		secrets, err := r.deleteCredentials(ctx, c)
 		if err != nil {
-			return err
+			return ctrl.Result{}, err
 		}
 		if len(deleted) > 0 || len(secrets) > 0 {
 			msg := "the cluster never formed, so its volume claims hold no data: deleted " + strings.Join(deleted, ", ")
@@ -91,9 +112,48 @@ func (r *Reconciler) finalize(ctx context.Context, c *etcdv1.EtcdCluster) error 
 	patch := client.MergeFrom(c.DeepCopy())
 	controllerutil.RemoveFinalizer(c, unformedFinalizer)
 	if err := r.Patch(ctx, c, patch); client.IgnoreNotFound(err) != nil {
-		return fmt.Errorf("removing finalizer: %w", err)
+		return ctrl.Result{}, fmt.Errorf("removing finalizer: %w", err)
 	}
-	return nil
+	return ctrl.Result{}, nil
+}
+
+// requeueFinalizing: how soon a deleted cluster that never formed is
+// looked at again while its StatefulSet and pods go away.
+const requeueFinalizing = 2 * time.Second
+
+// stopMembers deletes the StatefulSet of c (its pods follow through
+// garbage collection) and says what is left of it, read from the API
+// server: "" once the StatefulSet and every member pod are gone, else
+// e.g. "statefulset x, pods x-0, x-1".
+func (r *Reconciler) stopMembers(ctx context.Context, c *etcdv1.EtcdCluster) (string, error) {
+	var left []string
+	sts := &appsv1.StatefulSet{}
+	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: c.StatefulSetName()}, sts)
+	switch {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		return "", fmt.Errorf("reading statefulset: %w", err)
+	default:
+		left = append(left, "statefulset "+sts.Name)
+		if sts.DeletionTimestamp.IsZero() {
+			if err := r.Delete(ctx, sts, client.Preconditions{UID: &sts.UID}, client.PropagationPolicy(metav1.DeletePropagationBackground)); client.IgnoreNotFound(err) != nil {
+				return "", fmt.Errorf("deleting statefulset %s: %w", sts.Name, err)
+			}
+		}
+	}
+	pods := &corev1.PodList{}
+	if err := r.APIReader.List(ctx, pods, client.InNamespace(c.Namespace), client.MatchingLabels(c.SelectorLabels())); err != nil {
+		return "", fmt.Errorf("listing member pods: %w", err)
+	}
+	var names []string
+	for i := range pods.Items {
+		names = append(names, pods.Items[i].Name)
+	}
+	if len(names) > 0 {
+		sort.Slice(names, func(i, j int) bool { return byOrdinal(names[i], names[j]) })
+		left = append(left, "pods "+strings.Join(names, ", "))
+	}
+	return strings.Join(left, ", "), nil
 }
 
 // olderThan reports whether obj was created before the cluster c: it was

@@ -211,6 +211,9 @@ func (r *Reconciler) observe(ctx context.Context, p *pass) error {
 		return err
 	}
 	p.pods = pods
+	if err := r.readPendingClaims(ctx, p); err != nil {
+		return err
+	}
 	if p.sts == nil || (p.sts.Status.ReadyReplicas == 0 && (p.boot.State != render.StateExisting || p.sts.Status.Replicas == 0)) {
 		return nil
 	}

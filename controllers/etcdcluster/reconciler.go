@@ -37,6 +37,7 @@ import (
 
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
 	"quorum.dev/etcd-operator/controllers/etcdclient"
+	"quorum.dev/etcd-operator/controllers/internal/podcause"
 	"quorum.dev/etcd-operator/controllers/internal/steps"
 	"quorum.dev/etcd-operator/controllers/maintenance"
 	"quorum.dev/etcd-operator/controllers/membership"
@@ -106,10 +107,13 @@ type pass struct {
 	// boot is the bootstrap state in the ConfigMap (state, initial
 	// cluster, restore-id, force-new-cluster); see bootstrap.go, its only
 	// writer.
-	boot         render.Bootstrap
-	stsReplicas  int32               // replicas the StatefulSet was applied with
-	sts          *appsv1.StatefulSet // as last read back, for its status
-	pods         []corev1.Pod        // member pods, listed by observe: why they are not ready
+	boot        render.Bootstrap
+	stsReplicas int32               // replicas the StatefulSet was applied with
+	sts         *appsv1.StatefulSet // as last read back, for its status
+	pods        []corev1.Pod        // member pods, listed by observe: why they are not ready
+	// claims: per pod waiting for its claim to bind, what observe read of
+	// the claim and its StorageClass (claims.go).
+	claims       map[string]podcause.Claim
 	obs          observation
 	client       etcdclient.Client // set by observe when etcd answered
 	authEnabled  bool
@@ -211,7 +215,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		// claims follow the StatefulSet's retention policy, except those
 		// of a cluster that never formed (finalize.go).
 		r.Clients.Forget(req.NamespacedName)
-		return ctrl.Result{}, r.finalize(ctx, cluster)
+		return r.finalize(ctx, cluster)
 	}
 	original := cluster.DeepCopy()
 	p := &pass{cluster: cluster}
@@ -257,6 +261,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		// The user must act; retrying fast would not help. Objects users
 		// name are not watched, so look again now and then.
 		return ctrl.Result{RequeueAfter: requeueSpecError}, nil
+	}
+	if errors.As(stepErr, new(*waitError)) {
+		// A planned wait (a backup still running): EtcdBackups are not
+		// watched, so look again soon.
+		return ctrl.Result{RequeueAfter: requeueSettling}, nil
 	}
 	if stepErr != nil {
 		return ctrl.Result{}, stepErr

@@ -3,6 +3,7 @@ package etcdcluster
 import (
 	"context"
 	"fmt"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -36,12 +37,58 @@ func (r *Reconciler) resolveRestore(ctx context.Context, p *pass) error {
 	case apierrors.IsNotFound(err) && formed:
 		return nil
 	case apierrors.IsNotFound(err):
-		return &specError{etcdv1.ReasonRestoreSourceNotReady, fmt.Sprintf("EtcdBackup %s to restore from not found", rs.BackupName)}
+		b = nil
 	case err != nil:
 		return fmt.Errorf("reading EtcdBackup %s: %w", rs.BackupName, err)
-	case b.Status.Phase != etcdv1.BackupSucceeded && !formed:
-		return &specError{etcdv1.ReasonRestoreSourceNotReady, fmt.Sprintf("EtcdBackup %s to restore from is %q, not Succeeded", rs.BackupName, b.Status.Phase)}
+	}
+	if !formed {
+		if werr := restoreWait(rs.BackupName, b, r.now().Sub(c.CreationTimestamp.Time)); werr != nil {
+			return werr
+		}
 	}
 	p.restore = &render.RestoreSource{Location: b.Spec.Destination, Key: b.Status.Key, EncryptionKey: b.Spec.EncryptionKey}
 	return nil
 }
+
+// restoreSourceGrace is how long a new cluster waits, Progressing, for the
+// EtcdBackup it restores from to appear (created with it, or by a tool
+// applying both at once) before that is Degraded.
+const restoreSourceGrace = time.Minute
+
+// restoreWait says whether a cluster not formed yet, age old, can start
+// from EtcdBackup name (nil: not found). A backup that has not finished
+// (Pending, Running, no phase yet), or that does not exist yet within
+// restoreSourceGrace, is a planned wait: a *waitError (Progressing). A
+// Failed backup, or one still missing after the grace, is a *specError
+// (Degraded). nil: the backup Succeeded. Pure.
+func restoreWait(name string, b *etcdv1.EtcdBackup, age time.Duration) error {
+	switch {
+	case b == nil && age < restoreSourceGrace:
+		return &waitError{etcdv1.ReasonRestoreSourcePending, fmt.Sprintf(
+			"waiting for EtcdBackup %s to restore from: not found yet; no member starts until it exists and has succeeded", name)}
+	case b == nil:
+		return &specError{etcdv1.ReasonRestoreSourceNotReady, fmt.Sprintf(
+			"EtcdBackup %s to restore from not found (waited %s): create it, or delete this cluster and recreate it from another backup (spec.bootstrap is immutable)", name, restoreSourceGrace)}
+	case b.Status.Phase == etcdv1.BackupSucceeded:
+		return nil
+	case b.Status.Phase == etcdv1.BackupFailed:
+		return &specError{etcdv1.ReasonRestoreSourceNotReady, fmt.Sprintf(
+			"EtcdBackup %s to restore from is Failed: no member starts; delete this cluster and recreate it from a backup that succeeded (spec.bootstrap is immutable)", name)}
+	default:
+		phase := string(b.Status.Phase)
+		if phase == "" {
+			phase = "not started"
+		}
+		return &waitError{etcdv1.ReasonRestoreSourcePending, fmt.Sprintf(
+			"waiting for EtcdBackup %s to restore from: it is %s; the members start once it has succeeded", name, phase)}
+	}
+}
+
+// waitError is a step that waits for something planned to finish (a
+// backup to restore from that is still running): the pass stops there,
+// Progressing carries its reason and message, and it is not Degraded.
+type waitError struct {
+	reason, msg string
+}
+
+func (e *waitError) Error() string { return e.msg }

@@ -168,7 +168,7 @@ func degradation(c *etcdv1.EtcdCluster, p *pass, pods podProblems, stepErr error
 		return yes(reason, msg)
 	}
 	switch {
-	case stepErr != nil && !expectedError(c, p, stepErr):
+	case stepErr != nil && !expectedError(c, p, stepErr) && !errors.As(stepErr, new(*waitError)):
 		return yes(errorReason(stepErr), stepErr.Error())
 	case errors.As(p.obs.err, new(*authRejectedError)):
 		return yes(etcdv1.ReasonAuthRejected, p.obs.err.Error())
@@ -200,12 +200,16 @@ func expectedError(c *etcdv1.EtcdCluster, p *pass, err error) bool {
 	return err != nil && etcdclient.FromStoppingMember(err) && p.stsReplicas > c.DesiredReplicas()
 }
 
-// errorReason is the reason of a failed step: the spec error's own, else
-// ReconcileError.
+// errorReason is the reason of a failed step: the spec error's or the
+// planned wait's own, else ReconcileError.
 func errorReason(err error) string {
 	var se *specError
 	if errors.As(err, &se) {
 		return se.reason
+	}
+	var we *waitError
+	if errors.As(err, &we) {
+		return we.reason
 	}
 	return etcdv1.ReasonReconcileError
 }
@@ -243,6 +247,9 @@ func podsOf(p *pass) podProblems {
 		cause, ok := podcause.Of(&p.pods[i])
 		if !ok {
 			continue
+		}
+		if cl, known := p.claims[cause.Pod]; known {
+			cause = podcause.WithClaim(cause, cl)
 		}
 		out.byPod[cause.Pod] = cause
 		all = append(all, cause)

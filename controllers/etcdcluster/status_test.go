@@ -7,11 +7,13 @@ import (
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
+	"quorum.dev/etcd-operator/controllers/internal/podcause"
 	"quorum.dev/etcd-operator/controllers/render"
 )
 
@@ -24,6 +26,13 @@ func readySTS(n int32) *appsv1.StatefulSet {
 		ObjectMeta: metav1.ObjectMeta{Generation: 1},
 		Status:     appsv1.StatefulSetStatus{ObservedGeneration: 1, Replicas: n, ReadyReplicas: n, UpdatedReplicas: n, CurrentRevision: "r", UpdateRevision: "r"},
 	}
+}
+
+// claimWaiting is a member pod the scheduler holds for its unbound claim.
+func claimWaiting(name string) corev1.Pod {
+	return corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name}, Status: corev1.PodStatus{Phase: corev1.PodPending,
+		Conditions: []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: "Unschedulable",
+			Message: "pod has unbound immediate PersistentVolumeClaims. not found"}}}}
 }
 
 func TestSetStatus(t *testing.T) {
@@ -62,6 +71,15 @@ func TestSetStatus(t *testing.T) {
 		{"healthy but one member short of the spec is not reconciled", pass{boot: render.Bootstrap{State: render.StateExisting}, stsReplicas: 3, sts: readySTS(3), obs: observation{contacted: true, leader: 1, voters: 2,
 			members: []etcdv1.MemberStatus{member("x-0", etcdv1.RoleLeader, true), member("x-1", etcdv1.RoleFollower, true)}}},
 			nil, want{etcdv1.ReasonQuorumHealthy, etcdv1.ReasonMembersNotReady, etcdv1.ReasonAllMembersHealthy}, true},
+		{"waiting for a running backup to restore from is Progressing, not Degraded", pass{boot: render.Bootstrap{State: render.StateNew}},
+			fmt.Errorf("restore source: %w", &waitError{etcdv1.ReasonRestoreSourcePending, "waiting for EtcdBackup b to restore from: it is Running"}),
+			want{etcdv1.ReasonBootstrapping, etcdv1.ReasonRestoreSourcePending, etcdv1.ReasonBootstrapping}, false},
+		{"a claim whose StorageClass does not exist is Degraded", pass{boot: render.Bootstrap{State: render.StateNew}, stsReplicas: 3, sts: &appsv1.StatefulSet{},
+			pods: []corev1.Pod{claimWaiting("x-0")}, claims: map[string]podcause.Claim{"x-0": {Name: "data-x-0", Phase: corev1.ClaimPending, Class: ptr.To("does-not-exist")}}},
+			nil, want{etcdv1.ReasonBootstrapping, etcdv1.ReasonBootstrapping, etcdv1.ReasonMemberPodsFailing}, true},
+		{"a claim waiting for its provisioner is Bootstrapping", pass{boot: render.Bootstrap{State: render.StateNew}, stsReplicas: 3, sts: &appsv1.StatefulSet{},
+			pods: []corev1.Pod{claimWaiting("x-0")}, claims: map[string]podcause.Claim{"x-0": {Name: "data-x-0", Phase: corev1.ClaimPending, Class: ptr.To("fast"), ClassFound: true, Provisioner: "p"}}},
+			nil, want{etcdv1.ReasonBootstrapping, etcdv1.ReasonBootstrapping, etcdv1.ReasonBootstrapping}, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -103,6 +103,52 @@ func Of(pod *corev1.Pod) (Cause, bool) {
 	return c, true
 }
 
+// Claim is what the caller read of the PersistentVolumeClaim a pod waits
+// for, and of its StorageClass, for WithClaim.
+type Claim struct {
+	Name  string
+	Phase corev1.PersistentVolumeClaimPhase
+	// Class is the claim's spec.storageClassName: nil names none (the
+	// default class applies), "" asks for no dynamic provisioning.
+	Class *string
+	// ClassFound: the named class exists. Provisioner is its provisioner.
+	ClassFound  bool
+	Provisioner string
+	// DefaultClass is the cluster's default StorageClass, "" when none.
+	DefaultClass string
+}
+
+// WithClaim refines a ClaimPending cause with the facts of the pod's claim
+// while it is Pending. A claim whose StorageClass does not exist, or which
+// names none while the cluster has no default class, never binds: Stuck
+// (storage.storageClassName is immutable, so the message says what to do).
+// Any other pending claim waits for its provisioner or for a matching
+// PersistentVolume, which may still come: not Stuck. Other causes, and
+// claims not Pending, are returned unchanged.
+func WithClaim(c Cause, cl Claim) Cause {
+	if c.Reason != ClaimPending || cl.Phase != corev1.ClaimPending {
+		return c
+	}
+	const fix = "storage.storageClassName cannot be changed: create the StorageClass, or delete the cluster and recreate it with an existing class"
+	switch {
+	case cl.Class != nil && *cl.Class != "" && !cl.ClassFound:
+		c.Stuck = true
+		c.Message = fmt.Sprintf("volume claim %s is Pending: StorageClass %s not found; %s", cl.Name, *cl.Class, fix)
+	case cl.Class == nil && cl.DefaultClass == "":
+		c.Stuck = true
+		c.Message = fmt.Sprintf("volume claim %s is Pending: it names no StorageClass and the cluster has no default StorageClass; %s", cl.Name, fix)
+	case cl.Class != nil && *cl.Class == "":
+		c.Message = fmt.Sprintf("volume claim %s is Pending: waiting for a matching PersistentVolume (storageClassName \"\": no dynamic provisioning)", cl.Name)
+	default:
+		class := cl.DefaultClass
+		if cl.Class != nil {
+			class = *cl.Class
+		}
+		c.Message = fmt.Sprintf("volume claim %s is Pending: waiting for provisioner %s of StorageClass %s to provision a volume", cl.Name, cl.Provisioner, class)
+	}
+	return c
+}
+
 // ofContainer reads a container's state. init tells an init container,
 // which blocks the pod until it exits 0.
 func ofContainer(pod *corev1.Pod, s *corev1.ContainerStatus, init bool) (Cause, bool) {

@@ -153,3 +153,48 @@ func TestSummaryStuckFirst(t *testing.T) {
 		t.Fatalf("Summary of ready pods not empty")
 	}
 }
+
+func TestWithClaim(t *testing.T) {
+	unbound := pod("e-0", func(p *corev1.Pod) {
+		p.Status.Phase = corev1.PodPending
+		p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: "Unschedulable",
+			Message: "pod has unbound immediate PersistentVolumeClaims. not found"}}
+	})
+	pending, ok := Of(&unbound)
+	if !ok || pending.Reason != ClaimPending || pending.Stuck {
+		t.Fatalf("Of = %+v, %v; want ClaimPending, not stuck", pending, ok)
+	}
+	str := func(s string) *string { return &s }
+	cases := []struct {
+		name    string
+		cause   Cause
+		claim   Claim
+		stuck   bool
+		message string // substring
+	}{
+		{"class does not exist", pending, Claim{Name: "data-e-0", Phase: corev1.ClaimPending, Class: str("does-not-exist")}, true,
+			"volume claim data-e-0 is Pending: StorageClass does-not-exist not found; storage.storageClassName cannot be changed: create the StorageClass, or delete the cluster and recreate it"},
+		{"no class named, no default", pending, Claim{Name: "data-e-0", Phase: corev1.ClaimPending}, true,
+			"names no StorageClass and the cluster has no default StorageClass"},
+		{"class exists: its provisioner may still do it", pending,
+			Claim{Name: "data-e-0", Phase: corev1.ClaimPending, Class: str("fast"), ClassFound: true, Provisioner: "csi.example"}, false,
+			"volume claim data-e-0 is Pending: waiting for provisioner csi.example of StorageClass fast to provision a volume"},
+		{"default class", pending,
+			Claim{Name: "data-e-0", Phase: corev1.ClaimPending, DefaultClass: "standard", ClassFound: true, Provisioner: "rancher.io/local-path"}, false,
+			"waiting for provisioner rancher.io/local-path of StorageClass standard"},
+		{"static binding only", pending, Claim{Name: "data-e-0", Phase: corev1.ClaimPending, Class: str("")}, false,
+			"waiting for a matching PersistentVolume"},
+		{"claim already bound: the scheduler's message stays", pending, Claim{Name: "data-e-0", Phase: corev1.ClaimBound, Class: str("gone")}, false,
+			"cannot be scheduled: pod has unbound immediate PersistentVolumeClaims"},
+		{"another cause is left alone", Cause{Pod: "e-0", Reason: Starting, Message: "pending"},
+			Claim{Name: "data-e-0", Phase: corev1.ClaimPending, Class: str("gone")}, false, "pending"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := WithClaim(tc.cause, tc.claim)
+			if got.Stuck != tc.stuck || !strings.Contains(got.Message, tc.message) || got.Pod != "e-0" {
+				t.Errorf("WithClaim = %+v; want stuck %v, message containing %q", got, tc.stuck, tc.message)
+			}
+		})
+	}
+}
