@@ -50,6 +50,11 @@ func (r *Reconciler) rollout(ctx context.Context, p *pass) error {
 	key := rev.Desired.Key()
 	update := p.sts.Status.UpdateRevision
 	pods, byName := r.rolloutPods(p, items, update)
+	// Checks of other revisions than the spec's are done with (a revert
+	// drops a refused one).
+	if err := r.deleteOldPreflights(ctx, c, key, true); err != nil {
+		return err
+	}
 	if rev.Held {
 		if err := r.checkHeld(ctx, p, pods, byName); err != nil {
 			return err
@@ -89,8 +94,10 @@ func (r *Reconciler) rollout(ctx context.Context, p *pass) error {
 		}
 		in.Preflight = pre.State
 	}
-	if err := r.deleteOldPreflights(ctx, c, key, rev.Held || countOutdated(pods) > 0); err != nil {
-		return err
+	if !rev.Held && countOutdated(pods) == 0 {
+		if err := r.deleteOldPreflights(ctx, c, key, false); err != nil {
+			return err
+		}
 	}
 
 	step := planRollout(in)
