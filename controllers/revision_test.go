@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -12,6 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -39,8 +41,9 @@ func memberOptions(ctx context.Context, ns, name string) string {
 	return cm.Data[render.ConfigKeyOptions]
 }
 
-// preflightJob waits for the one preflight Job of the cluster.
-func preflightJob(ctx context.Context, ns string, timeout, poll time.Duration) *batchv1.Job {
+// preflightJob waits for the one preflight Job of the cluster, other than
+// those named in not.
+func preflightJob(ctx context.Context, ns string, timeout, poll time.Duration, not ...string) *batchv1.Job {
 	GinkgoHelper()
 	job := &batchv1.Job{}
 	Eventually(func(g Gomega) {
@@ -48,7 +51,7 @@ func preflightJob(ctx context.Context, ns string, timeout, poll time.Duration) *
 		g.Expect(k8s.List(ctx, list, client.InNamespace(ns), client.MatchingLabels{etcdv1.LabelComponent: render.ComponentPreflight})).To(Succeed())
 		var live []batchv1.Job
 		for _, j := range list.Items {
-			if j.DeletionTimestamp.IsZero() {
+			if j.DeletionTimestamp.IsZero() && !slices.Contains(not, j.Name) {
 				live = append(live, j)
 			}
 		}
@@ -155,5 +158,74 @@ var _ = Describe("EtcdCluster changes held back until their preflight check pass
 		Eventually(func() bool {
 			return apierrors.IsNotFound(get(ctx, ns, running.OptionsConfigMap, &corev1.ConfigMap{})())
 		}, timeout, poll).Should(BeTrue())
+	})
+
+	It("leaves a cluster made by an earlier operator version as it runs, its options in the cluster ConfigMap, until its next change", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		c := &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{Name: "legacy", Namespace: ns}, Spec: etcdv1.EtcdClusterSpec{Replicas: ptr.To[int32](1)}}
+		Expect(k8s.Create(ctx, c)).To(Succeed())
+		sts := &appsv1.StatefulSet{}
+		Eventually(get(ctx, ns, "legacy", sts), timeout, poll).Should(Succeed())
+		options := memberOptions(ctx, ns, "legacy")
+
+		By("what an earlier version made: the template mounts the options from the cluster ConfigMap, which holds them")
+		before := sts.DeepCopy()
+		for i, v := range sts.Spec.Template.Spec.Volumes {
+			if v.ConfigMap != nil && v.Name == "config" {
+				sts.Spec.Template.Spec.Volumes[i].ConfigMap.Name = c.ConfigMapName()
+			}
+		}
+		Expect(k8s.Patch(ctx, sts, client.MergeFrom(before))).To(Succeed())
+		// Written as that version did: applied under the operator's field owner.
+		shared := &corev1.ConfigMap{}
+		Expect(get(ctx, ns, c.ConfigMapName(), shared)()).To(Succeed())
+		old := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "v1", "kind": "ConfigMap",
+			"metadata": map[string]any{"name": c.ConfigMapName(), "namespace": ns},
+			"data":     map[string]any{render.ConfigKeyOptions: options},
+		}}
+		for k, v := range shared.Data {
+			Expect(unstructured.SetNestedField(old.Object, v, "data", k)).To(Succeed())
+		}
+		Expect(k8s.Apply(ctx, client.ApplyConfigurationFromUnstructured(old), client.FieldOwner("quorum-operator"), client.ForceOwnership)).To(Succeed())
+		generation := sts.Generation
+
+		mutate(ctx, ns, "legacy", poke)
+		Consistently(func(g Gomega) {
+			g.Expect(get(ctx, ns, "legacy", sts)()).To(Succeed())
+			g.Expect(sts.Generation).To(Equal(generation), "the template was changed: members would restart")
+			g.Expect(templateRevision(ctx, ns, "legacy").OptionsConfigMap).To(Equal(c.ConfigMapName()))
+			g.Expect(get(ctx, ns, c.ConfigMapName(), shared)()).To(Succeed())
+			g.Expect(shared.Data[render.ConfigKeyOptions]).To(Equal(options))
+		}, 2*time.Second, poll).Should(Succeed())
+
+		By("a refused change leaves the old options where the members read them")
+		mutate(ctx, ns, "legacy", func(c *etcdv1.EtcdCluster) { c.Spec.EtcdOptions = map[string]string{"snapshot-count": "lots"} })
+		refused := preflightJob(ctx, ns, timeout, poll)
+		finishJob(ctx, refused, false, contract.PreflightRefusedPrefix+"snapshot-count")
+		mutate(ctx, ns, "legacy", poke)
+		Eventually(func(g Gomega) {
+			cl := &etcdv1.EtcdCluster{}
+			g.Expect(get(ctx, ns, "legacy", cl)()).To(Succeed())
+			cond := meta.FindStatusCondition(cl.Status.Conditions, etcdv1.ConditionProgressing)
+			g.Expect(cond).NotTo(BeNil())
+			g.Expect(cond.Reason).To(Equal(etcdv1.ReasonRolloutBlocked))
+		}, timeout, poll).Should(Succeed())
+		Expect(get(ctx, ns, "legacy", sts)()).To(Succeed())
+		Expect(sts.Generation).To(Equal(generation))
+		Expect(get(ctx, ns, c.ConfigMapName(), shared)()).To(Succeed())
+		Expect(shared.Data[render.ConfigKeyOptions]).To(Equal(options))
+
+		By("a change that passes moves the members to options of their own; the cluster ConfigMap drops its copy")
+		mutate(ctx, ns, "legacy", func(c *etcdv1.EtcdCluster) { c.Spec.EtcdOptions = map[string]string{"snapshot-count": "5000"} })
+		finishJob(ctx, preflightJob(ctx, ns, timeout, poll, refused.Name), true, "")
+		mutate(ctx, ns, "legacy", poke)
+		Eventually(func(g Gomega) {
+			g.Expect(templateRevision(ctx, ns, "legacy").OptionsConfigMap).To(HavePrefix("legacy-options-"))
+			g.Expect(memberOptions(ctx, ns, "legacy")).To(ContainSubstring("snapshot-count: 5000"))
+			mutate(ctx, ns, "legacy", poke)
+			g.Expect(get(ctx, ns, c.ConfigMapName(), shared)()).To(Succeed())
+			g.Expect(shared.Data).NotTo(HaveKey(render.ConfigKeyOptions))
+		}, timeout, time.Second).Should(Succeed())
 	})
 })
