@@ -224,9 +224,9 @@ func (c *EtcdCluster) ProgressDeadline() int32 {
 	return DefaultProgressDeadlineSeconds
 }
 
-// PreflightJobName is the Job that checks the pod template of StatefulSet
-// revision hash (the suffix of its controller-revision-hash) before the
-// first member is restarted with it: <name>-preflight-<hash>, the cluster
+// PreflightJobName is the Job that checks the image and etcd options with
+// key hash (16 hex digits) before any member can run them:
+// <name>-preflight-<hash>, the cluster
 // name cut so that the whole stays a DNS label (63).
 func (c *EtcdCluster) PreflightJobName(hash string) string {
 	suffix := "-preflight-" + hash
