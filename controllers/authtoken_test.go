@@ -82,8 +82,10 @@ var _ = Describe("EtcdCluster auth tokens", func() {
 		}, timeout, poll).Should(Succeed())
 		Expect(render.AuthTokenKeyHash(key.Data)).To(Equal(keyHash), "the same key")
 
-		By("a deleted key Secret: a new key, and a new template that restarts the members with it")
+		By("a deleted key Secret: a new key, and, once checked, a new template that restarts the members with it")
 		Expect(k8s.Delete(ctx, key)).To(Succeed())
+		finishJob(ctx, preflightJob(ctx, ns, timeout, poll), true, "")
+		mutate(ctx, ns, "tok", poke)
 		Eventually(func(g Gomega) {
 			fresh := &corev1.Secret{}
 			g.Expect(get(ctx, ns, "tok-auth-token-key", fresh)()).To(Succeed())

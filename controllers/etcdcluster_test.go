@@ -97,7 +97,8 @@ var _ = Describe("EtcdCluster reconciler", func() {
 			"demo-0=https://demo-0.demo-peer.%[1]s.svc.cluster.local:2380,demo-1=https://demo-1.demo-peer.%[1]s.svc.cluster.local:2380,demo-2=https://demo-2.demo-peer.%[1]s.svc.cluster.local:2380", ns)))
 		// No quota in the spec: derived from the default 1Gi volume,
 		// (1Gi - 384Mi) / 2 = 320Mi.
-		Expect(cm.Data[render.ConfigKeyOptions]).To(ContainSubstring("quota-backend-bytes: 335544320"))
+		Eventually(get(ctx, ns, "demo", &appsv1.StatefulSet{}), timeout, poll).Should(Succeed())
+		Expect(memberOptions(ctx, ns, "demo")).To(ContainSubstring("quota-backend-bytes: 335544320"))
 
 		peer := &corev1.Service{}
 		Eventually(get(ctx, ns, "demo-peer", peer), timeout, poll).Should(Succeed())

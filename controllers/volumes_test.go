@@ -16,7 +16,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
-	"quorum.dev/etcd-operator/controllers/render"
 )
 
 var _ = Describe("EtcdCluster volume growth", func() {
@@ -42,11 +41,7 @@ var _ = Describe("EtcdCluster volume growth", func() {
 		setCapacity(ctx, pvc, "1Gi")
 		return ns, c, sc.Name
 	}
-	quota := func(ctx SpecContext, ns string) string {
-		cm := &corev1.ConfigMap{}
-		Expect(get(ctx, ns, "vol-config", cm)()).To(Succeed())
-		return cm.Data[render.ConfigKeyOptions]
-	}
+	quota := func(ctx SpecContext, ns string) string { return memberOptions(ctx, ns, "vol") }
 	// (1Gi - 384Mi) / 2 and (2Gi - 384Mi) / 2.
 	const quota1Gi, quota2Gi = "quota-backend-bytes: 335544320", "quota-backend-bytes: 872415232"
 
@@ -80,8 +75,10 @@ var _ = Describe("EtcdCluster volume growth", func() {
 		Expect(size.String()).To(Equal("1Gi"))
 		Expect(sts.DeletionTimestamp).To(BeNil())
 
-		By("the resizer finishing")
+		By("the resizer finishing: the new quota is checked before the members' template gets it")
 		setCapacity(ctx, pvc, "2Gi")
+		mutate(ctx, ns, "vol", poke)
+		finishJob(ctx, preflightJob(ctx, ns, timeout, poll), true, "")
 		mutate(ctx, ns, "vol", poke)
 		Eventually(func(g Gomega) {
 			g.Expect(get(ctx, ns, "vol", c)()).To(Succeed())

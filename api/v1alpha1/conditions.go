@@ -109,9 +109,10 @@ const (
 	// No other member is restarted; once the spec changes again (a revert
 	// or a fix) the broken member is replaced at once.
 	ReasonRolloutStuck = "RolloutStuck"
-	// ReasonRolloutBlocked: the preflight check of the new pod template
-	// failed (its image cannot be pulled, or the bundled server refuses
-	// its options, quoted); no member was restarted.
+	// ReasonRolloutBlocked: the preflight check of the new image and
+	// options failed (the image cannot be pulled, or the bundled server
+	// refuses the options, quoted); they are kept from the members'
+	// template, and no member was restarted.
 	ReasonRolloutBlocked = "RolloutBlocked"
 )
 

@@ -53,8 +53,15 @@ func (c *EtcdCluster) PeerServiceName() string { return c.Name + "-peer" }
 // ClientServiceName is the Service clients connect to.
 func (c *EtcdCluster) ClientServiceName() string { return c.Name + "-client" }
 
-// ConfigMapName holds the etcd options file and the bootstrap state.
+// ConfigMapName holds the bootstrap state (and, for members made by an
+// operator before per-revision options, their etcd options file).
 func (c *EtcdCluster) ConfigMapName() string { return c.Name + "-config" }
+
+// OptionsConfigMapName holds the etcd options file whose digest is hash
+// (the pod template's config-hash): <name>-options-<hash>. Members mount the
+// one of the revision they run, so a change is read only by pods made from
+// a template that names it.
+func (c *EtcdCluster) OptionsConfigMapName(hash string) string { return c.Name + "-options-" + hash }
 
 // NetworkPolicyName is the cluster's NetworkPolicy.
 func (c *EtcdCluster) NetworkPolicyName() string { return c.Name }
@@ -217,9 +224,9 @@ func (c *EtcdCluster) ProgressDeadline() int32 {
 	return DefaultProgressDeadlineSeconds
 }
 
-// PreflightJobName is the Job that checks the pod template of StatefulSet
-// revision hash (the suffix of its controller-revision-hash) before the
-// first member is restarted with it: <name>-preflight-<hash>, the cluster
+// PreflightJobName is the Job that checks the image and etcd options with
+// key hash (16 hex digits) before any member can run them:
+// <name>-preflight-<hash>, the cluster
 // name cut so that the whole stays a DNS label (63).
 func (c *EtcdCluster) PreflightJobName(hash string) string {
 	suffix := "-preflight-" + hash

@@ -34,7 +34,7 @@ var _ = Describe("apply", func() {
 		cc := &countingClient{Client: k8s}
 		r := &Reconciler{Client: cc, Scheme: k8s.Scheme()}
 		cm := func() *corev1.ConfigMap {
-			return render.ConfigMap(c, render.Options{}, render.Bootstrap{State: render.StateNew, InitialCluster: "x=http://x:2380"})
+			return render.ConfigMap(c, render.Options{}, render.Bootstrap{State: render.StateNew, InitialCluster: "x=http://x:2380"}, "")
 		}
 		Expect(r.apply(ctx, c, cm())).To(Succeed())
 		Expect(r.apply(ctx, c, cm())).To(Succeed())
@@ -51,7 +51,7 @@ var _ = Describe("apply", func() {
 		Expect(live.Data[render.ConfigKeyInitialState]).To(Equal(render.StateNew), "the drift was undone")
 
 		By("applying again when the rendering changes")
-		changed := render.ConfigMap(c, render.Options{}, render.Bootstrap{State: render.StateExisting, InitialCluster: "x=http://x:2380"})
+		changed := render.ConfigMap(c, render.Options{}, render.Bootstrap{State: render.StateExisting, InitialCluster: "x=http://x:2380"}, "")
 		Expect(r.apply(ctx, c, changed)).To(Succeed())
 		Expect(cc.applies).To(Equal(3))
 		Expect(r.apply(ctx, c, changed)).To(Succeed())

@@ -48,14 +48,18 @@ func (r *Reconciler) readBootstrap(ctx context.Context, c *etcdv1.EtcdCluster) (
 }
 
 // applyConfig is the config step: it reads the bootstrap state and applies
-// the ConfigMap (etcd options and bootstrap state).
+// the ConfigMap (bootstrap state, and the options file members made by an
+// earlier operator version still mount from it).
 func (r *Reconciler) applyConfig(ctx context.Context, p *pass) error {
 	b, err := r.readBootstrap(ctx, p.cluster)
 	if err != nil {
 		return err
 	}
 	p.boot = b
-	return r.apply(ctx, p.cluster, render.ConfigMap(p.cluster, r.Render, p.boot))
+	if p.legacyOptions, err = r.legacyOptions(ctx, p.cluster); err != nil {
+		return err
+	}
+	return r.apply(ctx, p.cluster, render.ConfigMap(p.cluster, r.Render, p.boot, p.legacyOptions))
 }
 
 // setBootstrap changes the bootstrap state with change and writes it to the
@@ -70,7 +74,7 @@ func (r *Reconciler) setBootstrap(ctx context.Context, p *pass, why string, chan
 	log.FromContext(ctx).V(1).Info("bootstrap state change", "why", why,
 		"state", next.State, "initialCluster", next.InitialCluster, "restoreID", next.RestoreID, "forceNewCluster", next.ForceNewCluster,
 		"previousState", p.boot.State, "previousRestoreID", p.boot.RestoreID, "previousForceNewCluster", p.boot.ForceNewCluster)
-	if err := r.apply(ctx, p.cluster, render.ConfigMap(p.cluster, r.Render, next)); err != nil {
+	if err := r.apply(ctx, p.cluster, render.ConfigMap(p.cluster, r.Render, next, p.legacyOptions)); err != nil {
 		return fmt.Errorf("writing the bootstrap state: %w", err)
 	}
 	p.boot = next

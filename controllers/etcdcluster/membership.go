@@ -31,8 +31,11 @@ const caughtUpPercent = 95
 // not happen.
 func (r *Reconciler) reconcileMembership(ctx context.Context, p *pass) error {
 	c := p.cluster
-	if p.boot.State != render.StateExisting || p.client == nil || p.inPlace != nil || p.stsReplacing {
+	if p.client == nil || p.inPlace != nil || p.stsReplacing {
 		return nil
+	}
+	if p.boot.State != render.StateExisting {
+		return r.removeLeftoverLearner(ctx, p)
 	}
 	if phase := c.TLSMigrating(); phase != "" {
 		// Peer URLs move between schemes and ports meanwhile, and a new
@@ -85,6 +88,41 @@ func (r *Reconciler) reconcileMembership(ctx context.Context, p *pass) error {
 		return nil
 	}
 	return err
+}
+
+// removeLeftoverLearner removes, from a cluster that has not formed, a
+// learner left over from an earlier cluster on the same volumes, chosen by
+// membership.PlanBootstrap; the member list is read again first, and the
+// learner removed by ID only if it is still there, unstarted.
+func (r *Reconciler) removeLeftoverLearner(ctx context.Context, p *pass) error {
+	pods, err := r.memberPods(ctx, p.cluster)
+	if err != nil {
+		return err
+	}
+	action := membership.PlanBootstrap(r.snapshot(p, pods))
+	log := log.FromContext(ctx)
+	if !action.Changes() {
+		return nil
+	}
+	_, members, err := p.client.MemberList(ctx)
+	if err != nil {
+		return fmt.Errorf("listing members again before removing learner %x: %w", action.MemberID, err)
+	}
+	still := false
+	for _, m := range members {
+		still = still || (m.ID == action.MemberID && m.IsLearner && !m.Started())
+	}
+	if !still {
+		log.V(1).Info("leftover learner already gone or started; nothing to remove", "member", fmt.Sprintf("%x", action.MemberID))
+		return nil
+	}
+	log.V(1).Info("membership decision", "action", action.Kind, "member", fmt.Sprintf("%x", action.MemberID), "ordinal", action.Ordinal, "reason", action.Reason)
+	p.membership = &action
+	if err := p.client.Remove(ctx, action.MemberID); err != nil {
+		return fmt.Errorf("removing leftover learner %x: %w", action.MemberID, err)
+	}
+	r.Recorder.Eventf(p.cluster, nil, corev1.EventTypeNormal, "LeftoverLearnerRemoved", "RemoveMember", "%s", action.Reason)
+	return nil
 }
 
 // changeMembership carries out one change the planner chose.

@@ -107,10 +107,15 @@ type pass struct {
 	// boot is the bootstrap state in the ConfigMap (state, initial
 	// cluster, restore-id, force-new-cluster); see bootstrap.go, its only
 	// writer.
-	boot        render.Bootstrap
-	stsReplicas int32               // replicas the StatefulSet was applied with
-	sts         *appsv1.StatefulSet // as last read back, for its status
-	pods        []corev1.Pod        // member pods, listed by observe: why they are not ready
+	boot render.Bootstrap
+	// legacyOptions: the options file the cluster ConfigMap keeps for
+	// members made by an earlier operator version (see legacyOptions).
+	legacyOptions string
+	revision      revisionPlan        // the revision the members' template gets (revision.go)
+	checking      string              // the spec's revision waits for its running preflight check: why
+	stsReplicas   int32               // replicas the StatefulSet was applied with
+	sts           *appsv1.StatefulSet // as last read back, for its status
+	pods          []corev1.Pod        // member pods, listed by observe: why they are not ready
 	// claims: per pod waiting for its claim to bind, what observe read of
 	// the claim and its StorageClass (claims.go).
 	claims       map[string]podcause.Claim
@@ -156,15 +161,18 @@ type pass struct {
 //     renderers follow, see tlsmigration_plan.go;)
 //     (token key: the JWT signing key Secret of auth.token jwt, see
 //     tokenkey.go;)
-//  2. config: the ConfigMap with etcd options and bootstrap state;
+//  2. config: the ConfigMap with the bootstrap state;
 //     (formation: a finalizer while the cluster has never formed, so that
 //     deleting it deletes its claims, see finalize.go;)
 //  3. services: headless peer Service and client Service;
 //     (restore source: the snapshot a restored cluster starts from, or an
 //     EtcdRestore being carried out in place, see restore_inplace.go;)
-//  4. members: the StatefulSet (and, during an in-place restore, every
-//     member pod not yet made from the restore's template is stopped); a
-//     changed claim template replaces it, its pods kept (statefulset.go);
+//  4. members: the StatefulSet and the options ConfigMap of the revision
+//     it runs: a changed image or options file is written only once its
+//     preflight check passed (revision.go); during an in-place restore,
+//     every member pod not yet made from the restore's template is
+//     stopped; a changed claim template replaces the StatefulSet, its
+//     pods kept (statefulset.go);
 //  5. disruption budget: a PDB that keeps quorum; a NetworkPolicy and a
 //     PodMonitor if asked;
 //  6. observe: member list and per-member status from etcd itself (an

@@ -15,7 +15,6 @@ import (
 	"quorum.dev/etcd-operator/controllers/internal/podcause"
 	"quorum.dev/etcd-operator/controllers/internal/podutil"
 	"quorum.dev/etcd-operator/controllers/membership"
-	"quorum.dev/etcd-operator/controllers/render"
 )
 
 // +kubebuilder:rbac:groups="",resources=pods,verbs=delete
@@ -32,28 +31,48 @@ type rolloutHalt struct {
 // did not answer this pass, it only replaces broken outdated pods (they
 // serve nothing, so a reverted spec heals a cluster that a bad change left
 // without quorum, a single member included) and otherwise waits.
+//
+// While the spec's image or options are held back (see revision.go), it
+// starts their preflight check, on the node of the member that would be
+// restarted first, reports a refusal, and restarts no healthy member; a
+// broken one is still replaced.
 func (r *Reconciler) rollout(ctx context.Context, p *pass) error {
 	c := p.cluster
 	if p.sts == nil || p.inPlace != nil || p.stsReplacing || (p.membership != nil && p.membership.Kind != membership.None) {
 		return nil
 	}
 	reachable := p.client != nil
+	items, err := podutil.ListMembers(ctx, r.Client, c)
+	if err != nil {
+		return err
+	}
+	rev := p.revision
+	key := rev.Desired.Key()
+	update := p.sts.Status.UpdateRevision
+	pods, byName := r.rolloutPods(p, items, update)
+	// Checks of other revisions than the spec's are done with (a revert
+	// drops a refused one).
+	if err := r.deleteOldPreflights(ctx, c, key, true); err != nil {
+		return err
+	}
+	if rev.Held {
+		if err := r.checkHeld(ctx, p, pods, byName); err != nil {
+			return err
+		}
+	}
 	if p.sts.Status.ObservedGeneration < p.sts.Generation {
 		// The update revision is not computed yet for the template just
 		// applied: decide on the next pass.
 		return nil
 	}
-	items, err := podutil.ListMembers(ctx, r.Client, c)
-	if err != nil {
-		return err
-	}
-	update := p.sts.Status.UpdateRevision
-	pods, byName := r.rolloutPods(p, items, update)
 	if len(pods) < int(p.stsReplicas) && reachable {
-		p.outdated, p.rolloutReason = countOutdated(pods), fmt.Sprintf("waiting for %d pods to exist, %d do", p.stsReplicas, len(pods))
-		log.FromContext(ctx).V(1).Info("rollout decision: wait", "reason", p.rolloutReason)
-		if p.outdated == 0 && p.sts.Status.UpdatedReplicas < p.stsReplicas {
-			p.outdated = int(p.stsReplicas) - len(pods)
+		reason := fmt.Sprintf("waiting for %d pods to exist, %d do", p.stsReplicas, len(pods))
+		log.FromContext(ctx).V(1).Info("rollout decision: wait", "reason", reason)
+		if !rev.Held {
+			p.outdated, p.rolloutReason = countOutdated(pods), reason
+			if p.outdated == 0 && p.sts.Status.UpdatedReplicas < p.stsReplicas {
+				p.outdated = int(p.stsReplicas) - len(pods)
+			}
 		}
 		return nil
 	}
@@ -62,16 +81,23 @@ func (r *Reconciler) rollout(ctx context.Context, p *pass) error {
 		st, ok := p.obs.statuses[m.ID]
 		in.AllHealthy = in.AllHealthy && ok && len(st.Errors) == 0
 	}
-	hash := revisionHash(update)
+	// The template in force passed its check when it was written; checked
+	// here again only when nothing proves it (a template written by an
+	// earlier operator version before its check).
 	var pre preflightResult
-	if countOutdated(pods) > 0 {
-		if pre, err = r.preflightResult(ctx, c, hash); err != nil {
-			return err
+	if countOutdated(pods) > 0 && !rev.Held {
+		pre = preflightResult{State: preflightPassed}
+		if !rev.Proven {
+			if pre, err = r.preflightResult(ctx, c, key); err != nil {
+				return err
+			}
 		}
 		in.Preflight = pre.State
 	}
-	if err := r.deleteOldPreflights(ctx, c, hash, countOutdated(pods) > 0); err != nil {
-		return err
+	if !rev.Held && countOutdated(pods) == 0 {
+		if err := r.deleteOldPreflights(ctx, c, key, false); err != nil {
+			return err
+		}
 	}
 
 	step := planRollout(in)
@@ -79,28 +105,37 @@ func (r *Reconciler) rollout(ctx context.Context, p *pass) error {
 		// Without etcd's view, nothing healthy is ever stopped.
 		return nil
 	}
-	p.outdated, p.rolloutReason = step.Outdated, step.Reason
+	if rev.Held {
+		// Only a broken member is replaced while the spec's revision is
+		// held; a stuck one is reported unless the refusal is.
+		if step.Stuck != "" && p.rolloutHalt == nil {
+			p.rolloutHalt = stuckHalt(c, step.Stuck, byName[step.Stuck])
+		}
+		if !step.Replace {
+			return nil
+		}
+		step = rolloutStep{Pod: step.Pod, Replace: true, Outdated: step.Outdated, Reason: step.Reason}
+	}
+	if !rev.Held {
+		p.outdated, p.rolloutReason = step.Outdated, step.Reason
+	}
 	if step.Outdated > 0 {
 		log.FromContext(ctx).V(1).Info("rollout decision", "updateRevision", update, "outdated", step.Outdated,
-			"leader", fmt.Sprintf("%x", p.obs.leader), "allHealthy", in.AllHealthy, "preflight", pre.State,
+			"leader", fmt.Sprintf("%x", p.obs.leader), "allHealthy", in.AllHealthy, "preflight", pre.State, "held", rev.Held,
 			"restart", step.Pod, "replace", step.Replace, "moveLeaderTo", fmt.Sprintf("%x", step.MoveTo),
 			"preflightOn", step.Preflight, "blocked", step.Blocked, "stuck", step.Stuck, "reason", step.Reason)
 	}
 	switch {
 	case step.Stuck != "":
-		p.rolloutHalt = &rolloutHalt{Reason: etcdv1.ReasonRolloutStuck, Message: fmt.Sprintf(
-			"rollout halted: %s, restarted with the new spec, did not become and stay ready within %ds: %s; no other member will be restarted. "+
-				"Revert the change or fix it: %s is then replaced at once, and the rollout goes on",
-			step.Stuck, c.ProgressDeadline(), stuckCause(byName[step.Stuck]), step.Stuck)}
+		p.rolloutHalt = stuckHalt(c, step.Stuck, byName[step.Stuck])
 	case step.Blocked:
 		p.rolloutHalt = &rolloutHalt{Reason: etcdv1.ReasonRolloutBlocked, Message: fmt.Sprintf(
 			"the new spec failed its preflight check (Job %s), no member was restarted: %s; "+
 				"members keep running the previous spec: revert or fix the change (or delete the Job to check again)",
-			c.PreflightJobName(hash), pre.Message)}
+			c.PreflightJobName(key), pre.Message)}
 	case step.Preflight != "":
-		node := byName[step.Preflight].Spec.NodeName
-		if pre.State == preflightNone && r.describesSpec(p) {
-			return r.startPreflight(ctx, c, hash, step.Preflight, node)
+		if pre.State == preflightNone {
+			return r.startPreflight(ctx, c, key, step.Preflight, byName[step.Preflight].Spec.NodeName)
 		}
 	case step.MoveTo != 0:
 		leader, ok := p.obs.statuses[p.obs.leader]
@@ -125,6 +160,45 @@ func (r *Reconciler) rollout(ctx context.Context, p *pass) error {
 		r.Recorder.Eventf(c, nil, kind, reason, "Rollout", "%s", step.Reason)
 	}
 	return nil
+}
+
+// checkHeld handles the spec's revision while it is held back: it starts
+// its preflight check when none exists, says that the check runs, or
+// halts the rollout when the check refused it.
+func (r *Reconciler) checkHeld(ctx context.Context, p *pass, pods []podInfo, byName map[string]*corev1.Pod) error {
+	c, rev := p.cluster, p.revision
+	job := c.PreflightJobName(rev.Desired.Key())
+	switch rev.Preflight.State {
+	case preflightRefused:
+		p.rolloutHalt = &rolloutHalt{Reason: etcdv1.ReasonRolloutBlocked, Message: fmt.Sprintf(
+			"the new spec failed its preflight check (Job %s), no member was restarted: %s; "+
+				"members keep running the previous spec, and a member pod that restarts meanwhile comes back with the previous spec too: "+
+				"revert or fix the change (or delete the Job to check again)",
+			job, rev.Preflight.Message)}
+		return nil
+	case preflightRunning:
+		p.checking = fmt.Sprintf("checking the new spec (Job %s) before any member can run it", job)
+		return nil
+	}
+	member := firstToRestart(pods, p.obs.leader)
+	if member == "" {
+		member = c.MemberName(0)
+	}
+	node := ""
+	if pod := byName[member]; pod != nil {
+		node = pod.Spec.NodeName
+	}
+	p.checking = fmt.Sprintf("checking the new spec (Job %s) before any member can run it", job)
+	return r.startPreflight(ctx, c, rev.Desired.Key(), member, node)
+}
+
+// stuckHalt is the halt of a rollout whose restarted member pod did not
+// come back in time.
+func stuckHalt(c *etcdv1.EtcdCluster, name string, pod *corev1.Pod) *rolloutHalt {
+	return &rolloutHalt{Reason: etcdv1.ReasonRolloutStuck, Message: fmt.Sprintf(
+		"rollout halted: %s, restarted with the new spec, did not become and stay ready within %ds: %s; no other member will be restarted. "+
+			"Revert the change or fix it: %s is then replaced at once, and the rollout goes on",
+		name, c.ProgressDeadline(), stuckCause(pod), name)}
 }
 
 // rolloutPods reads what the planner needs of each member pod.
@@ -214,18 +288,4 @@ func stuckCause(pod *corev1.Pod) string {
 		return cause.Message
 	}
 	return "ready for less than spec.rollout.minReadySeconds"
-}
-
-// describesSpec reports whether the StatefulSet read back this pass (from
-// the cache) carries the template of the current spec (its image and
-// options hash), so that a preflight Job named after its update revision
-// checks that template and not a newer one.
-func (r *Reconciler) describesSpec(p *pass) bool {
-	t := p.sts.Spec.Template
-	for _, ctr := range t.Spec.Containers {
-		if ctr.Name == render.ContainerName {
-			return ctr.Image == r.Render.Image(p.cluster) && t.Annotations[render.AnnotationConfigHash] == configHash(p)
-		}
-	}
-	return false
 }

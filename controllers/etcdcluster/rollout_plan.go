@@ -145,14 +145,7 @@ func planRollout(in rolloutInput) rolloutStep {
 	if !in.AllHealthy {
 		return rolloutStep{Outdated: outdatedN, Reason: "waiting for every member to be healthy before restarting the next one"}
 	}
-	sort.Slice(outdated, func(i, j int) bool {
-		// Followers before the leader, then highest ordinal first.
-		li, lj := outdated[i].MemberID == in.Leader, outdated[j].MemberID == in.Leader
-		if li != lj {
-			return lj
-		}
-		return outdated[i].Ordinal > outdated[j].Ordinal
-	})
+	restartOrder(outdated, in.Leader)
 	next := outdated[0]
 	if !proven {
 		switch in.Preflight {
@@ -193,6 +186,35 @@ func brokenToReplace(in rolloutInput) (podInfo, bool) {
 		}
 	}
 	return podInfo{}, false
+}
+
+// restartOrder sorts pods in the order they are restarted: followers
+// before the leader, then highest ordinal first.
+func restartOrder(pods []podInfo, leader uint64) {
+	sort.SliceStable(pods, func(i, j int) bool {
+		li, lj := pods[i].MemberID == leader, pods[j].MemberID == leader
+		if li != lj {
+			return lj
+		}
+		return pods[i].Ordinal > pods[j].Ordinal
+	})
+}
+
+// firstToRestart names the member pod a change of every pod would restart
+// first (see restartOrder), not counting pods being deleted; "" when there
+// is none. Pure.
+func firstToRestart(pods []podInfo, leader uint64) string {
+	var live []podInfo
+	for _, p := range pods {
+		if !p.Terminating {
+			live = append(live, p)
+		}
+	}
+	if len(live) == 0 {
+		return ""
+	}
+	restartOrder(live, leader)
+	return live[0].Name
 }
 
 func countOutdated(pods []podInfo) int {

@@ -27,17 +27,8 @@ type preflightResult struct {
 	Message string // why it was refused
 }
 
-// revisionHash is the hash part of a StatefulSet revision name
-// (<statefulset>-<hash>), which pods carry in controller-revision-hash.
-func revisionHash(revision string) string {
-	if i := strings.LastIndex(revision, "-"); i >= 0 {
-		return revision[i+1:]
-	}
-	return revision
-}
-
-// preflightResult reads the preflight Job of the template with revision
-// hash: absent, running, passed, or refused with the server's message.
+// preflightResult reads the preflight Job of the image and options with
+// key hash (render.Revision.Key): absent, running, passed, or refused with the server's message.
 // A Job whose pod cannot start (its image does not pull, no node takes
 // it) refuses the template while that lasts.
 func (r *Reconciler) preflightResult(ctx context.Context, c *etcdv1.EtcdCluster, hash string) (preflightResult, error) {
@@ -87,8 +78,8 @@ func failedMessage(job *batchv1.Job) string {
 	return "failed"
 }
 
-// startPreflight creates the preflight Job of the template with revision
-// hash, as member would run it on node.
+// startPreflight creates the preflight Job of the spec's image and options
+// (key hash, render.Revision.Key), as member would run them on node.
 func (r *Reconciler) startPreflight(ctx context.Context, c *etcdv1.EtcdCluster, hash, member, node string) error {
 	job := render.PreflightJob(c, r.Render, hash, member, node)
 	created, err := jobs.Create(ctx, r.Client, r.Scheme, c, job)

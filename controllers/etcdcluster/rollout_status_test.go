@@ -132,29 +132,3 @@ func TestRolloutPodsMinReady(t *testing.T) {
 		t.Errorf("cause %q, want the OOM kill", msg)
 	}
 }
-
-// A preflight Job is named after the update revision of the StatefulSet
-// read back; it is created only when that StatefulSet holds the current
-// spec's template, not an older one still in the cache.
-func TestDescribesSpec(t *testing.T) {
-	o := render.Options{ImageRepository: "quorum.dev/etcd-server"}
-	c := &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: "ns"}, Spec: etcdv1.EtcdClusterSpec{Version: "3.7.3"}}
-	r := &Reconciler{Render: o}
-	sts := render.StatefulSet(c, o, 3, render.Hash(render.EtcdOptions(c)), nil)
-	if !r.describesSpec(&pass{cluster: c, sts: sts}) {
-		t.Error("the StatefulSet rendered from the spec does not describe it")
-	}
-	if r.describesSpec(&pass{cluster: c, sts: sts, tokenKeyHash: "new-key"}) {
-		t.Error("an older template (JWT signing key) taken for the current spec")
-	}
-	newer := c.DeepCopy()
-	newer.Spec.EtcdOptions = map[string]string{"snapshot-count": "lots"}
-	if r.describesSpec(&pass{cluster: newer, sts: sts}) {
-		t.Error("an older template (options) taken for the current spec")
-	}
-	newer = c.DeepCopy()
-	newer.Spec.Version = "3.7.4"
-	if r.describesSpec(&pass{cluster: newer, sts: sts}) {
-		t.Error("an older template (image) taken for the current spec")
-	}
-}

@@ -60,13 +60,27 @@ func (r *Reconciler) applyStatefulSet(ctx context.Context, p *pass) error {
 		replicas = *current.Spec.Replicas
 	}
 	p.stsReplicas = replicas
-	if err == nil && claimTemplatesDiffer(current, render.StatefulSet(c, r.Render, replicas, "", nil)) {
+	live := current
+	if err != nil {
+		live = nil
+	}
+	pods, err := podutil.ListMembers(ctx, r.Client, c)
+	if err != nil {
+		return err
+	}
+	if err := r.chooseRevision(ctx, p, live, pods); err != nil {
+		return err
+	}
+	if live != nil && claimTemplatesDiffer(current, render.StatefulSet(c, r.Render, replicas, render.Revision{}, nil)) {
 		if why := replaceWaits(p, current); why != "" {
 			log.FromContext(ctx).V(1).Info("claim template changed; replacing the statefulset waits", "why", why)
 			p.claimTemplates = current.Spec.VolumeClaimTemplates
 		} else {
 			return r.replaceStatefulSet(ctx, p, current)
 		}
+	}
+	if err := r.applyOptions(ctx, p); err != nil {
+		return err
 	}
 	sts := r.renderStatefulSet(p, replicas)
 	if err := r.apply(ctx, c, sts); err != nil {
@@ -75,14 +89,21 @@ func (r *Reconciler) applyStatefulSet(ctx context.Context, p *pass) error {
 	if err := r.Get(ctx, client.ObjectKeyFromObject(sts), current); err == nil {
 		p.sts = current
 	}
-	return nil
+	return r.collectOptions(ctx, p)
 }
 
-// renderStatefulSet renders the StatefulSet with replicas, keeping the
-// live claim templates when their replacement waits.
+// renderStatefulSet renders the StatefulSet with replicas and the revision
+// chosen this pass, keeping the live claim templates when their
+// replacement waits. While the spec's revision is held, the live pod
+// template is kept whole (resources and scheduling changed with it wait
+// too), except during an in-place restore, whose template is rendered
+// around the held revision.
 func (r *Reconciler) renderStatefulSet(p *pass, replicas int32) *appsv1.StatefulSet {
 	c := p.cluster
-	sts := render.StatefulSet(c, r.Render, replicas, configHash(p), p.restore)
+	sts := render.StatefulSet(c, r.Render, replicas, p.revision.Apply, p.restore)
+	if t := p.revision.HeldTemplate; t != nil && (p.restore == nil || p.restore.InPlaceID == "") {
+		sts.Spec.Template = *t.DeepCopy()
+	}
 	if p.claimTemplates != nil {
 		sts.Spec.VolumeClaimTemplates = p.claimTemplates
 	}
@@ -114,6 +135,10 @@ func replaceWaits(p *pass, current *appsv1.StatefulSet) string {
 	switch {
 	case p.inPlace != nil || (c.Status.Restore != nil && !c.Status.Restore.Done):
 		return "an in-place restore is under way"
+	case p.revision.Held:
+		// A recreated StatefulSet is rendered from the spec: keep the
+		// live one while it holds the running revision.
+		return "a change to the image or etcd options waits for its preflight check"
 	case replicas != c.DesiredReplicas():
 		return fmt.Sprintf("a membership change is under way (%d members, %d desired)", replicas, c.DesiredReplicas())
 	case current.Status.ObservedGeneration < current.Generation:

@@ -299,3 +299,29 @@ func TestQuorum(t *testing.T) {
 		}
 	}
 }
+
+func TestPlanBootstrap(t *testing.T) {
+	low := learner(4, unstarted)
+	low.ID = 0x1
+	cases := []planCase{
+		{"a forming cluster: nothing to remove", snap(3, 3, voter(0), voter(1, unstarted), voter(2, unstarted)), none(), "no learner"},
+		{"recreated mid-scale-up: the unstarted learner is removed", snap(3, 3, cat(voters(3), []Member{learner(3, unstarted)})...), remove(3), "left over"},
+		{"its pod slot exists (recreated with 5 replicas): still removed", snap(5, 5, cat(voters(3), []Member{learner(3, unstarted)})...), remove(3), "never started"},
+		{"the members have not started either", snap(3, 3, voter(0, unstarted), voter(1, unstarted), voter(2, unstarted), learner(3, unstarted)), remove(3), "quorum is unchanged"},
+		{"a started learner has data: left to Plan", snap(5, 4, cat(voters(3), []Member{learner(3)})...), none(), ""},
+		{"two leftovers: the lowest ID first", snap(5, 5, cat(voters(3), []Member{learner(3, unstarted), low})...), Action{Kind: RemoveMember, Ordinal: 4, MemberID: 0x1}, "ordinal 4"},
+		{"a learner of no known ordinal is still removed by ID", Snapshot{Desired: 3, STSReplicas: 3, Members: cat(voters(3), []Member{{ID: 0x77, IsLearner: true, PeerURLs: []string{"https://x:2380"}}})},
+			Action{Kind: RemoveMember, Ordinal: -1, MemberID: 0x77}, "learner 77 never"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := PlanBootstrap(tc.s)
+			if got.Kind != tc.want.Kind || got.Ordinal != tc.want.Ordinal || got.MemberID != tc.want.MemberID {
+				t.Fatalf("got %+v, want %+v", got, tc.want)
+			}
+			if !strings.Contains(got.Reason, tc.reason) {
+				t.Errorf("reason %q lacks %q", got.Reason, tc.reason)
+			}
+		})
+	}
+}

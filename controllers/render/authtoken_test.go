@@ -39,7 +39,7 @@ func TestAuthTokenInThePodTemplate(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			c := cluster(func(c *etcdv1.EtcdCluster) { c.Spec.Auth.Token = tc.token })
-			sts := StatefulSet(c, opts, 3, "h", nil)
+			sts := StatefulSet(c, opts, 3, desired(c), nil)
 			got := map[string]string{}
 			for name, e := range envOf(sts) {
 				if strings.HasPrefix(name, "QUORUM_AUTH_TOKEN") {

@@ -12,9 +12,10 @@ import (
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
 )
 
-// Keys of the cluster ConfigMap.
+// Keys of the cluster ConfigMap and of the options ConfigMaps.
 const (
-	// ConfigKeyOptions is the etcd config-file fragment of spec options.
+	// ConfigKeyOptions is the etcd config-file fragment of spec options,
+	// in the options ConfigMap of its revision (OptionsConfigMap).
 	ConfigKeyOptions = "etcd.yaml"
 	// ConfigKeyInitialCluster is the name=peerURL list a new cluster starts with.
 	ConfigKeyInitialCluster = "initial-cluster"
@@ -114,20 +115,28 @@ func InitialCluster(c *etcdv1.EtcdCluster, replicas int32, domain string) string
 	return strings.Join(parts, ",")
 }
 
-// ConfigMap holds the options file and the bootstrap information. The
-// bootstrap keys are read by members through environment variables, so
-// changing them never restarts a running pod.
-func ConfigMap(c *etcdv1.EtcdCluster, o Options, b Bootstrap) *corev1.ConfigMap {
-	return &corev1.ConfigMap{
+// ConfigMap holds the bootstrap information. The bootstrap keys are read by
+// members through environment variables, so changing them never restarts a
+// running pod.
+//
+// legacyOptions, when not empty, is kept as its ConfigKeyOptions: member
+// pods made by an operator version that kept the options file here still
+// mount it, and must find the options they started with (the caller passes
+// what the key holds now, never the spec's options).
+func ConfigMap(c *etcdv1.EtcdCluster, o Options, b Bootstrap, legacyOptions string) *corev1.ConfigMap {
+	cm := &corev1.ConfigMap{
 		ObjectMeta: objectMeta(c, c.ConfigMapName(), "config"),
 		Data: map[string]string{
-			ConfigKeyOptions:         EtcdOptions(c),
 			ConfigKeyInitialCluster:  b.InitialCluster,
 			ConfigKeyInitialState:    b.State,
 			ConfigKeyRestoreID:       b.RestoreID,
 			ConfigKeyForceNewCluster: b.ForceNewCluster,
 		},
 	}
+	if legacyOptions != "" {
+		cm.Data[ConfigKeyOptions] = legacyOptions
+	}
+	return cm
 }
 
 // Bootstrap is what the cluster ConfigMap tells members about how the

@@ -11,8 +11,8 @@ import (
 
 // Labels and annotations of preflight Jobs.
 const (
-	// LabelPreflightRevision is the StatefulSet revision hash a preflight
-	// Job checks.
+	// LabelPreflightRevision is the key (Revision.Key) of the image and
+	// options a preflight Job checks.
 	LabelPreflightRevision = "etcd.quorum.dev/preflight-revision"
 	// AnnotationPreflightOptions carries, on the preflight pod, the etcd
 	// options file of the new spec; a downward API volume mounts it where
@@ -37,12 +37,13 @@ const (
 // not caught here.
 //
 // The options file is the new spec's, carried in a pod annotation and
-// mounted through the downward API rather than from the ConfigMap, so the
-// check never reads a copy the kubelet has not refreshed yet. hash is the
-// StatefulSet revision hash whose template is checked; the Job is named
+// mounted through the downward API: no ConfigMap holds options that have
+// not passed their check (see OptionsConfigMap). hash is the
+// key of the desired revision (Revision.Key of DesiredRevision), whose image
+// and options are checked; the Job is named
 // after it (EtcdCluster.PreflightJobName), so it runs once per change.
 func PreflightJob(c *etcdv1.EtcdCluster, o Options, hash, member, node string) *batchv1.Job {
-	member0 := container(c, o)
+	member0 := container(c, o, o.Image(c))
 	env := make([]corev1.EnvVar, 0, len(member0.Env))
 	for _, e := range member0.Env {
 		if e.Name == contract.EnvPodName {
@@ -51,9 +52,9 @@ func PreflightJob(c *etcdv1.EtcdCluster, o Options, hash, member, node string) *
 		env = append(env, e)
 	}
 	st := storeAccess{}
-	for _, v := range volumes(c) {
+	for _, v := range volumes(c, "") {
 		switch v.Name {
-		case "config":
+		case configVolume:
 			v.VolumeSource = corev1.VolumeSource{DownwardAPI: &corev1.DownwardAPIVolumeSource{Items: []corev1.DownwardAPIVolumeFile{{
 				Path:     ConfigKeyOptions,
 				FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.annotations['" + AnnotationPreflightOptions + "']"},

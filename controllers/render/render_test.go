@@ -144,7 +144,7 @@ func TestStatefulSet(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			s := StatefulSet(cluster(tc.mut), opts, 3, "hash", nil)
+			s := StatefulSet(cluster(tc.mut), opts, 3, testRevision(cluster(tc.mut)), nil)
 			if *s.Spec.Replicas != 3 || s.Spec.PodManagementPolicy != appsv1.ParallelPodManagement || s.Spec.ServiceName != "db-peer" {
 				t.Fatalf("basic shape wrong: %+v", s.Spec)
 			}
@@ -157,7 +157,7 @@ func TestStatefulSet(t *testing.T) {
 }
 
 func TestReplicasArgumentWins(t *testing.T) {
-	if s := StatefulSet(cluster(nil), opts, 1, "h", nil); *s.Spec.Replicas != 1 {
+	if s := StatefulSet(cluster(nil), opts, 1, testRevision(cluster(nil)), nil); *s.Spec.Replicas != 1 {
 		t.Fatalf("replicas %d, want the argument 1", *s.Spec.Replicas)
 	}
 }
@@ -229,7 +229,7 @@ func TestInitialCluster(t *testing.T) {
 	if got != want {
 		t.Errorf("got %s\nwant %s", got, want)
 	}
-	cm := ConfigMap(cluster(nil), opts, Bootstrap{State: StateNew, InitialCluster: got})
+	cm := ConfigMap(cluster(nil), opts, Bootstrap{State: StateNew, InitialCluster: got}, "")
 	if cm.Data[ConfigKeyInitialState] != "new" || cm.Data[ConfigKeyInitialCluster] != want || cm.Name != "db-config" {
 		t.Errorf("configmap: %+v", cm.Data)
 	}
@@ -269,7 +269,7 @@ func TestNetworkPolicy(t *testing.T) {
 
 func TestRestoreInitContainer(t *testing.T) {
 	loc := etcdv1.BackupLocation{S3: &etcdv1.S3Location{Endpoint: "s3:9000", Bucket: "bkt", CredentialsSecretName: "creds", Insecure: true}}
-	s := StatefulSet(cluster(nil), opts, 3, "h", &RestoreSource{Location: loc, Key: "a/b.db"})
+	s := StatefulSet(cluster(nil), opts, 3, testRevision(cluster(nil)), &RestoreSource{Location: loc, Key: "a/b.db"})
 	if n := len(s.Spec.Template.Spec.InitContainers); n != 1 {
 		t.Fatalf("%d init containers", n)
 	}
@@ -292,7 +292,7 @@ func TestRestoreInitContainer(t *testing.T) {
 	if init.VolumeMounts[0].MountPath != DataMountPath {
 		t.Errorf("data not mounted first: %+v", init.VolumeMounts)
 	}
-	if len(StatefulSet(cluster(nil), opts, 3, "h", nil).Spec.Template.Spec.InitContainers) != 0 {
+	if len(StatefulSet(cluster(nil), opts, 3, testRevision(cluster(nil)), nil).Spec.Template.Spec.InitContainers) != 0 {
 		t.Error("init container without a restore")
 	}
 }

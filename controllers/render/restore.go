@@ -44,7 +44,7 @@ func RestoreToken(c *etcdv1.EtcdCluster, id string) string {
 // before etcd starts, only while the cluster is new (members that join
 // later get their data from the cluster). Re-running it on its own result
 // is a no-op, so pod restarts are safe.
-func restoreInitContainer(c *etcdv1.EtcdCluster, o Options, r *RestoreSource) (corev1.Container, []corev1.Volume) {
+func restoreInitContainer(c *etcdv1.EtcdCluster, o Options, image string, r *RestoreSource) (corev1.Container, []corev1.Volume) {
 	st := storeAccess{}
 	st.addStore(r.Location, r.EncryptionKey)
 	args := []string{"restore", "--only-new-cluster", "--key=" + r.Key}
@@ -64,7 +64,7 @@ func restoreInitContainer(c *etcdv1.EtcdCluster, o Options, r *RestoreSource) (c
 	}, st.mounts...)
 	return corev1.Container{
 		Name:                     "restore",
-		Image:                    o.Image(c),
+		Image:                    image,
 		ImagePullPolicy:          corev1.PullIfNotPresent,
 		Command:                  []string{"/usr/local/bin/quorum-etcd"},
 		Args:                     args,

@@ -24,6 +24,7 @@ const (
 	ConfigDir       = "/etc/quorum/config"
 	ContainerName   = "etcd"
 	dataVolume      = "data"
+	configVolume    = "config"
 	runAsUser       = 65532
 	defaultDataSize = "1Gi"
 )
@@ -34,10 +35,12 @@ const AnnotationConfigHash = "etcd.quorum.dev/config-hash"
 
 // StatefulSet renders the members. replicas is passed in rather than read
 // from the spec because membership changes move it one step at a time.
+// rev is the image and options file the members run: DesiredRevision, or
+// the running one while a change to them waits for its preflight check.
 //
 // restore, when not nil, adds an init container that restores each new
 // member from the snapshot (spec.bootstrap.restore, resolved).
-func StatefulSet(c *etcdv1.EtcdCluster, o Options, replicas int32, configHash string, restore *RestoreSource) *appsv1.StatefulSet {
+func StatefulSet(c *etcdv1.EtcdCluster, o Options, replicas int32, rev Revision, restore *RestoreSource) *appsv1.StatefulSet {
 	labels := c.Labels()
 	labels[etcdv1.LabelComponent] = "etcd"
 	podLabels := map[string]string{}
@@ -51,7 +54,7 @@ func StatefulSet(c *etcdv1.EtcdCluster, o Options, replicas int32, configHash st
 	for k, v := range c.Spec.PodTemplate.Annotations {
 		podAnnotations[k] = v
 	}
-	podAnnotations[AnnotationConfigHash] = configHash
+	podAnnotations[AnnotationConfigHash] = rev.ConfigHash
 	if restore != nil && restore.InPlaceID != "" {
 		podAnnotations[AnnotationRestoreID] = restore.InPlaceID
 	}
@@ -68,7 +71,7 @@ func StatefulSet(c *etcdv1.EtcdCluster, o Options, replicas int32, configHash st
 			UpdateStrategy: appsv1.StatefulSetUpdateStrategy{Type: appsv1.OnDeleteStatefulSetStrategyType},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: podLabels, Annotations: podAnnotations},
-				Spec:       podSpec(c, o, restore),
+				Spec:       podSpec(c, o, rev, restore),
 			},
 		},
 	}
@@ -113,11 +116,11 @@ func volumeClaim(c *etcdv1.EtcdCluster) corev1.PersistentVolumeClaim {
 	}
 }
 
-func podSpec(c *etcdv1.EtcdCluster, o Options, restore *RestoreSource) corev1.PodSpec {
+func podSpec(c *etcdv1.EtcdCluster, o Options, rev Revision, restore *RestoreSource) corev1.PodSpec {
 	pt := c.Spec.PodTemplate
 	spec := corev1.PodSpec{
-		Containers:                    []corev1.Container{container(c, o)},
-		Volumes:                       volumes(c),
+		Containers:                    []corev1.Container{container(c, o, rev.Image)},
+		Volumes:                       volumes(c, rev.OptionsConfigMap),
 		TerminationGracePeriodSeconds: ptr.To[int64](60),
 		EnableServiceLinks:            ptr.To(false),
 		AutomountServiceAccountToken:  ptr.To(false),
@@ -129,17 +132,18 @@ func podSpec(c *etcdv1.EtcdCluster, o Options, restore *RestoreSource) corev1.Po
 		PriorityClassName:             pt.PriorityClassName,
 	}
 	if restore != nil {
-		init, vols := restoreInitContainer(c, o, restore)
+		init, vols := restoreInitContainer(c, o, rev.Image, restore)
 		spec.InitContainers = []corev1.Container{init}
 		spec.Volumes = append(spec.Volumes, vols...)
 	}
 	return spec
 }
 
-func volumes(c *etcdv1.EtcdCluster) []corev1.Volume {
+// volumes of a member pod; options names the ConfigMap of its options file.
+func volumes(c *etcdv1.EtcdCluster, options string) []corev1.Volume {
 	vols := []corev1.Volume{
-		{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
-			LocalObjectReference: corev1.LocalObjectReference{Name: c.ConfigMapName()},
+		{Name: configVolume, VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+			LocalObjectReference: corev1.LocalObjectReference{Name: options},
 			Items:                []corev1.KeyToPath{{Key: ConfigKeyOptions, Path: ConfigKeyOptions}},
 		}}},
 		{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: ptr.To(resource.MustParse("64Mi"))}}},
@@ -160,10 +164,10 @@ func volumes(c *etcdv1.EtcdCluster) []corev1.Volume {
 	return append(vols, authTokenVolumes(c)...)
 }
 
-func container(c *etcdv1.EtcdCluster, o Options) corev1.Container {
+func container(c *etcdv1.EtcdCluster, o Options, image string) corev1.Container {
 	mounts := []corev1.VolumeMount{
 		{Name: dataVolume, MountPath: DataMountPath},
-		{Name: "config", MountPath: ConfigDir, ReadOnly: true},
+		{Name: configVolume, MountPath: ConfigDir, ReadOnly: true},
 		{Name: "tmp", MountPath: "/tmp"},
 	}
 	if c.TLSEnabled() {
@@ -192,7 +196,7 @@ func container(c *etcdv1.EtcdCluster, o Options) corev1.Container {
 	}
 	return corev1.Container{
 		Name:            ContainerName,
-		Image:           o.Image(c),
+		Image:           image,
 		ImagePullPolicy: corev1.PullIfNotPresent,
 		Args:            []string{"serve"},
 		Env:             memberEnv(c, o),

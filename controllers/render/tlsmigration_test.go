@@ -40,7 +40,7 @@ func TestTLSMigrationRendering(t *testing.T) {
 				c.Status.TLSMigration = &etcdv1.TLSMigrationStatus{Phase: tc.phase}
 			}
 		})
-		sts := StatefulSet(c, opts, 3, "h", nil)
+		sts := StatefulSet(c, opts, 3, desired(c), nil)
 		env := envOf(sts)
 		if got := env[contract.EnvTLSMigration].Value; got != tc.wantStep {
 			t.Errorf("%s: %s = %q, want %q", name, contract.EnvTLSMigration, got, tc.wantStep)

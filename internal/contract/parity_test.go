@@ -28,8 +28,8 @@ import (
 // options file, a mounted ConfigMap key in the pod, is written to dir.
 func memberEnvironment(t *testing.T, c *etcdv1.EtcdCluster, o render.Options, boot render.Bootstrap, pod, dir string) map[string]string {
 	t.Helper()
-	cm := render.ConfigMap(c, o, boot)
-	sts := render.StatefulSet(c, o, c.DesiredReplicas(), "h", nil)
+	cm := render.ConfigMap(c, o, boot, "")
+	sts := render.StatefulSet(c, o, c.DesiredReplicas(), render.DesiredRevision(c, o, render.Hash(render.EtcdOptions(c))), nil)
 	i := slices.IndexFunc(sts.Spec.Template.Spec.Containers, func(ct corev1.Container) bool { return ct.Name == render.ContainerName })
 	if i < 0 {
 		t.Fatalf("no %s container", render.ContainerName)
@@ -48,7 +48,14 @@ func memberEnvironment(t *testing.T, c *etcdv1.EtcdCluster, o render.Options, bo
 		}
 	}
 	options := filepath.Join(dir, "etcd.yaml")
-	if err := os.WriteFile(options, []byte(cm.Data[render.ConfigKeyOptions]), 0o600); err != nil {
+	// The options file comes from the options ConfigMap the config volume names.
+	optionsCM := render.OptionsConfigMap(c, render.Hash(render.EtcdOptions(c)))
+	for _, v := range sts.Spec.Template.Spec.Volumes {
+		if v.ConfigMap != nil && slices.ContainsFunc(v.ConfigMap.Items, func(k corev1.KeyToPath) bool { return k.Key == render.ConfigKeyOptions }) && v.ConfigMap.Name != optionsCM.Name {
+			t.Fatalf("the member mounts its options from ConfigMap %s, the operator writes them to %s", v.ConfigMap.Name, optionsCM.Name)
+		}
+	}
+	if err := os.WriteFile(options, []byte(optionsCM.Data[render.ConfigKeyOptions]), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	env[contract.EnvConfigFile] = options

@@ -19,7 +19,7 @@ import (
 // API volume mounts, and the TLS Secrets as files under dir.
 func preflightEnvironment(t *testing.T, c *etcdv1.EtcdCluster, o render.Options, dir string) map[string]string {
 	t.Helper()
-	cm := render.ConfigMap(c, o, render.Bootstrap{State: render.StateExisting, InitialCluster: render.InitialCluster(c, 3, o.Domain())})
+	cm := render.ConfigMap(c, o, render.Bootstrap{State: render.StateExisting, InitialCluster: render.InitialCluster(c, 3, o.Domain())}, "")
 	job := render.PreflightJob(c, o, "5d8f7c", c.MemberName(2), "node-a")
 	pod := job.Spec.Template
 	env := map[string]string{}

@@ -8,6 +8,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -17,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
+	"quorum.dev/etcd-operator/controllers/render"
 )
 
 // memberUIDs maps member pod names to their UIDs: a changed UID is a
@@ -144,4 +146,70 @@ var _ = Describe("Undoing a bad change", func() {
 		expectAllWritten(ctx, etcdClient(podEndpoints(ctx, ns, "undo", "https"), tlsCfg), acked)
 		expectEqualHashKV(ctx, ns, "undo", tlsCfg)
 	}, SpecTimeout(14*time.Minute))
+
+	It("holds a refused option back from a member pod restarted meanwhile: it comes back with the running spec, the cluster stays available, and a revert clears the block", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		createCluster(ctx, ns, "hold", 3, nil)
+		waitAvailable(ctx, ns, "hold", 3)
+		tlsCfg := clientTLS(ctx, ns, "hold")
+		w := startWriter(ctx, etcdClient(podEndpoints(ctx, ns, "hold", "https"), tlsCfg))
+		sts := &appsv1.StatefulSet{}
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "hold"}, sts)).To(Succeed())
+		running, ok := render.RevisionOf(sts.Spec.Template.ObjectMeta, sts.Spec.Template.Spec)
+		Expect(ok).To(BeTrue())
+
+		By("setting an etcd option to a value etcd refuses: blocked")
+		change(ctx, ns, "hold", func(c *etcdv1.EtcdCluster) { c.Spec.EtcdOptions = map[string]string{"snapshot-count": "lots"} })
+		msg := waitProgressing(ctx, ns, "hold", false, etcdv1.ReasonRolloutBlocked, 3*time.Minute, "snapshot-count")
+		GinkgoWriter.Printf("blocked: %s\n", msg)
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "hold"}, sts)).To(Succeed())
+		held, _ := render.RevisionOf(sts.Spec.Template.ObjectMeta, sts.Spec.Template.Spec)
+		Expect(held).To(Equal(running), "the refused options reached the members' template")
+
+		By("deleting a member pod while the change is blocked: it comes back Ready with the running spec")
+		before := memberUIDs(ctx, ns, "hold")
+		victim := &corev1.Pod{}
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "hold-1"}, victim)).To(Succeed())
+		Expect(k8s.Delete(ctx, victim)).To(Succeed())
+		Eventually(func(g Gomega) {
+			pod := &corev1.Pod{}
+			g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "hold-1"}, pod)).To(Succeed())
+			g.Expect(pod.UID).NotTo(Equal(before["hold-1"]))
+			g.Expect(pod.DeletionTimestamp).To(BeNil())
+			rev, ok := render.RevisionOf(pod.ObjectMeta, pod.Spec)
+			g.Expect(ok).To(BeTrue())
+			g.Expect(rev).To(Equal(running), "the member came back with the refused change")
+			ready := false
+			for _, cond := range pod.Status.Conditions {
+				ready = ready || (cond.Type == corev1.PodReady && cond.Status == corev1.ConditionTrue)
+			}
+			g.Expect(ready).To(BeTrue(), "%+v", pod.Status)
+		}).WithContext(ctx).WithTimeout(3 * time.Minute).WithPolling(2 * time.Second).Should(Succeed())
+		Eventually(func(g Gomega) {
+			c := &etcdv1.EtcdCluster{}
+			g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "hold"}, c)).To(Succeed())
+			g.Expect(meta.IsStatusConditionTrue(c.Status.Conditions, etcdv1.ConditionAvailable)).To(BeTrue(), "%+v", c.Status.Conditions)
+			g.Expect(c.Status.Members).To(HaveLen(3))
+			for _, m := range c.Status.Members {
+				g.Expect(m.Healthy).To(BeTrue(), "%+v", m)
+			}
+		}).WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(2 * time.Second).Should(Succeed())
+		waitProgressing(ctx, ns, "hold", false, etcdv1.ReasonRolloutBlocked, time.Minute, "snapshot-count")
+		after := memberUIDs(ctx, ns, "hold")
+		Expect(after["hold-0"]).To(Equal(before["hold-0"]))
+		Expect(after["hold-2"]).To(Equal(before["hold-2"]))
+
+		By("reverting: nothing to roll out, the block clears")
+		change(ctx, ns, "hold", func(c *etcdv1.EtcdCluster) { c.Spec.EtcdOptions = nil })
+		waitProgressing(ctx, ns, "hold", false, etcdv1.ReasonReconciled, 2*time.Minute)
+		waitSettled(ctx, ns, "hold", 3)
+		Expect(countEvents(ctx, ns, "MemberRestarted")).To(BeZero())
+		Expect(memberUIDs(ctx, ns, "hold")).To(Equal(after), "a member was restarted by the revert")
+
+		acked, failed := w.finish()
+		GinkgoWriter.Printf("writes acknowledged %d, failed %d, largest gap %v\n", len(acked), failed, w.maxGap)
+		Expect(acked).NotTo(BeEmpty())
+		expectAllWritten(ctx, etcdClient(podEndpoints(ctx, ns, "hold", "https"), tlsCfg), acked)
+		expectEqualHashKV(ctx, ns, "hold", tlsCfg)
+	}, SpecTimeout(10*time.Minute))
 })

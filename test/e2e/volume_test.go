@@ -80,8 +80,14 @@ func claimSizes(ctx SpecContext, ns string, c *etcdv1.EtcdCluster, n int) (reque
 
 func renderedQuota(ctx SpecContext, ns string, c *etcdv1.EtcdCluster) string {
 	GinkgoHelper()
+	// The options a member pod made now reads: those of the ConfigMap the
+	// StatefulSet's template names.
+	sts := &appsv1.StatefulSet{}
+	Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: c.StatefulSetName()}, sts)).To(Succeed())
+	rev, ok := render.RevisionOf(sts.Spec.Template.ObjectMeta, sts.Spec.Template.Spec)
+	Expect(ok).To(BeTrue())
 	cm := &corev1.ConfigMap{}
-	Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: c.ConfigMapName()}, cm)).To(Succeed())
+	Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: rev.OptionsConfigMap}, cm)).To(Succeed())
 	for _, line := range strings.Split(cm.Data[render.ConfigKeyOptions], "\n") {
 		if v, ok := strings.CutPrefix(line, "quota-backend-bytes: "); ok {
 			return v

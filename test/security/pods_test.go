@@ -65,7 +65,7 @@ func pods() []pod {
 				{" restore pvc", &render.RestoreSource{Location: pvcLocation, Key: "a/b.db"}},
 				{" restore in place", &render.RestoreSource{Location: s3Location, Key: "a/b.db", InPlaceID: "r1"}},
 			} {
-				sts := render.StatefulSet(c, opts, 3, "hash", r.src)
+				sts := render.StatefulSet(c, opts, 3, render.DesiredRevision(c, opts, render.Hash(render.EtcdOptions(c))), r.src)
 				out = append(out, pod{"StatefulSet " + tag + r.name, sts.Spec.Template.Spec})
 			}
 			out = append(out,
@@ -191,7 +191,7 @@ func TestOperatorDeployment(t *testing.T) {
 // returning the configuration etcd is started with.
 func etcdConfig(t *testing.T, c *etcdv1.EtcdCluster) (server.Settings, *embed.Config) {
 	t.Helper()
-	sts := render.StatefulSet(c, opts, 3, "hash", nil)
+	sts := render.StatefulSet(c, opts, 3, render.DesiredRevision(c, opts, render.Hash(render.EtcdOptions(c))), nil)
 	// The cluster ConfigMap of a new cluster.
 	cm := map[string]string{
 		render.ConfigKeyOptions:        render.EtcdOptions(c),
@@ -344,7 +344,7 @@ func TestMemberURLs(t *testing.T) {
 			if metricsPort == clientPort || metricsPort == peerPort {
 				t.Errorf("metrics port %s shared with client or peer traffic", metricsPort)
 			}
-			ctr := render.StatefulSet(c, opts, 3, "hash", nil).Spec.Template.Spec.Containers[0]
+			ctr := render.StatefulSet(c, opts, 3, render.DesiredRevision(c, opts, render.Hash(render.EtcdOptions(c))), nil).Spec.Template.Spec.Containers[0]
 			ports := map[string]int32{}
 			for _, p := range ctr.Ports {
 				ports[p.Name] = p.ContainerPort
