@@ -11,7 +11,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -20,41 +19,6 @@ import (
 	"quorum.dev/etcd-operator/controllers/internal/testenv"
 	"quorum.dev/etcd-operator/controllers/render"
 )
-
-// laggingCache serves the reads a manager's cache may serve: an
-// EtcdBackup as it was before the last status patch, or no Job.
-type laggingCache struct {
-	client.Client
-	backup *etcdv1.EtcdBackup // served instead of the API server's, if set
-	noJobs bool
-}
-
-func (l *laggingCache) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
-	switch o := obj.(type) {
-	case *etcdv1.EtcdBackup:
-		if l.backup != nil {
-			l.backup.DeepCopyInto(o)
-			return nil
-		}
-	case *batchv1.Job:
-		if l.noJobs {
-			return apierrors.NewNotFound(schema.GroupResource{Group: "batch", Resource: "jobs"}, key.Name)
-		}
-	}
-	return l.Client.Get(ctx, key, obj, opts...)
-}
-
-func drain(rec *events.FakeRecorder) []string {
-	var out []string
-	for {
-		select {
-		case e := <-rec.Events:
-			out = append(out, e)
-		default:
-			return out
-		}
-	}
-}
 
 // availableCluster creates EtcdCluster db in ns with Available=True (no
 // EtcdCluster reconciler runs in this suite to take it back).
@@ -88,7 +52,7 @@ var _ = Describe("a failed backup", func() {
 		b := s3Backup(ns)
 		Expect(k8s.Create(ctx, b)).To(Succeed())
 
-		cache := &laggingCache{Client: k8s}
+		cache := &testenv.Lagging{Client: k8s}
 		rec := events.NewFakeRecorder(20)
 		offset := time.Duration(0)
 		r := &Reconciler{Client: cache, APIReader: k8s, Scheme: k8s.Scheme(), Recorder: rec,
@@ -123,12 +87,12 @@ var _ = Describe("a failed backup", func() {
 		Expect(apierrors.IsNotFound(k8s.Get(ctx, jobKey, &batchv1.Job{}))).To(BeTrue(), "the stuck Job is deleted")
 
 		By("passes that read the backup as it was while running, and its Job gone")
-		cache.backup, cache.noJobs = running, true
+		cache.Stale, cache.NoJobs = running, true
 		for range 3 {
 			_, err = r.Reconcile(ctx, req)
 			Expect(err).NotTo(HaveOccurred())
 		}
-		cache.backup, cache.noJobs = nil, false
+		cache.Stale, cache.NoJobs = nil, false
 		_, err = r.Reconcile(ctx, req)
 		Expect(err).NotTo(HaveOccurred())
 
@@ -142,7 +106,7 @@ var _ = Describe("a failed backup", func() {
 			g.Expect(failed.Reason).To(Equal(etcdv1.ReasonBackupPodFailing))
 			g.Expect(meta.FindStatusCondition(b.Status.Conditions, etcdv1.BackupConditionComplete).Reason).To(Equal(etcdv1.ReasonBackupPodFailing))
 		}, time.Second, 100*time.Millisecond).Should(Succeed())
-		got := drain(rec)
+		got := testenv.Drain(rec)
 		Expect(got).To(HaveLen(2), "%q", got)
 		Expect(got[0]).To(HavePrefix(corev1.EventTypeNormal + " BackupStarted"))
 		Expect(got[1]).To(SatisfyAll(HavePrefix(corev1.EventTypeWarning+" BackupFailed"), ContainSubstring(`secret "creds" not found`)))
@@ -202,7 +166,7 @@ var _ = Describe("a backup whose Secret is missing", func() {
 			Expect(failed).NotTo(BeNil())
 			Expect(failed.Reason).To(Equal(etcdv1.ReasonSecretMissing))
 			Expect(failed.Message).To(SatisfyAll(ContainSubstring(want), ContainSubstring("failed before its Job was created")))
-			got := drain(rec)
+			got := testenv.Drain(rec)
 			Expect(got).To(HaveLen(1), "%q", got)
 			Expect(got[0]).To(SatisfyAll(HavePrefix(corev1.EventTypeWarning+" BackupFailed"), ContainSubstring(want)))
 		},

@@ -12,7 +12,7 @@ import (
 
 // Tests of the reconciler's own passes against a real API server, called
 // one at a time (no manager: reads that a lagging cache would serve are
-// served by laggingCache); the black-box tests of the running reconciler
+// served by testenv.Lagging); the black-box tests of the running reconciler
 // are in package controllers.
 
 var (

@@ -1,16 +1,12 @@
 package etcdrestore
 
 import (
-	"context"
 	"testing"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -19,41 +15,6 @@ import (
 	"quorum.dev/etcd-operator/controllers/internal/testenv"
 	"quorum.dev/etcd-operator/controllers/render"
 )
-
-// laggingCache serves the reads a manager's cache may serve: an
-// EtcdRestore as it was before the last status patch, or no Job yet.
-type laggingCache struct {
-	client.Client
-	restore *etcdv1.EtcdRestore // served instead of the API server's, if set
-	noJobs  bool
-}
-
-func (l *laggingCache) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
-	switch o := obj.(type) {
-	case *etcdv1.EtcdRestore:
-		if l.restore != nil {
-			l.restore.DeepCopyInto(o)
-			return nil
-		}
-	case *batchv1.Job:
-		if l.noJobs {
-			return apierrors.NewNotFound(schema.GroupResource{Group: "batch", Resource: "jobs"}, key.Name)
-		}
-	}
-	return l.Client.Get(ctx, key, obj, opts...)
-}
-
-func drain(rec *events.FakeRecorder) []string {
-	var out []string
-	for {
-		select {
-		case e := <-rec.Events:
-			out = append(out, e)
-		default:
-			return out
-		}
-	}
-}
 
 var _ = Describe("the restore's events", func() {
 	It("announces Verifying once, although later passes read the restore or its Job from a lagging cache", func(ctx SpecContext) {
@@ -65,7 +26,7 @@ var _ = Describe("the restore's events", func() {
 		Expect(k8s.Create(ctx, x)).To(Succeed())
 		created := x.DeepCopy()
 
-		cache := &laggingCache{Client: k8s}
+		cache := &testenv.Lagging{Client: k8s}
 		rec := events.NewFakeRecorder(10)
 		r := &Reconciler{Client: cache, Scheme: k8s.Scheme(), Recorder: rec, Render: render.Options{ImageRepository: "quorum.dev/etcd-server"}}
 		req := reconcile.Request{NamespacedName: client.ObjectKeyFromObject(x)}
@@ -77,18 +38,18 @@ var _ = Describe("the restore's events", func() {
 		started := x.Status.StartTime
 
 		By("a pass that still reads the restore as created (its Job's creation woke it)")
-		cache.restore = created
+		cache.Stale = created
 		_, err = r.Reconcile(ctx, req)
 		Expect(err).NotTo(HaveOccurred())
 		By("a pass that reads the new phase but not the Job yet")
-		cache.restore, cache.noJobs = nil, true
+		cache.Stale, cache.NoJobs = nil, true
 		_, err = r.Reconcile(ctx, req)
 		Expect(err).NotTo(HaveOccurred())
 
 		Expect(k8s.Get(ctx, req.NamespacedName, x)).To(Succeed())
 		Expect(x.Status.Phase).To(Equal(etcdv1.RestoreVerifying))
 		Expect(x.Status.StartTime.Equal(started)).To(BeTrue(), "the verification started once")
-		got := drain(rec)
+		got := testenv.Drain(rec)
 		Expect(got).To(HaveLen(1), "%q", got)
 		Expect(got[0]).To(SatisfyAll(HavePrefix(corev1.EventTypeNormal+" Verifying"), ContainSubstring("snapshot ns/db/snap.db before restoring db")))
 	})
