@@ -168,12 +168,18 @@ func FromEnv(lookup LookupFunc) (Settings, error) {
 
 	if s.ConfigFile != "" {
 		if _, err := LoadOptions(s.ConfigFile); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", EnvConfigFile, err))
+			if _, statErr := os.Stat(s.ConfigFile); statErr != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", EnvConfigFile, err))
+			} else {
+				// The file holds the user's spec.etcdOptions; etcd's
+				// own parser refused them.
+				errs = append(errs, fmt.Errorf("spec.etcdOptions refused by etcd: %w", err))
+			}
 		}
 	}
 
 	if len(errs) > 0 {
-		return Settings{}, fmt.Errorf("invalid environment: %w", errors.Join(errs...))
+		return Settings{}, fmt.Errorf("invalid settings: %w", errors.Join(errs...))
 	}
 
 	host := MemberHost(podName, peerService, namespace, domain)
