@@ -86,11 +86,15 @@ func TestRestartRemovedMember(t *testing.T) {
 	if err := ms[2].stop(t); err != nil {
 		t.Fatalf("stopping C: %v", err)
 	}
-	if _, err := cli.MemberRemove(ctx, old.ID); err != nil {
-		t.Fatalf("removing C: %v", err)
-	}
 	// etcd refuses membership changes until the leader has been connected
-	// to a quorum for its health interval (5s), as the operator sees too.
+	// to a quorum for its health interval (5s), as the operator sees too:
+	// stopping C may have moved the leadership.
+	for _, err := cli.MemberRemove(ctx, old.ID); err != nil; _, err = cli.MemberRemove(ctx, old.ID) {
+		if ctx.Err() != nil {
+			t.Fatalf("removing C: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 	var added *clientv3.MemberAddResponse
 	for added == nil {
 		if added, err = cli.MemberAddAsLearner(ctx, []string{ss[2].AdvertisePeerURL.String()}); err != nil {
