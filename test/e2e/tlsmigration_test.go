@@ -154,6 +154,16 @@ var _ = Describe("TLS migration", func() {
 			c.Spec.Auth.Enabled = ptr.To(false)
 		})
 		waitAvailable(ctx, ns, name, 3)
+		// A running cluster: formed, and nothing left to do. (Turning TLS on
+		// in the first seconds after creation once left the operator
+		// talking https to members still serving http, in a CI run under
+		// load; not reproduced alone, not understood yet.)
+		Eventually(func(g Gomega) {
+			c := &etcdv1.EtcdCluster{}
+			g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, c)).To(Succeed())
+			g.Expect(c.Status.ObservedGeneration).To(Equal(c.Generation))
+			g.Expect(meta.IsStatusConditionFalse(c.Status.Conditions, etcdv1.ConditionProgressing)).To(BeTrue(), "conditions: %+v", c.Status.Conditions)
+		}).WithContext(ctx).WithTimeout(3 * time.Minute).WithPolling(time.Second).Should(Succeed())
 		cl := anySchemeServiceClient(ctx, ns, name)
 		w := startWriter(ctx, cl)
 
