@@ -12,7 +12,6 @@ import (
 	"time"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
-	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/features"
 	"go.etcd.io/etcd/server/v3/storage/datadir"
 	"go.uber.org/zap"
@@ -152,23 +151,8 @@ func TestCorruptMemberRefusesThenRejoins(t *testing.T) {
 		t.Fatalf("no marker: %v", err)
 	}
 
-	// etcd refuses membership changes until the leader has been connected
-	// to a quorum for its health interval (5s).
-	for _, err := cli.MemberRemove(ctx, cID); err != nil; _, err = cli.MemberRemove(ctx, cID) {
-		if ctx.Err() != nil {
-			t.Fatalf("removing C: %v", err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	var added *clientv3.MemberAddResponse
-	for added == nil {
-		if added, err = cli.MemberAddAsLearner(ctx, []string{c.AdvertisePeerURL.String()}); err != nil {
-			if ctx.Err() != nil {
-				t.Fatalf("adding C back as a learner: %v", err)
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-	}
+	removeMember(ctx, t, cli, cID)
+	added := addLearner(ctx, t, cli, c.AdvertisePeerURL.String())
 	c.TerminationLog = emptyFile(t)
 	c2 := startMember(t, c)
 	waitStatus(t, c2, c2.metricsURL("/readyz?exclude=non_learner"), http.StatusOK)

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
@@ -78,15 +77,7 @@ func TestForceNewClusterFromSurvivor(t *testing.T) {
 	waitStatus(t, am, am.metricsURL("/readyz"), http.StatusOK)
 
 	// B comes back on its old data: the cluster no longer lists it.
-	var added *clientv3.MemberAddResponse
-	for added == nil {
-		if added, err = cli.MemberAddAsLearner(ctx, []string{ss[1].AdvertisePeerURL.String()}); err != nil {
-			if ctx.Err() != nil {
-				t.Fatalf("adding B as a learner: %v", err)
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-	}
+	added := addLearner(ctx, t, cli, ss[1].AdvertisePeerURL.String())
 	b := ss[1]
 	b.ClusterState = ClusterStateExisting
 	b.JoinEndpoints = []string{a.AdvertiseClientURL.String()}

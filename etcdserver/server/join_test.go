@@ -111,6 +111,36 @@ func promote(ctx context.Context, t *testing.T, cli *clientv3.Client, id uint64)
 	}
 }
 
+// removeMember removes member id, trying again while etcd refuses: it
+// refuses membership changes until the leader has been connected to a
+// quorum for its health interval (5s), and stopping a member may have
+// moved the leadership.
+func removeMember(ctx context.Context, t *testing.T, cli *clientv3.Client, id uint64) {
+	t.Helper()
+	for _, err := cli.MemberRemove(ctx, id); err != nil; _, err = cli.MemberRemove(ctx, id) {
+		if ctx.Err() != nil {
+			t.Fatalf("removing %x: %v", id, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// addLearner adds peerURL as a learner, trying again while etcd refuses
+// (see removeMember).
+func addLearner(ctx context.Context, t *testing.T, cli *clientv3.Client, peerURL string) *clientv3.MemberAddResponse {
+	t.Helper()
+	for {
+		added, err := cli.MemberAddAsLearner(ctx, []string{peerURL})
+		if err == nil {
+			return added
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("adding %s as a learner: %v", peerURL, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 // sameRevisionAndHash waits until every endpoint reports the same revision,
 // then compares their KV hashes at that revision.
 func sameRevisionAndHash(ctx context.Context, t *testing.T, cli *clientv3.Client, endpoints ...string) {

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/client/pkg/v3/types"
@@ -86,24 +85,8 @@ func TestRestartRemovedMember(t *testing.T) {
 	if err := ms[2].stop(t); err != nil {
 		t.Fatalf("stopping C: %v", err)
 	}
-	// etcd refuses membership changes until the leader has been connected
-	// to a quorum for its health interval (5s), as the operator sees too:
-	// stopping C may have moved the leadership.
-	for _, err := cli.MemberRemove(ctx, old.ID); err != nil; _, err = cli.MemberRemove(ctx, old.ID) {
-		if ctx.Err() != nil {
-			t.Fatalf("removing C: %v", err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	var added *clientv3.MemberAddResponse
-	for added == nil {
-		if added, err = cli.MemberAddAsLearner(ctx, []string{ss[2].AdvertisePeerURL.String()}); err != nil {
-			if ctx.Err() != nil {
-				t.Fatalf("adding C's peer URL as a learner: %v", err)
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-	}
+	removeMember(ctx, t, cli, old.ID)
+	added := addLearner(ctx, t, cli, ss[2].AdvertisePeerURL.String())
 
 	c := ss[2]
 	c.ClusterState = ClusterStateExisting
