@@ -33,6 +33,9 @@ E2E_PREV_ETCD_VERSION=${E2E_PREV_ETCD_VERSION:-$(go list -mod=readonly -modfile=
 export E2E_PREV_ETCD_VERSION
 OPERATOR_IMAGE_DIGEST=$(sha256sum "$OUT/operator.tar" | cut -c1-16)
 export OPERATOR_IMAGE_DIGEST
+# A digest of failed specs (test/e2e/failures_test.go), printed last.
+E2E_FAILURES_FILE=$(mktemp)
+export E2E_FAILURES_FILE
 # E2E_LABELS picks specs by Ginkgo label: the reliability suite (label
 # "chaos") runs with `make test-chaos`, the rest with `make test-e2e`.
 # E2E_PROCS > 1 runs the specs on that many Ginkgo processes (specs marked
@@ -41,11 +44,18 @@ export OPERATOR_IMAGE_DIGEST
 # E2E_FLAGS (extra go test -ginkgo.* flags, split on spaces), is one process.
 focus=()
 [[ -n ${E2E_FOCUS:-} ]] && focus=(-ginkgo.focus="$E2E_FOCUS")
+rc=0
 if [[ ${E2E_PROCS:-1} -gt 1 && -z ${E2E_FLAGS:-} && -z ${E2E_FOCUS:-} ]]; then
   go tool ginkgo -tags e2e --procs="$E2E_PROCS" --timeout "${E2E_TIMEOUT:-40m}" -v \
-    --label-filter="${E2E_LABELS:-!chaos}" ./test/e2e/
+    --label-filter="${E2E_LABELS:-!chaos}" ./test/e2e/ || rc=$?
 else
   # shellcheck disable=SC2086 # E2E_FLAGS is a list of flags
   go test -tags e2e -count=1 -timeout "${E2E_TIMEOUT:-40m}" ./test/e2e/ -v -ginkgo.v \
-    -ginkgo.label-filter="${E2E_LABELS:-!chaos}" "${focus[@]}" ${E2E_FLAGS:-}
+    -ginkgo.label-filter="${E2E_LABELS:-!chaos}" "${focus[@]}" ${E2E_FLAGS:-} || rc=$?
 fi
+if [[ -s $E2E_FAILURES_FILE ]]; then
+  echo "== failed specs"
+  cat "$E2E_FAILURES_FILE"
+fi
+rm -f "$E2E_FAILURES_FILE"
+exit "$rc"
