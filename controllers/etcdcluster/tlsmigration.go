@@ -31,7 +31,15 @@ const (
 func (r *Reconciler) resumeTLSMigration(ctx context.Context, p *pass) error {
 	c := p.cluster
 	sts := &appsv1.StatefulSet{}
-	err := r.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: c.StatefulSetName()}, sts)
+	key := client.ObjectKey{Namespace: c.Namespace, Name: c.StatefulSetName()}
+	err := r.Get(ctx, key, sts)
+	if apierrors.IsNotFound(err) && r.APIReader != nil {
+		// "No StatefulSet" means a new cluster, rendered with TLS at once.
+		// A StatefulSet created moments ago may not be in the cache yet:
+		// taken for new, running http members would get https peers and
+		// the operator would talk https to them. Ask the API server.
+		err = r.APIReader.Get(ctx, key, sts)
+	}
 	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("reading statefulset: %w", err)
 	}
