@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
 
@@ -21,6 +22,34 @@ var ErrLearnerNotReady = rpctypes.ErrMemberLearnerNotReady
 func RefusedForNow(err error) bool {
 	for _, e := range []error{rpctypes.ErrUnhealthy, rpctypes.ErrTooManyLearners, rpctypes.ErrMemberLearnerNotReady} {
 		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// Unanswered tells whether a request got no answer in time, or reached
+// etcd while its leadership was in flux: etcd's request timeouts
+// (rpctypes.ErrTimeout and its leader-fail and connection-lost kinds), a
+// leader that changed or is missing, the client's deadline, or a member
+// gRPC could not reach. A membership change that failed so may or may
+// not have happened: the next pass reads the member list again and plans
+// from what it finds (etcd's client docs: "the request may or may not
+// have been applied" on a timeout).
+func Unanswered(err error) bool {
+	if err == nil {
+		return false
+	}
+	for _, e := range []error{rpctypes.ErrTimeout, rpctypes.ErrTimeoutDueToLeaderFail, rpctypes.ErrTimeoutDueToConnectionLost,
+		rpctypes.ErrLeaderChanged, rpctypes.ErrNoLeader, context.DeadlineExceeded} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	var se interface{ GRPCStatus() *status.Status }
+	if errors.As(err, &se) {
+		switch se.GRPCStatus().Code() {
+		case codes.DeadlineExceeded, codes.Unavailable:
 			return true
 		}
 	}

@@ -1,6 +1,7 @@
 package etcdclient
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -43,6 +44,29 @@ func TestFromStoppingMember(t *testing.T) {
 	} {
 		if got := FromStoppingMember(tc.err); got != tc.want {
 			t.Errorf("FromStoppingMember(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+}
+
+func TestUnanswered(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{nil, false},
+		{errors.New("connection refused"), false},
+		{rpctypes.ErrPermissionDenied, false},
+		{fmt.Errorf("adding learner x: %w", rpctypes.ErrUnhealthy), false},
+		{fmt.Errorf("promoting: %w", rpctypes.ErrTimeout), true},
+		{fmt.Errorf("removing: %w", rpctypes.ErrTimeoutDueToLeaderFail), true},
+		{fmt.Errorf("removing: %w", rpctypes.ErrLeaderChanged), true},
+		{fmt.Errorf("moving leadership: %w", rpctypes.ErrNoLeader), true},
+		{fmt.Errorf("adding learner: %w", context.DeadlineExceeded), true},
+		{fmt.Errorf("adding learner: %w", status.Error(codes.Unavailable, "connection reset")), true},
+		{fmt.Errorf("adding learner: %w", status.Error(codes.InvalidArgument, "bad peer URL")), false},
+	} {
+		if got := Unanswered(tc.err); got != tc.want {
+			t.Errorf("Unanswered(%v) = %v, want %v", tc.err, got, tc.want)
 		}
 	}
 }

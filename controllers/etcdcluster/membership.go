@@ -78,6 +78,15 @@ func (r *Reconciler) reconcileMembership(ctx context.Context, p *pass) error {
 		wait := membership.Action{Kind: membership.Wait, Ordinal: action.Ordinal, Reason: fmt.Sprintf("etcd refused for now, trying again: %v", err)}
 		p.membership = &wait
 		return nil
+	case etcdclient.Unanswered(err) || errors.Is(err, errLeaderSilent):
+		// Not an error yet: a loaded or re-electing cluster answers late.
+		// The change may or may not have happened; the next pass reads the
+		// member list again and plans from it.
+		log.V(1).Info("membership change got no answer in time; checking the member list again on the next pass", "action", action.Kind, "error", err.Error())
+		wait := membership.Action{Kind: membership.Wait, Ordinal: action.Ordinal,
+			Reason: fmt.Sprintf("etcd did not answer the change in time (%v); reading the member list again on the next pass", err)}
+		p.membership = &wait
+		return nil
 	case etcdclient.FromStoppingMember(err) && p.stsReplicas > c.DesiredReplicas():
 		// Expected while scaling down: the request reached a member that
 		// was just removed and is stopping. The next pass lists the
@@ -125,6 +134,10 @@ func (r *Reconciler) removeLeftoverLearner(ctx context.Context, p *pass) error {
 	return nil
 }
 
+// errLeaderSilent: the leader a change must be sent to did not answer
+// its status request this pass.
+var errLeaderSilent = errors.New("the leader did not answer this pass")
+
 // changeMembership carries out one change the planner chose.
 func (r *Reconciler) changeMembership(ctx context.Context, p *pass, action membership.Action) error {
 	c, cl := p.cluster, p.client
@@ -139,7 +152,7 @@ func (r *Reconciler) changeMembership(ctx context.Context, p *pass, action membe
 	case membership.PromoteLearner:
 		leader, ok := p.obs.statuses[p.obs.leader]
 		if !ok {
-			return fmt.Errorf("leader %x did not answer this pass; cannot promote", p.obs.leader)
+			return fmt.Errorf("%w: leader %x, cannot promote", errLeaderSilent, p.obs.leader)
 		}
 		if err := cl.Promote(ctx, leader.Endpoint, action.MemberID); err != nil {
 			if errors.Is(err, etcdclient.ErrLearnerNotReady) {
@@ -169,7 +182,7 @@ func (r *Reconciler) changeMembership(ctx context.Context, p *pass, action membe
 	case membership.MoveLeader:
 		st, ok := p.obs.statuses[action.MemberID]
 		if !ok {
-			return fmt.Errorf("leader %x did not answer this pass; cannot move leadership", action.MemberID)
+			return fmt.Errorf("%w: leader %x, cannot move leadership", errLeaderSilent, action.MemberID)
 		}
 		if err := cl.MoveLeader(ctx, st.Endpoint, action.TargetID); err != nil {
 			return err

@@ -316,8 +316,12 @@ func ordinalSuffix(name string) (int, error) {
 // forming or a rollout or an in-place restore is restarting members,
 // members whose pod is not stuck.
 func unhealthyVoters(c *etcdv1.EtcdCluster, p *pass, pods podProblems) []string {
+	// A member that misses a status call while a planned change moves
+	// members (a rollout, a learner joining, a member leaving) is that
+	// change's doing, shown in Progressing; only a stuck pod degrades.
 	planned := p.boot.State != render.StateExisting || p.inPlace != nil || p.outdated > 0 ||
-		(p.sts != nil && p.sts.Status.UpdatedReplicas < p.sts.Status.Replicas)
+		(p.sts != nil && p.sts.Status.UpdatedReplicas < p.sts.Status.Replicas) ||
+		(p.membership != nil && p.membership.Kind != membership.None && p.membership.Kind != membership.Refuse)
 	desired := int(c.DesiredReplicas())
 	var out []string
 	for _, m := range p.obs.members {

@@ -14,6 +14,7 @@ import (
 
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
 	"quorum.dev/etcd-operator/controllers/internal/podcause"
+	"quorum.dev/etcd-operator/controllers/membership"
 	"quorum.dev/etcd-operator/controllers/render"
 )
 
@@ -66,6 +67,14 @@ func TestSetStatus(t *testing.T) {
 		{"scale pending", pass{boot: render.Bootstrap{State: render.StateExisting}, stsReplicas: 1, sts: readySTS(1), obs: observation{contacted: true, leader: 1, voters: 1,
 			members: []etcdv1.MemberStatus{member("a", etcdv1.RoleLeader, true)}}},
 			nil, want{etcdv1.ReasonQuorumHealthy, etcdv1.ReasonScalePending, etcdv1.ReasonAllMembersHealthy}, true},
+		{"a voter missing a status call while a learner is promoted is not Degraded", pass{boot: render.Bootstrap{State: render.StateExisting}, stsReplicas: 3, sts: readySTS(3),
+			membership: &membership.Action{Kind: membership.PromoteLearner}, obs: observation{contacted: true, leader: 1, voters: 3,
+				members: []etcdv1.MemberStatus{member("x-0", etcdv1.RoleLeader, true), member("x-1", etcdv1.RoleFollower, false), member("x-2", etcdv1.RoleFollower, true), member("x-3", etcdv1.RoleLearner, true)}}},
+			nil, want{etcdv1.ReasonQuorumHealthy, etcdv1.ReasonScaling, etcdv1.ReasonMembersNotReady}, true},
+		{"the same voter with no change planned is Degraded", pass{boot: render.Bootstrap{State: render.StateExisting}, stsReplicas: 3, sts: readySTS(3),
+			membership: &membership.Action{Kind: membership.None}, obs: observation{contacted: true, leader: 1, voters: 3,
+				members: []etcdv1.MemberStatus{member("x-0", etcdv1.RoleLeader, true), member("x-1", etcdv1.RoleFollower, false), member("x-2", etcdv1.RoleFollower, true)}}},
+			nil, want{etcdv1.ReasonQuorumHealthy, etcdv1.ReasonMembersNotReady, etcdv1.ReasonMemberUnhealthy}, true},
 		{"step error keeps observedGeneration", pass{boot: render.Bootstrap{State: render.StateNew}, stsReplicas: 3},
 			errors.New("certificates: boom"), want{etcdv1.ReasonBootstrapping, etcdv1.ReasonReconcileError, etcdv1.ReasonReconcileError}, false},
 		{"healthy but one member short of the spec is not reconciled", pass{boot: render.Bootstrap{State: render.StateExisting}, stsReplicas: 3, sts: readySTS(3), obs: observation{contacted: true, leader: 1, voters: 2,
