@@ -52,21 +52,19 @@ type Options struct {
 // the one entry point for main, the benchmarks and the envtest suite.
 func Setup(mgr ctrl.Manager, o Options) error {
 	rec := mgr.GetEventRecorder(eventSource)
-	cl, scheme := mgr.GetClient(), mgr.GetScheme()
+	cl, scheme, api := mgr.GetClient(), mgr.GetScheme(), mgr.GetAPIReader()
 	reconcilers := []struct {
 		name string
 		r    interface{ SetupWithManager(ctrl.Manager) error }
 	}{
 		{"etcdcluster", &etcdcluster.Reconciler{
-			Client: cl, Scheme: scheme, Recorder: rec, APIReader: mgr.GetAPIReader(), Clock: o.Clock,
+			Client: cl, Scheme: scheme, Recorder: rec, APIReader: api, Clock: o.Clock,
 			OperatorNamespace: o.OperatorNamespace, Render: o.Render, Clients: etcdcluster.NewClientCache(),
 		}},
-		{"etcdbackup", &etcdbackup.Reconciler{Client: cl, Scheme: scheme, Recorder: rec, Render: o.Render, Clock: o.Clock,
-			APIReader: mgr.GetAPIReader()}},
-		{"etcdrestore", &etcdrestore.Reconciler{Client: cl, Scheme: scheme, Recorder: rec, Render: o.Render, Clock: o.Clock,
-			APIReader: mgr.GetAPIReader()}},
+		{"etcdbackup", &etcdbackup.Reconciler{Client: cl, APIReader: api, Scheme: scheme, Recorder: rec, Render: o.Render, Clock: o.Clock}},
+		{"etcdrestore", &etcdrestore.Reconciler{Client: cl, APIReader: api, Scheme: scheme, Recorder: rec, Render: o.Render, Clock: o.Clock}},
 		{"etcdbackupschedule", &etcdbackupschedule.Reconciler{Client: cl, Scheme: scheme, Recorder: rec, Render: o.Render, Clock: o.Clock,
-			Stores: etcdbackupschedule.S3Stores{Reader: mgr.GetAPIReader()}}},
+			APIReader: api, Stores: etcdbackupschedule.S3Stores{Reader: api}}},
 	}
 	for _, x := range reconcilers {
 		if err := x.r.SetupWithManager(mgr); err != nil {

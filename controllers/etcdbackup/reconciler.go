@@ -52,20 +52,11 @@ type Reconciler struct {
 	Render   render.Options
 	// Clock is time.Now unless a test sets it.
 	Clock func() time.Time
-	// APIReader reads from the API server (set by controllers.Setup): a
-	// finished Job's pods, so their report is never lost to a cache that
-	// has not seen the pod's last status yet; the backup before its Job is
-	// created; users' Secrets. Nil reads through Client.
+	// APIReader reads from the API server (mgr.GetAPIReader()): a finished
+	// Job's report (jobs.Report says why not from the cache), the backup
+	// before its Job is created, and users' Secrets (not in the cache).
+	// Required.
 	APIReader client.Reader
-}
-
-// apiReader reads from the API server: a finished Job's pods, the backup
-// before its Job is created, and users' Secrets (not in the cache).
-func (r *Reconciler) apiReader() client.Reader {
-	if r.APIReader != nil {
-		return r.APIReader
-	}
-	return r.Client
 }
 
 // +kubebuilder:rbac:groups=etcd.quorum.dev,resources=etcdbackups,verbs=get;list;watch;update;patch
@@ -247,7 +238,7 @@ func (r *Reconciler) start(ctx context.Context, b *etcdv1.EtcdBackup) (ctrl.Resu
 		conditions.Set(&b.Status.Conditions, b.Generation, etcdv1.BackupConditionComplete, false, etcdv1.ReasonClusterUnavailable, "waiting for EtcdCluster "+c.Name+" to be available")
 		return ctrl.Result{RequeueAfter: requeueBackupWait}, nil
 	}
-	missing, err := missingSecret(ctx, r.apiReader(), b.Namespace, neededSecrets(b.Spec))
+	missing, err := missingSecret(ctx, r.APIReader, b.Namespace, neededSecrets(b.Spec))
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -274,7 +265,7 @@ func (r *Reconciler) start(ctx context.Context, b *etcdv1.EtcdBackup) (ctrl.Resu
 // (jobGone): it is not run a second time.
 func (r *Reconciler) current(ctx context.Context, b *etcdv1.EtcdBackup) (jobGone bool, err error) {
 	fresh := &etcdv1.EtcdBackup{}
-	if err := r.apiReader().Get(ctx, client.ObjectKeyFromObject(b), fresh); err != nil {
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(b), fresh); err != nil {
 		if apierrors.IsNotFound(err) {
 			return false, errOutOfDate
 		}
@@ -286,7 +277,7 @@ func (r *Reconciler) current(ctx context.Context, b *etcdv1.EtcdBackup) (jobGone
 	if b.Status.JobName == "" {
 		return false, nil
 	}
-	err = r.apiReader().Get(ctx, client.ObjectKey{Namespace: b.Namespace, Name: b.Status.JobName}, &batchv1.Job{})
+	err = r.APIReader.Get(ctx, client.ObjectKey{Namespace: b.Namespace, Name: b.Status.JobName}, &batchv1.Job{})
 	switch {
 	case err == nil:
 		return false, errOutOfDate
@@ -299,7 +290,7 @@ func (r *Reconciler) current(ctx context.Context, b *etcdv1.EtcdBackup) (jobGone
 
 // finish reads the report the backup pod left in its termination message.
 func (r *Reconciler) finish(ctx context.Context, b *etcdv1.EtcdBackup, job *batchv1.Job, ok bool) error {
-	msg, err := jobs.TerminationMessage(ctx, r.apiReader(), job)
+	msg, err := jobs.Report(ctx, r.APIReader, job)
 	if err != nil {
 		return err
 	}

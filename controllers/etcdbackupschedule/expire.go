@@ -106,7 +106,7 @@ func (r *Reconciler) pruneClaim(ctx context.Context, p *schedulePass, b *etcdv1.
 	case !jobs.Failed(job):
 		return false, nil, nil
 	}
-	msg, err := jobs.TerminationMessage(ctx, r.Client, job)
+	msg, err := jobs.Report(ctx, r.APIReader, job)
 	if err != nil {
 		return false, nil, err
 	}

@@ -53,6 +53,10 @@ type Reconciler struct {
 	// Render chooses the image of the Jobs that remove expired files from
 	// claims; an empty ImageRepository is render.DefaultImageRepository.
 	Render render.Options
+	// APIReader reads from the API server (mgr.GetAPIReader()): a failed
+	// prune Job's report (jobs.Report says why not from the cache).
+	// Required.
+	APIReader client.Reader
 }
 
 // +kubebuilder:rbac:groups=etcd.quorum.dev,resources=etcdbackupschedules,verbs=get;list;watch;update;patch

@@ -73,7 +73,9 @@ type Reconciler struct {
 	Clock func() time.Time
 	// OperatorNamespace is where the operator runs; NetworkPolicies let it in.
 	OperatorNamespace string
-	// APIReader reads objects the cache does not hold (users' Secrets).
+	// APIReader reads from the API server (mgr.GetAPIReader()): objects the
+	// cache does not hold (users' Secrets), and a finished preflight Job's
+	// report (jobs.Report says why not from the cache).
 	APIReader client.Reader
 	// Clients caches one etcd connection per cluster.
 	Clients *ClientCache

@@ -44,7 +44,7 @@ func (r *Reconciler) preflightResult(ctx context.Context, c *etcdv1.EtcdCluster,
 		return preflightResult{State: preflightPassed}, nil
 	}
 	if jobs.Failed(job) {
-		msg, err := jobs.TerminationMessage(ctx, r.Client, job)
+		msg, err := jobs.Report(ctx, r.APIReader, job)
 		if err != nil {
 			return preflightResult{}, err
 		}
@@ -53,14 +53,14 @@ func (r *Reconciler) preflightResult(ctx context.Context, c *etcdv1.EtcdCluster,
 		}
 		return preflightResult{State: preflightRefused, Message: strings.TrimPrefix(msg, contract.PreflightRefusedPrefix)}, nil
 	}
-	pods := &corev1.PodList{}
-	if err := r.List(ctx, pods, client.InNamespace(job.Namespace), client.MatchingLabels{"batch.kubernetes.io/job-name": job.Name}); err != nil {
-		return preflightResult{}, fmt.Errorf("listing pods of job %s: %w", job.Name, err)
+	pods, err := jobs.Pods(ctx, r.Client, job)
+	if err != nil {
+		return preflightResult{}, err
 	}
-	for i := range pods.Items {
-		if cause, ok := podcause.Of(&pods.Items[i]); ok && cause.Stuck {
+	for i := range pods {
+		if cause, ok := podcause.Of(&pods[i]); ok && cause.Stuck {
 			msg := cause.Message
-			if n := pods.Items[i].Spec.NodeName; n != "" {
+			if n := pods[i].Spec.NodeName; n != "" {
 				msg += " on node " + n
 			}
 			return preflightResult{State: preflightRefused, Message: msg}, nil

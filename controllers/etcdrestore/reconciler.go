@@ -55,18 +55,9 @@ type Reconciler struct {
 	Render   render.Options
 	// Clock is time.Now unless a test sets it.
 	Clock func() time.Time
-	// APIReader reads a finished Job's pods from the API server, so its
-	// report is never lost to a cache that has not seen the pod's last
-	// status yet; nil reads through Client.
+	// APIReader reads from the API server (mgr.GetAPIReader()): a finished
+	// Job's report (jobs.Report says why not from the cache). Required.
 	APIReader client.Reader
-}
-
-// podReader is where a finished Job's pods are read from.
-func (r *Reconciler) podReader() client.Reader {
-	if r.APIReader != nil {
-		return r.APIReader
-	}
-	return r.Client
 }
 
 // +kubebuilder:rbac:groups=etcd.quorum.dev,resources=etcdrestores,verbs=get;list;watch;update;patch
@@ -218,7 +209,7 @@ func (r *Reconciler) verifying(ctx context.Context, x *etcdv1.EtcdRestore, c *et
 	if !complete && !failed {
 		return ctrl.Result{}, nil
 	}
-	msg, err := jobs.TerminationMessage(ctx, r.podReader(), job)
+	msg, err := jobs.Report(ctx, r.APIReader, job)
 	if err != nil {
 		return ctrl.Result{}, err
 	}

@@ -1,5 +1,5 @@
 // Package jobs runs the operator's one-shot Jobs (backup, snapshot
-// verification, prune): create once, owned by the object they serve; see
+// verification, prune, rollout preflight): create once, owned by the object they serve; see
 // whether they ended; read the report their pod left in its termination
 // message (see package contract).
 package jobs
@@ -47,21 +47,34 @@ func hasCondition(j *batchv1.Job, t batchv1.JobConditionType) bool {
 	return false
 }
 
-// Pods lists the Job's pods (from the cache: they carry the operator's
-// labels).
+// Pods lists the Job's pods through r. The cache is right for a running
+// Job (its pods carry the operator's labels, and a pass that misses one
+// looks again); a finished Job's report is read with Report.
 func Pods(ctx context.Context, r client.Reader, job *batchv1.Job) ([]corev1.Pod, error) {
 	pods := &corev1.PodList{}
-	if err := r.List(ctx, pods, client.InNamespace(job.Namespace), client.MatchingLabels{"batch.kubernetes.io/job-name": job.Name}); err != nil {
+	if err := r.List(ctx, pods, client.InNamespace(job.Namespace), client.MatchingLabels{batchv1.JobNameLabel: job.Name}); err != nil {
 		return nil, fmt.Errorf("listing pods of job %s: %w", job.Name, err)
 	}
 	return pods.Items, nil
 }
 
-// TerminationMessage is the termination message the Job's pod left: the
-// report of quorum-etcd backup, restore --verify-only or prune, or why it
-// failed. Empty when no pod has left one.
-func TerminationMessage(ctx context.Context, r client.Reader, job *batchv1.Job) (string, error) {
-	pods, err := Pods(ctx, r, job)
+// Report is the report a finished Job's pod left in its termination
+// message: that of quorum-etcd backup, restore --verify-only, prune or
+// preflight, or why it failed; trimmed, empty when no pod has left one.
+//
+// api must read from the API server (the manager's GetAPIReader), never
+// from the cache: the Job controller marks the Job Complete or Failed after
+// it has seen the pod terminate, but the operator's cache may receive the
+// Job's new status before the pod's, and then holds the pod as still
+// running (no message) or not at all. Read from the cache, the report would
+// be lost: a backup whose Job succeeded failed as unreadable, a
+// verification's or preflight's refusal lost its reason. It is one List of
+// the Job's pods, once per finished Job. A nil api is an error.
+func Report(ctx context.Context, api client.Reader, job *batchv1.Job) (string, error) {
+	if api == nil {
+		return "", fmt.Errorf("reading the report of job %s: no API server reader (the reconciler's APIReader is not set)", job.Name)
+	}
+	pods, err := Pods(ctx, api, job)
 	if err != nil {
 		return "", err
 	}
