@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
+	"quorum.dev/etcd-operator/controllers/internal/testenv"
 	"quorum.dev/etcd-operator/controllers/render"
 )
 
@@ -23,28 +24,7 @@ import (
 // pod of the Job that ended with message, then the Job's final condition.
 func finishJob(ctx context.Context, job *batchv1.Job, ok bool, message string) {
 	GinkgoHelper()
-	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: job.Name + "-x", Namespace: job.Namespace, Labels: map[string]string{"batch.kubernetes.io/job-name": job.Name}},
-		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "i"}}},
-	}
-	Expect(k8s.Create(ctx, pod)).To(Succeed())
-	pod.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "c", State: corev1.ContainerState{
-		Terminated: &corev1.ContainerStateTerminated{ExitCode: map[bool]int32{true: 0, false: 1}[ok], Message: message}}}}
-	Expect(k8s.Status().Update(ctx, pod)).To(Succeed())
-
-	now := metav1.Now()
-	job.Status.StartTime = &now
-	cond := func(t batchv1.JobConditionType) batchv1.JobCondition {
-		return batchv1.JobCondition{Type: t, Status: corev1.ConditionTrue, LastProbeTime: now, LastTransitionTime: now}
-	}
-	if ok {
-		job.Status.Succeeded, job.Status.CompletionTime = 1, &now
-		job.Status.Conditions = []batchv1.JobCondition{cond(batchv1.JobSuccessCriteriaMet), cond(batchv1.JobComplete)}
-	} else {
-		job.Status.Failed = 1
-		job.Status.Conditions = []batchv1.JobCondition{cond(batchv1.JobFailureTarget), cond(batchv1.JobFailed)}
-	}
-	Expect(k8s.Status().Update(ctx, job)).To(Succeed())
+	Expect(testenv.FinishJob(ctx, k8s, job, ok, message)).To(Succeed())
 }
 
 var _ = Describe("EtcdRestore", func() {

@@ -1,7 +1,6 @@
 package etcdcluster
 
 import (
-	"context"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -40,7 +39,13 @@ var _ = Describe("the preflight check of a new template", func() {
 		Expect(res.State).To(Equal(preflightRunning))
 
 		By("a pod whose image does not pull refuses the template while it lasts")
-		pod := preflightPod(ctx, job)
+		pod := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: job.Name + "-x1", Namespace: ns, Labels: map[string]string{"batch.kubernetes.io/job-name": job.Name}},
+			Spec:       job.Spec.Template.Spec,
+		}
+		pod.Spec.NodeName = "node-a"
+		pod.Spec.Affinity = nil
+		Expect(k8s.Create(ctx, pod)).To(Succeed())
 		pod.Status = corev1.PodStatus{Phase: corev1.PodPending, ContainerStatuses: []corev1.ContainerStatus{{
 			Name: "preflight", Image: "quorum.dev/etcd-server:3.7.99",
 			State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ErrImagePull", Message: "not found"}},
@@ -54,9 +59,17 @@ var _ = Describe("the preflight check of a new template", func() {
 
 		By("a failed Job refuses it with the server's own message")
 		refusal := `etcd options /etc/quorum/config/etcd.yaml: error unmarshaling JSON: json: cannot unmarshal string into Go struct field configYAML.snapshot-count of type uint64`
-		pod.Status = refusedStatus(refusal)
+		now := metav1.NewTime(time.Now())
+		pod.Status = corev1.PodStatus{Phase: corev1.PodFailed, ContainerStatuses: []corev1.ContainerStatus{{
+			Name: "preflight", Image: "quorum.dev/etcd-server:3.7.3",
+			State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 1, Reason: "Error", Message: contract.PreflightRefusedPrefix + refusal}},
+		}}}
 		Expect(k8s.Status().Update(ctx, pod)).To(Succeed())
-		failPreflight(ctx, job)
+		job.Status = batchv1.JobStatus{StartTime: &now, Failed: 1, Conditions: []batchv1.JobCondition{
+			{Type: batchv1.JobFailureTarget, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded", LastTransitionTime: now},
+			{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded", LastTransitionTime: now},
+		}}
+		Expect(k8s.Status().Update(ctx, job)).To(Succeed())
 		res, err = r.preflightResult(ctx, c, "abc")
 		Expect(err).NotTo(HaveOccurred())
 		Expect(res).To(Equal(preflightResult{State: preflightRefused, Message: refusal}))
@@ -78,54 +91,15 @@ var _ = Describe("a refused preflight check", func() {
 		ns := newNamespace(ctx)
 		c := &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{Name: "pre", Namespace: ns}}
 		Expect(k8s.Create(ctx, c)).To(Succeed())
-		cache := &testenv.Lagging{Client: k8s}
+		cache := &testenv.Lagging{Client: k8s, NoPods: true}
 		r := &Reconciler{Client: cache, APIReader: k8s, Scheme: k8s.Scheme(), Recorder: events.NewFakeRecorder(10), Render: render.Options{ImageRepository: "quorum.dev/etcd-server"}}
 		Expect(r.startPreflight(ctx, c, "abc", c.MemberName(0), "node-a")).To(Succeed())
 		job := &batchv1.Job{}
 		Expect(get(ctx, ns, c.PreflightJobName("abc"), job)()).To(Succeed())
-		pod := preflightPod(ctx, job)
-		pod.Status = refusedStatus("unknown flag --no-such-option")
-		Expect(k8s.Status().Update(ctx, pod)).To(Succeed())
-		failPreflight(ctx, job)
+		Expect(testenv.FinishJob(ctx, k8s, job, false, contract.PreflightRefusedPrefix+"unknown flag --no-such-option")).To(Succeed())
 
-		cache.NoPods = true
 		res, err := r.preflightResult(ctx, c, "abc")
 		Expect(err).NotTo(HaveOccurred())
 		Expect(res).To(Equal(preflightResult{State: preflightRefused, Message: "unknown flag --no-such-option"}))
 	})
 })
-
-// preflightPod creates the pod the Job controller would create for job,
-// on node-a (no Job controller runs in envtest).
-func preflightPod(ctx context.Context, job *batchv1.Job) *corev1.Pod {
-	GinkgoHelper()
-	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: job.Name + "-x1", Namespace: job.Namespace, Labels: map[string]string{batchv1.JobNameLabel: job.Name}},
-		Spec:       job.Spec.Template.Spec,
-	}
-	pod.Spec.NodeName = "node-a"
-	pod.Spec.Affinity = nil
-	Expect(k8s.Create(ctx, pod)).To(Succeed())
-	return pod
-}
-
-// refusedStatus is the status of a preflight pod whose server refused the
-// template with refusal.
-func refusedStatus(refusal string) corev1.PodStatus {
-	return corev1.PodStatus{Phase: corev1.PodFailed, ContainerStatuses: []corev1.ContainerStatus{{
-		Name: "preflight", Image: "quorum.dev/etcd-server:3.7.3",
-		State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 1, Reason: "Error", Message: contract.PreflightRefusedPrefix + refusal}},
-	}}}
-}
-
-// failPreflight marks job Failed, as the Job controller would once its pod
-// failed past the backoff limit.
-func failPreflight(ctx context.Context, job *batchv1.Job) {
-	GinkgoHelper()
-	now := metav1.NewTime(time.Now())
-	job.Status = batchv1.JobStatus{StartTime: &now, Failed: 1, Conditions: []batchv1.JobCondition{
-		{Type: batchv1.JobFailureTarget, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded", LastTransitionTime: now},
-		{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded", LastTransitionTime: now},
-	}}
-	Expect(k8s.Status().Update(ctx, job)).To(Succeed())
-}

@@ -28,7 +28,7 @@ var _ = Describe("the restore's events", func() {
 
 		cache := &testenv.Lagging{Client: k8s}
 		rec := events.NewFakeRecorder(10)
-		r := &Reconciler{Client: cache, Scheme: k8s.Scheme(), Recorder: rec, Render: render.Options{ImageRepository: "quorum.dev/etcd-server"}}
+		r := &Reconciler{Client: cache, APIReader: k8s, Scheme: k8s.Scheme(), Recorder: rec, Render: render.Options{ImageRepository: "quorum.dev/etcd-server"}}
 		req := reconcile.Request{NamespacedName: client.ObjectKeyFromObject(x)}
 
 		_, err = r.Reconcile(ctx, req)
