@@ -38,6 +38,19 @@ func secret(ctx context.Context, ns, name string, data map[string]string) {
 
 var creds = map[string]string{s3AccessKeyID: "id", s3SecretAccessKey: "secret"}
 
+// createS3Backup creates EtcdBackup b to S3 in a new namespace, with its
+// cluster available and its credentials Secret.
+func createS3Backup(ctx context.Context) *etcdv1.EtcdBackup {
+	GinkgoHelper()
+	ns, err := testenv.NewNamespace(ctx, k8s)
+	Expect(err).NotTo(HaveOccurred())
+	availableCluster(ctx, ns)
+	secret(ctx, ns, "creds", creds)
+	b := s3Backup(ns)
+	Expect(k8s.Create(ctx, b)).To(Succeed())
+	return b
+}
+
 func s3Backup(ns string) *etcdv1.EtcdBackup {
 	return &etcdv1.EtcdBackup{ObjectMeta: metav1.ObjectMeta{Name: "b", Namespace: ns}, Spec: etcdv1.EtcdBackupSpec{ClusterName: "db",
 		Destination: etcdv1.BackupLocation{S3: &etcdv1.S3Location{Endpoint: "s3:9000", Bucket: "bkt", CredentialsSecretName: "creds"}}}}
@@ -45,12 +58,8 @@ func s3Backup(ns string) *etcdv1.EtcdBackup {
 
 var _ = Describe("a failed backup", func() {
 	It("never gets a Job again, although a later pass reads it from a cache that has not seen it fail", func(ctx SpecContext) {
-		ns, err := testenv.NewNamespace(ctx, k8s)
-		Expect(err).NotTo(HaveOccurred())
-		availableCluster(ctx, ns)
-		secret(ctx, ns, "creds", creds)
-		b := s3Backup(ns)
-		Expect(k8s.Create(ctx, b)).To(Succeed())
+		b := createS3Backup(ctx)
+		ns := b.Namespace
 
 		cache := &testenv.Lagging{Client: k8s}
 		rec := events.NewFakeRecorder(20)
@@ -60,7 +69,7 @@ var _ = Describe("a failed backup", func() {
 		req := reconcile.Request{NamespacedName: client.ObjectKeyFromObject(b)}
 		jobKey := client.ObjectKey{Namespace: ns, Name: render.BackupJobName(b)}
 
-		_, err = r.Reconcile(ctx, req)
+		_, err := r.Reconcile(ctx, req)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(k8s.Get(ctx, req.NamespacedName, b)).To(Succeed())
 		Expect(b.Status.Phase).To(Equal(etcdv1.BackupRunning))
@@ -113,16 +122,12 @@ var _ = Describe("a failed backup", func() {
 	})
 
 	It("fails, and is not run again, when its Job is deleted before it reported", func(ctx SpecContext) {
-		ns, err := testenv.NewNamespace(ctx, k8s)
-		Expect(err).NotTo(HaveOccurred())
-		availableCluster(ctx, ns)
-		secret(ctx, ns, "creds", creds)
-		b := s3Backup(ns)
-		Expect(k8s.Create(ctx, b)).To(Succeed())
+		b := createS3Backup(ctx)
+		ns := b.Namespace
 		rec := events.NewFakeRecorder(20)
 		r := &Reconciler{Client: k8s, APIReader: k8s, Scheme: k8s.Scheme(), Recorder: rec, Render: render.Options{ImageRepository: "quorum.dev/etcd-server"}}
 		req := reconcile.Request{NamespacedName: client.ObjectKeyFromObject(b)}
-		_, err = r.Reconcile(ctx, req)
+		_, err := r.Reconcile(ctx, req)
 		Expect(err).NotTo(HaveOccurred())
 		jobKey := client.ObjectKey{Namespace: ns, Name: render.BackupJobName(b)}
 		job := &batchv1.Job{}
@@ -196,3 +201,29 @@ var _ = Describe("a backup whose Secret is missing", func() {
 		Expect(b.Status.Phase).To(Equal(etcdv1.BackupRunning))
 	})
 })
+
+var _ = Describe("a backup whose Job succeeded", func() {
+	It("succeeds with the Job's report, read from the API server although the cache lacks the Job's pod", func(ctx SpecContext) {
+		b := createS3Backup(ctx)
+		ns := b.Namespace
+		cache := &testenv.Lagging{Client: k8s}
+		r := &Reconciler{Client: cache, APIReader: k8s, Scheme: k8s.Scheme(), Recorder: events.NewFakeRecorder(20), Render: render.Options{ImageRepository: "quorum.dev/etcd-server"}}
+		req := reconcile.Request{NamespacedName: client.ObjectKeyFromObject(b)}
+		_, err := r.Reconcile(ctx, req)
+		Expect(err).NotTo(HaveOccurred())
+
+		job := &batchv1.Job{}
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: render.BackupJobName(b)}, job)).To(Succeed())
+		report := `{"sha256":"` + sha + `","size":4096,"storedSize":1024,"etcdRevision":42,"location":"s3://bkt/k.db"}`
+		Expect(testenv.FinishJob(ctx, k8s, job, true, "backup log line\n"+report)).To(Succeed())
+		cache.NoPods = true
+		_, err = r.Reconcile(ctx, req)
+		Expect(err).NotTo(HaveOccurred())
+
+		Expect(k8s.Get(ctx, req.NamespacedName, b)).To(Succeed())
+		Expect(b.Status.Phase).To(Equal(etcdv1.BackupSucceeded), "%+v", b.Status.Conditions)
+		Expect(b.Status.SHA256).To(Equal(sha))
+	})
+})
+
+const sha = "abababababababababababababababababababababababababababababababab"

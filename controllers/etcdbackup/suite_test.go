@@ -3,8 +3,6 @@ package etcdbackup
 import (
 	"testing"
 
-	. "github.com/onsi/ginkgo/v2"
-	. "github.com/onsi/gomega"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"quorum.dev/etcd-operator/controllers/internal/testenv"
@@ -15,25 +13,9 @@ import (
 // served by testenv.Lagging); the black-box tests of the running reconciler
 // are in package controllers.
 
-var (
-	env *testenv.Env
-	k8s client.Client
-)
+// k8s is the test API server's client (no cache).
+var k8s client.Client
 
 func TestEtcdBackup(t *testing.T) {
-	RegisterFailHandler(Fail)
-	RunSpecs(t, "EtcdBackup reconciler suite")
+	testenv.RunSuite(t, "EtcdBackup reconciler suite", &k8s)
 }
-
-var _ = BeforeSuite(func() {
-	var err error
-	env, err = testenv.Start()
-	Expect(err).NotTo(HaveOccurred())
-	k8s = env.Client
-})
-
-var _ = AfterSuite(func() {
-	if env != nil {
-		Expect(env.Stop()).To(Succeed())
-	}
-})

@@ -4,7 +4,6 @@ import (
 	"context"
 	"testing"
 
-	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -14,28 +13,12 @@ import (
 // Tests of the reconciler's own methods against a real API server; the
 // black-box tests of the running reconciler are in package controllers.
 
-var (
-	env *testenv.Env
-	k8s client.Client
-)
+// k8s is the test API server's client (no cache).
+var k8s client.Client
 
 func TestEtcdCluster(t *testing.T) {
-	RegisterFailHandler(Fail)
-	RunSpecs(t, "EtcdCluster reconciler suite")
+	testenv.RunSuite(t, "EtcdCluster reconciler suite", &k8s)
 }
-
-var _ = BeforeSuite(func() {
-	var err error
-	env, err = testenv.Start()
-	Expect(err).NotTo(HaveOccurred())
-	k8s = env.Client
-})
-
-var _ = AfterSuite(func() {
-	if env != nil {
-		Expect(env.Stop()).To(Succeed())
-	}
-})
 
 func newNamespace(ctx context.Context) string {
 	ns, err := testenv.NewNamespace(ctx, k8s)

@@ -6,32 +6,25 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
 	"quorum.dev/etcd-operator/controllers/internal/testenv"
-	"quorum.dev/etcd-operator/controllers/render"
 )
 
 var _ = Describe("the restore's events", func() {
 	It("announces Verifying once, although later passes read the restore or its Job from a lagging cache", func(ctx SpecContext) {
-		ns, err := testenv.NewNamespace(ctx, k8s)
-		Expect(err).NotTo(HaveOccurred())
-		Expect(k8s.Create(ctx, &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: ns}})).To(Succeed())
-		x := &etcdv1.EtcdRestore{ObjectMeta: metav1.ObjectMeta{Name: "r", Namespace: ns}, Spec: etcdv1.EtcdRestoreSpec{ClusterName: "db", Key: "ns/db/snap.db",
-			Source: &etcdv1.BackupLocation{S3: &etcdv1.S3Location{Endpoint: "s3:9000", Bucket: "bkt", CredentialsSecretName: "creds"}}}}
-		Expect(k8s.Create(ctx, x)).To(Succeed())
+		x := createS3Restore(ctx)
 		created := x.DeepCopy()
 
 		cache := &testenv.Lagging{Client: k8s}
 		rec := events.NewFakeRecorder(10)
-		r := &Reconciler{Client: cache, APIReader: k8s, Scheme: k8s.Scheme(), Recorder: rec, Render: render.Options{ImageRepository: "quorum.dev/etcd-server"}}
+		r := newReconciler(cache, rec)
 		req := reconcile.Request{NamespacedName: client.ObjectKeyFromObject(x)}
 
-		_, err = r.Reconcile(ctx, req)
+		_, err := r.Reconcile(ctx, req)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(k8s.Get(ctx, req.NamespacedName, x)).To(Succeed())
 		Expect(x.Status.Phase).To(Equal(etcdv1.RestoreVerifying))

@@ -5,7 +5,6 @@ import (
 	. "github.com/onsi/gomega"
 	batchv1 "k8s.io/api/batch/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -17,20 +16,15 @@ import (
 
 var _ = Describe("a failed verification", func() {
 	It("fails the restore with the verification's own message, read from the API server although the cache lacks the Job's pod", func(ctx SpecContext) {
-		ns, err := testenv.NewNamespace(ctx, k8s)
-		Expect(err).NotTo(HaveOccurred())
-		Expect(k8s.Create(ctx, &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: ns}})).To(Succeed())
-		x := &etcdv1.EtcdRestore{ObjectMeta: metav1.ObjectMeta{Name: "r", Namespace: ns}, Spec: etcdv1.EtcdRestoreSpec{ClusterName: "db", Key: "ns/db/snap.db",
-			Source: &etcdv1.BackupLocation{S3: &etcdv1.S3Location{Endpoint: "s3:9000", Bucket: "bkt", CredentialsSecretName: "creds"}}}}
-		Expect(k8s.Create(ctx, x)).To(Succeed())
+		x := createS3Restore(ctx)
 		cache := &testenv.Lagging{Client: k8s}
-		r := &Reconciler{Client: cache, APIReader: k8s, Scheme: k8s.Scheme(), Recorder: events.NewFakeRecorder(10), Render: render.Options{ImageRepository: "quorum.dev/etcd-server"}}
+		r := newReconciler(cache, events.NewFakeRecorder(10))
 		req := reconcile.Request{NamespacedName: client.ObjectKeyFromObject(x)}
-		_, err = r.Reconcile(ctx, req)
+		_, err := r.Reconcile(ctx, req)
 		Expect(err).NotTo(HaveOccurred())
 
 		job := &batchv1.Job{}
-		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: render.VerifyJobName(x)}, job)).To(Succeed())
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: x.Namespace, Name: render.VerifyJobName(x)}, job)).To(Succeed())
 		Expect(testenv.FinishJob(ctx, k8s, job, false, "snapshot ns/db/snap.db: sha256 mismatch")).To(Succeed())
 		cache.NoPods = true
 		_, err = r.Reconcile(ctx, req)
