@@ -56,7 +56,9 @@ var _ = Describe("TLS turned on while the cache lags behind a new StatefulSet", 
 
 		By("without a StatefulSet anywhere, the cluster is new: no migration")
 		Expect(k8s.Delete(ctx, sts)).To(Succeed())
-		Eventually(func() bool { return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(sts), &appsv1.StatefulSet{})) }).Should(BeTrue())
+		Eventually(func() bool {
+			return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(sts), &appsv1.StatefulSet{}))
+		}).Should(BeTrue())
 		fresh := &etcdv1.EtcdCluster{ObjectMeta: c.ObjectMeta, Spec: c.Spec}
 		Expect(r.resumeTLSMigration(ctx, &pass{cluster: fresh})).To(Succeed())
 		Expect(fresh.Status.TLSMigration).To(BeNil())
