@@ -114,6 +114,12 @@ type EtcdClusterSpec struct {
 	// Rollout tunes rolling restarts (see RolloutSpec).
 	// +optional
 	Rollout RolloutSpec `json:"rollout,omitempty"`
+
+	// Service says how the client Service is exposed: ClusterIP (default),
+	// NodePort or LoadBalancer (see ServiceSpec and README "Reaching the
+	// cluster from outside Kubernetes").
+	// +optional
+	Service ServiceSpec `json:"service,omitempty"`
 }
 
 // RolloutSpec tunes how members are restarted with a changed spec.
@@ -381,6 +387,8 @@ type CompactionSpec struct {
 
 // TLSSpec configures transport security.
 // +kubebuilder:validation:XValidation:rule="has(self.serverSecretName) == has(self.peerSecretName) && has(self.peerSecretName) == has(self.clientSecretName)",message="serverSecretName, peerSecretName and clientSecretName are given together or not at all"
+// +kubebuilder:validation:XValidation:rule="!has(self.extraSANs) || size(self.extraSANs) == 0 || !has(self.serverSecretName)",fieldPath=".extraSANs",message="tls.extraSANs applies to certificates the operator issues: with serverSecretName, put the names in your own server certificate"
+// +kubebuilder:validation:XValidation:rule="!has(self.extraSANs) || size(self.extraSANs) == 0 || !has(self.enabled) || self.enabled",fieldPath=".extraSANs",message="tls.extraSANs needs tls.enabled: without TLS there is no server certificate"
 type TLSSpec struct {
 	// Enabled turns on mutual TLS for client and peer traffic. Default true.
 	// Turning it on for a running cluster migrates it: members move their
@@ -405,6 +413,21 @@ type TLSSpec struct {
 	PeerSecretName string `json:"peerSecretName,omitempty"`
 	// +optional
 	ClientSecretName string `json:"clientSecretName,omitempty"`
+	// ExtraSANs are extra DNS names and IP addresses the server
+	// certificate carries, besides the Services' in-cluster names: the
+	// names and addresses clients outside the cluster dial (a node's
+	// address, a load balancer's name). Each is a DNS name (a leading
+	// "*." wildcard allowed) or an IPv4/IPv6 address. A change re-issues
+	// the server certificate; members pick it up on their next TLS
+	// handshake, without a restart, once the kubelet has refreshed the
+	// mounted Secret (about a minute). Only for certificates the operator
+	// issues (not with serverSecretName).
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.all(n, isIP(n) || n.matches('^([*][.])?[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?([.][a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$'))",messageExpression="'tls.extraSANs entry ' + self.filter(n, !(isIP(n) || n.matches('^([*][.])?[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?([.][a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$')))[0] + ' is neither a DNS name (lower case, e.g. etcd.example.com or *.example.com) nor an IP address'"
+	// +listType=set
+	// +optional
+	ExtraSANs []string `json:"extraSANs,omitempty"`
 }
 
 // PodTemplate holds the pod-level overrides for member pods.
@@ -535,6 +558,10 @@ type EtcdClusterStatus struct {
 	// under way.
 	// +optional
 	TLSMigration *TLSMigrationStatus `json:"tlsMigration,omitempty"`
+	// Service is what the client Service has (type, node port, load
+	// balancer addresses), read back from it each pass.
+	// +optional
+	Service *ServiceStatus `json:"service,omitempty"`
 }
 
 // StorageStatus is what the member claims have, as opposed to what

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
 	"quorum.dev/etcd-operator/controllers/pki"
@@ -31,6 +32,9 @@ const (
 // leafRequests are the three leaf certificates of a cluster: the member's
 // server certificate (also usable as a client, for members joining through
 // the cluster API), the peer certificate, and the root client certificate.
+// The server certificate also carries spec.tls.extraSANs (names and
+// addresses clients outside the cluster dial); a change of them re-issues
+// it (ensureLeaf compares the exact sets).
 func leafRequests(c *etcdv1.EtcdCluster, domain string) map[string]pki.LeafRequest {
 	peerNames := []string{
 		fmt.Sprintf("*.%s.%s.svc.%s", c.PeerServiceName(), c.Namespace, domain),
@@ -43,8 +47,16 @@ func leafRequests(c *etcdv1.EtcdCluster, domain string) map[string]pki.LeafReque
 		fmt.Sprintf("%s.%s.svc.%s", c.ClientServiceName(), c.Namespace, domain),
 		"localhost",
 	}, peerNames...)
+	serverIPs := []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
+	for _, san := range c.Spec.TLS.ExtraSANs {
+		if ip := net.ParseIP(san); ip != nil {
+			serverIPs = append(serverIPs, ip)
+		} else {
+			serverNames = append(serverNames, san)
+		}
+	}
 	return map[string]pki.LeafRequest{
-		c.ServerSecretName(): {CommonName: c.Name + "-server", DNSNames: serverNames, IPs: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}, Server: true, Client: true},
+		c.ServerSecretName(): {CommonName: c.Name + "-server", DNSNames: serverNames, IPs: serverIPs, Server: true, Client: true},
 		c.PeerSecretName():   {CommonName: c.Name + "-peer", DNSNames: peerNames, Server: true, Client: true},
 		c.ClientSecretName(): {CommonName: rootUserName, Client: true},
 	}
@@ -102,10 +114,14 @@ func (r *Reconciler) ensureLeaf(ctx context.Context, c *etcdv1.EtcdCluster, name
 		return err
 	}
 	if s != nil {
-		ok, _ := pki.Valid(s.Data[corev1.TLSCertKey], ca.CertPEM, req.DNSNames, now, leafRenewBefore)
+		ok, why := pki.Valid(s.Data[corev1.TLSCertKey], ca.CertPEM, req.DNSNames, req.IPs, now, leafRenewBefore)
 		if ok && bytes.Equal(s.Data[keyCACert], ca.CertPEM) {
 			return nil
 		}
+		if why == "" {
+			why = "the CA bundle changed"
+		}
+		log.FromContext(ctx).V(1).Info("re-issuing certificate", "secret", name, "why", why)
 	}
 	leaf, err := pki.Issue(ca, req, now, leafValidity)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -12,11 +13,29 @@ import (
 	"quorum.dev/etcd-operator/controllers/render"
 )
 
+// applyServices applies the headless peer Service and the client Service
+// (exposed as spec.service asks), then records in status.service what the
+// client Service really has: its type, node port and load balancer
+// addresses, read back from the Service (the Service is watched, so a
+// load balancer address assigned later brings another pass).
 func (r *Reconciler) applyServices(ctx context.Context, p *pass) error {
 	if err := r.apply(ctx, p.cluster, render.PeerService(p.cluster)); err != nil {
 		return err
 	}
-	return r.apply(ctx, p.cluster, render.ClientService(p.cluster))
+	if err := r.apply(ctx, p.cluster, render.ClientService(p.cluster)); err != nil {
+		return err
+	}
+	svc := &corev1.Service{}
+	err := r.Get(ctx, client.ObjectKey{Namespace: p.cluster.Namespace, Name: p.cluster.ClientServiceName()}, svc)
+	if apierrors.IsNotFound(err) {
+		// Applied but not in the cache yet: the next pass reads it.
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading client service: %w", err)
+	}
+	p.cluster.Status.Service = render.ServiceStatus(svc)
+	return nil
 }
 
 func (r *Reconciler) applyPDB(ctx context.Context, p *pass) error {

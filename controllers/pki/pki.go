@@ -133,10 +133,12 @@ func ParseCert(certPEM []byte) (*x509.Certificate, error) {
 	return cert, nil
 }
 
-// Valid reports whether leaf is signed by ca, carries every wanted DNS name,
-// and stays valid for at least renewBefore after now. A false answer comes
+// Valid reports whether leaf is signed by ca, carries exactly the wanted
+// DNS names and IP addresses (a name or address no longer wanted also
+// calls for a new certificate: it was dropped from the cluster's spec), and
+// stays valid for at least renewBefore after now. A false answer comes
 // with the reason, for events.
-func Valid(leafPEM, caPEM []byte, dnsNames []string, now time.Time, renewBefore time.Duration) (bool, string) {
+func Valid(leafPEM, caPEM []byte, dnsNames []string, ips []net.IP, now time.Time, renewBefore time.Duration) (bool, string) {
 	leaf, err := ParseCert(leafPEM)
 	if err != nil {
 		return false, err.Error()
@@ -151,16 +153,44 @@ func Valid(leafPEM, caPEM []byte, dnsNames []string, now time.Time, renewBefore 
 	if now.Add(renewBefore).After(leaf.NotAfter) {
 		return false, fmt.Sprintf("expires at %s", leaf.NotAfter.UTC().Format(time.RFC3339))
 	}
-	have := map[string]bool{}
-	for _, n := range leaf.DNSNames {
-		have[n] = true
+	if d := setDiff("DNS name", leaf.DNSNames, dnsNames); d != "" {
+		return false, d
 	}
-	for _, n := range dnsNames {
-		if !have[n] {
-			return false, "missing DNS name " + n
-		}
+	if d := setDiff("IP address", ipStrings(leaf.IPAddresses), ipStrings(ips)); d != "" {
+		return false, d
 	}
 	return true, ""
+}
+
+// setDiff names the first wanted entry have lacks, else the first entry
+// of have no longer wanted, else returns "".
+func setDiff(what string, have, want []string) string {
+	h, w := map[string]bool{}, map[string]bool{}
+	for _, n := range have {
+		h[n] = true
+	}
+	for _, n := range want {
+		w[n] = true
+		if !h[n] {
+			return "missing " + what + " " + n
+		}
+	}
+	for _, n := range have {
+		if !w[n] {
+			return "unwanted " + what + " " + n
+		}
+	}
+	return ""
+}
+
+// ipStrings are the canonical forms of ips (an IPv4 address in its
+// 16-byte form and its 4-byte form compare equal).
+func ipStrings(ips []net.IP) []string {
+	out := make([]string, 0, len(ips))
+	for _, ip := range ips {
+		out = append(out, ip.String())
+	}
+	return out
 }
 
 func newSerial() (*big.Int, error) {

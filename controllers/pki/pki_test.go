@@ -20,7 +20,8 @@ func TestIssueAndValid(t *testing.T) {
 		t.Fatal(err)
 	}
 	names := []string{"*.demo-peer.default.svc.cluster.local", "demo-client"}
-	leaf, err := Issue(ca, LeafRequest{CommonName: "demo", DNSNames: names, IPs: []net.IP{net.ParseIP("127.0.0.1")}, Server: true, Client: true}, now, 90*24*time.Hour)
+	ips := []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("198.18.0.2")}
+	leaf, err := Issue(ca, LeafRequest{CommonName: "demo", DNSNames: names, IPs: ips, Server: true, Client: true}, now, 90*24*time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,19 +44,24 @@ func TestIssueAndValid(t *testing.T) {
 		name        string
 		ca          []byte
 		names       []string
+		ips         []net.IP
 		at          time.Time
 		renewBefore time.Duration
 		ok          bool
 		reason      string
 	}{
-		{"fresh", ca.CertPEM, names, now, 30 * 24 * time.Hour, true, ""},
-		{"other CA", other.CertPEM, names, now, time.Hour, false, "not signed"},
-		{"near expiry", ca.CertPEM, names, now.Add(70 * 24 * time.Hour), 30 * 24 * time.Hour, false, "expires"},
-		{"missing name", ca.CertPEM, append([]string{"new.example"}, names...), now, time.Hour, false, "missing DNS name new.example"},
-		{"garbage CA", []byte("nope"), names, now, time.Hour, false, "CA:"},
+		{"fresh", ca.CertPEM, names, ips, now, 30 * 24 * time.Hour, true, ""},
+		{"same names in another order, IPv4 in 4-byte form", ca.CertPEM, []string{names[1], names[0]}, []net.IP{net.IPv4(198, 18, 0, 2).To4(), net.IPv4(127, 0, 0, 1)}, now, time.Hour, true, ""},
+		{"other CA", other.CertPEM, names, ips, now, time.Hour, false, "not signed"},
+		{"near expiry", ca.CertPEM, names, ips, now.Add(70 * 24 * time.Hour), 30 * 24 * time.Hour, false, "expires"},
+		{"missing name", ca.CertPEM, append([]string{"new.example"}, names...), ips, now, time.Hour, false, "missing DNS name new.example"},
+		{"name no longer wanted", ca.CertPEM, names[:1], ips, now, time.Hour, false, "unwanted DNS name demo-client"},
+		{"missing IP", ca.CertPEM, names, append([]net.IP{net.ParseIP("198.19.0.1")}, ips...), now, time.Hour, false, "missing IP address 198.19.0.1"},
+		{"IP no longer wanted", ca.CertPEM, names, ips[:1], now, time.Hour, false, "unwanted IP address 198.18.0.2"},
+		{"garbage CA", []byte("nope"), names, ips, now, time.Hour, false, "CA:"},
 	}
 	for _, tc := range cases {
-		ok, reason := Valid(leaf.CertPEM, tc.ca, tc.names, tc.at, tc.renewBefore)
+		ok, reason := Valid(leaf.CertPEM, tc.ca, tc.names, tc.ips, tc.at, tc.renewBefore)
 		if ok != tc.ok || !strings.Contains(reason, tc.reason) {
 			t.Errorf("%s: Valid = %v %q, want %v containing %q", tc.name, ok, reason, tc.ok, tc.reason)
 		}
