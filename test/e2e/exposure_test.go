@@ -47,7 +47,7 @@ var _ = Describe("Exposure", func() {
 		ep := fmt.Sprintf("https://%s", net.JoinHostPort(nodeIP, fmt.Sprint(nodePort)))
 		tlsCfg := clientTLS(ctx, ns, "expose")
 		tlsCfg.ServerName = name // verified against the cluster CA and the extra name
-		var cli = etcdClient([]string{ep}, tlsCfg)
+		cli := etcdClient([]string{ep}, tlsCfg)
 		Eventually(func() error {
 			_, err := cli.Put(op(ctx), "/exposed", "from-the-host")
 			return err
