@@ -7,6 +7,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
@@ -99,6 +100,40 @@ var _ = Describe("EtcdCluster exposure", func() {
 			got := &etcdv1.EtcdCluster{}
 			g.Expect(get(ctx, ns, "expo", got)()).To(Succeed())
 			g.Expect(got.Status.Service).To(Equal(&etcdv1.ServiceStatus{Type: corev1.ServiceTypeClusterIP}))
+		}, timeout, poll).Should(Succeed())
+	})
+
+	It("reports a node port another Service holds as ServiceRefused, and goes on once spec.service is fixed", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		first := &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{Name: "holder", Namespace: ns}, Spec: etcdv1.EtcdClusterSpec{
+			Replicas: ptr.To[int32](1), Service: etcdv1.ServiceSpec{Type: corev1.ServiceTypeNodePort, NodePort: ptr.To[int32](31380)}}}
+		Expect(k8s.Create(ctx, first)).To(Succeed())
+		Eventually(get(ctx, ns, "holder-client", &corev1.Service{}), timeout, poll).Should(Succeed())
+		second := &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{Name: "clash", Namespace: ns}, Spec: etcdv1.EtcdClusterSpec{
+			Replicas: ptr.To[int32](1), Service: etcdv1.ServiceSpec{Type: corev1.ServiceTypeNodePort, NodePort: ptr.To[int32](31380)}}}
+		Expect(k8s.Create(ctx, second)).To(Succeed())
+		Eventually(func(g Gomega) {
+			got := &etcdv1.EtcdCluster{}
+			g.Expect(get(ctx, ns, "clash", got)()).To(Succeed())
+			cond := meta.FindStatusCondition(got.Status.Conditions, etcdv1.ConditionDegraded)
+			g.Expect(cond).NotTo(BeNil())
+			g.Expect(cond.Reason).To(Equal(etcdv1.ReasonServiceRefused))
+			g.Expect(cond.Message).To(ContainSubstring("clash-client"))
+			g.Expect(cond.Message).To(ContainSubstring("31380"))
+		}, timeout, poll).Should(Succeed())
+
+		mutate(ctx, ns, "clash", func(c *etcdv1.EtcdCluster) { c.Spec.Service.NodePort = nil })
+		Eventually(func(g Gomega) {
+			svc := &corev1.Service{}
+			g.Expect(get(ctx, ns, "clash-client", svc)()).To(Succeed())
+			g.Expect(svc.Spec.Ports[0].NodePort).NotTo(BeZero())
+			g.Expect(svc.Spec.Ports[0].NodePort).NotTo(Equal(int32(31380)))
+			got := &etcdv1.EtcdCluster{}
+			g.Expect(get(ctx, ns, "clash", got)()).To(Succeed())
+			g.Expect(got.Status.Service).NotTo(BeNil())
+			g.Expect(got.Status.Service.NodePort).To(Equal(svc.Spec.Ports[0].NodePort))
+			cond := meta.FindStatusCondition(got.Status.Conditions, etcdv1.ConditionDegraded)
+			g.Expect(cond == nil || cond.Reason != etcdv1.ReasonServiceRefused).To(BeTrue(), "still %+v", cond)
 		}, timeout, poll).Should(Succeed())
 	})
 })

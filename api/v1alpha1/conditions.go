@@ -54,6 +54,11 @@ const (
 	// ReasonCertificateInvalid: a user-supplied TLS Secret is missing or
 	// does not hold a certificate, key and CA.
 	ReasonCertificateInvalid = "CertificateInvalid"
+	// ReasonServiceRefused: the API server refused the client Service as
+	// spec.service renders it (a nodePort another Service holds, a type
+	// the cluster does not allow); Degraded carries its message, and the
+	// pass stops before the members until spec.service is fixed.
+	ReasonServiceRefused = "ServiceRefused"
 	// ReasonRestoreSourceNotReady: the backup to restore from (in
 	// spec.bootstrap.restore, or named by the EtcdRestore being carried
 	// out) cannot be used: for spec.bootstrap.restore, it Failed or still

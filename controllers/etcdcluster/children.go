@@ -9,6 +9,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
 
 	"quorum.dev/etcd-operator/controllers/render"
 )
@@ -23,6 +26,10 @@ func (r *Reconciler) applyServices(ctx context.Context, p *pass) error {
 		return err
 	}
 	if err := r.apply(ctx, p.cluster, render.ClientService(p.cluster)); err != nil {
+		if apierrors.IsInvalid(err) || apierrors.IsForbidden(err) {
+			log.FromContext(ctx).V(1).Info("client service refused", "error", err.Error())
+			return &specError{etcdv1.ReasonServiceRefused, fmt.Sprintf("the API server refused client Service %s as spec.service asks for it (%v): change spec.service; checked again every %s", p.cluster.ClientServiceName(), err, requeueSpecError)}
+		}
 		return err
 	}
 	svc := &corev1.Service{}
