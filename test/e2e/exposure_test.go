@@ -73,13 +73,17 @@ var _ = Describe("Exposure", func() {
 		}).WithContext(ctx).WithTimeout(30 * time.Second).Should(Succeed())
 		right := tlsCfg.Clone()
 		right.ServerName = other
+		changed := time.Now()
 		Eventually(func() error {
 			conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 3 * time.Second}, "tcp", net.JoinHostPort(nodeIP, fmt.Sprint(nodePort)), right)
 			if err != nil {
 				return err
 			}
+			GinkgoWriter.Printf("served after %v: DNS names %v\n", time.Since(changed).Round(time.Second), conn.ConnectionState().PeerCertificates[0].DNSNames)
 			return conn.Close()
 		}).WithContext(ctx).WithTimeout(4 * time.Minute).WithPolling(3 * time.Second).Should(Succeed())
+		_, err = tls.DialWithDialer(&net.Dialer{Timeout: 3 * time.Second}, "tcp", net.JoinHostPort(nodeIP, fmt.Sprint(nodePort)), tlsCfg)
+		Expect(err).To(MatchError(ContainSubstring("certificate is valid for")), "the dropped name %s is still served", name)
 		fresh := etcdClient([]string{ep}, right)
 		resp, err = fresh.Get(op(ctx), "/exposed")
 		Expect(err).NotTo(HaveOccurred())
