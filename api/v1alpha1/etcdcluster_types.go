@@ -420,7 +420,7 @@ type TLSSpec struct {
 	// "*." wildcard allowed) or an IPv4/IPv6 address. A change re-issues
 	// the server certificate; members pick it up on their next TLS
 	// handshake, without a restart, once the kubelet has refreshed the
-	// mounted Secret (about a minute). Only for certificates the operator
+	// mounted Secret (at most the kubelet's sync period). Only for certificates the operator
 	// issues (not with serverSecretName).
 	// +kubebuilder:validation:MaxItems=32
 	// +kubebuilder:validation:items:MaxLength=253
