@@ -135,6 +135,7 @@ type pass struct {
 	rolloutReason      string              // what the rollout step is doing or waiting for
 	tokenKeyHash       string              // digest of the JWT signing key (jwt tokens), see tokenkey.go
 	rolloutHalt        *rolloutHalt        // why the rollout cannot go on (stuck, blocked), if so
+	templateHash       string              // digest of the pod template the spec renders (rollout_rollback.go)
 	tlsMessage         string              // what the TLS migration does or waits for, while one is under way
 	maint              *maintenance.Action // the maintenance planner's choice this pass, if it ran
 	maintBusy          bool                // maintenance has work left: come back soon
