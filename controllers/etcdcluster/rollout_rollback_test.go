@@ -50,27 +50,26 @@ func TestTemplateHash(t *testing.T) {
 
 // revisionData is what the StatefulSet controller stores in a
 // ControllerRevision: the patch back to the template, "$patch" included.
-func revisionData(t *testing.T, tpl corev1.PodTemplateSpec) []byte {
-	t.Helper()
+func revisionData(tpl corev1.PodTemplateSpec) ([]byte, error) {
 	raw, err := json.Marshal(tpl)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	m := map[string]any{}
 	if err := json.Unmarshal(raw, &m); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	m["$patch"] = "replace"
-	out, err := json.Marshal(map[string]any{"spec": map[string]any{"template": m}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return json.Marshal(map[string]any{"spec": map[string]any{"template": m}})
 }
 
 func TestRevisionTemplate(t *testing.T) {
 	want := testTemplate("")
-	got, err := revisionTemplate(revisionData(t, want))
+	data, err := revisionData(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := revisionTemplate(data)
 	if err != nil {
 		t.Fatal(err)
 	}
