@@ -85,7 +85,7 @@ var _ = Describe("a rollout stuck on a change that breaks members at run time", 
 			if !healthy {
 				ready = corev1.ConditionFalse
 				cs = corev1.ContainerStatus{Name: "etcd", RestartCount: 3,
-					State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}},
+					State:                corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}},
 					LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{Reason: "OOMKilled", ExitCode: 137}}}
 			}
 			pod.Status = corev1.PodStatus{Phase: corev1.PodRunning, ContainerStatuses: []corev1.ContainerStatus{cs},
