@@ -182,8 +182,12 @@ func (r *Reconciler) keepRolledBack(ctx context.Context, p *pass, live *appsv1.S
 	return nil
 }
 
+// rolledBackSuffix keys, in Reconciler.announced, the template digest of
+// the stuck change whose rollback was last announced.
+const rolledBackSuffix = "rolledback"
+
 func rolledBackKey(c *etcdv1.EtcdCluster) string {
-	return types.NamespacedName{Namespace: c.Namespace, Name: c.Name}.String() + "/rolledback"
+	return types.NamespacedName{Namespace: c.Namespace, Name: c.Name}.String() + "/" + rolledBackSuffix
 }
 
 // recordStuck is the rollout step's part of a stuck rollout: the halt of
