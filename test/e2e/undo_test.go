@@ -141,7 +141,33 @@ var _ = Describe("Undoing a bad change", func() {
 			g.Expect(countEvents(ctx, ns, etcdv1.ReasonRolloutRolledBack)).To(Equal(1))
 		}).WithContext(ctx).WithTimeout(time.Minute).WithPolling(2 * time.Second).Should(Succeed())
 
+		// healthySpec waits for member pod name, other than the one with
+		// UID not, to be Ready with the last healthy spec; it counts the
+		// polls that found the cluster not Available.
+		unavailable := 0
+		healthySpec := func(name string, not types.UID) {
+			GinkgoHelper()
+			Eventually(func(g Gomega) {
+				c := &etcdv1.EtcdCluster{}
+				g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "undo"}, c)).To(Succeed())
+				if !meta.IsStatusConditionTrue(c.Status.Conditions, etcdv1.ConditionAvailable) {
+					unavailable++
+				}
+				pod := &corev1.Pod{}
+				g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, pod)).To(Succeed())
+				g.Expect(pod.UID).NotTo(Equal(not))
+				g.Expect(pod.DeletionTimestamp).To(BeNil())
+				g.Expect(memoryLimit(pod.Spec)).To(Equal("0"), "%s runs the broken spec", name)
+				ready := false
+				for _, cond := range pod.Status.Conditions {
+					ready = ready || (cond.Type == corev1.PodReady && cond.Status == corev1.ConditionTrue)
+				}
+				g.Expect(ready).To(BeTrue(), "%+v", pod.Status)
+			}).WithContext(ctx).WithTimeout(4 * time.Minute).WithPolling(2 * time.Second).Should(Succeed())
+		}
+
 		By("the stuck member is replaced with the last healthy spec: every member healthy, the change still halted")
+		healthySpec(stuck, "")
 		waitAvailable(ctx, ns, "undo", 3)
 		waitProgressing(ctx, ns, "undo", false, etcdv1.ReasonRolloutStuck, time.Minute, stuck)
 
@@ -152,23 +178,8 @@ var _ = Describe("Undoing a bad change", func() {
 		}
 		healed := memberUIDs(ctx, ns, "undo")
 		Expect(k8s.Delete(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: victim}})).To(Succeed())
-		unavailable := 0
-		Eventually(func(g Gomega) {
-			c := &etcdv1.EtcdCluster{}
-			g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "undo"}, c)).To(Succeed())
-			if !meta.IsStatusConditionTrue(c.Status.Conditions, etcdv1.ConditionAvailable) {
-				unavailable++
-			}
-			pod := &corev1.Pod{}
-			g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: victim}, pod)).To(Succeed())
-			g.Expect(pod.UID).NotTo(Equal(healed[victim]))
-			g.Expect(memoryLimit(pod.Spec)).To(Equal("0"), "the member came back with the broken spec")
-			ready := false
-			for _, cond := range pod.Status.Conditions {
-				ready = ready || (cond.Type == corev1.PodReady && cond.Status == corev1.ConditionTrue)
-			}
-			g.Expect(ready).To(BeTrue(), "%+v", pod.Status)
-		}).WithContext(ctx).WithTimeout(3 * time.Minute).WithPolling(2 * time.Second).Should(Succeed())
+		unavailable = 0
+		healthySpec(victim, healed[victim])
 		Expect(unavailable).To(BeZero(), "the cluster was unavailable while a member restarted")
 		waitAvailable(ctx, ns, "undo", 3)
 		waitProgressing(ctx, ns, "undo", false, etcdv1.ReasonRolloutStuck, time.Minute, stuck)
