@@ -111,14 +111,23 @@ const (
 	// not become ready within spec.rollout.progressDeadlineSeconds; the
 	// message names the pod and the cause Kubernetes reports (image pull,
 	// crash loop with its last termination message, OOM kill, no node).
-	// No other member is restarted; once the spec changes again (a revert
-	// or a fix) the broken member is replaced at once.
+	// No other member is restarted, and the StatefulSet's pod template is
+	// rolled back to the one the healthy members run (status.rollout.stuck
+	// records the change), so that a member pod that restarts meanwhile
+	// comes back healthy and the broken member is replaced with it. Once
+	// the spec renders another pod template (a revert or a fix), the
+	// record is cleared and the new template rolls out as usual.
 	ReasonRolloutStuck = "RolloutStuck"
 	// ReasonRolloutBlocked: the preflight check of the new image and
 	// options failed (the image cannot be pulled, or the bundled server
 	// refuses the options, quoted); they are kept from the members'
 	// template, and no member was restarted.
 	ReasonRolloutBlocked = "RolloutBlocked"
+	// ReasonRolloutRolledBack is the reason of the Warning event recorded
+	// when the StatefulSet's pod template is put back to the last healthy
+	// one after a rollout got stuck (see ReasonRolloutStuck); recorded
+	// once per stuck change.
+	ReasonRolloutRolledBack = "RolloutRolledBack"
 )
 
 // Condition reasons of EtcdCluster for etcd alarms (Degraded). A member

@@ -127,10 +127,16 @@ type RolloutSpec struct {
 	// ProgressDeadlineSeconds is how long a member restarted with a new
 	// pod template may take to become ready before the rollout is halted
 	// and reported stuck (Progressing=False, reason RolloutStuck, with the
-	// cause Kubernetes reports for the pod). Seconds, 30 to 3600; default
-	// 300 (etcd loading a large database or fetching a snapshot from the
-	// leader takes this long at most on ordinary disks). The same idea as
-	// a Deployment's progressDeadlineSeconds.
+	// cause Kubernetes reports for the pod). A stuck rollout is rolled
+	// back: the StatefulSet gets back the pod template the healthy
+	// members run (recorded in status.rollout.stuck), so a member pod
+	// that restarts meanwhile comes back healthy, and the stuck member is
+	// replaced with it; the change is not written again until the spec
+	// renders another pod template (a revert or a fix, which rolls out as
+	// usual). Seconds, 30 to 3600; default 300 (etcd loading a large
+	// database or fetching a snapshot from the leader takes this long at
+	// most on ordinary disks). The same idea as a Deployment's
+	// progressDeadlineSeconds.
 	// +kubebuilder:validation:Minimum=30
 	// +kubebuilder:validation:Maximum=3600
 	// +optional
@@ -562,6 +568,10 @@ type EtcdClusterStatus struct {
 	// balancer addresses), read back from it each pass.
 	// +optional
 	Service *ServiceStatus `json:"service,omitempty"`
+	// Rollout records a rollout of the members' pod template that halted
+	// and was rolled back; absent when none did.
+	// +optional
+	Rollout *RolloutStatus `json:"rollout,omitempty"`
 }
 
 // StorageStatus is what the member claims have, as opposed to what

@@ -135,6 +135,7 @@ type pass struct {
 	rolloutReason      string              // what the rollout step is doing or waiting for
 	tokenKeyHash       string              // digest of the JWT signing key (jwt tokens), see tokenkey.go
 	rolloutHalt        *rolloutHalt        // why the rollout cannot go on (stuck, blocked), if so
+	templateHash       string              // digest of the pod template the spec renders (rollout_rollback.go)
 	tlsMessage         string              // what the TLS migration does or waits for, while one is under way
 	maint              *maintenance.Action // the maintenance planner's choice this pass, if it ran
 	maintBusy          bool                // maintenance has work left: come back soon
@@ -200,7 +201,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.Get(ctx, req.NamespacedName, cluster); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.Clients.Forget(req.NamespacedName)
-			for _, t := range []string{etcdv1.ConditionAvailable, etcdv1.ConditionDegraded, eventClusterFormed, etcdv1.ReasonInvalidSchedule} {
+			for _, t := range []string{etcdv1.ConditionAvailable, etcdv1.ConditionDegraded, eventClusterFormed, etcdv1.ReasonInvalidSchedule, rolledBackSuffix} {
 				r.announced.Delete(req.String() + "/" + t)
 			}
 			r.replacing.Delete(req.String())

@@ -34,7 +34,9 @@ type revisionPlan struct {
 	// not started, or refused; see Preflight).
 	Held bool
 	// HeldTemplate is the live pod template, kept whole while Held (nil
-	// when there is no StatefulSet: Apply is rendered into the spec's).
+	// when there is no StatefulSet: Apply is rendered into the spec's),
+	// or the last healthy one while a stuck rollout is rolled back
+	// (keepRolledBack).
 	HeldTemplate *corev1.PodTemplateSpec
 	// Proven: a ready member pod runs Desired's image and options.
 	Proven    bool

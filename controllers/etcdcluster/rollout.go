@@ -55,7 +55,10 @@ func (r *Reconciler) rollout(ctx context.Context, p *pass) error {
 	if err := r.deleteOldPreflights(ctx, c, key, true); err != nil {
 		return err
 	}
-	if rev.Held {
+	// Rolled back (rollout_rollback.go): the spec's template waits for a
+	// spec change; no check is started or collected meanwhile.
+	rolledBack := c.StuckRollout() != nil
+	if rev.Held && !rolledBack {
 		if err := r.checkHeld(ctx, p, pods, byName); err != nil {
 			return err
 		}
@@ -83,18 +86,19 @@ func (r *Reconciler) rollout(ctx context.Context, p *pass) error {
 	}
 	// The template in force passed its check when it was written; checked
 	// here again only when nothing proves it (a template written by an
-	// earlier operator version before its check).
+	// earlier operator version before its check). A rolled-back template
+	// is the one the healthy members ran.
 	var pre preflightResult
 	if countOutdated(pods) > 0 && !rev.Held {
 		pre = preflightResult{State: preflightPassed}
-		if !rev.Proven {
+		if !rev.Proven && !rolledBack {
 			if pre, err = r.preflightResult(ctx, c, key); err != nil {
 				return err
 			}
 		}
 		in.Preflight = pre.State
 	}
-	if !rev.Held && countOutdated(pods) == 0 {
+	if !rev.Held && !rolledBack && countOutdated(pods) == 0 {
 		if err := r.deleteOldPreflights(ctx, c, key, false); err != nil {
 			return err
 		}
@@ -127,7 +131,7 @@ func (r *Reconciler) rollout(ctx context.Context, p *pass) error {
 	}
 	switch {
 	case step.Stuck != "":
-		p.rolloutHalt = stuckHalt(c, step.Stuck, byName[step.Stuck])
+		r.recordStuck(ctx, p, step.Stuck, byName[step.Stuck], pods)
 	case step.Blocked:
 		p.rolloutHalt = &rolloutHalt{Reason: etcdv1.ReasonRolloutBlocked, Message: fmt.Sprintf(
 			"the new spec failed its preflight check (Job %s), no member was restarted: %s; "+
@@ -230,6 +234,7 @@ func (r *Reconciler) rolloutPods(p *pass, items []corev1.Pod, update string) ([]
 		settling := !outdated && ready && now.Sub(notReadySince(pod)) < minReady
 		pods = append(pods, podInfo{
 			Name: pod.Name, Ordinal: o, MemberID: id, Outdated: outdated, Ready: ready, Terminating: terminating,
+			Revision: pod.Labels[appsv1.ControllerRevisionHashLabelKey],
 			Broken:   notReady && cause.Stuck,
 			Settling: settling,
 			Overdue: !terminating && ((!ready && now.Sub(notReadySince(pod)) > deadline) ||

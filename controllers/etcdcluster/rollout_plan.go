@@ -51,6 +51,9 @@ type podInfo struct {
 	// Settling: runs the update revision and has been ready for less than
 	// minReadySeconds.
 	Settling bool
+	// Revision: its controller-revision-hash (the name of the
+	// StatefulSet's ControllerRevision it was made from).
+	Revision string
 	MemberID uint64 // 0 if unknown
 	Healthy  bool   // its member answered a status request this pass
 	Voter    bool   // its member is a voting member

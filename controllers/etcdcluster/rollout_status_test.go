@@ -78,9 +78,9 @@ func TestRolloutPods(t *testing.T) {
 		t.Fatalf("pods %+v: want the three members only", pods)
 	}
 	want := []podInfo{
-		{Name: "db-0", Ordinal: 0, Outdated: true, Ready: true, MemberID: 10, Healthy: true, Voter: true},
-		{Name: "db-1", Ordinal: 1, MemberID: 11, Voter: true},
-		{Name: "db-2", Ordinal: 2, Broken: true, Overdue: true, MemberID: 12},
+		{Name: "db-0", Ordinal: 0, Outdated: true, Ready: true, Revision: "db-r0", MemberID: 10, Healthy: true, Voter: true},
+		{Name: "db-1", Ordinal: 1, Revision: "db-r1", MemberID: 11, Voter: true},
+		{Name: "db-2", Ordinal: 2, Broken: true, Overdue: true, Revision: "db-r1", MemberID: 12},
 	}
 	for i := range want {
 		if pods[i] != want[i] {

@@ -71,6 +71,9 @@ func (r *Reconciler) applyStatefulSet(ctx context.Context, p *pass) error {
 	if err := r.chooseRevision(ctx, p, live, pods); err != nil {
 		return err
 	}
+	if err := r.keepRolledBack(ctx, p, live); err != nil {
+		return err
+	}
 	if live != nil && claimTemplatesDiffer(current, render.StatefulSet(c, r.Render, replicas, render.Revision{}, nil)) {
 		if why := replaceWaits(p, current); why != "" {
 			log.FromContext(ctx).V(1).Info("claim template changed; replacing the statefulset waits", "why", why)
@@ -96,8 +99,9 @@ func (r *Reconciler) applyStatefulSet(ctx context.Context, p *pass) error {
 // chosen this pass, keeping the live claim templates when their
 // replacement waits. While the spec's revision is held, the live pod
 // template is kept whole (resources and scheduling changed with it wait
-// too), except during an in-place restore, whose template is rendered
-// around the held revision.
+// too), and while a stuck rollout is rolled back, the last healthy one
+// (rollout_rollback.go), except during an in-place restore, whose
+// template is rendered around the held revision.
 func (r *Reconciler) renderStatefulSet(p *pass, replicas int32) *appsv1.StatefulSet {
 	c := p.cluster
 	sts := render.StatefulSet(c, r.Render, replicas, p.revision.Apply, p.restore)

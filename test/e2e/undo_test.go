@@ -13,6 +13,7 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -112,32 +113,95 @@ var _ = Describe("Undoing a bad change", func() {
 		waitSettled(ctx, ns, "undo", 3)
 		Expect(countEvents(ctx, ns, "MemberRestarted")).To(BeZero())
 
-		By("setting a memory limit etcd cannot live in: the first restarted member is OOM-killed and the rollout halts")
+		By("setting a memory limit etcd cannot live in: the first restarted member is OOM-killed, the rollout halts and is rolled back")
 		change(ctx, ns, "undo", func(c *etcdv1.EtcdCluster) {
 			c.Spec.Resources.Limits = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("20Mi")}
 		})
-		msg = waitProgressing(ctx, ns, "undo", false, etcdv1.ReasonRolloutStuck, 5*time.Minute, "OOMKilled")
+		msg = waitProgressing(ctx, ns, "undo", false, etcdv1.ReasonRolloutStuck, 5*time.Minute, "OOMKilled", "rolled back")
 		GinkgoWriter.Printf("stuck: %s\n", msg)
-		Expect(countEvents(ctx, ns, "MemberRestarted")).To(Equal(1), "more than one member restarted with the bad spec")
 		c := &etcdv1.EtcdCluster{}
 		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "undo"}, c)).To(Succeed())
 		Expect(meta.IsStatusConditionTrue(c.Status.Conditions, etcdv1.ConditionAvailable)).To(BeTrue(), "%+v", c.Status.Conditions)
+		Expect(c.StuckRollout()).NotTo(BeNil())
+		stuck := c.StuckRollout().Pod
+		for name, uid := range memberUIDs(ctx, ns, "undo") {
+			if name != stuck {
+				Expect(uid).To(Equal(before[name]), "%s was restarted with the bad spec too", name)
+			}
+		}
+		// memoryLimit is the memory limit of a pod spec's etcd container.
+		memoryLimit := func(spec corev1.PodSpec) string {
+			q := spec.Containers[0].Resources.Limits[corev1.ResourceMemory]
+			return q.String()
+		}
+		Eventually(func(g Gomega) {
+			sts := &appsv1.StatefulSet{}
+			g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "undo"}, sts)).To(Succeed())
+			g.Expect(memoryLimit(sts.Spec.Template.Spec)).To(Equal("0"), "the StatefulSet still has the broken template")
+			g.Expect(countEvents(ctx, ns, etcdv1.ReasonRolloutRolledBack)).To(Equal(1))
+		}).WithContext(ctx).WithTimeout(time.Minute).WithPolling(2 * time.Second).Should(Succeed())
 
-		By("reverting: the broken member is replaced at once and every member is healthy again")
+		// healthySpec waits for member pod name, other than the one with
+		// UID not, to be Ready with the last healthy spec; it counts the
+		// polls that found the cluster not Available.
+		unavailable := 0
+		healthySpec := func(name string, not types.UID) {
+			GinkgoHelper()
+			Eventually(func(g Gomega) {
+				c := &etcdv1.EtcdCluster{}
+				g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "undo"}, c)).To(Succeed())
+				if !meta.IsStatusConditionTrue(c.Status.Conditions, etcdv1.ConditionAvailable) {
+					unavailable++
+				}
+				pod := &corev1.Pod{}
+				g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, pod)).To(Succeed())
+				g.Expect(pod.UID).NotTo(Equal(not))
+				g.Expect(pod.DeletionTimestamp).To(BeNil())
+				g.Expect(memoryLimit(pod.Spec)).To(Equal("0"), "%s runs the broken spec", name)
+				ready := false
+				for _, cond := range pod.Status.Conditions {
+					ready = ready || (cond.Type == corev1.PodReady && cond.Status == corev1.ConditionTrue)
+				}
+				g.Expect(ready).To(BeTrue(), "%+v", pod.Status)
+			}).WithContext(ctx).WithTimeout(4 * time.Minute).WithPolling(2 * time.Second).Should(Succeed())
+		}
+
+		By("the stuck member is replaced with the last healthy spec: every member healthy, the change still halted")
+		healthySpec(stuck, "")
+		waitAvailable(ctx, ns, "undo", 3)
+		waitProgressing(ctx, ns, "undo", false, etcdv1.ReasonRolloutStuck, time.Minute, stuck)
+
+		By("deleting another member pod while the change is halted: it comes back Ready with the last healthy spec, the cluster stays available")
+		victim := map[string]string{"undo-0": "undo-1"}[stuck]
+		if victim == "" {
+			victim = "undo-0"
+		}
+		healed := memberUIDs(ctx, ns, "undo")
+		Expect(k8s.Delete(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: victim}})).To(Succeed())
+		unavailable = 0
+		healthySpec(victim, healed[victim])
+		Expect(unavailable).To(BeZero(), "the cluster was unavailable while a member restarted")
+		waitAvailable(ctx, ns, "undo", 3)
+		waitProgressing(ctx, ns, "undo", false, etcdv1.ReasonRolloutStuck, time.Minute, stuck)
+		halted := memberUIDs(ctx, ns, "undo")
+
+		By("reverting: nothing left to restart, the halt clears")
 		change(ctx, ns, "undo", func(c *etcdv1.EtcdCluster) { c.Spec.Resources.Limits = nil })
 		waitProgressing(ctx, ns, "undo", false, etcdv1.ReasonReconciled, 4*time.Minute)
 		waitSettled(ctx, ns, "undo", 3)
-		// The broken member is replaced at once when it is down, or
-		// restarted as an outdated member when it is between two kills.
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "undo"}, c)).To(Succeed())
+		Expect(c.Status.Rollout).To(BeNil())
+		// The broken member was replaced at once when it was down, or
+		// restarted as an outdated member when it was between two kills.
 		Expect(countEvents(ctx, ns, "BrokenMemberReplaced")+countEvents(ctx, ns, "MemberRestarted")).To(Equal(2), "a healthy member was restarted")
-		after := memberUIDs(ctx, ns, "undo")
+		Expect(memberUIDs(ctx, ns, "undo")).To(Equal(halted), "the revert restarted a member")
 		changed := 0
 		for name, uid := range before {
-			if after[name] != uid {
+			if halted[name] != uid {
 				changed++
 			}
 		}
-		Expect(changed).To(Equal(1), "exactly one member was ever broken: before %v after %v", before, after)
+		Expect(changed).To(Equal(2), "only the broken member and the deleted one were ever restarted: before %v after %v", before, halted)
 
 		acked, failed := w.finish()
 		GinkgoWriter.Printf("writes acknowledged %d, failed %d, largest gap %v\n", len(acked), failed, w.maxGap)
@@ -145,7 +209,7 @@ var _ = Describe("Undoing a bad change", func() {
 		By("reading every acknowledged write and comparing the members")
 		expectAllWritten(ctx, etcdClient(podEndpoints(ctx, ns, "undo", "https"), tlsCfg), acked)
 		expectEqualHashKV(ctx, ns, "undo", tlsCfg)
-	}, SpecTimeout(14*time.Minute))
+	}, SpecTimeout(17*time.Minute))
 
 	It("holds a refused option back from a member pod restarted meanwhile: it comes back with the running spec, the cluster stays available, and a revert clears the block", func(ctx SpecContext) {
 		ns := newNamespace(ctx)

@@ -32,6 +32,7 @@ var allowed = map[string]struct {
 	"/persistentvolumeclaims":            {[]string{"delete", "get", "list", "patch", "watch"}, "reads member claims (the StatefulSet creates them), raises their request when storage.size grows, deletes those of a cluster that never formed when it is deleted"},
 	"/pods":                              {[]string{"delete", "get", "list", "watch"}, "watches members and deletes one at a time for rollouts"},
 	"apps/statefulsets":                  {[]string{"create", "delete", "get", "list", "patch", "update", "watch"}, "owns the members' StatefulSet"},
+	"apps/controllerrevisions":           {[]string{"get"}, "reads the pod template of the StatefulSet revision the healthy members run, to roll a stuck rollout back to it"},
 	"batch/jobs":                         {[]string{"create", "delete", "get", "list", "watch"}, "runs backup Jobs"},
 	"coordination.k8s.io/leases":         {[]string{"create", "delete", "get", "list", "patch", "update", "watch"}, "leader election"},
 	"etcd.quorum.dev/etcdbackups":        {[]string{"create", "delete", "get", "list", "patch", "update", "watch"}, "schedules create and expire backups"},
