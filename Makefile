@@ -59,6 +59,10 @@ build: ## Build the operator and the bundled etcd server into bin/.
 	CGO_ENABLED=0 go build -trimpath -o bin/manager .
 	CGO_ENABLED=0 go build -trimpath -o bin/quorum-etcd ./etcdserver
 
+.PHONY: plugin
+plugin: ## Build the kubectl plugin into bin/kubectl-quorum (copy it to a directory on PATH: `kubectl quorum ...`).
+	CGO_ENABLED=0 go build -trimpath -o bin/kubectl-quorum ./cmd/kubectl-quorum
+
 ##@ Test
 
 .PHONY: envtest-assets

@@ -1,0 +1,226 @@
+package plugin
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"io"
+	"reflect"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
+	"quorum.dev/etcd-operator/internal/contract"
+)
+
+func TestBackupSpecFor(t *testing.T) {
+	sched := func(name, cluster, bucket string) etcdv1.EtcdBackupSchedule {
+		return etcdv1.EtcdBackupSchedule{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: etcdv1.EtcdBackupScheduleSpec{BackupTemplate: etcdv1.EtcdBackupTemplate{
+			ClusterName: cluster, Compression: "gzip", Destination: etcdv1.BackupLocation{S3: &etcdv1.S3Location{Endpoint: "s3:9000", Bucket: bucket, CredentialsSecretName: "creds"}}}}}
+	}
+	nightly, other, weekly := sched("nightly", "db", "nightly-bucket"), sched("other", "other-db", "x"), sched("weekly", "db", "weekly-bucket")
+	for _, tc := range []struct {
+		name      string
+		flags     BackupFlags
+		schedules []etcdv1.EtcdBackupSchedule
+		want      etcdv1.BackupLocation
+		wantErr   string
+	}{
+		{name: "s3 flags", flags: BackupFlags{S3Endpoint: "minio:9000", S3Bucket: "b", S3Prefix: "p", S3Insecure: true, S3Credentials: "s"},
+			want: etcdv1.BackupLocation{S3: &etcdv1.S3Location{Endpoint: "minio:9000", Bucket: "b", Prefix: "p", Insecure: true, CredentialsSecretName: "s"}}},
+		{name: "s3 flags incomplete", flags: BackupFlags{S3Endpoint: "minio:9000"}, wantErr: "an S3 destination also needs --s3-bucket, --s3-credentials-secret"},
+		{name: "pvc", flags: BackupFlags{PVC: "backups", PVCPrefix: "db"}, want: etcdv1.BackupLocation{PVC: &etcdv1.PVCLocation{ClaimName: "backups", Prefix: "db"}}},
+		{name: "both", flags: BackupFlags{PVC: "backups", S3Bucket: "b"}, wantErr: "not both"},
+		{name: "the only schedule of the cluster", schedules: []etcdv1.EtcdBackupSchedule{other, nightly}, want: nightly.Spec.BackupTemplate.Destination},
+		{name: "no schedule", schedules: []etcdv1.EtcdBackupSchedule{other}, wantErr: "db has no EtcdBackupSchedule to take the destination from"},
+		{name: "two schedules", schedules: []etcdv1.EtcdBackupSchedule{nightly, weekly}, wantErr: "several EtcdBackupSchedules (nightly, weekly): name one with --schedule"},
+		{name: "named schedule", flags: BackupFlags{Schedule: "weekly"}, schedules: []etcdv1.EtcdBackupSchedule{nightly, weekly}, want: weekly.Spec.BackupTemplate.Destination},
+		{name: "schedule of another cluster", flags: BackupFlags{Schedule: "other"}, schedules: []etcdv1.EtcdBackupSchedule{other}, wantErr: "EtcdBackupSchedule other does not back up db"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := BackupSpecFor("db", tc.flags, tc.schedules)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want one containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.ClusterName != "db" || !reflect.DeepEqual(got.Destination, tc.want) {
+				t.Errorf("spec = %+v (destination %+v), want cluster db, destination %+v", got, got.Destination, tc.want)
+			}
+		})
+	}
+}
+
+func TestEtcdctlArgsAndRedact(t *testing.T) {
+	eps := []string{"https://db-0.db-peer.ns.svc.cluster.local:2379", "https://db-1.db-peer.ns.svc.cluster.local:2379"}
+	for _, tc := range []struct {
+		name     string
+		target   EtcdctlTarget
+		args     []string
+		want     []string
+		redacted []string
+	}{
+		{"tls: endpoints only", EtcdctlTarget{Endpoints: eps}, []string{"endpoint", "status"},
+			[]string{"etcdctl", "--endpoints=" + eps[0] + "," + eps[1], "endpoint", "status"}, nil},
+		{"own endpoints kept", EtcdctlTarget{Endpoints: eps}, []string{"--endpoints=https://127.0.0.1:2379", "get", "k"},
+			[]string{"etcdctl", "--endpoints=https://127.0.0.1:2379", "get", "k"}, nil},
+		{"auth without tls", EtcdctlTarget{Endpoints: eps[:1], Password: "s3cret"}, []string{"get", "k"},
+			[]string{"etcdctl", "--endpoints=" + eps[0], "--user=root:s3cret", "get", "k"},
+			[]string{"etcdctl", "--endpoints=" + eps[0], "--user=***", "get", "k"}},
+		{"user given", EtcdctlTarget{Password: "s3cret"}, []string{"--user", "alice:pw", "get", "k"},
+			[]string{"etcdctl", "--user", "alice:pw", "get", "k"}, []string{"etcdctl", "--user", "***", "get", "k"}},
+		{"flag after -- is an argument", EtcdctlTarget{Endpoints: eps[:1]}, []string{"put", "--", "--endpoints", "v"},
+			[]string{"etcdctl", "--endpoints=" + eps[0], "put", "--", "--endpoints", "v"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := EtcdctlArgs(tc.target, tc.args)
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("EtcdctlArgs = %q, want %q", got, tc.want)
+			}
+			wantRedacted := tc.redacted
+			if wantRedacted == nil {
+				wantRedacted = tc.want
+			}
+			if r := Redact(got); !reflect.DeepEqual(r, wantRedacted) {
+				t.Errorf("Redact = %q, want %q", r, wantRedacted)
+			}
+			if tc.target.Password != "" && strings.Contains(strings.Join(Redact(got), " "), tc.target.Password) {
+				t.Errorf("the password survives Redact: %q", Redact(got))
+			}
+		})
+	}
+	if r := Redact([]string{"--password=pw", "--password", "pw2"}); !reflect.DeepEqual(r, []string{"--password=***", "--password", "***"}) {
+		t.Errorf("Redact(--password) = %q", r)
+	}
+}
+
+func memberPod(name string, running, ready bool, domain string) corev1.Pod {
+	p := corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "etcd", Env: []corev1.EnvVar{{Name: contract.EnvClusterDomain, Value: domain}}}}}}
+	if running {
+		p.Status.Phase = corev1.PodRunning
+	}
+	p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "etcd", Ready: ready}}
+	return p
+}
+
+func TestPickPodAndEndpoints(t *testing.T) {
+	c := healthyCluster()
+	c.Namespace = "ns"
+	for _, tc := range []struct {
+		name       string
+		pods       []corev1.Pod
+		wantPod    string
+		wantDomain string
+	}{
+		{"lowest ready ordinal", []corev1.Pod{memberPod("db-10", true, true, "k.local"), memberPod("db-2", true, true, "k.local"), memberPod("db-0", true, false, "k.local")}, "db-2", "k.local"},
+		{"not running", []corev1.Pod{memberPod("db-0", false, true, "")}, "", ""},
+		{"default domain", []corev1.Pod{memberPod("db-0", true, true, "")}, "db-0", contract.DefaultClusterDomain},
+	} {
+		pod, domain := PickPod(c, tc.pods)
+		if pod != tc.wantPod || domain != tc.wantDomain {
+			t.Errorf("%s: PickPod = %q, %q; want %q, %q", tc.name, pod, domain, tc.wantPod, tc.wantDomain)
+		}
+	}
+	want := []string{"https://db-0.db-peer.ns.svc.k.local:2379", "https://db-2.db-peer.ns.svc.k.local:2379", "https://db-10.db-peer.ns.svc.k.local:2379"}
+	if got := MemberEndpoints(c, "k.local"); !reflect.DeepEqual(got, want) {
+		t.Errorf("MemberEndpoints = %q, want %q", got, want)
+	}
+}
+
+func TestMemberID(t *testing.T) {
+	c := healthyCluster()
+	for _, tc := range []struct{ member, want, wantErr string }{
+		{"db-2", "2", ""},
+		{"db-10", "", "db-10 is a learner"},
+		{"db-7", "", "db-7 is not a member of db (members: db-10, db-0, db-2)"},
+	} {
+		got, err := MemberID(c, tc.member)
+		if got != tc.want || (tc.wantErr == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.wantErr)) {
+			t.Errorf("MemberID(%s) = %q, %v; want %q, %q", tc.member, got, err, tc.want, tc.wantErr)
+		}
+	}
+}
+
+func TestReportHoldsNoSecretValues(t *testing.T) {
+	secrets := []corev1.Secret{
+		{ObjectMeta: metav1.ObjectMeta{Name: "db-root-password"}, Type: corev1.SecretTypeOpaque, Data: map[string][]byte{"password": []byte("hunter2-value")}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "db-client-tls"}, Type: corev1.SecretTypeTLS, Data: map[string][]byte{"tls.key": []byte("PRIVATE-KEY-BYTES"), "tls.crt": []byte("CERT"), "ca.crt": []byte("CA")}},
+	}
+	b := Bundle{"secrets.txt": SecretSummary(secrets)}
+	b.Add("etcdcluster.yaml", healthyCluster())
+	var buf bytes.Buffer
+	if err := b.WriteTarGz(&buf, "report", now); err != nil {
+		t.Fatal(err)
+	}
+	gz, err := gzip.NewReader(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(gz)
+	files := map[string]string{}
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := io.ReadAll(tr)
+		files[h.Name] = string(data)
+	}
+	if len(files) != 2 || !strings.Contains(files["report/etcdcluster.yaml"], "name: db") {
+		t.Fatalf("tarball holds %v", files)
+	}
+	summary := files["report/secrets.txt"]
+	for _, want := range []string{"db-client-tls\ttype=kubernetes.io/tls\tkeys=ca.crt,tls.crt,tls.key", "db-root-password\ttype=Opaque\tkeys=password"} {
+		if !strings.Contains(summary, want) {
+			t.Errorf("secrets.txt lacks %q:\n%s", want, summary)
+		}
+	}
+	for _, value := range []string{"hunter2-value", "PRIVATE-KEY-BYTES"} {
+		if strings.Contains(summary, value) {
+			t.Errorf("secrets.txt holds the secret value %q:\n%s", value, summary)
+		}
+	}
+}
+
+func TestMainUsage(t *testing.T) {
+	for _, tc := range []struct {
+		args     []string
+		code     int
+		inOutput string
+	}{
+		{nil, 0, "Commands:"},
+		{[]string{"help"}, 0, "move-leader NAME --to MEMBER"},
+		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{[]string{"--bogus"}, 2, "unknown flag: --bogus"},
+	} {
+		var out, errOut bytes.Buffer
+		code := Main(context.Background(), tc.args, nil, &out, &errOut)
+		if code != tc.code || !strings.Contains(out.String()+errOut.String(), tc.inOutput) {
+			t.Errorf("Main(%q) = %d, output %q; want %d and %q", tc.args, code, out.String()+errOut.String(), tc.code, tc.inOutput)
+		}
+	}
+}
+
+func TestDefragPolicy(t *testing.T) {
+	c := healthyCluster()
+	if got := DefragPolicy(c); got != "on request only (and on NOSPACE recovery)" {
+		t.Errorf("no spec: %q", got)
+	}
+	pct := int32(40)
+	c.Spec.Defragmentation = &etcdv1.DefragmentationSpec{Schedule: "0 4 * * *", FreeablePercent: &pct}
+	if got, want := DefragPolicy(c), `schedule "0 4 * * *"; when 40% is freeable; on request; on NOSPACE recovery`; got != want {
+		t.Errorf("DefragPolicy = %q, want %q", got, want)
+	}
+}
