@@ -45,7 +45,7 @@ func readTarGz(path string) map[string]string {
 }
 
 var _ = Describe("kubectl quorum plugin", func() {
-	It("shows status, runs etcdctl with the cluster's credentials, backs up and writes a report without Secret values", func(ctx SpecContext) {
+	It("shows status, runs etcdctl with the cluster's credentials, backs up, restores, defragments and writes a report without Secret values", func(ctx SpecContext) {
 		dir := GinkgoT().TempDir()
 		bin := filepath.Join(dir, "kubectl-quorum")
 		build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/kubectl-quorum")
@@ -110,6 +110,31 @@ var _ = Describe("kubectl quorum plugin", func() {
 		restores := &etcdv1.EtcdRestoreList{}
 		Expect(k8s.List(ctx, restores, client.InNamespace(ns))).To(Succeed())
 		Expect(restores.Items).To(BeEmpty())
+
+		By("restore --yes: puts b1 back in place; a write made after it is gone")
+		out, err = plugin("etcdctl", "plug", "--", "put", "/after-backup", "lost")
+		Expect(err).NotTo(HaveOccurred(), out)
+		out, err = plugin("restore", "plug", "--backup", "b1", "--yes", "--name", "r1", "--timeout", "4m")
+		Expect(err).NotTo(HaveOccurred(), out)
+		Expect(out).To(ContainSubstring("etcdrestore/r1 created"))
+		Expect(out).To(ContainSubstring("Succeeded: cluster ID"))
+		waitAvailable(ctx, ns, "plug", 1)
+		Eventually(func(g Gomega) {
+			out, err := plugin("etcdctl", "plug", "--", "get", "--prefix", "/")
+			g.Expect(err).NotTo(HaveOccurred(), out)
+			g.Expect(out).To(ContainSubstring("/plugin\nwritten"))
+			g.Expect(out).NotTo(ContainSubstring("/after-backup"))
+		}).WithContext(ctx).WithTimeout(time.Minute).WithPolling(2 * time.Second).Should(Succeed())
+
+		By("defrag --request: the operator defragments the member once")
+		out, err = plugin("defrag", "plug", "--request", "--timeout", "2m")
+		Expect(err).NotTo(HaveOccurred(), out)
+		Expect(out).To(ContainSubstring("There is no defragmentation resource"))
+		Expect(out).To(ContainSubstring("done: every member defragmented"))
+		c := &etcdv1.EtcdCluster{}
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "plug"}, c)).To(Succeed())
+		Expect(c.Status.Defragmentation).NotTo(BeNil())
+		Expect(c.Status.Defragmentation.Members).To(ContainElement(HaveField("Trigger", etcdv1.DefragTriggerRequest)))
 
 		By("report: resources, events, logs and endpoint status, and no Secret value anywhere")
 		out, err = plugin("report", "plug", "-o", "report.tar.gz")
