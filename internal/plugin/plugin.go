@@ -89,6 +89,11 @@ func Main(ctx context.Context, args []string, in io.Reader, out, errOut io.Write
 		fmt.Fprintf(errOut, "error: unknown command %q\n\n%s", rest[0], usage)
 		return 2
 	}
+	if rest[0] != "etcdctl" && asksHelp(rest[1:]) {
+		// Help needs no cluster: answer before reading the kubeconfig.
+		fmt.Fprint(out, usage)
+		return 0
+	}
 	env, err := connect(*kubeconfig, *kubeContext, *namespace)
 	if err != nil {
 		fmt.Fprintf(errOut, "error: %v\n", err)
@@ -104,6 +109,17 @@ func Main(ctx context.Context, args []string, in io.Reader, out, errOut io.Write
 		return 1
 	}
 	return 0
+}
+
+// asksHelp tells whether a command's arguments ask for its help (-h,
+// --help); etcdctl's arguments are etcdctl's own and are not looked at.
+func asksHelp(args []string) bool {
+	for _, a := range args {
+		if a == "-h" || a == "--help" {
+			return true
+		}
+	}
+	return false
 }
 
 type command func(ctx context.Context, env *Env, args []string) error

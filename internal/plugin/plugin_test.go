@@ -204,6 +204,9 @@ func TestMainUsage(t *testing.T) {
 		{[]string{"help"}, 0, "move-leader NAME --to MEMBER"},
 		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
 		{[]string{"--bogus"}, 2, "unknown flag: --bogus"},
+		// Help without a reachable cluster: no kubeconfig is read.
+		{[]string{"--kubeconfig", "/nonexistent", "status", "--help"}, 0, "Commands:"},
+		{[]string{"--kubeconfig", "/nonexistent", "backup", "-h"}, 0, "Commands:"},
 	} {
 		var out, errOut bytes.Buffer
 		code := Main(context.Background(), tc.args, nil, &out, &errOut)
