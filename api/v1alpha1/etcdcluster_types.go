@@ -27,13 +27,17 @@ type EtcdClusterSpec struct {
 	Replicas *int32 `json:"replicas,omitempty"`
 
 	// Version is the etcd version of the bundled server image, e.g. "3.7.3".
-	// Upgrades go one minor version at a time; minor downgrades are refused
-	// (patch versions may go either way). Members restart one at a time,
-	// leader last.
+	// Upgrades go one minor version at a time, counted from the previous
+	// spec and from what each member runs (status.members[].version), so
+	// a blocked 3.7→3.8 cannot be followed by 3.9. Minor downgrades are
+	// refused once no member runs the older minor: etcd moves the cluster
+	// version only when every member runs the newer one (etcd's "upgrade
+	// and downgrade" docs), so until then going back, the revert of a
+	// blocked or stuck upgrade, is safe and allowed. Patch versions may go
+	// either way. Members restart one at a time, leader last.
 	// +kubebuilder:default="3.7.3"
 	// +kubebuilder:validation:Pattern=`^3\.[0-9]{1,3}\.[0-9]{1,4}$`
-	// +kubebuilder:validation:XValidation:rule="int(self.split('.')[1]) <= int(oldSelf.split('.')[1]) + 1",message="version may go up by one minor version at a time"
-	// +kubebuilder:validation:XValidation:rule="int(self.split('.')[1]) >= int(oldSelf.split('.')[1])",message="minor version downgrades are not supported"
+	// +kubebuilder:validation:MaxLength=10
 	// +optional
 	Version string `json:"version,omitempty"`
 
@@ -478,6 +482,7 @@ type MemberStatus struct {
 	// +optional
 	Role MemberRole `json:"role,omitempty"`
 	// Version of etcd the member runs.
+	// +kubebuilder:validation:MaxLength=32
 	// +optional
 	Version string `json:"version,omitempty"`
 	// Healthy is true when the member answered a status request.
@@ -530,6 +535,7 @@ type EtcdClusterStatus struct {
 	// +optional
 	ClusterID string `json:"clusterID,omitempty"`
 	// Members as last observed.
+	// +kubebuilder:validation:MaxItems=32
 	// +optional
 	Members []MemberStatus `json:"members,omitempty"`
 	// ClientEndpoint is the URL clients use.
@@ -611,6 +617,8 @@ type ClusterRestoreStatus struct {
 }
 
 // EtcdCluster is a managed etcd cluster.
+// +kubebuilder:validation:XValidation:rule="!has(self.spec.version) || !has(oldSelf.spec.version) || !self.spec.version.matches('^3[.][0-9]+[.]') || !oldSelf.spec.version.matches('^3[.][0-9]+[.]') || (int(self.spec.version.split('.')[1]) <= int(oldSelf.spec.version.split('.')[1]) + 1 && !(has(self.status) && has(self.status.members) && self.status.members.exists(m, has(m.version) && m.version.matches('^3[.][0-9]+[.]') && int(self.spec.version.split('.')[1]) > int(m.version.split('.')[1]) + 1)))",message="spec.version may go up by one minor version at a time, counted from the previous spec.version and from the version each member runs (status.members[].version)"
+// +kubebuilder:validation:XValidation:rule="!has(self.spec.version) || !has(oldSelf.spec.version) || !self.spec.version.matches('^3[.][0-9]+[.]') || !oldSelf.spec.version.matches('^3[.][0-9]+[.]') || int(self.spec.version.split('.')[1]) >= int(oldSelf.spec.version.split('.')[1]) || (has(self.status) && has(self.status.members) && self.status.members.exists(m, has(m.version) && m.version.matches('^3[.][0-9]+[.]') && int(m.version.split('.')[1]) == int(self.spec.version.split('.')[1])))",message="minor version downgrades are not supported once no member runs the older minor (etcd's cluster version has moved on); going back to a minor a member still runs, the revert of an upgrade that was blocked or stuck, is allowed"
 // +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 48 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",message="the name must be a DNS label of at most 48 characters (it names Services, pods and volume claims)"
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status

@@ -1,6 +1,7 @@
 package admission
 
 import (
+	"fmt"
 	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -39,7 +40,8 @@ var _ = Describe("EtcdCluster admission", func() {
 		Entry("reserved etcd option", map[string]any{"etcdOptions": map[string]any{"initial-cluster-state": "new"}}, "etcdOptions may not set options the operator controls"),
 		Entry("reserved TLS option", map[string]any{"etcdOptions": map[string]any{"cert-file": "/x"}}, "etcdOptions may not set options the operator controls"),
 		Entry("malformed version", map[string]any{"version": "latest"}, "spec.version in body should match"),
-		Entry("absurd version", map[string]any{"version": "3.99999999999999999999.0"}, "spec.version in body should match"),
+		Entry("absurd version", map[string]any{"version": "3.99999999999999999999.0"}, "spec.version: Too long"),
+		Entry("not a version", map[string]any{"version": "abc"}, "spec.version in body should match"),
 		Entry("etcd 2", map[string]any{"version": "2.3.8"}, "spec.version in body should match"),
 		Entry("malformed size", map[string]any{"storage": map[string]any{"size": "lots"}}, "spec.storage.size"),
 		Entry("unknown medium", map[string]any{"storage": map[string]any{"medium": "Tape"}}, `Unsupported value: "Tape"`),
@@ -115,7 +117,7 @@ var _ = Describe("EtcdCluster admission", func() {
 		try(func(c *etcdv1.EtcdCluster) { q := resource.MustParse("512Mi"); c.Spec.Storage.Size = &q }, "storage.size may grow but not shrink: 1Gi to 512Mi")
 		try(func(c *etcdv1.EtcdCluster) { c.Spec.Storage.StorageClassName = ptr.To("fast") }, "storageClassName is immutable")
 		try(func(c *etcdv1.EtcdCluster) { c.Spec.Version = "3.6.16" }, "minor version downgrades are not supported")
-		try(func(c *etcdv1.EtcdCluster) { c.Spec.Version = "3.9.0" }, "version may go up by one minor version at a time")
+		try(func(c *etcdv1.EtcdCluster) { c.Spec.Version = "3.9.0" }, "may go up by one minor version at a time")
 
 		setVersion := func(v string) error {
 			fresh := &etcdv1.EtcdCluster{}
@@ -126,5 +128,47 @@ var _ = Describe("EtcdCluster admission", func() {
 		}
 		Expect(setVersion("3.7.1")).To(Succeed(), "a patch downgrade is allowed")
 		Expect(setVersion("3.8.0")).To(Succeed(), "a one-minor upgrade is allowed")
+	})
+
+	It("counts minor versions from what the members run: a blocked upgrade is reverted, never skipped past", func(ctx SpecContext) {
+		c := &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{GenerateName: "ver-", Namespace: "default"}, Spec: etcdv1.EtcdClusterSpec{Version: "3.7.3"}}
+		Expect(k8s.Create(ctx, c)).To(Succeed())
+		running := func(versions ...string) {
+			fresh := &etcdv1.EtcdCluster{}
+			Expect(get(ctx, c.Namespace, c.Name, fresh)()).To(Succeed())
+			fresh.Status.Members = nil
+			for i, v := range versions {
+				fresh.Status.Members = append(fresh.Status.Members, etcdv1.MemberStatus{Name: fmt.Sprintf("m-%d", i), Version: v, Healthy: true})
+			}
+			Expect(k8s.Status().Update(ctx, fresh)).To(Succeed())
+		}
+		setVersion := func(v string) error {
+			fresh := &etcdv1.EtcdCluster{}
+			Expect(get(ctx, c.Namespace, c.Name, fresh)()).To(Succeed())
+			before := fresh.DeepCopy()
+			fresh.Spec.Version = v
+			return k8s.Patch(ctx, fresh, client.MergeFrom(before))
+		}
+		running("3.7.3", "3.7.3", "3.7.3")
+		Expect(setVersion("3.8.0")).To(Succeed(), "one minor up")
+		By("3.8.0 is blocked: every member still runs 3.7")
+		err := setVersion("3.9.0")
+		Expect(err).To(HaveOccurred(), "a second minor while the members run 3.7")
+		Expect(err.Error()).To(ContainSubstring("counted from the previous spec.version and from the version each member runs"))
+		Expect(setVersion("3.8.1")).To(Succeed(), "another patch of the same minor")
+		Expect(setVersion("3.7.3")).To(Succeed(), "the revert to what the members run")
+
+		By("a rollout half done: one member on 3.8, the cluster version still 3.7")
+		Expect(setVersion("3.8.0")).To(Succeed())
+		running("3.7.3", "3.7.3", "3.8.0")
+		Expect(setVersion("3.7.3")).To(Succeed(), "the revert of a stuck upgrade while a member runs 3.7")
+
+		By("every member on 3.8: etcd's cluster version has moved")
+		Expect(setVersion("3.8.0")).To(Succeed())
+		running("3.8.0", "3.8.0", "3.8.0")
+		err = setVersion("3.7.3")
+		Expect(err).To(HaveOccurred())
+		Expect(err.Error()).To(ContainSubstring("minor version downgrades are not supported once no member runs the older minor"))
+		Expect(setVersion("3.9.0")).To(Succeed(), "one minor up from 3.8")
 	})
 })
