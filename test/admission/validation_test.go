@@ -170,5 +170,8 @@ var _ = Describe("EtcdCluster admission", func() {
 		Expect(err).To(HaveOccurred())
 		Expect(err.Error()).To(ContainSubstring("minor version downgrades are not supported once no member runs the older minor"))
 		Expect(setVersion("3.9.0")).To(Succeed(), "one minor up from 3.8")
+
+		By("a status written while the spec stays is never refused, whatever the members run")
+		running("3.6.16", "3.8.0", "3.9.0")
 	})
 })
