@@ -148,21 +148,28 @@ type RolloutSpec struct {
 
 	// MinReadySeconds is how long a member restarted with a new pod
 	// template must stay ready before the next member is restarted, so
-	// that a change that fails only under load (a memory limit reached
-	// after a while) stops at one member. Seconds, 0 to 3600; default 0.
-	// A restarted member that has not stayed ready this long when the
-	// progress deadline passes, and whose container has exited since it
-	// was created, halts the rollout as RolloutStuck. The same idea as a
-	// StatefulSet's minReadySeconds.
+	// that a change that fails only after a while (a memory limit etcd
+	// reaches some seconds after it starts serving) stops at one member.
+	// Seconds, 0 to 3600; default 30 (a too-low memory limit was seen to
+	// OOM-kill etcd about 20 s after it became ready; with 0 such a change
+	// reached every member before the first one failed, and quorum was
+	// lost). A restarted member that has not stayed ready this long when
+	// the progress deadline passes, and whose container has exited since
+	// it was created, halts the rollout as RolloutStuck. The same idea as
+	// a StatefulSet's minReadySeconds.
+	// +kubebuilder:default=30
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=3600
 	// +optional
-	MinReadySeconds int32 `json:"minReadySeconds,omitempty"`
+	MinReadySeconds *int32 `json:"minReadySeconds,omitempty"`
 }
 
 // DefaultProgressDeadlineSeconds is RolloutSpec.ProgressDeadlineSeconds
 // when unset.
 const DefaultProgressDeadlineSeconds = 300
+
+// DefaultMinReadySeconds is RolloutSpec.MinReadySeconds when unset.
+const DefaultMinReadySeconds = 30
 
 // BootstrapSpec says how a new cluster starts.
 type BootstrapSpec struct {

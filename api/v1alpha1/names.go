@@ -224,6 +224,14 @@ func (c *EtcdCluster) ProgressDeadline() int32 {
 	return DefaultProgressDeadlineSeconds
 }
 
+// MinReadySeconds is spec.rollout.minReadySeconds with its default applied.
+func (c *EtcdCluster) MinReadySeconds() int32 {
+	if s := c.Spec.Rollout.MinReadySeconds; s != nil {
+		return *s
+	}
+	return DefaultMinReadySeconds
+}
+
 // PreflightJobName is the Job that checks the image and etcd options with
 // key hash (16 hex digits) before any member can run them:
 // <name>-preflight-<hash>, the cluster

@@ -214,7 +214,7 @@ func (r *Reconciler) rolloutPods(p *pass, items []corev1.Pod, update string) ([]
 		voter[m.ID] = !m.IsLearner
 	}
 	deadline := time.Duration(c.ProgressDeadline()) * time.Second
-	minReady := time.Duration(c.Spec.Rollout.MinReadySeconds) * time.Second
+	minReady := time.Duration(c.MinReadySeconds()) * time.Second
 	now := r.now()
 	var pods []podInfo
 	byName := map[string]*corev1.Pod{}

@@ -45,6 +45,7 @@ func TestRolloutPods(t *testing.T) {
 	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 	c := &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: "ns"}}
 	c.Spec.Rollout.ProgressDeadlineSeconds = ptr.To[int32](60)
+	c.Spec.Rollout.MinReadySeconds = ptr.To[int32](0) // TestRolloutPodsMinReady* cover settling
 	mk := func(name, rev string, age time.Duration, ready bool, st corev1.ContainerState, last corev1.ContainerState) corev1.Pod {
 		p := corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, CreationTimestamp: metav1.NewTime(now.Add(-age)),
 			Labels: map[string]string{appsv1.ControllerRevisionHashLabelKey: rev}}}
@@ -99,7 +100,7 @@ func TestRolloutPodsMinReady(t *testing.T) {
 	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 	c := &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: "ns"}}
 	c.Spec.Rollout.ProgressDeadlineSeconds = ptr.To[int32](60)
-	c.Spec.Rollout.MinReadySeconds = 120
+	c.Spec.Rollout.MinReadySeconds = ptr.To[int32](120)
 	pod := func(name string, age, readyFor time.Duration, restarts int32) corev1.Pod {
 		p := corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, CreationTimestamp: metav1.NewTime(now.Add(-age)),
 			Labels: map[string]string{appsv1.ControllerRevisionHashLabelKey: "db-r1"}}}
@@ -130,5 +131,25 @@ func TestRolloutPodsMinReady(t *testing.T) {
 	}
 	if msg := stuckCause(byName["db-1"]); !strings.Contains(msg, "OOMKilled") {
 		t.Errorf("cause %q, want the OOM kill", msg)
+	}
+}
+
+// Unset, minReadySeconds is 30: a member ready for 20 s after its restart
+// still settles (an OOM kill about 20 s after start stops the rollout at
+// it), one ready for 40 s has settled.
+func TestRolloutPodsMinReadyDefault(t *testing.T) {
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	c := &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: "ns"}}
+	pod := func(name string, readyFor time.Duration) corev1.Pod {
+		p := corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, CreationTimestamp: metav1.NewTime(now.Add(-readyFor - 5*time.Second)),
+			Labels: map[string]string{appsv1.ControllerRevisionHashLabelKey: "db-r1"}}}
+		p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: metav1.NewTime(now.Add(-readyFor))}}
+		p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "etcd", State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}}
+		return p
+	}
+	r := &Reconciler{Clock: func() time.Time { return now }}
+	pods, _ := r.rolloutPods(&pass{cluster: c}, []corev1.Pod{pod("db-0", 20*time.Second), pod("db-1", 40*time.Second)}, "db-r1")
+	if !pods[0].Settling || pods[1].Settling {
+		t.Errorf("settling = %v, %v; want true, false", pods[0].Settling, pods[1].Settling)
 	}
 }

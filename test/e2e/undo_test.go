@@ -87,7 +87,7 @@ var _ = Describe("Undoing a bad change", func() {
 			// minutes before the next one is restarted, and one that has
 			// crashed by its 60s deadline halts the rollout.
 			c.Spec.Rollout.ProgressDeadlineSeconds = ptr.To[int32](60)
-			c.Spec.Rollout.MinReadySeconds = 300
+			c.Spec.Rollout.MinReadySeconds = ptr.To[int32](300)
 		})
 		orig := waitAvailable(ctx, ns, "undo", 3)
 		tlsCfg := clientTLS(ctx, ns, "undo")
