@@ -337,7 +337,10 @@ var _ = Describe("Reliability", Label("chaos"), Serial, func() {
 
 	It("TLS enabled on a running cluster", func(ctx SpecContext) {
 		chaosScenarioWith(ctx, "TLS enabled on a running cluster",
-			func(c *etcdv1.EtcdCluster) { c.Spec.TLS.Enabled, c.Spec.Auth.Enabled = ptr.To(false), ptr.To(false) },
+			func(c *etcdv1.EtcdCluster) {
+				c.Spec.TLS.Enabled, c.Spec.Auth.Enabled = ptr.To(false), ptr.To(false)
+				c.Spec.Rollout.MinReadySeconds = ptr.To[int32](5) // nine restarts; see the TLS migration spec
+			},
 			func(ctx SpecContext, ns, name string, round int) {
 				// The first round turns TLS on; later rounds (it cannot be
 				// turned off) restart the members for a spec change instead.

@@ -152,12 +152,18 @@ var _ = Describe("TLS migration", func() {
 		createCluster(ctx, ns, name, 3, func(c *etcdv1.EtcdCluster) {
 			c.Spec.TLS.Enabled = ptr.To(false)
 			c.Spec.Auth.Enabled = ptr.To(false)
+			// Three rolling restarts of three members: the default 30 s
+			// settle per restart would add 4.5 minutes to what this spec
+			// tests (the migration's order), not to its safety.
+			c.Spec.Rollout.MinReadySeconds = ptr.To[int32](5)
 		})
 		waitAvailable(ctx, ns, name, 3)
 		// A running cluster: formed, and nothing left to do. (Turning TLS on
 		// in the first seconds after creation once left the operator
 		// talking https to members still serving http, in a CI run under
-		// load; not reproduced alone, not understood yet.)
+		// load: a cache that did not hold the new StatefulSet yet made the
+		// cluster look new; the API server is now asked, see
+		// tlsmigration_envtest_test.go. This spec tests the settled case.)
 		Eventually(func(g Gomega) {
 			c := &etcdv1.EtcdCluster{}
 			g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, c)).To(Succeed())
