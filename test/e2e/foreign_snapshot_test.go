@@ -103,7 +103,7 @@ var _ = Describe("Foreign snapshots", func() {
 		Expect(err).NotTo(HaveOccurred())
 		plain, err := io.ReadAll(rc)
 		Expect(err).NotTo(HaveOccurred())
-		Expect(len(plain) % 512).To(Equal(sha256.Size), "etcd appends its SHA-256")
+		Expect(len(plain)%512).To(Equal(sha256.Size), "etcd appends its SHA-256")
 		mc := srv.Client(GinkgoTB())
 		for key, b := range map[string][]byte{"plain.db": plain, "copy.db": plain[:len(plain)-sha256.Size]} {
 			_, err = mc.PutObject(ctx, bucket, key, bytes.NewReader(b), int64(len(b)), minio.PutObjectOptions{})
