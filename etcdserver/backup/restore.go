@@ -188,6 +188,12 @@ func Restore(ctx context.Context, lg *zap.Logger, o RestoreOptions, st Store) (r
 		DataDir: dataDir, Name: o.Name, Location: st.Location(o.Key), Manifest: m != nil,
 		BumpRevision: o.BumpRevision, MarkCompacted: o.MarkCompacted,
 	}
+	if m == nil && restoredUnderID(dataDir, o) {
+		// An in-place restore's init container started again: done, no
+		// need to read the snapshot to know its SHA-256.
+		res.Message = "data dir already holds this restore; nothing done"
+		return res, nil
+	}
 	if m != nil {
 		res.SHA256 = m.SHA256
 		if done, err := checkDataDir(dataDir, o, m.SHA256); err != nil || done {
@@ -318,6 +324,16 @@ func readManifest(ctx context.Context, key string, given *Manifest, st Store) (*
 	return &m, nil
 }
 
+// restoredUnderID tells whether dataDir holds a member restored under
+// o.RestoreID (an in-place restore already done), whatever the snapshot.
+func restoredUnderID(dataDir string, o RestoreOptions) bool {
+	if o.RestoreID == "" || !server.MemberInitialized(dataDir) {
+		return false
+	}
+	mk, err := readMarker(dataDir)
+	return err == nil && mk.RestoreID == o.RestoreID && mk.Name == o.Name
+}
+
 // checkDataDir decides whether the restore may go on. done is true when the
 // data dir already holds this restore (the snapshot with SHA-256 sha).
 func checkDataDir(dataDir string, o RestoreOptions, sha string) (done bool, err error) {
@@ -332,10 +348,8 @@ func checkDataDir(dataDir string, o RestoreOptions, sha string) (done bool, err 
 		return false, nil
 	}
 	member := server.MemberInitialized(dataDir)
-	if member && o.RestoreID != "" {
-		if mk, err := readMarker(dataDir); err == nil && mk.RestoreID == o.RestoreID && mk.Name == o.Name {
-			return true, nil
-		}
+	if restoredUnderID(dataDir, o) {
+		return true, nil
 	}
 	if member && !o.Force {
 		if mk, err := readMarker(dataDir); err == nil && mk.SHA256 == sha && mk.Name == o.Name {

@@ -99,6 +99,27 @@ func TestRestoreForeignSnapshot(t *testing.T) {
 		f.checkRestored(t, s, DefaultBumpRevision)
 	})
 
+	t.Run("in place: a restarted init container does not read the snapshot again", func(t *testing.T) {
+		t.Parallel()
+		obj := filepath.Join(dir, "c", "inplace.db")
+		writeFile(t, obj, plain)
+		s := memberSettings(t, "m2", "")
+		old := s
+		old.ClusterToken = "the-old-cluster"
+		f.restore(t, env, old, "--key", "c/inplace.db", "--bump-revision", "0")
+		args := []string{"--key", "c/inplace.db", "--force", "--restore-id", "r1"}
+		if res := f.restore(t, env, s, args...); !res.Restored {
+			t.Fatalf("in-place restore: %+v", res)
+		}
+		if err := os.Remove(obj); err != nil {
+			t.Fatal(err)
+		}
+		if res := f.restore(t, env, s, args...); res.Restored {
+			t.Fatalf("second run: %+v, want nothing done", res)
+		}
+		f.checkRestored(t, s, DefaultBumpRevision)
+	})
+
 	t.Run("hashless copy is refused before anything is written", func(t *testing.T) {
 		t.Parallel()
 		code, _, errOut := runCLI(t, RestoreMain, env, "--verify-only", "--key", "c/copy.db")
