@@ -231,7 +231,7 @@ func Restore(ctx context.Context, lg *zap.Logger, o RestoreOptions, st Store) (r
 			zap.String("location", res.Location))
 	}
 	if m == nil {
-		lg.Info("snapshot has no Quorum manifest; checked with etcd's own hash", zap.String("location", res.Location),
+		lg.Info("snapshot has no Quorum manifest: read as a raw etcd snapshot file", zap.String("location", res.Location),
 			zap.String("sha256", got.SHA256), zap.Int64("size", got.Size))
 		if done, err := checkDataDir(dataDir, o, got.SHA256); err != nil || done {
 			if done {
