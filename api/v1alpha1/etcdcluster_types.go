@@ -184,6 +184,7 @@ type BootstrapSpec struct {
 // +kubebuilder:validation:XValidation:rule="has(self.backupName) != has(self.source)",message="exactly one of backupName and source must be set"
 // +kubebuilder:validation:XValidation:rule="!has(self.source) || has(self.key)",message="source needs key"
 // +kubebuilder:validation:XValidation:rule="!has(self.backupName) || !has(self.key)",message="backupName and key are exclusive: key names a snapshot in source, backupName restores the snapshot of that EtcdBackup; pick one"
+// +kubebuilder:validation:XValidation:rule="!has(self.skipHashCheck) || !self.skipHashCheck || has(self.source)",message="skipHashCheck applies to source only: the snapshot of an EtcdBackup always carries etcd's hash"
 type RestoreSpec struct {
 	// BackupName is a Succeeded EtcdBackup in the same namespace.
 	// +optional
@@ -192,13 +193,25 @@ type RestoreSpec struct {
 	// EtcdBackup (another namespace or cluster, an older operator).
 	// +optional
 	Source *BackupLocation `json:"source,omitempty"`
-	// Key of the snapshot in Source; its manifest is <key>.manifest.json.
+	// Key of the snapshot in Source: a Quorum backup with its manifest
+	// <key>.manifest.json, or, without a manifest, the raw file of
+	// `etcdctl snapshot save` (checked with the SHA-256 etcd appends to it
+	// and the storage version recorded in it).
 	// +optional
 	Key string `json:"key,omitempty"`
 	// EncryptionKey decrypts an encrypted snapshot from Source (an
 	// EtcdBackup's own key is used with BackupName).
 	// +optional
 	EncryptionKey *corev1.SecretKeySelector `json:"encryptionKey,omitempty"`
+	// SkipHashCheck restores a snapshot that has no etcd hash: a copy of
+	// a member's member/snap/db instead of a file from `etcdctl snapshot
+	// save` (etcdutl's --skip-hash-check). Such a file cannot be checked
+	// for damage: a torn or truncated copy may restore wrong data or fail
+	// only once the members run. Without it a file with no etcd hash is
+	// refused before anything is touched. A file that has etcd's hash is
+	// checked either way. Source only. Default false.
+	// +optional
+	SkipHashCheck bool `json:"skipHashCheck,omitempty"`
 }
 
 // NetworkPolicySpec configures the cluster's NetworkPolicy.

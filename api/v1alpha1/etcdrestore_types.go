@@ -14,6 +14,7 @@ import (
 // +kubebuilder:validation:XValidation:rule="!has(self.source) || has(self.key)",message="source needs key"
 // +kubebuilder:validation:XValidation:rule="!has(self.backupName) || !has(self.key)",message="backupName and key are exclusive: key names a snapshot in source, backupName restores the snapshot of that EtcdBackup; pick one"
 // +kubebuilder:validation:XValidation:rule="!has(self.backupName) || !has(self.encryptionKey)",message="encryptionKey applies to source only: a backup's own key is used with backupName"
+// +kubebuilder:validation:XValidation:rule="!has(self.skipHashCheck) || !self.skipHashCheck || has(self.source)",message="skipHashCheck applies to source only: the snapshot of an EtcdBackup always carries etcd's hash"
 type EtcdRestoreSpec struct {
 	// ClusterName is the EtcdCluster in the same namespace.
 	// +kubebuilder:validation:MinLength=1
@@ -25,13 +26,22 @@ type EtcdRestoreSpec struct {
 	// EtcdBackup.
 	// +optional
 	Source *BackupLocation `json:"source,omitempty"`
-	// Key of the snapshot in Source; its manifest is <key>.manifest.json.
+	// Key of the snapshot in Source: a Quorum backup with its manifest
+	// <key>.manifest.json, or, without a manifest, the raw file of
+	// `etcdctl snapshot save` (checked with the SHA-256 etcd appends to it
+	// and the storage version recorded in it).
 	// +kubebuilder:validation:MinLength=1
 	// +optional
 	Key string `json:"key,omitempty"`
 	// EncryptionKey decrypts an encrypted snapshot from Source.
 	// +optional
 	EncryptionKey *corev1.SecretKeySelector `json:"encryptionKey,omitempty"`
+	// SkipHashCheck restores a snapshot that has no etcd hash (a copy of a
+	// member's member/snap/db); see the bootstrap RestoreSpec. The
+	// verification Job then cannot detect damage, and the members are
+	// stopped for a file that may restore wrong data. Source only.
+	// +optional
+	SkipHashCheck bool `json:"skipHashCheck,omitempty"`
 	// FromSurvivor recovers a cluster that lost quorum without a backup:
 	// the most up-to-date member still running (or the one named) is
 	// restarted once with etcd's --force-new-cluster and becomes a

@@ -27,7 +27,7 @@ func (r *Reconciler) resolveRestore(ctx context.Context, p *pass) error {
 	}
 	rs := c.Spec.Bootstrap.Restore
 	if rs.Source != nil {
-		p.restore = &render.RestoreSource{Location: *rs.Source, Key: rs.Key, EncryptionKey: rs.EncryptionKey}
+		p.restore = &render.RestoreSource{Location: *rs.Source, Key: rs.Key, EncryptionKey: rs.EncryptionKey, SkipHashCheck: rs.SkipHashCheck}
 		return nil
 	}
 	b := &etcdv1.EtcdBackup{}

@@ -16,6 +16,9 @@ type RestoreSource struct {
 	Location      etcdv1.BackupLocation
 	Key           string
 	EncryptionKey *corev1.SecretKeySelector
+	// SkipHashCheck passes --skip-hash-check: a raw snapshot without
+	// etcd's appended hash is accepted.
+	SkipHashCheck bool
 	// InPlaceID, when set, makes the init container an in-place restore
 	// (an EtcdRestore's RestoreID): it replaces the data dir of a running
 	// cluster's member once, while the cluster ConfigMap names this ID as
@@ -56,6 +59,7 @@ func restoreInitContainer(c *etcdv1.EtcdCluster, o Options, image string, r *Res
 		env = append(env, corev1.EnvVar{Name: contract.EnvActiveRestoreID, ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{
 			LocalObjectReference: corev1.LocalObjectReference{Name: c.ConfigMapName()}, Key: ConfigKeyRestoreID, Optional: ptr.To(true)}}})
 	}
+	args = append(args, r.hashArgs()...)
 	args = append(args, st.args...)
 	env = append(env, st.env...)
 	mounts := append([]corev1.VolumeMount{
@@ -74,4 +78,12 @@ func restoreInitContainer(c *etcdv1.EtcdCluster, o Options, image string, r *Res
 		TerminationMessagePolicy: corev1.TerminationMessageReadFile,
 		SecurityContext:          containerSecurity(),
 	}, st.vols
+}
+
+// hashArgs are the flags of the hash check.
+func (r *RestoreSource) hashArgs() []string {
+	if r.SkipHashCheck {
+		return []string{"--skip-hash-check"}
+	}
+	return nil
 }

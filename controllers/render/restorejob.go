@@ -27,7 +27,9 @@ func VerifyJobName(r *etcdv1.EtcdRestore) string {
 
 // VerifyJob runs `quorum-etcd restore --verify-only` from the cluster's
 // own server image: it reads the whole snapshot, checks manifest, version,
-// key, size and checksum, and writes nothing. The cluster is only stopped
+// key, size, checksum and etcd's appended hash (a snapshot without
+// manifest through a copy in the Job's /tmp emptyDir), and writes nothing
+// else. The cluster is only stopped
 // for an in-place restore once this Job has succeeded.
 func VerifyJob(r *etcdv1.EtcdRestore, c *etcdv1.EtcdCluster, src *RestoreSource, o Options) *batchv1.Job {
 	st := storeAccess{
@@ -35,7 +37,7 @@ func VerifyJob(r *etcdv1.EtcdRestore, c *etcdv1.EtcdCluster, src *RestoreSource,
 		mounts: []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}},
 	}
 	st.addStore(src.Location, src.EncryptionKey)
-	args := append([]string{"restore", "--verify-only", "--key=" + src.Key}, st.args...)
+	args := append(append([]string{"restore", "--verify-only", "--key=" + src.Key}, src.hashArgs()...), st.args...)
 
 	labels := jobLabels(c, restoreObjectLabel)
 	labels[labelRestoreName] = r.Name

@@ -16,8 +16,9 @@ import (
 
 // RestoreMain is `quorum-etcd restore`.
 func RestoreMain(ctx context.Context, args []string, cio IO) int {
-	c := newCommand("restore", "Creates a member's data dir from a backup, verified against its manifest before the\n"+
-		"data dir is touched. Run it, with the same backup, on every member of the new cluster before\n"+
+	c := newCommand("restore", "Creates a member's data dir from a backup, verified against its manifest (when there is one)\n"+
+		"and etcd's appended hash before the data dir is touched. A snapshot without manifest must be\n"+
+		"the raw file of etcdctl snapshot save. Run it, with the same backup, on every member of the new cluster before\n"+
 		"the members start. Prints a JSON result as the last stdout line and writes it to "+DefaultTerminationLog+".", cio)
 	sf := c.storeFlags()
 	var (
@@ -25,6 +26,7 @@ func RestoreMain(ctx context.Context, args []string, cio IO) int {
 		restoreID, keepReplaced                                      string
 		bump                                                         uint64 = DefaultBumpRevision
 		markCompacted, force, onlyNew, onlyActive, verifyOnly        bool
+		skipHashCheck                                                bool
 		timeout                                                      time.Duration
 	)
 	fs := c.fs
@@ -55,13 +57,17 @@ func RestoreMain(ctx context.Context, args []string, cio IO) int {
 	fs.StringVar(&keepReplaced, "keep-replaced", "", "with --force, move the replaced data dir here (next to the data dir) instead of deleting it")
 	fs.BoolVar(&onlyActive, "only-active-restore", false, "do nothing unless $"+EnvActiveRestoreID+" equals --restore-id: as an init container,\n"+
 		"the in-place restore must not run on members created after it finished")
-	fs.BoolVar(&verifyOnly, "verify-only", false, "only check the backup (manifest, version, key, size and checksum); write nothing")
+	fs.BoolVar(&skipHashCheck, "skip-hash-check", false, "accept a raw snapshot without etcd's appended SHA-256 (a copy of a member's\n"+
+		"member/snap/db): it cannot be checked for damage; as etcdutl snapshot restore --skip-hash-check")
+	c.bind("skip-hash-check", "QUORUM_SKIP_HASH_CHECK")
+	fs.BoolVar(&verifyOnly, "verify-only", false, "only check the backup (manifest, version, key, size, checksum, etcd's hash); write nothing\n"+
+		"(a snapshot without manifest is checked through a temporary copy under $TMPDIR)")
 	set, err := c.parse(args)
 	if err != nil {
 		return c.usage(err)
 	}
 	if verifyOnly {
-		return c.verify(ctx, sf, manifestFile, timeout)
+		return c.verify(ctx, sf, manifestFile, skipHashCheck, timeout)
 	}
 	if onlyActive {
 		if active, _ := cio.Env(EnvActiveRestoreID); restoreID == "" || active != restoreID {
@@ -79,7 +85,7 @@ func RestoreMain(ctx context.Context, args []string, cio IO) int {
 	o := RestoreOptions{
 		Key: sf.key, DataDir: dataDir, Name: name, InitialCluster: initialCluster, InitialClusterToken: token,
 		PeerURLs: splitList(peerURLs), BumpRevision: bump, MarkCompacted: markCompacted, Force: force,
-		RestoreID: restoreID, KeepReplaced: keepReplaced,
+		RestoreID: restoreID, KeepReplaced: keepReplaced, SkipHashCheck: skipHashCheck,
 	}
 	if len(o.PeerURLs) == 0 {
 		o.PeerURLs = PeerURLsOf(initialCluster, name)
@@ -115,7 +121,7 @@ func RestoreMain(ctx context.Context, args []string, cio IO) int {
 const EnvActiveRestoreID = contract.EnvActiveRestoreID
 
 // verify is `quorum-etcd restore --verify-only`.
-func (c *command) verify(ctx context.Context, sf *storeFlags, manifestFile string, timeout time.Duration) int {
+func (c *command) verify(ctx context.Context, sf *storeFlags, manifestFile string, skipHashCheck bool, timeout time.Duration) int {
 	if err := ValidateKey(sf.key); err != nil {
 		return c.usage(err)
 	}
@@ -132,7 +138,7 @@ func (c *command) verify(ctx context.Context, sf *storeFlags, manifestFile strin
 		return c.fail(ExitFailure, err)
 	}
 	return c.run(ctx, timeout, func(ctx context.Context, lg *zap.Logger) ([]byte, error) {
-		res, err := Verify(ctx, lg, sf.key, m, key, st)
+		res, err := Verify(ctx, lg, VerifyOptions{Key: sf.key, Manifest: m, EncryptionKey: key, SkipHashCheck: skipHashCheck}, st)
 		if err != nil {
 			return nil, err
 		}

@@ -89,6 +89,8 @@
 //	--bump-revision               [QUORUM_BUMP_REVISION]   default 1_000_000_000 (DefaultBumpRevision); 0 = none
 //	--mark-compacted              [QUORUM_MARK_COMPACTED]  default true (false when the bump is 0)
 //	--force                       [QUORUM_RESTORE_FORCE]   replace a data dir holding a member or files
+//	--skip-hash-check             [QUORUM_SKIP_HASH_CHECK] accept a raw snapshot without etcd's appended hash
+//	--verify-only                                          only check the snapshot, write nothing
 //
 // The member variables are the ones the etcd container already gets (see
 // package server), so an init container can share its environment.
@@ -104,6 +106,16 @@
 // same restore again on its own result does nothing and succeeds (exit 0,
 // "restored":false), which makes it safe as an init container; a data dir
 // holding any other member or files is refused without --force.
+//
+// A snapshot Quorum did not make has no manifest: the object is then read
+// as the raw file of `etcdctl snapshot save` (gzip or Quorum-encrypted
+// bytes are refused by their first bytes), its SHA-256 is computed on the
+// way, and the SHA-256 etcd appended to it is checked (snapfile.go). Every
+// snapshot, with or without manifest, must carry etcd's hash unless
+// --skip-hash-check; a hash present but wrong is always refused. Without a
+// manifest, the data dir check runs after the download (the SHA-256 that
+// identifies the restore is only known then), and --verify-only checks the
+// storage version through a temporary copy under $TMPDIR.
 //
 // The bump and the compaction mark make every revision a client or watch
 // cache saw before the disaster lie below the restored revision, and turn a

@@ -1,23 +1,16 @@
 package backup
 
 import (
-	"compress/gzip"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
 	"go.etcd.io/etcd/etcdutl/v3/snapshot"
-	"go.etcd.io/etcd/server/v3/storage/mvcc"
-	"go.etcd.io/etcd/server/v3/storage/schema"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -38,10 +31,15 @@ const RestoreMarkerFile = "quorum-restore.json"
 // RestoreOptions configure one restore.
 type RestoreOptions struct {
 	// Key is the object key; the manifest is read from Key+ManifestSuffix
-	// unless Manifest is set.
+	// unless Manifest is set. Without either, the object must be a raw
+	// etcd snapshot file (`etcdctl snapshot save`), see snapfile.go.
 	Key string
 	// Manifest, when set, is used instead of the stored manifest.
 	Manifest *Manifest
+	// SkipHashCheck accepts a raw snapshot without etcd's appended hash
+	// (a copy of a member's member/snap/db), as etcdutl's
+	// --skip-hash-check does. Such a file cannot be checked for damage.
+	SkipHashCheck bool
 	// EncryptionKey decrypts an encrypted backup.
 	EncryptionKey []byte
 
@@ -80,6 +78,13 @@ type RestoreResult struct {
 	Name     string `json:"name"`
 	Location string `json:"location"`
 	SHA256   string `json:"sha256"`
+	// Manifest tells whether the snapshot came with Quorum's manifest;
+	// EtcdHashChecked whether etcd's appended hash was there and matched.
+	Manifest        bool `json:"manifest"`
+	EtcdHashChecked bool `json:"etcdHashChecked"`
+	// StorageVersion is the storage version recorded in the snapshot
+	// (empty for etcd < 3.6).
+	StorageVersion string `json:"storageVersion,omitempty"`
 	// SnapshotRevision is the latest revision found in the snapshot; the
 	// restored member starts at Revision = SnapshotRevision + BumpRevision.
 	SnapshotRevision int64  `json:"snapshotRevision,omitempty"`
@@ -150,13 +155,16 @@ func PeerURLsOf(initialCluster, name string) []string {
 
 // Restore creates o.DataDir from a backup:
 //
-//  1. read and validate the manifest; refuse a backup of a newer etcd;
+//  1. read and validate the manifest, if there is one; refuse a backup of
+//     a newer etcd;
 //  2. refuse a data dir that holds a member or files (unless Force); a data
 //     dir holding exactly this restore already is left alone (Restored
-//     false);
+//     false); without a manifest this is decided after step 3, once the
+//     snapshot's SHA-256 is known;
 //  3. download into a work dir next to the data dir, decrypting,
 //     decompressing and hashing on the way; compare size and SHA-256 with
-//     the manifest; check the storage version recorded in the snapshot;
+//     the manifest; check etcd's appended hash (refused when missing unless
+//     SkipHashCheck); check the storage version recorded in the snapshot;
 //  4. run etcd's restore (etcdutl) into the work dir, with the revision
 //     bump, and write RestoreMarkerFile;
 //  5. rename the result into place (after moving a forced-over data dir
@@ -172,25 +180,28 @@ func Restore(ctx context.Context, lg *zap.Logger, o RestoreOptions, st Store) (r
 	if err := st.Check(ctx, false); err != nil {
 		return RestoreResult{}, err
 	}
-	m, err := loadManifest(ctx, o, st)
+	m, err := loadManifest(ctx, o.Key, o.Manifest, o.EncryptionKey, st)
 	if err != nil {
 		return RestoreResult{}, err
 	}
-	if err := CheckVersion(m, BinaryEtcdVersion()); err != nil {
-		return RestoreResult{}, err
-	}
-	if m.Encrypted && o.EncryptionKey == nil {
-		return RestoreResult{}, errors.New("the backup is encrypted: an encryption key file is required")
-	}
 	res = RestoreResult{
-		DataDir: dataDir, Name: o.Name, Location: st.Location(o.Key), SHA256: m.SHA256,
+		DataDir: dataDir, Name: o.Name, Location: st.Location(o.Key), Manifest: m != nil,
 		BumpRevision: o.BumpRevision, MarkCompacted: o.MarkCompacted,
 	}
-	if done, err := checkDataDir(dataDir, o, m); err != nil || done {
-		if done {
-			res.Message = "data dir already holds this restore; nothing done"
+	if m == nil && restoredUnderID(dataDir, o) {
+		// An in-place restore's init container started again: done, no
+		// need to read the snapshot to know its SHA-256.
+		res.Message = "data dir already holds this restore; nothing done"
+		return res, nil
+	}
+	if m != nil {
+		res.SHA256 = m.SHA256
+		if done, err := checkDataDir(dataDir, o, m.SHA256); err != nil || done {
+			if done {
+				res.Message = "data dir already holds this restore; nothing done"
+			}
+			return res, err
 		}
-		return res, err
 	}
 
 	parent := filepath.Dir(dataDir)
@@ -210,14 +221,31 @@ func Restore(ctx context.Context, lg *zap.Logger, o RestoreOptions, st Store) (r
 	}()
 
 	snapPath := filepath.Join(work, "snapshot.db")
-	if err := download(ctx, st, o, m, snapPath); err != nil {
-		return RestoreResult{}, err
-	}
-	snapRev, err := inspectSnapshot(snapPath)
+	got, err := download(ctx, st, fetchOptions{Key: o.Key, EncryptionKey: o.EncryptionKey, Manifest: m, SkipHashCheck: o.SkipHashCheck}, snapPath)
 	if err != nil {
 		return RestoreResult{}, err
 	}
-	if m.EtcdRevisionMax > 0 && snapRev > m.EtcdRevisionMax {
+	res.SHA256, res.EtcdHashChecked = got.SHA256, got.HashChecked
+	if !got.HashChecked {
+		lg.Warn("restoring a snapshot without etcd's hash, as asked (skip hash check): it could not be checked for damage",
+			zap.String("location", res.Location))
+	}
+	if m == nil {
+		lg.Info("snapshot has no Quorum manifest: read as a raw etcd snapshot file", zap.String("location", res.Location),
+			zap.String("sha256", got.SHA256), zap.Int64("size", got.Size))
+		if done, err := checkDataDir(dataDir, o, got.SHA256); err != nil || done {
+			if done {
+				res.Message = "data dir already holds this restore; nothing done"
+			}
+			return res, err
+		}
+	}
+	snapRev, storageVersion, err := inspectSnapshot(snapPath)
+	if err != nil {
+		return RestoreResult{}, err
+	}
+	res.StorageVersion = storageVersion
+	if m != nil && m.EtcdRevisionMax > 0 && snapRev > m.EtcdRevisionMax {
 		lg.Warn("snapshot revision above the manifest's bound", zap.Int64("snapshot-revision", snapRev),
 			zap.Int64("manifest-max", m.EtcdRevisionMax))
 	}
@@ -229,7 +257,7 @@ func Restore(ctx context.Context, lg *zap.Logger, o RestoreOptions, st Store) (r
 		return RestoreResult{}, fmt.Errorf("etcd restore: %w", err)
 	}
 	if err := writeMarker(out, restoreMarker{
-		SHA256: m.SHA256, Location: res.Location, Name: o.Name, RestoreID: o.RestoreID,
+		SHA256: got.SHA256, Location: res.Location, Name: o.Name, RestoreID: o.RestoreID,
 		RestoredAt: time.Now().UTC().Format(time.RFC3339), Revision: res.Revision,
 	}); err != nil {
 		return RestoreResult{}, err
@@ -250,28 +278,65 @@ func Restore(ctx context.Context, lg *zap.Logger, o RestoreOptions, st Store) (r
 	return res, nil
 }
 
-func loadManifest(ctx context.Context, o RestoreOptions, st Store) (Manifest, error) {
-	if o.Manifest != nil {
-		return *o.Manifest, o.Manifest.Validate()
+// loadManifest returns the manifest of key (given, or stored under
+// key+ManifestSuffix) after checking the etcd version and the encryption
+// key it needs, or nil when there is none: the object is then a snapshot
+// Quorum did not make, read as a raw etcd snapshot file.
+func loadManifest(ctx context.Context, key string, given *Manifest, encryptionKey []byte, st Store) (*Manifest, error) {
+	m, err := readManifest(ctx, key, given, st)
+	if err != nil || m == nil {
+		if err == nil && encryptionKey != nil {
+			return nil, fmt.Errorf("an encryption key was given but %s has no manifest (%s): only a Quorum backup, with its manifest, "+
+				"can be encrypted; a snapshot Quorum did not make must be the raw file `etcdctl snapshot save` writes, without a key",
+				st.Location(key), st.Location(key+ManifestSuffix))
+		}
+		return nil, err
 	}
-	rc, err := st.Get(ctx, o.Key+ManifestSuffix)
+	if err := CheckVersion(*m, BinaryEtcdVersion()); err != nil {
+		return nil, err
+	}
+	if m.Encrypted && encryptionKey == nil {
+		return nil, errors.New("the backup is encrypted: an encryption key file is required")
+	}
+	return m, nil
+}
+
+func readManifest(ctx context.Context, key string, given *Manifest, st Store) (*Manifest, error) {
+	if given != nil {
+		return given, given.Validate()
+	}
+	rc, err := st.Get(ctx, key+ManifestSuffix)
 	if errors.Is(err, ErrNotFound) {
-		return Manifest{}, fmt.Errorf("no manifest, so no complete backup under %s (%w)", st.Location(o.Key), err)
+		return nil, nil
 	}
 	if err != nil {
-		return Manifest{}, fmt.Errorf("reading manifest: %w", err)
+		return nil, fmt.Errorf("reading manifest: %w", err)
 	}
 	defer rc.Close()
 	b, err := io.ReadAll(io.LimitReader(rc, 64<<10))
 	if err != nil {
-		return Manifest{}, fmt.Errorf("reading manifest: %w", err)
+		return nil, fmt.Errorf("reading manifest: %w", err)
 	}
-	return ParseManifest(b)
+	m, err := ParseManifest(b)
+	if err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// restoredUnderID tells whether dataDir holds a member restored under
+// o.RestoreID (an in-place restore already done), whatever the snapshot.
+func restoredUnderID(dataDir string, o RestoreOptions) bool {
+	if o.RestoreID == "" || !server.MemberInitialized(dataDir) {
+		return false
+	}
+	mk, err := readMarker(dataDir)
+	return err == nil && mk.RestoreID == o.RestoreID && mk.Name == o.Name
 }
 
 // checkDataDir decides whether the restore may go on. done is true when the
-// data dir already holds this restore.
-func checkDataDir(dataDir string, o RestoreOptions, m Manifest) (done bool, err error) {
+// data dir already holds this restore (the snapshot with SHA-256 sha).
+func checkDataDir(dataDir string, o RestoreOptions, sha string) (done bool, err error) {
 	entries, err := os.ReadDir(dataDir)
 	if errors.Is(err, os.ErrNotExist) {
 		return false, nil
@@ -283,13 +348,11 @@ func checkDataDir(dataDir string, o RestoreOptions, m Manifest) (done bool, err 
 		return false, nil
 	}
 	member := server.MemberInitialized(dataDir)
-	if member && o.RestoreID != "" {
-		if mk, err := readMarker(dataDir); err == nil && mk.RestoreID == o.RestoreID && mk.Name == o.Name {
-			return true, nil
-		}
+	if restoredUnderID(dataDir, o) {
+		return true, nil
 	}
 	if member && !o.Force {
-		if mk, err := readMarker(dataDir); err == nil && mk.SHA256 == m.SHA256 && mk.Name == o.Name {
+		if mk, err := readMarker(dataDir); err == nil && mk.SHA256 == sha && mk.Name == o.Name {
 			return true, nil
 		}
 	}
@@ -303,96 +366,22 @@ func checkDataDir(dataDir string, o RestoreOptions, m Manifest) (done bool, err 
 	}
 }
 
-// download writes the raw snapshot to path and checks it against m before
+// download writes the raw snapshot to path and checks it (fetch) before
 // anything else looks at it.
-func download(ctx context.Context, st Store, o RestoreOptions, m Manifest, path string) error {
+func download(ctx context.Context, st Store, o fetchOptions, path string) (fetched, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return fmt.Errorf("creating %s: %w", path, err)
+		return fetched{}, fmt.Errorf("creating %s: %w", path, err)
 	}
 	defer f.Close()
-	if err := fetch(ctx, st, o.Key, o.EncryptionKey, m, f); err != nil {
-		return err
+	got, err := fetch(ctx, st, o, f)
+	if err != nil {
+		return fetched{}, err
 	}
 	if err := f.Sync(); err != nil {
-		return fmt.Errorf("syncing %s: %w", path, err)
+		return fetched{}, fmt.Errorf("syncing %s: %w", path, err)
 	}
-	return f.Close()
-}
-
-// fetch streams the raw snapshot of key into w, decrypting and
-// decompressing it, and checks its size and checksum against m.
-func fetch(ctx context.Context, st Store, key string, encryptionKey []byte, m Manifest, w io.Writer) error {
-	rc, err := st.Get(ctx, key)
-	if err != nil {
-		return err
-	}
-	defer rc.Close()
-	var r io.Reader = rc
-	if m.Encrypted {
-		r = NewDecryptReader(r, encryptionKey)
-	}
-	if m.Compression == CompressionGzip {
-		gz, err := gzip.NewReader(r)
-		if err != nil {
-			return corrupt(err)
-		}
-		defer gz.Close()
-		r = gz
-	}
-	sum := sha256.New()
-	// Never write more than the manifest announces (plus one byte to
-	// notice the excess).
-	n, err := io.Copy(io.MultiWriter(w, sum), io.LimitReader(r, m.Size+1))
-	if err != nil {
-		return corrupt(err)
-	}
-	if n > m.Size {
-		return fmt.Errorf("backup object is corrupt: it holds more than the %d snapshot bytes the manifest says", m.Size)
-	}
-	if n < m.Size {
-		return fmt.Errorf("backup object is truncated or corrupt: %d snapshot bytes, the manifest says %d", n, m.Size)
-	}
-	if got := hex.EncodeToString(sum.Sum(nil)); got != m.SHA256 {
-		return fmt.Errorf("backup object is corrupt: checksum mismatch (sha256 %s, the manifest says %s)", got, m.SHA256)
-	}
-	return nil
-}
-
-func corrupt(err error) error {
-	switch {
-	case errors.Is(err, ErrDecrypt), errors.Is(err, gzip.ErrChecksum), errors.Is(err, gzip.ErrHeader),
-		errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF), strings.HasPrefix(err.Error(), "flate:"):
-		return fmt.Errorf("backup object is corrupt or truncated: %w", err)
-	}
-	return fmt.Errorf("reading backup object: %w", err)
-}
-
-// inspectSnapshot checks the storage version recorded in the snapshot and
-// returns its latest revision.
-func inspectSnapshot(path string) (rev int64, err error) {
-	db, err := bolt.Open(path, 0o400, &bolt.Options{ReadOnly: true, Timeout: 10 * time.Second})
-	if err != nil {
-		return 0, fmt.Errorf("opening snapshot: %w", err)
-	}
-	defer db.Close()
-	err = db.View(func(tx *bolt.Tx) error {
-		meta := tx.Bucket(schema.Meta.Name())
-		keys := tx.Bucket(schema.Key.Name())
-		if meta == nil || keys == nil {
-			return errors.New("the snapshot is not an etcd v3 database")
-		}
-		if v := string(meta.Get(schema.MetaStorageVersionName)); v != "" {
-			if err := CheckVersion(Manifest{StorageVersion: v}, BinaryEtcdVersion()); err != nil {
-				return fmt.Errorf("snapshot content: %w", err)
-			}
-		}
-		if k, _ := keys.Cursor().Last(); len(k) >= 17 {
-			rev = mvcc.BytesToRev(k[:17]).Main
-		}
-		return nil
-	})
-	return rev, err
+	return got, f.Close()
 }
 
 // etcdRestore runs etcdutl's restore. etcd's storage code calls Fatal or
@@ -413,6 +402,8 @@ func etcdRestore(lg *zap.Logger, o RestoreOptions, snapPath, out string) (err er
 		InitialClusterToken: o.InitialClusterToken,
 		RevisionBump:        o.BumpRevision,
 		MarkCompacted:       o.MarkCompacted,
+		// etcd checks its appended hash again while it copies the file.
+		SkipHashCheck: o.SkipHashCheck,
 	})
 }
 

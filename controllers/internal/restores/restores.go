@@ -32,7 +32,7 @@ func (e *NotReadyError) Error() string { return e.Msg }
 // succeeded.
 func Source(ctx context.Context, r client.Reader, x *etcdv1.EtcdRestore) (*render.RestoreSource, error) {
 	if x.Spec.Source != nil {
-		return &render.RestoreSource{Location: *x.Spec.Source, Key: x.Spec.Key, EncryptionKey: x.Spec.EncryptionKey}, nil
+		return &render.RestoreSource{Location: *x.Spec.Source, Key: x.Spec.Key, EncryptionKey: x.Spec.EncryptionKey, SkipHashCheck: x.Spec.SkipHashCheck}, nil
 	}
 	b := &etcdv1.EtcdBackup{}
 	if err := r.Get(ctx, client.ObjectKey{Namespace: x.Namespace, Name: x.Spec.BackupName}, b); err != nil {
