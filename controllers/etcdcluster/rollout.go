@@ -156,6 +156,10 @@ func (r *Reconciler) rollout(ctx context.Context, p *pass) error {
 			return fmt.Errorf("restarting %s: %w", step.Pod, err)
 		}
 		reason, kind := "MemberRestarted", corev1.EventTypeNormal
+		if rolledBack {
+			// The template is the last healthy one: say so, not "new spec".
+			step.Reason = fmt.Sprintf("restarting %s with the last healthy spec: the stuck rollout was rolled back", step.Pod)
+		}
 		if step.Replace {
 			cause, _ := podcause.Of(pod)
 			reason, kind = "BrokenMemberReplaced", corev1.EventTypeWarning

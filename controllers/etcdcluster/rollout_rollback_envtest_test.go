@@ -167,6 +167,8 @@ var _ = Describe("a rollout stuck on a change that breaks members at run time", 
 		Expect(get(ctx, ns, "db", sts)()).To(Succeed())
 		rollout(p)
 		Expect(apierrors.IsNotFound(get(ctx, ns, "db-2", &corev1.Pod{})())).To(BeTrue(), "the stuck member was not replaced")
+		Expect(drain(rec)).To(ContainElement(SatisfyAll(HavePrefix("Warning BrokenMemberReplaced "),
+			ContainSubstring("restarting db-2 with the last healthy spec"), Not(ContainSubstring("new spec")))))
 		Expect(p.rolloutHalt.Reason).To(Equal(etcdv1.ReasonRolloutStuck))
 		memberPod(2, "db-r0", true)
 
