@@ -206,6 +206,7 @@ func (r *Reconciler) connect(ctx context.Context, c *etcdv1.EtcdCluster, replica
 // unreachable cluster is a status, not a step error.
 func (r *Reconciler) observe(ctx context.Context, p *pass) error {
 	c := p.cluster
+	p.observed = true
 	pods, err := podutil.ListMembers(ctx, r.Client, c)
 	if err != nil {
 		return err

@@ -106,6 +106,9 @@ type Reconciler struct {
 // pass carries what one reconcile pass learns, from step to step.
 type pass struct {
 	cluster *etcdv1.EtcdCluster
+	// observed: the observe step ran; a pass stopped by an earlier step's
+	// error did not ask the members (setStatus keeps what was known).
+	observed bool
 	// boot is the bootstrap state in the ConfigMap (state, initial
 	// cluster, restore-id, force-new-cluster); see bootstrap.go, its only
 	// writer.

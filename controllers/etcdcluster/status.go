@@ -64,6 +64,13 @@ func setStatus(c *etcdv1.EtcdCluster, p *pass, o render.Options, stepErr error) 
 		{etcdv1.ConditionProgressing, progressing(c, p, pods, stepErr)},
 		{etcdv1.ConditionDegraded, degradation(c, p, pods, stepErr)},
 	} {
+		if t.typ == etcdv1.ConditionAvailable && !p.observed && stepErr != nil &&
+			meta.FindStatusCondition(st.Conditions, etcdv1.ConditionAvailable) != nil {
+			// An earlier step failed (a bad key or Secret, a refused
+			// Service): the members were not asked this pass, so what was
+			// last seen of them stands; Degraded says what failed.
+			continue
+		}
 		conditions.Set(&st.Conditions, c.Generation, t.typ, t.cond.ok, t.cond.reason, t.cond.msg)
 	}
 	// VolumesGrown: only once member claims exist (medium PersistentVolume).

@@ -150,3 +150,28 @@ func TestPasswordKeyMissingStatus(t *testing.T) {
 		})
 	}
 }
+
+// A pass stopped before it asked the members (a token key the operator
+// refuses) keeps what was last seen of availability: a formed cluster
+// never turns "Bootstrapping". Degraded names the step's cause.
+func TestSetStatusKeepsAvailabilityWhenMembersWereNotAsked(t *testing.T) {
+	c := &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{Name: "x", Namespace: "ns", Generation: 2}}
+	meta.SetStatusCondition(&c.Status.Conditions, metav1.Condition{Type: etcdv1.ConditionAvailable, Status: metav1.ConditionTrue,
+		Reason: etcdv1.ReasonQuorumHealthy, Message: "3 of 3 voting members healthy"})
+	stepErr := &specError{etcdv1.ReasonAuthTokenKeyInvalid, "secret x-auth-token-key: invalid key"}
+	p := pass{cluster: c}
+	setStatus(c, &p, render.Options{}, stepErr)
+	if a := meta.FindStatusCondition(c.Status.Conditions, etcdv1.ConditionAvailable); a == nil || a.Status != metav1.ConditionTrue || a.Reason != etcdv1.ReasonQuorumHealthy {
+		t.Errorf("Available %+v, want the last seen True QuorumHealthy", a)
+	}
+	if d := meta.FindStatusCondition(c.Status.Conditions, etcdv1.ConditionDegraded); d == nil || d.Reason != etcdv1.ReasonAuthTokenKeyInvalid {
+		t.Errorf("Degraded %+v, want AuthTokenKeyInvalid", d)
+	}
+
+	By := "once the members are asked, availability is theirs again"
+	p = pass{cluster: c, observed: true, boot: render.Bootstrap{State: render.StateExisting}, obs: observation{err: errors.New("dial failed")}}
+	setStatus(c, &p, render.Options{}, stepErr)
+	if a := meta.FindStatusCondition(c.Status.Conditions, etcdv1.ConditionAvailable); a == nil || a.Status != metav1.ConditionFalse {
+		t.Errorf("%s: Available %+v, want False", By, a)
+	}
+}
