@@ -101,7 +101,8 @@ func availability(p *pass, pods podProblems) condition {
 		return yes(etcdv1.ReasonQuorumHealthy, fmt.Sprintf("%d of %d voting members healthy", healthy, voters))
 	case p.obs.contacted:
 		return no(etcdv1.ReasonQuorumLost, fmt.Sprintf("only %d of %d voting members healthy, %d needed for quorum%s; "+
-			"if the missing members cannot come back, restore the latest EtcdBackup in place (an EtcdRestore) or into a new cluster (spec.bootstrap.restore)",
+			"the operator waits for them to come back (a restarting pod, a node coming back); only if they cannot (their volumes are lost), "+
+			"restore the latest EtcdBackup in place (an EtcdRestore) or into a new cluster (spec.bootstrap.restore)",
 			healthy, voters, membership.Quorum(voters), pods.because()))
 	case errors.As(p.obs.err, new(*authRejectedError)):
 		// Before Bootstrapping: a cluster recreated on kept volumes starts
