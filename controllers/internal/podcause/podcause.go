@@ -263,8 +263,18 @@ func Summary(pods []corev1.Pod) string {
 }
 
 // lastLine is the last non-empty line of s, shortened to maxMessage.
+//
+// A Go panic ends with its stack trace, whose last line names a source
+// file: the line that says what happened is the one starting "panic: "
+// (or "fatal error: " for a runtime fault), which is taken instead.
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
+	for _, l := range lines {
+		t := strings.TrimSpace(l)
+		if strings.HasPrefix(t, "panic: ") || strings.HasPrefix(t, "fatal error: ") {
+			return oneLine(t)
+		}
+	}
 	return oneLine(lines[len(lines)-1])
 }
 

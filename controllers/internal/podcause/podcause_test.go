@@ -198,3 +198,18 @@ func TestWithClaim(t *testing.T) {
 		})
 	}
 }
+
+// A panic's cause is its "panic:" line, not the stack frame its trace ends
+// with; other messages keep their last line.
+func TestLastLine(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"starting etcd\nerror: bad flag", "error: bad flag"},
+		{"{\"level\":\"info\"}\npanic: failed to mlock memory: cannot allocate memory\n\ngoroutine 1 [running]:\ngo.etcd.io/etcd/server/v3@v3.7.3/storage/backend.go:75 +0x18d",
+			"panic: failed to mlock memory: cannot allocate memory"},
+		{"fatal error: runtime: out of memory\n\nruntime stack:\nruntime.throw()", "fatal error: runtime: out of memory"},
+	} {
+		if got := lastLine(tc.in); got != tc.want {
+			t.Errorf("lastLine(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
