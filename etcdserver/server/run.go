@@ -36,6 +36,9 @@ var ErrNotReady = errors.New("etcd member did not become ready in time")
 // start is a plain restart. Meanwhile /livez on the metrics port answers,
 // so a liveness probe does not kill a member that is only waiting.
 func Run(ctx context.Context, lg *zap.Logger, s Settings) error {
+	if err := pinTokenKey(lg, &s); err != nil {
+		return err
+	}
 	b, err := Plan(ctx, lg, s)
 	if err != nil {
 		return err
