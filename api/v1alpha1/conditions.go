@@ -288,3 +288,28 @@ const (
 	// ReasonScheduleError: a step of the last pass failed; the message says which.
 	ReasonScheduleError = "ScheduleError"
 )
+
+// Condition type of EtcdUser.
+const (
+	// UserConditionReady is True when the etcd user and role match the spec
+	// and the credentials Secret holds working credentials.
+	UserConditionReady = "Ready"
+)
+
+// Condition reasons of EtcdUser. ReasonClusterNotFound and
+// ReasonClusterUnavailable (see EtcdBackup) are also used.
+const (
+	// ReasonUserReady: the user, its role and the Secret are in place.
+	ReasonUserReady = "UserReady"
+	// ReasonAuthDisabled: the EtcdCluster has spec.auth.enabled false, or
+	// etcd has not turned authentication on yet: without it etcd checks no
+	// permission, so the operator creates no user (it retries).
+	ReasonAuthDisabled = "AuthDisabled"
+	// ReasonCertificateAuthUnavailable: authentication certificate needs
+	// TLS on and a CA the operator issued (not tls.serverSecretName); use
+	// password or change the cluster.
+	ReasonCertificateAuthUnavailable = "CertificateAuthUnavailable"
+	// ReasonEtcdError: etcd refused or did not answer a user or role
+	// call; the message has the error; it is retried.
+	ReasonEtcdError = "EtcdError"
+)
