@@ -27,6 +27,7 @@ import (
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
 	"quorum.dev/etcd-operator/controllers/etcdbackup"
 	"quorum.dev/etcd-operator/controllers/etcdbackupschedule"
+	"quorum.dev/etcd-operator/controllers/etcdclient"
 	"quorum.dev/etcd-operator/controllers/etcdcluster"
 	"quorum.dev/etcd-operator/controllers/etcdrestore"
 	"quorum.dev/etcd-operator/controllers/render"
@@ -59,7 +60,7 @@ func Setup(mgr ctrl.Manager, o Options) error {
 	}{
 		{"etcdcluster", &etcdcluster.Reconciler{
 			Client: cl, Scheme: scheme, Recorder: rec, APIReader: api, Clock: o.Clock,
-			OperatorNamespace: o.OperatorNamespace, Render: o.Render, Clients: etcdcluster.NewClientCache(),
+			OperatorNamespace: o.OperatorNamespace, Render: o.Render, Clients: etcdclient.NewClientCache(),
 		}},
 		{"etcdbackup", &etcdbackup.Reconciler{Client: cl, APIReader: api, Scheme: scheme, Recorder: rec, Render: o.Render, Clock: o.Clock}},
 		{"etcdrestore", &etcdrestore.Reconciler{Client: cl, APIReader: api, Scheme: scheme, Recorder: rec, Render: o.Render, Clock: o.Clock}},

@@ -120,6 +120,11 @@ type Client interface {
 	// revision (0: its current one). Bounded by HashKVTimeout.
 	HashKV(ctx context.Context, endpoint string, revision int64) (HashKV, error)
 
+	// EnsureUser makes an application's user and role match u (see
+	// User); DeleteUser removes both. Both need auth on and a root client.
+	EnsureUser(ctx context.Context, u User) error
+	DeleteUser(ctx context.Context, name, role string) error
+
 	// Close releases the connection.
 	Close() error
 }

@@ -8,11 +8,11 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
 	"quorum.dev/etcd-operator/controllers/etcdclient"
+	"quorum.dev/etcd-operator/controllers/internal/rootclient"
 	"quorum.dev/etcd-operator/controllers/internal/podutil"
 	"quorum.dev/etcd-operator/controllers/membership"
 	"quorum.dev/etcd-operator/controllers/render"
@@ -122,30 +122,11 @@ func servedURL(c *etcdv1.EtcdCluster, advertised string) string {
 // at most 9, and members of an earlier, larger StatefulSet may linger.
 const maxOrdinal = 32
 
-// clientConfig builds the connection settings for a cluster: every member's
-// client URL in the scheme every member serves (EtcdCluster.Scheme: http
-// in the first phases of a TLS migration), and the root client
-// certificate when that is https. The second
-// result identifies the credentials, so a renewed certificate reconnects.
-// Passwords (TLS off) are added by connect.
+// clientConfig builds the connection settings for a cluster
+// (rootclient.Config); user-supplied certificates are read from the API
+// server. Passwords (TLS off) are added by connect.
 func (r *Reconciler) clientConfig(ctx context.Context, c *etcdv1.EtcdCluster, replicas int32) (etcdclient.Config, string, error) {
-	cfg := etcdclient.Config{}
-	for i := 0; i < int(replicas); i++ {
-		cfg.Endpoints = append(cfg.Endpoints, c.MemberClientURL(i, r.Render.Domain()))
-	}
-	if !c.ClientTLS() {
-		return cfg, "plain", nil
-	}
-	s := &corev1.Secret{}
-	if err := r.reader(c.UserCertificates()).Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: c.ClientSecretName()}, s); err != nil {
-		return cfg, "", fmt.Errorf("client certificate secret %s not available: %v", c.ClientSecretName(), err)
-	}
-	tlsCfg, err := etcdclient.TLSConfig(s.Data[corev1.TLSCertKey], s.Data[corev1.TLSPrivateKeyKey], s.Data[keyCACert])
-	if err != nil {
-		return cfg, "", err
-	}
-	cfg.TLS = tlsCfg
-	return cfg, s.ResourceVersion, nil
+	return rootclient.Config(ctx, r.reader(c.UserCertificates()), c, r.Render.Domain(), replicas)
 }
 
 // connect returns a (cached) client for the cluster. With TLS off and auth

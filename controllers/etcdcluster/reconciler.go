@@ -78,7 +78,7 @@ type Reconciler struct {
 	// report (jobs.Report says why not from the cache).
 	APIReader client.Reader
 	// Clients caches one etcd connection per cluster.
-	Clients *ClientCache
+	Clients *etcdclient.ClientCache
 
 	applied appliedObjects
 	// announced: per cluster and condition type, the "status/reason" last

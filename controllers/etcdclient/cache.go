@@ -1,19 +1,17 @@
-package etcdcluster
+package etcdclient
 
 import (
 	"strings"
 	"sync"
 
 	"k8s.io/apimachinery/pkg/types"
-
-	"quorum.dev/etcd-operator/controllers/etcdclient"
 )
 
 // ClientCache keeps one etcd client per cluster, replaced when the
 // endpoints or the credentials change.
 type ClientCache struct {
-	// New creates clients; etcdclient.New unless a test sets another.
-	New func(etcdclient.Config) (etcdclient.Client, error)
+	// New creates clients; New unless a test sets another.
+	New func(Config) (Client, error)
 
 	mu      sync.Mutex
 	entries map[types.NamespacedName]cacheEntry
@@ -21,17 +19,17 @@ type ClientCache struct {
 
 type cacheEntry struct {
 	key    string
-	client etcdclient.Client
+	client Client
 }
 
-// NewClientCache returns an empty cache that connects with etcdclient.New.
+// NewClientCache returns an empty cache that connects with New.
 func NewClientCache() *ClientCache {
-	return &ClientCache{New: etcdclient.New, entries: map[types.NamespacedName]cacheEntry{}}
+	return &ClientCache{New: New, entries: map[types.NamespacedName]cacheEntry{}}
 }
 
 // Get returns the cached client for the cluster if it was made for the same
 // endpoints and credentials version, or a new one.
-func (c *ClientCache) Get(cluster types.NamespacedName, credsVersion string, cfg etcdclient.Config) (etcdclient.Client, error) {
+func (c *ClientCache) Get(cluster types.NamespacedName, credsVersion string, cfg Config) (Client, error) {
 	key := credsVersion + "|" + strings.Join(cfg.Endpoints, ",")
 	c.mu.Lock()
 	defer c.mu.Unlock()
