@@ -2,9 +2,9 @@
 // controller-runtime manager (Setup) and says what the manager caches
 // (CacheOptions). Each reconciler lives in a package of its own, and none
 // imports another's: etcdcluster, etcdbackup, etcdrestore and
-// etcdbackupschedule. What they share is in small internal packages
+// etcdbackupschedule and etcduser. What they share is in small internal packages
 // (internal/steps, internal/jobs, internal/podutil, internal/conditions,
-// internal/restores, internal/testenv); pure helpers are in render, pki,
+// internal/restores, internal/rootclient, internal/testenv); pure helpers are in render, pki,
 // membership, etcdclient and failpoint. This package's envtest suite
 // drives all four reconcilers through Setup, from the outside.
 package controllers
@@ -30,6 +30,7 @@ import (
 	"quorum.dev/etcd-operator/controllers/etcdclient"
 	"quorum.dev/etcd-operator/controllers/etcdcluster"
 	"quorum.dev/etcd-operator/controllers/etcdrestore"
+	"quorum.dev/etcd-operator/controllers/etcduser"
 	"quorum.dev/etcd-operator/controllers/render"
 )
 
@@ -49,7 +50,8 @@ type Options struct {
 }
 
 // Setup registers every reconciler of the operator with mgr, one package
-// each: etcdcluster, etcdbackup, etcdrestore and etcdbackupschedule. It is
+// each: etcdcluster, etcdbackup, etcdrestore, etcdbackupschedule and
+// etcduser. It is
 // the one entry point for main, the benchmarks and the envtest suite.
 func Setup(mgr ctrl.Manager, o Options) error {
 	rec := mgr.GetEventRecorder(eventSource)
@@ -66,6 +68,8 @@ func Setup(mgr ctrl.Manager, o Options) error {
 		{"etcdrestore", &etcdrestore.Reconciler{Client: cl, APIReader: api, Scheme: scheme, Recorder: rec, Render: o.Render, Clock: o.Clock}},
 		{"etcdbackupschedule", &etcdbackupschedule.Reconciler{Client: cl, Scheme: scheme, Recorder: rec, Render: o.Render, Clock: o.Clock,
 			APIReader: api, Stores: etcdbackupschedule.S3Stores{Reader: api}}},
+		{"etcduser", &etcduser.Reconciler{Client: cl, Scheme: scheme, Recorder: rec, Render: o.Render, Clock: o.Clock,
+			APIReader: api, Clients: etcdclient.NewClientCache()}},
 	}
 	for _, x := range reconcilers {
 		if err := x.r.SetupWithManager(mgr); err != nil {
