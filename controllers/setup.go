@@ -1,12 +1,13 @@
 // Package controllers wires the operator's reconcilers into a
 // controller-runtime manager (Setup) and says what the manager caches
 // (CacheOptions). Each reconciler lives in a package of its own, and none
-// imports another's: etcdcluster, etcdbackup, etcdrestore and
-// etcdbackupschedule and etcduser. What they share is in small internal packages
-// (internal/steps, internal/jobs, internal/podutil, internal/conditions,
-// internal/restores, internal/rootclient, internal/testenv); pure helpers are in render, pki,
-// membership, etcdclient and failpoint. This package's envtest suite
-// drives all four reconcilers through Setup, from the outside.
+// imports another's: etcdcluster, etcdbackup, etcdrestore,
+// etcdbackupschedule and etcduser. What they share is in small internal
+// packages (internal/steps, internal/jobs, internal/podutil,
+// internal/conditions, internal/restores, internal/rootclient,
+// internal/testenv); pure helpers are in render, pki, membership,
+// etcdclient and failpoint. This package's envtest suite drives the
+// reconcilers through Setup, from the outside.
 package controllers
 
 import (
@@ -51,8 +52,8 @@ type Options struct {
 
 // Setup registers every reconciler of the operator with mgr, one package
 // each: etcdcluster, etcdbackup, etcdrestore, etcdbackupschedule and
-// etcduser. It is
-// the one entry point for main, the benchmarks and the envtest suite.
+// etcduser. It is the one entry point for main, the benchmarks and the
+// envtest suite.
 func Setup(mgr ctrl.Manager, o Options) error {
 	rec := mgr.GetEventRecorder(eventSource)
 	cl, scheme, api := mgr.GetClient(), mgr.GetScheme(), mgr.GetAPIReader()

@@ -12,8 +12,8 @@ import (
 
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
 	"quorum.dev/etcd-operator/controllers/etcdclient"
-	"quorum.dev/etcd-operator/controllers/internal/rootclient"
 	"quorum.dev/etcd-operator/controllers/internal/podutil"
+	"quorum.dev/etcd-operator/controllers/internal/rootclient"
 	"quorum.dev/etcd-operator/controllers/membership"
 	"quorum.dev/etcd-operator/controllers/render"
 )
