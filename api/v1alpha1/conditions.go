@@ -309,6 +309,10 @@ const (
 	// TLS on and a CA the operator issued (not tls.serverSecretName); use
 	// password or change the cluster.
 	ReasonCertificateAuthUnavailable = "CertificateAuthUnavailable"
+	// ReasonNameReserved: the EtcdUser's name is the common name of one of
+	// the cluster's own certificates (<cluster>-server, <cluster>-peer):
+	// etcd would take those certificates as the user. Rename the EtcdUser.
+	ReasonNameReserved = "NameReserved"
 	// ReasonEtcdError: etcd refused or did not answer a user or role
 	// call; the message has the error; it is retried.
 	ReasonEtcdError = "EtcdError"

@@ -211,6 +211,10 @@ var _ = Describe("an EtcdUser whose cluster cannot take it", func() {
 		_, u = f.pass(ctx, u)
 		Expect(ready(u).Reason).To(Equal(etcdv1.ReasonCertificateAuthUnavailable), ready(u).Message)
 
+		reserved := f.user("db-server", etcdv1.AuthenticationPassword, etcdv1.KeyRange{Key: str("k"), Permission: etcdv1.PermissionRead})
+		_, reserved = f.pass(ctx, reserved)
+		Expect(ready(reserved).Reason).To(Equal(etcdv1.ReasonNameReserved), ready(reserved).Message)
+
 		u2 := f.user("later", etcdv1.AuthenticationPassword, etcdv1.KeyRange{Key: str("k"), Permission: etcdv1.PermissionRead})
 		res, u2 = f.pass(ctx, u2)
 		Expect(ready(u2).Reason).To(Equal(etcdv1.ReasonClusterUnavailable), ready(u2).Message)

@@ -187,6 +187,8 @@ func (r *Reconciler) usableCluster(ctx context.Context, u *etcdv1.EtcdUser) (*et
 	switch {
 	case !c.DeletionTimestamp.IsZero():
 		return nil, &notReady{etcdv1.ReasonClusterNotFound, fmt.Sprintf("EtcdCluster %s is being deleted", c.Name), 0}
+	case u.Name == c.Name+"-server" || u.Name == c.Name+"-peer":
+		return nil, &notReady{etcdv1.ReasonNameReserved, fmt.Sprintf("%s is the common name of a certificate of EtcdCluster %s (its members present it): etcd would take them as this user; choose another name", u.Name, c.Name), 0}
 	case !c.AuthEnabled():
 		return nil, &notReady{etcdv1.ReasonAuthDisabled, fmt.Sprintf("EtcdCluster %s has spec.auth.enabled false: without authentication etcd checks no permission, so no user is made; enable auth on the cluster", c.Name), 0}
 	case u.AuthenticationMethod() == etcdv1.AuthenticationCertificate && !c.TLSEnabled():
