@@ -1,10 +1,14 @@
 package etcdclient
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -205,5 +209,51 @@ func TestUsersCertificateAndPassword(t *testing.T) {
 	}
 	if err := root.DeleteUser(ctx, "root", "root"); err == nil {
 		t.Fatal("DeleteUser accepted root")
+	}
+}
+
+// TestPasswordUserThroughTheGateway: a password user's transport
+// certificate (no common name) passes etcd's gRPC gateway, and a token
+// from /v3/auth/authenticate authorises JSON requests, as `curl` makes
+// them (issue #15 item 6).
+func TestPasswordUserThroughTheGateway(t *testing.T) {
+	t.Parallel()
+	ep, ca, root := tlsEtcd(t)
+	ctx := context.Background()
+	u := User{Name: "web", Role: "quorum-user-web", Password: "pw1", Permissions: []Permission{{Key: "/web/", RangeEnd: "/web0", Type: PermReadWrite}}}
+	if err := root.EnsureUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	hc := &http.Client{Timeout: RequestTimeout, Transport: &http.Transport{TLSClientConfig: clientTLS(t, ca, "")}}
+	post := func(path, token string, body any) (int, map[string]any) {
+		t.Helper()
+		b, _ := json.Marshal(body)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, ep+path, bytes.NewReader(b))
+		if token != "" {
+			req.Header.Set("Authorization", token)
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatalf("POST %s: %v", path, err)
+		}
+		defer resp.Body.Close()
+		out := map[string]any{}
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, out
+	}
+	code, auth := post("/v3/auth/authenticate", "", map[string]string{"name": "web", "password": "pw1"})
+	token, _ := auth["token"].(string)
+	if code != http.StatusOK || token == "" {
+		t.Fatalf("authenticate: %d %v", code, auth)
+	}
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	if code, out := post("/v3/kv/put", token, map[string]string{"key": b64("/web/a"), "value": b64("1")}); code != http.StatusOK {
+		t.Fatalf("put inside with the token: %d %v", code, out)
+	}
+	if code, out := post("/v3/kv/put", token, map[string]string{"key": b64("/other"), "value": b64("1")}); code == http.StatusOK {
+		t.Fatalf("put outside with the token: %d %v, want refused", code, out)
+	}
+	if code, out := post("/v3/kv/put", "", map[string]string{"key": b64("/web/a"), "value": b64("1")}); code == http.StatusOK {
+		t.Fatalf("put without a token: %d %v, want refused", code, out)
 	}
 }
