@@ -51,10 +51,15 @@ func (c *client) EnsureUser(ctx context.Context, u User) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 4*RequestTimeout)
 	defer cancel()
-	if _, err := c.c.RoleAdd(ctx, u.Role); err != nil && !errors.Is(err, rpctypes.ErrRoleAlreadyExist) {
-		return fmt.Errorf("adding role %s: %w", u.Role, err)
-	}
+	// Reads first: an idle pass proposes nothing to raft (a refused
+	// RoleAdd or UserAdd is still a proposal).
 	role, err := c.c.RoleGet(ctx, u.Role)
+	if errors.Is(err, rpctypes.ErrRoleNotFound) {
+		if _, err := c.c.RoleAdd(ctx, u.Role); err != nil && !errors.Is(err, rpctypes.ErrRoleAlreadyExist) {
+			return fmt.Errorf("adding role %s: %w", u.Role, err)
+		}
+		role, err = c.c.RoleGet(ctx, u.Role)
+	}
 	if err != nil {
 		return fmt.Errorf("reading role %s: %w", u.Role, err)
 	}
@@ -82,20 +87,20 @@ func (c *client) EnsureUser(ctx context.Context, u User) error {
 			return fmt.Errorf("granting [%q, %q) to role %s: %w", p.Key, p.RangeEnd, u.Role, err)
 		}
 	}
-	opts := &clientv3.UserAddOptions{NoPassword: u.Password == ""}
-	if _, err := c.c.UserAddWithOptions(ctx, u.Name, u.Password, opts); err != nil {
-		if !errors.Is(err, rpctypes.ErrUserAlreadyExist) {
+	got, err := c.c.UserGet(ctx, u.Name)
+	switch {
+	case errors.Is(err, rpctypes.ErrUserNotFound):
+		opts := &clientv3.UserAddOptions{NoPassword: u.Password == ""}
+		if _, err := c.c.UserAddWithOptions(ctx, u.Name, u.Password, opts); err != nil {
 			return fmt.Errorf("adding user %s: %w", u.Name, err)
 		}
-		if u.ResetPassword && u.Password != "" {
-			if _, err := c.c.UserChangePassword(ctx, u.Name, u.Password); err != nil {
-				return fmt.Errorf("setting the password of user %s: %w", u.Name, err)
-			}
-		}
-	}
-	got, err := c.c.UserGet(ctx, u.Name)
-	if err != nil {
+		got = &clientv3.AuthUserGetResponse{}
+	case err != nil:
 		return fmt.Errorf("reading user %s: %w", u.Name, err)
+	case u.ResetPassword && u.Password != "":
+		if _, err := c.c.UserChangePassword(ctx, u.Name, u.Password); err != nil {
+			return fmt.Errorf("setting the password of user %s: %w", u.Name, err)
+		}
 	}
 	for _, r := range got.Roles {
 		if r == u.Role {

@@ -21,10 +21,13 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
@@ -333,10 +336,23 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&etcdv1.EtcdUser{}).
 		Owns(&corev1.Secret{}).
-		Watches(&etcdv1.EtcdCluster{}, handler.EnqueueRequestsFromMapFunc(r.usersOfCluster)).
+		Watches(&etcdv1.EtcdCluster{}, handler.EnqueueRequestsFromMapFunc(r.usersOfCluster), builder.WithPredicates(clusterChanged)).
 		Named("etcduser").
 		Complete(r)
 }
+
+// clusterChanged passes a cluster's creation and deletion, and updates of
+// its spec or of its Available condition: what decides whether users can
+// be made. Member status changes wake no user.
+var clusterChanged = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+	o, ok1 := e.ObjectOld.(*etcdv1.EtcdCluster)
+	n, ok2 := e.ObjectNew.(*etcdv1.EtcdCluster)
+	if !ok1 || !ok2 {
+		return true
+	}
+	return o.Generation != n.Generation || !n.DeletionTimestamp.IsZero() ||
+		meta.IsStatusConditionTrue(o.Status.Conditions, etcdv1.ConditionAvailable) != meta.IsStatusConditionTrue(n.Status.Conditions, etcdv1.ConditionAvailable)
+}}
 
 // usersOfCluster lists the EtcdUsers naming the cluster.
 func (r *Reconciler) usersOfCluster(ctx context.Context, o client.Object) []reconcile.Request {
