@@ -197,8 +197,10 @@ var _ = Describe("an EtcdUser whose cluster cannot take it", func() {
 	It("reports why, and a deleted user whose cluster is gone is let go", func(ctx SpecContext) {
 		ns, err := testenv.NewNamespace(ctx, k8s)
 		Expect(err).NotTo(HaveOccurred())
-		f := &fixture{ns: ns, r: &Reconciler{Client: k8s, APIReader: k8s, Scheme: k8s.Scheme(), Recorder: events.NewFakeRecorder(50),
-			Clients: etcdclient.NewClientCache()}}
+		rec := events.NewFakeRecorder(50)
+		f := &fixture{ns: ns}
+		f.r = &Reconciler{Client: k8s, APIReader: k8s, Scheme: k8s.Scheme(), Recorder: rec,
+			Clients: etcdclient.NewClientCache(), Clock: func() time.Time { return time.Now().Add(f.offset) }}
 		u := f.user("lonely", "", etcdv1.KeyRange{Key: str("k"), Permission: etcdv1.PermissionRead})
 		res, u := f.pass(ctx, u)
 		Expect(ready(u).Status).To(Equal(metav1.ConditionFalse))
@@ -220,6 +222,19 @@ var _ = Describe("an EtcdUser whose cluster cannot take it", func() {
 		Expect(ready(u2).Reason).To(Equal(etcdv1.ReasonClusterUnavailable), ready(u2).Message)
 		Expect(res.RequeueAfter).To(Equal(requeueWait))
 
+		By("a deleted user whose cluster does not answer waits, then is let go with a Warning")
+		Expect(k8s.Delete(ctx, u2)).To(Succeed())
+		res, u2 = f.pass(ctx, u2)
+		Expect(u2).NotTo(BeNil(), "kept while the revoke is retried")
+		Expect(ready(u2).Reason).To(Equal(etcdv1.ReasonEtcdError), ready(u2).Message)
+		Expect(res.RequeueAfter).To(Equal(requeueWait))
+		f.offset = revokeGrace + time.Minute
+		_, u2 = f.pass(ctx, u2)
+		Expect(u2).To(BeNil())
+		Expect(testenv.Drain(rec)).To(ContainElement(ContainSubstring(eventNotRevoked)))
+
+		By("a deleted user whose cluster is gone is let go at once")
+		f.offset = 0
 		Expect(k8s.Delete(ctx, c)).To(Succeed())
 		Expect(k8s.Delete(ctx, u)).To(Succeed())
 		_, gone := f.pass(ctx, u)
