@@ -93,7 +93,7 @@ type EtcdUserStatus struct {
 	// +optional
 	SecretName string `json:"secretName,omitempty"`
 	// CertificateNotAfter is when the client certificate expires; it is
-	// renewed UserCertRenewBefore earlier.
+	// re-issued 30 days earlier (certificates live 90 days).
 	// +optional
 	CertificateNotAfter *metav1.Time `json:"certificateNotAfter,omitempty"`
 }
