@@ -6,12 +6,21 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// EtcdBackupSpec says which cluster to back up and where to.
+// EtcdBackupSpec says which cluster to back up and where to: an
+// EtcdCluster of this operator (clusterName) or any etcd reachable by its
+// client URLs (external), exactly one of them.
 // +kubebuilder:validation:XValidation:rule="self == oldSelf",message="an EtcdBackup is immutable: create a new one"
+// +kubebuilder:validation:XValidation:rule="has(self.clusterName) != has(self.external)",message="set exactly one of clusterName (an EtcdCluster in this namespace) and external (an etcd this operator does not manage)"
 type EtcdBackupSpec struct {
 	// ClusterName is the EtcdCluster in the same namespace.
 	// +kubebuilder:validation:MinLength=1
-	ClusterName string `json:"clusterName"`
+	// +optional
+	ClusterName string `json:"clusterName,omitempty"`
+	// External is an etcd cluster this operator does not manage, reached
+	// by its client URLs: the way to take a snapshot of an existing etcd and
+	// start an EtcdCluster from it (spec.bootstrap.restore).
+	// +optional
+	External *ExternalEtcd `json:"external,omitempty"`
 	// Destination of the snapshot.
 	Destination BackupLocation `json:"destination"`
 	// Compression of the stored snapshot: gzip (default) or none.
@@ -137,6 +146,7 @@ type EtcdBackupStatus struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=etcdbackup,categories=quorum
 // +kubebuilder:printcolumn:name="Cluster",type=string,JSONPath=`.spec.clusterName`
+// +kubebuilder:printcolumn:name="External",type=string,JSONPath=`.spec.external.endpoints[0]`,description="first client URL of an external source",priority=1
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Revision",type=integer,JSONPath=`.status.revision`
 // +kubebuilder:printcolumn:name="Snapshot Size",type=string,JSONPath=`.status.size`,description="size of the raw snapshot, before compression and encryption"

@@ -70,10 +70,16 @@ type EtcdBackupScheduleSpec struct {
 
 // EtcdBackupTemplate holds the fields of EtcdBackupSpec. It is a type of its
 // own because EtcdBackupSpec is immutable, and a schedule's template is not.
+// +kubebuilder:validation:XValidation:rule="has(self.clusterName) != has(self.external)",message="set exactly one of clusterName (an EtcdCluster in this namespace) and external (an etcd this operator does not manage)"
 type EtcdBackupTemplate struct {
 	// ClusterName is the EtcdCluster in the same namespace.
 	// +kubebuilder:validation:MinLength=1
-	ClusterName string `json:"clusterName"`
+	// +optional
+	ClusterName string `json:"clusterName,omitempty"`
+	// External is an etcd cluster this operator does not manage (see
+	// EtcdBackupSpec.External).
+	// +optional
+	External *ExternalEtcd `json:"external,omitempty"`
 	// Destination of the snapshots.
 	Destination BackupLocation `json:"destination"`
 	// Compression of the stored snapshots: gzip (default) or none.
@@ -90,6 +96,9 @@ type EtcdBackupTemplate struct {
 // BackupSpec is the spec of a backup made from the template.
 func (t *EtcdBackupTemplate) BackupSpec() EtcdBackupSpec {
 	out := EtcdBackupSpec{ClusterName: t.ClusterName, Compression: t.Compression}
+	if t.External != nil {
+		out.External = t.External.DeepCopy()
+	}
 	t.Destination.DeepCopyInto(&out.Destination)
 	if t.EncryptionKey != nil {
 		out.EncryptionKey = t.EncryptionKey.DeepCopy()

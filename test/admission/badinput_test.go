@@ -63,7 +63,7 @@ var _ = Describe("bad input", func() {
 		Entry("no destination", map[string]any{"clusterName": "db"}, "spec.destination: Required value"),
 		Entry("empty destination", backupSpec(map[string]any{}), "exactly one of s3 and pvc must be set"),
 		Entry("both s3 and pvc", backupSpec(map[string]any{"s3": s3(), "pvc": pvc()}), "exactly one of s3 and pvc must be set"),
-		Entry("no cluster", map[string]any{"destination": map[string]any{"pvc": pvc()}}, "spec.clusterName: Required value"),
+		Entry("no cluster", map[string]any{"destination": map[string]any{"pvc": pvc()}}, "set exactly one of clusterName (an EtcdCluster in this namespace) and external"),
 		Entry("empty cluster name", map[string]any{"clusterName": "", "destination": map[string]any{"pvc": pvc()}}, "spec.clusterName in body should be at least 1 chars long"),
 		Entry("empty endpoint", backupSpec(map[string]any{"s3": map[string]any{"endpoint": "", "bucket": "bkt", "credentialsSecretName": "c"}}), "spec.destination.s3.endpoint in body should be at least 1 chars long"),
 		Entry("no endpoint", backupSpec(map[string]any{"s3": map[string]any{"bucket": "bkt", "credentialsSecretName": "c"}}), "spec.destination.s3.endpoint: Required value"),
