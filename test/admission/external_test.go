@@ -54,7 +54,7 @@ var _ = Describe("external backup source", func() {
 		Entry("both clusterName and external", backup("clusterName", "db", "external", ext(nil)),
 			"set exactly one of clusterName (an EtcdCluster in this namespace) and external (an etcd this operator does not manage)"),
 		Entry("neither", backup(), "set exactly one of clusterName"),
-		Entry("an empty endpoint list", backup("external", ext(endpoints())), "spec.external.endpoints: Required value"),
+		Entry("an empty endpoint list", backup("external", ext(endpoints())), "external.endpoints: Required value"),
 		Entry("endpoints missing", backup("external", map[string]any{"tls": map[string]any{"secretName": "t"}}), "external.endpoints: Required value"),
 		Entry("17 endpoints", backup("external", ext(endpoints(func() []any {
 			var eps []any
