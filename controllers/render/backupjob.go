@@ -18,6 +18,8 @@ const (
 	s3CADir           = "/etc/quorum/s3-ca"
 	encryptionKeyDir  = "/etc/quorum/backup-key"
 	rootPasswordDir   = "/etc/quorum/auth"
+	externalTLSDir    = "/etc/quorum/external-tls"
+	externalAuthDir   = "/etc/quorum/external-auth"
 	labelBackupName   = "etcd.quorum.dev/backup"
 	backupJobSuffix   = "-backup"
 	maxJobNameLength  = 63 - len(backupJobSuffix)
@@ -35,7 +37,8 @@ func BackupJobName(b *etcdv1.EtcdBackup) string {
 }
 
 // BackupKey is where a backup is stored, relative to the bucket or claim:
-// <prefix>/<namespace>/<cluster>/<backup>-<creation time><BackupKeySuffix>.
+// <prefix>/<namespace>/<cluster>/<backup>-<creation time><BackupKeySuffix>,
+// with "external" for <cluster> when the source is spec.external.
 // It is derived from the EtcdBackup only, so every pass computes the same
 // key. Backups made before the suffix named the encoding were stored under
 // ".db" whatever their encoding; their key is the one kept in their status,
@@ -48,7 +51,11 @@ func BackupKey(b *etcdv1.EtcdBackup) string {
 		prefix = pvc.Prefix
 	}
 	name := b.Name + "-" + b.CreationTimestamp.UTC().Format(backupTimeLayout) + BackupKeySuffix(b)
-	return strings.TrimPrefix(path.Join(prefix, b.Namespace, b.Spec.ClusterName, name), "/")
+	source := b.Spec.ClusterName
+	if b.Spec.External != nil {
+		source = etcdv1.ExternalKeyDir
+	}
+	return strings.TrimPrefix(path.Join(prefix, b.Namespace, source, name), "/")
 }
 
 // BackupKeySuffix names the encoding of the stored object, outermost
@@ -67,39 +74,72 @@ func BackupKeySuffix(b *etcdv1.EtcdBackup) string {
 	return s
 }
 
-// BackupJob runs `quorum-etcd backup` from the cluster's own server image:
-// it streams a snapshot from a healthy member to the destination and
-// reports the manifest in its termination message.
+// BackupJob runs `quorum-etcd backup`: it streams a snapshot from a healthy
+// member to the destination and reports the manifest in its termination
+// message. A backup of an EtcdCluster c runs from c's own server image with
+// c's client certificate (or root password); a backup of an external etcd
+// (spec.external; c is nil) runs from the default image with the Secrets
+// the spec names (addExternal).
 func BackupJob(b *etcdv1.EtcdBackup, c *etcdv1.EtcdCluster, o Options) *batchv1.Job {
-	var endpoints []string
-	for i := 0; i < int(c.DesiredReplicas()); i++ {
-		endpoints = append(endpoints, c.MemberClientURL(i, o.Domain()))
-	}
-	// The key in the status, once set, is the one the backup was started
-	// with (an operator upgrade may have changed BackupKey since).
-	args := []string{"backup", "--endpoints=" + strings.Join(endpoints, ","), "--key=" + or(b.Status.Key, BackupKey(b)), "--compress=" + or(b.Spec.Compression, "gzip")}
 	st := storeAccess{
 		vols:   []corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
 		mounts: []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}},
 	}
-	switch {
-	case c.ClientTLS():
-		st.addSecret("client-tls", c.ClientSecretName(), ClientTLSDir, nil)
-		args = append(args, "--tls-dir="+ClientTLSDir)
-	case c.AuthEnabled():
-		st.addSecret("root-password", c.RootPasswordSecretName(), rootPasswordDir, []corev1.KeyToPath{{Key: "password", Path: "password"}})
-		args = append(args, "--user=root", "--password-file="+rootPasswordDir+"/password")
+	// The key in the status, once set, is the one the backup was started
+	// with (an operator upgrade may have changed BackupKey since).
+	args := []string{"backup", "", "--key=" + or(b.Status.Key, BackupKey(b)), "--compress=" + or(b.Spec.Compression, "gzip")}
+	var image string
+	var labels map[string]string
+	if ext := b.Spec.External; ext != nil {
+		args[1] = "--endpoints=" + ext.EndpointList()
+		args = append(args, "--source="+etcdv1.ExternalKeyDir+" "+ext.EndpointList())
+		st.addExternal(ext)
+		image = o.DefaultImage()
+		labels = map[string]string{etcdv1.LabelManagedBy: etcdv1.ManagedByValue, etcdv1.LabelComponent: backupObjectLabel}
+	} else {
+		var endpoints []string
+		for i := 0; i < int(c.DesiredReplicas()); i++ {
+			endpoints = append(endpoints, c.MemberClientURL(i, o.Domain()))
+		}
+		args[1] = "--endpoints=" + strings.Join(endpoints, ",")
+		args = append(args, "--source=EtcdCluster "+c.Namespace+"/"+c.Name)
+		switch {
+		case c.ClientTLS():
+			st.addSecret("client-tls", c.ClientSecretName(), ClientTLSDir, nil)
+			args = append(args, "--tls-dir="+ClientTLSDir)
+		case c.AuthEnabled():
+			st.addSecret("root-password", c.RootPasswordSecretName(), rootPasswordDir, []corev1.KeyToPath{{Key: "password", Path: "password"}})
+			args = append(args, "--user=root", "--password-file="+rootPasswordDir+"/password")
+		}
+		image = o.Image(c)
+		labels = jobLabels(c, backupObjectLabel)
 	}
 	st.addStore(b.Spec.Destination, b.Spec.EncryptionKey)
 	args = append(args, st.args...)
-	env, vols, mounts := st.env, st.vols, st.mounts
 
-	labels := jobLabels(c, backupObjectLabel)
 	labels[labelBackupName] = b.Name
 	// A failed backup is reported, not retried: the schedule takes the
 	// next one.
 	meta := metav1.ObjectMeta{Name: BackupJobName(b), Namespace: b.Namespace, Labels: labels}
-	return toolJob(meta, 3600, "backup", o.Image(c), env, storeAccess{vols: vols, mounts: mounts}, args)
+	return toolJob(meta, 3600, "backup", image, st.env, storeAccess{vols: st.vols, mounts: st.mounts}, args)
+}
+
+// addExternal mounts the Secrets of an external source: the TLS Secret
+// whole (ca.crt, and tls.crt with tls.key when the cluster checks client
+// certificates; `quorum-etcd backup --tls-dir` takes the CA alone when
+// they are absent), the user from the auth Secret's username key as
+// $QUORUM_ETCD_USER and its password key as a file.
+func (st *storeAccess) addExternal(ext *etcdv1.ExternalEtcd) {
+	if ext.TLS != nil {
+		st.addSecret("external-tls", ext.TLS.SecretName, externalTLSDir, nil)
+		st.args = append(st.args, "--tls-dir="+externalTLSDir)
+	}
+	if a := ext.Auth; a != nil {
+		st.env = append(st.env, corev1.EnvVar{Name: "QUORUM_ETCD_USER", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+			LocalObjectReference: corev1.LocalObjectReference{Name: a.SecretName}, Key: etcdv1.ExternalAuthUsernameKey}}})
+		st.addSecret("external-auth", a.SecretName, externalAuthDir, []corev1.KeyToPath{{Key: etcdv1.ExternalAuthPasswordKey, Path: "password"}})
+		st.args = append(st.args, "--password-file="+externalAuthDir+"/password")
+	}
 }
 
 func or(a, b string) string {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -32,8 +33,11 @@ const (
 type EtcdClient struct {
 	// Endpoints are client URLs (http(s)://host:port).
 	Endpoints []string
-	// TLS is a directory with tls.crt, tls.key (client certificate) and
-	// ca.crt; empty for plain http.
+	// TLS is a directory with ca.crt and a client certificate tls.crt with
+	// its key tls.key; empty for plain http. Without tls.crt and tls.key
+	// the client verifies the server with ca.crt and presents no
+	// certificate (an etcd without --client-cert-auth, authenticated by
+	// user and password).
 	TLS server.TLSDir
 	// Username and Password are optional etcd credentials. The snapshot
 	// RPC needs the root role when authentication is on.
@@ -49,6 +53,8 @@ type BackupOptions struct {
 	Key string
 	// Compression is CompressionGzip or CompressionNone.
 	Compression string
+	// Source says what is backed up, for the manifest; optional.
+	Source string
 	// EncryptionKey is a 32-byte AES-256 key, or nil for no encryption.
 	EncryptionKey []byte
 	// Now is the clock for createdAt; time.Now when nil.
@@ -157,6 +163,7 @@ func Backup(ctx context.Context, lg *zap.Logger, o BackupOptions, st Store) (Man
 		Encrypted:       o.EncryptionKey != nil,
 		CreatedAt:       o.now().UTC().Format(time.RFC3339),
 		Location:        st.Location(o.Key),
+		Source:          o.Source,
 	}
 	if m.Encrypted {
 		m.Encryption = EncryptionFormat
@@ -317,14 +324,28 @@ func (e EtcdClient) statusTimeout() time.Duration {
 	return DefaultStatusTimeout
 }
 
+// tlsConfig is the client TLS of e.TLS, nil for plain http: the CA in
+// ca.crt verifies the server; tls.crt and tls.key, when both are there,
+// are the client certificate.
+func (e EtcdClient) tlsConfig() (*tls.Config, error) {
+	if !e.TLS.Enabled() {
+		return nil, nil
+	}
+	info := transport.TLSInfo{CertFile: e.TLS.CertFile(), KeyFile: e.TLS.KeyFile(), TrustedCAFile: e.TLS.CAFile()}
+	if !exists(info.CertFile) && !exists(info.KeyFile) {
+		info.CertFile, info.KeyFile = "", "" // server authentication only
+	}
+	cfg, err := info.ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("etcd client TLS from %s: %w", string(e.TLS), err)
+	}
+	return cfg, nil
+}
+
 func (e EtcdClient) client(lg *zap.Logger, endpoints []string) (*clientv3.Client, error) {
-	var tlsCfg *tls.Config
-	if e.TLS.Enabled() {
-		info := transport.TLSInfo{CertFile: e.TLS.CertFile(), KeyFile: e.TLS.KeyFile(), TrustedCAFile: e.TLS.CAFile()}
-		var err error
-		if tlsCfg, err = info.ClientConfig(); err != nil {
-			return nil, fmt.Errorf("etcd client TLS from %s: %w", string(e.TLS), err)
-		}
+	tlsCfg, err := e.tlsConfig()
+	if err != nil {
+		return nil, err
 	}
 	cli, err := clientv3.New(clientv3.Config{
 		Endpoints:   endpoints,
@@ -378,3 +399,10 @@ func memberName(ctx context.Context, cli *clientv3.Client, timeout time.Duration
 }
 
 func hexID(id uint64) string { return strconv.FormatUint(id, 16) }
+
+// exists tells whether a file is there (a missing key of a mounted Secret
+// is a missing file).
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}

@@ -33,6 +33,10 @@ const (
 	maxTerminationMessage = contract.MaxTerminationMessage
 )
 
+// maxSource bounds the --source recorded in the manifest (sixteen long
+// endpoints would not fit in the termination message with the rest).
+const maxSource = 512
+
 // Env is the process environment; os.LookupEnv in production.
 type Env func(key string) (string, bool)
 
@@ -196,11 +200,11 @@ func BackupMain(ctx context.Context, args []string, cio IO) int {
 	c := newCommand("backup", "Streams a snapshot of a healthy member to S3 or a directory and writes <key>"+
 		ManifestSuffix+".\nPrints the manifest as the last stdout line and writes it to "+DefaultTerminationLog+".", cio)
 	sf := c.storeFlags()
-	var endpoints, tlsDir, user, passwordFile, compress string
+	var endpoints, tlsDir, user, passwordFile, compress, source string
 	var timeout time.Duration
 	c.fs.StringVar(&endpoints, "endpoints", "", "comma-separated etcd client URLs")
 	c.bind("endpoints", "QUORUM_ENDPOINTS")
-	c.fs.StringVar(&tlsDir, "tls-dir", "", "directory with the client certificate tls.crt, tls.key and ca.crt; empty for plain http")
+	c.fs.StringVar(&tlsDir, "tls-dir", "", "directory with ca.crt and the client certificate tls.crt and tls.key (which a cluster without --client-cert-auth does not need); empty for plain http")
 	c.bind("tls-dir", "QUORUM_CLIENT_TLS_DIR")
 	c.fs.StringVar(&user, "user", "", "etcd user (the snapshot needs the root role when auth is on)")
 	c.bind("user", "QUORUM_ETCD_USER")
@@ -208,13 +212,19 @@ func BackupMain(ctx context.Context, args []string, cio IO) int {
 	c.bind("password-file", "QUORUM_ETCD_PASSWORD_FILE")
 	c.fs.StringVar(&compress, "compress", CompressionGzip, "compression: gzip or none")
 	c.bind("compress", "QUORUM_COMPRESS")
+	c.fs.StringVar(&source, "source", "", "what is backed up, recorded in the manifest (\"EtcdCluster ns/name\", \"external https://...\")")
+	c.bind("source", "QUORUM_BACKUP_SOURCE")
 	c.fs.DurationVar(&timeout, "timeout", time.Hour, "time limit of the whole backup; 0 for none")
 	c.bind("timeout", "QUORUM_TIMEOUT")
 	if _, err := c.parse(args); err != nil {
 		return c.usage(err)
 	}
 
-	o := BackupOptions{Key: sf.key, Compression: compress}
+	if len(source) > maxSource {
+		// The manifest must stay well below the termination message limit.
+		source = source[:maxSource-len(" ...")] + " ..."
+	}
+	o := BackupOptions{Key: sf.key, Compression: compress, Source: source}
 	o.Etcd = EtcdClient{Endpoints: splitList(endpoints), TLS: server.TLSDir(tlsDir), Username: user}
 	if passwordFile != "" {
 		if user == "" {

@@ -70,6 +70,11 @@ type Manifest struct {
 	CreatedAt  string `json:"createdAt"`
 	// Location is s3://<bucket>/<key> or file://<dir>/<key>.
 	Location string `json:"location"`
+	// Source is what was backed up, as the operator names it: "EtcdCluster
+	// <namespace>/<name>", or "external " and the client URLs of an etcd
+	// it does not manage (EtcdBackup spec.external). Empty when the backup
+	// command was run without --source (by hand, or by an older operator).
+	Source string `json:"source,omitempty"`
 }
 
 // MarshalLine is the manifest as one line of JSON, without newline.

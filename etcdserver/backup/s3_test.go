@@ -199,14 +199,15 @@ func TestS3(t *testing.T) {
 		env := f.env(bucket)
 		termLog := writeTestFile(t, "termination-log", nil)
 		env[EnvTerminationLog] = termLog
-		m := f.backup(t, env, "--key", "c1/snap.db.gz")
+		m := f.backup(t, env, "--key", "c1/snap.db.gz", "--source", "external "+f.src.AdvertiseClientURL.String())
 
 		if m.EtcdRevision != f.rev || m.EtcdRevisionMax != f.rev {
 			t.Errorf("manifest revisions %d..%d, want %d (no writes during the backup)", m.EtcdRevision, m.EtcdRevisionMax, f.rev)
 		}
 		if m.Compression != CompressionGzip || m.Encrypted || m.Location != "s3://"+bucket+"/c1/snap.db.gz" ||
 			m.EtcdVersion != BinaryEtcdVersion() || m.MemberName != "src" ||
-			m.Endpoint != f.src.AdvertiseClientURL.String() || m.ClusterID == "" || m.MemberID == "" {
+			m.Endpoint != f.src.AdvertiseClientURL.String() || m.ClusterID == "" || m.MemberID == "" ||
+			m.Source != "external "+f.src.AdvertiseClientURL.String() {
 			t.Errorf("manifest: %+v", m)
 		}
 		obj := getObject(t, mc, bucket, "c1/snap.db.gz")
