@@ -1,6 +1,7 @@
 // Package etcdbackup holds the EtcdBackup reconciler: each EtcdBackup runs
-// once, as a Job (quorum-etcd backup) once its cluster is available, and its
-// status keeps what the Job reported.
+// once, as a Job (quorum-etcd backup) once its cluster is available (at
+// once for an external source), and its status keeps what the Job
+// reported.
 package etcdbackup
 
 import (
@@ -64,7 +65,8 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;delete
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get
 
-// Reconcile: wait for the cluster to be available, check the Secrets the
+// Reconcile: wait for the cluster to be available (an external source is
+// not waited for), check the Secrets the
 // Job reads, create the Job, and when it ends copy its report into the
 // status. A finished backup is never run again: the Job is created only
 // after the EtcdBackup, read again from the API server, is still not
@@ -225,18 +227,23 @@ func (r *Reconciler) start(ctx context.Context, b *etcdv1.EtcdBackup) (ctrl.Resu
 	if jobGone, err := r.current(ctx, b); err != nil || jobGone {
 		return ctrl.Result{}, err
 	}
-	c := &etcdv1.EtcdCluster{}
-	if err := r.Get(ctx, client.ObjectKey{Namespace: b.Namespace, Name: b.Spec.ClusterName}, c); err != nil {
-		if !apierrors.IsNotFound(err) {
-			return ctrl.Result{}, err
+	// An external source (c stays nil) has no EtcdCluster to wait for: the
+	// backup command reports an unreachable or unhealthy one.
+	var c *etcdv1.EtcdCluster
+	if b.Spec.External == nil {
+		c = &etcdv1.EtcdCluster{}
+		if err := r.Get(ctx, client.ObjectKey{Namespace: b.Namespace, Name: b.Spec.ClusterName}, c); err != nil {
+			if !apierrors.IsNotFound(err) {
+				return ctrl.Result{}, err
+			}
+			r.fail(b, etcdv1.ReasonClusterNotFound, fmt.Sprintf("EtcdCluster %s not found", b.Spec.ClusterName))
+			return ctrl.Result{}, nil
 		}
-		r.fail(b, etcdv1.ReasonClusterNotFound, fmt.Sprintf("EtcdCluster %s not found", b.Spec.ClusterName))
-		return ctrl.Result{}, nil
-	}
-	if !meta.IsStatusConditionTrue(c.Status.Conditions, etcdv1.ConditionAvailable) {
-		b.Status.Phase = etcdv1.BackupPending
-		conditions.Set(&b.Status.Conditions, b.Generation, etcdv1.BackupConditionComplete, false, etcdv1.ReasonClusterUnavailable, "waiting for EtcdCluster "+c.Name+" to be available")
-		return ctrl.Result{RequeueAfter: requeueBackupWait}, nil
+		if !meta.IsStatusConditionTrue(c.Status.Conditions, etcdv1.ConditionAvailable) {
+			b.Status.Phase = etcdv1.BackupPending
+			conditions.Set(&b.Status.Conditions, b.Generation, etcdv1.BackupConditionComplete, false, etcdv1.ReasonClusterUnavailable, "waiting for EtcdCluster "+c.Name+" to be available")
+			return ctrl.Result{RequeueAfter: requeueBackupWait}, nil
+		}
 	}
 	missing, err := missingSecret(ctx, r.APIReader, b.Namespace, neededSecrets(b.Spec))
 	if err != nil {
@@ -254,7 +261,7 @@ func (r *Reconciler) start(ctx context.Context, b *etcdv1.EtcdBackup) (ctrl.Resu
 	now := metav1.NewTime(r.now())
 	b.Status.Phase, b.Status.JobName, b.Status.StartTime = etcdv1.BackupRunning, job.Name, &now
 	conditions.Set(&b.Status.Conditions, b.Generation, etcdv1.BackupConditionComplete, false, etcdv1.ReasonJobRunning, "job "+job.Name+" started")
-	r.Recorder.Eventf(b, job, corev1.EventTypeNormal, "BackupStarted", "StartBackup", "backing up %s to %s", c.Name, b.Status.Key)
+	r.Recorder.Eventf(b, job, corev1.EventTypeNormal, "BackupStarted", "StartBackup", "backing up %s to %s", b.Spec.Source(), b.Status.Key)
 	return ctrl.Result{}, nil
 }
 

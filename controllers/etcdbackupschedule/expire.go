@@ -126,10 +126,13 @@ func (r *Reconciler) pruneClaim(ctx context.Context, p *schedulePass, b *etcdv1.
 }
 
 // startPrune creates the prune Job of a backup, from its cluster's image,
-// or the default one if the cluster is gone.
+// or the default one if the cluster is gone or the backup's source is an
+// external etcd.
 func (r *Reconciler) startPrune(ctx context.Context, p *schedulePass, b *etcdv1.EtcdBackup) error {
 	c := &etcdv1.EtcdCluster{}
-	if err := r.Get(ctx, client.ObjectKey{Namespace: b.Namespace, Name: b.Spec.ClusterName}, c); apierrors.IsNotFound(err) {
+	if b.Spec.ClusterName == "" { // an external source: the default image
+		c = nil
+	} else if err := r.Get(ctx, client.ObjectKey{Namespace: b.Namespace, Name: b.Spec.ClusterName}, c); apierrors.IsNotFound(err) {
 		c = nil
 	} else if err != nil {
 		return fmt.Errorf("reading cluster %s: %w", b.Spec.ClusterName, err)

@@ -47,10 +47,12 @@ func PruneJob(b *etcdv1.EtcdBackup, c *etcdv1.EtcdCluster, o Options) *batchv1.J
 		image = o.Image(c)
 	}
 	labels := map[string]string{
-		etcdv1.LabelInstance:  b.Spec.ClusterName,
 		etcdv1.LabelManagedBy: etcdv1.ManagedByValue,
 		etcdv1.LabelComponent: pruneObjectLabel,
 		labelBackupName:       b.Name,
+	}
+	if b.Spec.ClusterName != "" { // not an external source
+		labels[etcdv1.LabelInstance] = b.Spec.ClusterName
 	}
 	if s, ok := b.Labels[etcdv1.LabelBackupSchedule]; ok {
 		labels[etcdv1.LabelBackupSchedule] = s
