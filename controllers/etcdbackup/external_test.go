@@ -56,7 +56,9 @@ var _ = Describe("a backup of an external etcd", func() {
 		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: b.Namespace, Name: render.BackupJobName(b)}, job)).To(Succeed())
 		args := job.Spec.Template.Spec.Containers[0].Args
 		Expect(args).To(ContainElement("--endpoints=https://etcd-0.etcd-headless." + b.Namespace + ".svc:2379"))
-		Expect(slices.ContainsFunc(args, func(a string) bool { return a == "--source=external https://etcd-0.etcd-headless."+b.Namespace+".svc:2379" })).To(BeTrue(), "%q", args)
+		Expect(slices.ContainsFunc(args, func(a string) bool {
+			return a == "--source=external https://etcd-0.etcd-headless."+b.Namespace+".svc:2379"
+		})).To(BeTrue(), "%q", args)
 		Expect(b.Status.Key).To(HavePrefix(b.Namespace + "/external/b-"))
 		Expect(testenv.Drain(rec)).To(ConsistOf(ContainSubstring("backing up external (https://etcd-0.etcd-headless.")))
 	})

@@ -97,8 +97,8 @@ func foreignEtcd(ns, image string) (*appsv1.StatefulSet, *corev1.Service) {
 			SecurityContext: &corev1.PodSecurityContext{RunAsNonRoot: ptr.To(true), RunAsUser: ptr.To[int64](65532), FSGroup: ptr.To[int64](65532),
 				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
 			Containers: []corev1.Container{{Name: "etcd", Image: image, ImagePullPolicy: corev1.PullIfNotPresent, Args: args,
-				Env: []corev1.EnvVar{{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}}},
-				Ports: []corev1.ContainerPort{{Name: "client", ContainerPort: 2379}, {Name: "peer", ContainerPort: 2380}},
+				Env:          []corev1.EnvVar{{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}}},
+				Ports:        []corev1.ContainerPort{{Name: "client", ContainerPort: 2379}, {Name: "peer", ContainerPort: 2380}},
 				VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: "/var/lib/etcd"}, {Name: "tls", MountPath: "/tls", ReadOnly: true}},
 				SecurityContext: &corev1.SecurityContext{AllowPrivilegeEscalation: ptr.To(false), ReadOnlyRootFilesystem: ptr.To(true),
 					Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}}}},
@@ -218,7 +218,7 @@ var _ = Describe("Migrating from an etcd the operator does not manage", func() {
 		Expect(err).NotTo(HaveOccurred())
 		raw, err := io.ReadAll(manifest)
 		Expect(err).NotTo(HaveOccurred())
-		Expect(string(raw)).To(ContainSubstring(`"source":"external https://etcd-0.etcd-headless.` + ns + `.svc:2379,`), "the manifest records the source")
+		Expect(string(raw)).To(ContainSubstring(`"source":"external https://etcd-0.etcd-headless.`+ns+`.svc:2379,`), "the manifest records the source")
 
 		By("writes after the final snapshot are not in it")
 		_, err = root.Put(op(ctx), "/app/after-backup", "not in the snapshot")
