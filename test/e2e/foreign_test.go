@@ -89,7 +89,11 @@ func foreignEtcd(ns, image string) (*appsv1.StatefulSet, *corev1.Service) {
 		"--listen-peer-urls=https://0.0.0.0:2380", "--initial-advertise-peer-urls=" + self + ":2380",
 		"--initial-cluster=" + strings.Join(initial, ","), "--initial-cluster-state=new", "--initial-cluster-token=foreign-" + ns,
 		"--cert-file=/tls/tls.crt", "--key-file=/tls/tls.key", "--trusted-ca-file=/tls/ca.crt", "--client-cert-auth",
-		"--peer-cert-file=/tls/tls.crt", "--peer-key-file=/tls/tls.key", "--peer-trusted-ca-file=/tls/ca.crt", "--peer-client-cert-auth"}
+		"--peer-cert-file=/tls/tls.crt", "--peer-key-file=/tls/tls.key", "--peer-trusted-ca-file=/tls/ca.crt", "--peer-client-cert-auth",
+		// Peers' certificates are checked against the CA, not their SANs
+		// against a reverse lookup of the peer's pod IP (which depends on
+		// the cluster's DNS serving PTR records).
+		"--peer-skip-client-san-verification"}
 	sts := &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, Spec: appsv1.StatefulSetSpec{
 		Replicas: ptr.To[int32](3), ServiceName: svc, PodManagementPolicy: appsv1.ParallelPodManagement,
 		Selector: &metav1.LabelSelector{MatchLabels: labels},
