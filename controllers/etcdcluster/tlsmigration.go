@@ -13,6 +13,7 @@ import (
 
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
 	"quorum.dev/etcd-operator/controllers/etcdclient"
+	"quorum.dev/etcd-operator/controllers/internal/confirm"
 	"quorum.dev/etcd-operator/controllers/render"
 )
 
@@ -31,15 +32,10 @@ const (
 func (r *Reconciler) resumeTLSMigration(ctx context.Context, p *pass) error {
 	c := p.cluster
 	sts := &appsv1.StatefulSet{}
-	key := client.ObjectKey{Namespace: c.Namespace, Name: c.StatefulSetName()}
-	err := r.Get(ctx, key, sts)
-	if apierrors.IsNotFound(err) && r.APIReader != nil {
-		// "No StatefulSet" means a new cluster, rendered with TLS at once.
-		// A StatefulSet created moments ago may not be in the cache yet:
-		// taken for new, running http members would get https peers and
-		// the operator would talk https to them. Ask the API server.
-		err = r.APIReader.Get(ctx, key, sts)
-	}
+	// "No StatefulSet" means a new cluster, rendered with TLS at once: a
+	// StatefulSet the cache has not seen yet would give running http
+	// members https peers, so its absence is confirmed.
+	err := confirm.Get(ctx, r.Client, r.APIReader, client.ObjectKey{Namespace: c.Namespace, Name: c.StatefulSetName()}, sts)
 	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("reading statefulset: %w", err)
 	}

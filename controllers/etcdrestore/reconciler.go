@@ -28,6 +28,7 @@ import (
 
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
 	"quorum.dev/etcd-operator/controllers/internal/conditions"
+	"quorum.dev/etcd-operator/controllers/internal/confirm"
 	"quorum.dev/etcd-operator/controllers/internal/jobs"
 	"quorum.dev/etcd-operator/controllers/internal/restores"
 	"quorum.dev/etcd-operator/controllers/render"
@@ -197,13 +198,7 @@ func (r *Reconciler) pending(ctx context.Context, x *etcdv1.EtcdRestore, c *etcd
 // verifying waits for the verification Job.
 func (r *Reconciler) verifying(ctx context.Context, x *etcdv1.EtcdRestore, c *etcdv1.EtcdCluster) (ctrl.Result, error) {
 	job := &batchv1.Job{}
-	key := client.ObjectKey{Namespace: x.Namespace, Name: render.VerifyJobName(x)}
-	err := r.Get(ctx, key, job)
-	if apierrors.IsNotFound(err) {
-		// A Job created a moment ago may not be in the cache yet: only
-		// the API server can say it is gone.
-		err = r.APIReader.Get(ctx, key, job)
-	}
+	err := confirm.Get(ctx, r.Client, r.APIReader, client.ObjectKey{Namespace: x.Namespace, Name: render.VerifyJobName(x)}, job)
 	if apierrors.IsNotFound(err) {
 		// Deleted behind our back: verify again.
 		return r.pending(ctx, x, c)
