@@ -75,25 +75,21 @@ func (r *Reconciler) reconcileMembership(ctx context.Context, p *pass) error {
 	case etcdclient.RefusedForNow(err):
 		// Not an error: etcd asks to wait (a leader that just changed, a
 		// learner still catching up). Look again soon.
-		wait := membership.Action{Kind: membership.Wait, Ordinal: action.Ordinal, Reason: fmt.Sprintf("etcd refused for now, trying again: %v", err)}
-		p.membership = &wait
+		waitMembership(p, action, fmt.Sprintf("etcd refused for now, trying again: %v", err))
 		return nil
 	case etcdclient.Unanswered(err) || errors.Is(err, errLeaderSilent):
 		// Not an error yet: a loaded or re-electing cluster answers late.
 		// The change may or may not have happened; the next pass reads the
 		// member list again and plans from it.
 		log.V(1).Info("membership change got no answer in time; checking the member list again on the next pass", "action", action.Kind, "error", err.Error())
-		wait := membership.Action{Kind: membership.Wait, Ordinal: action.Ordinal,
-			Reason: fmt.Sprintf("etcd did not answer the change in time (%v); reading the member list again on the next pass", err)}
-		p.membership = &wait
+		waitMembership(p, action, fmt.Sprintf("etcd did not answer the change in time (%v); reading the member list again on the next pass", err))
 		return nil
 	case etcdclient.FromStoppingMember(err) && p.stsReplicas > c.DesiredReplicas():
 		// Expected while scaling down: the request reached a member that
 		// was just removed and is stopping. The next pass lists the
 		// members again and sees whether the change happened.
 		log.V(1).Info("membership change answered by a stopping member; checking on the next pass", "error", err.Error())
-		wait := membership.Action{Kind: membership.Wait, Ordinal: action.Ordinal, Reason: "a removed member is stopping; checking the member list again"}
-		p.membership = &wait
+		waitMembership(p, action, "a removed member is stopping; checking the member list again")
 		return nil
 	}
 	return err
@@ -134,6 +130,12 @@ func (r *Reconciler) removeLeftoverLearner(ctx context.Context, p *pass) error {
 	return nil
 }
 
+// waitMembership records that the pass's change was not made and why;
+// the status shows it as a wait, and the next pass plans again.
+func waitMembership(p *pass, action membership.Action, reason string) {
+	p.membership = &membership.Action{Kind: membership.Wait, Ordinal: action.Ordinal, Reason: reason}
+}
+
 // errLeaderSilent: the leader a change must be sent to did not answer
 // its status request this pass.
 var errLeaderSilent = errors.New("the leader did not answer this pass")
@@ -156,8 +158,7 @@ func (r *Reconciler) changeMembership(ctx context.Context, p *pass, action membe
 		}
 		if err := cl.Promote(ctx, leader.Endpoint, action.MemberID); err != nil {
 			if errors.Is(err, etcdclient.ErrLearnerNotReady) {
-				wait := membership.Action{Kind: membership.Wait, Ordinal: action.Ordinal, Reason: "learner not in sync with the leader yet"}
-				p.membership = &wait
+				waitMembership(p, action, "learner not in sync with the leader yet")
 				return nil
 			}
 			return err
@@ -168,8 +169,7 @@ func (r *Reconciler) changeMembership(ctx context.Context, p *pass, action membe
 		if action.Kind == membership.GrowStatefulSet {
 			if reason, err := r.slotsStillFreeing(ctx, c, p.stsReplicas, action.Replicas); err != nil || reason != "" {
 				if err == nil {
-					wait := membership.Action{Kind: membership.Wait, Ordinal: action.Ordinal, Reason: reason}
-					p.membership = &wait
+					waitMembership(p, action, reason)
 				}
 				return err
 			}
