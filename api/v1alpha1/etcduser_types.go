@@ -68,9 +68,13 @@ type EtcdUserSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="clusterName is immutable: create a new EtcdUser"
 	ClusterName string `json:"clusterName"`
 	// Permissions are the key ranges the user may use. A change updates
-	// the role: ranges no longer listed are revoked.
+	// the role: ranges no longer listed are revoked. A range is listed
+	// once: etcd keeps one permission per range (a second grant replaces
+	// the first), so two entries for the same range are refused; give it
+	// readwrite instead.
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:XValidation:rule="self.all(r, self.exists_one(s, has(s.prefix) == has(r.prefix) && (has(r.prefix) ? s.prefix == r.prefix : (s.key == r.key && has(s.rangeEnd) == has(r.rangeEnd) && (!has(r.rangeEnd) || s.rangeEnd == r.rangeEnd)))))",message="a range is listed twice: etcd keeps one permission per range, so list it once (readwrite grants both)"
 	Permissions []KeyRange `json:"permissions"`
 	// Authentication is certificate (default) or password. Immutable.
 	// +kubebuilder:default=certificate

@@ -68,6 +68,10 @@ var _ = Describe("EtcdUser admission", func() {
 		Entry("an unknown permission", user("", spec(perm("prefix", "/a/", "permission", "admin"))),
 			`spec.permissions[0].permission: Unsupported value: "admin"`, `"read", "write", "readwrite"`),
 		Entry("no permission", user("", spec(perm("prefix", "/a/"))), "spec.permissions[0].permission: Required value"),
+		Entry("the same prefix twice", user("", spec(perm("prefix", "/a/", "permission", "read"), rw, perm("prefix", "/a/", "permission", "write"))),
+			"spec.permissions", "a range is listed twice"),
+		Entry("the same key range twice", user("", spec(perm("key", "/a", "rangeEnd", "/b", "permission", "read"), perm("key", "/a", "rangeEnd", "/b", "permission", "read"))),
+			"a range is listed twice"),
 		Entry("an unknown authentication", user("", with(spec(rw), "authentication", "kerberos")),
 			`spec.authentication: Unsupported value: "kerberos"`, `"certificate", "password"`),
 	)
@@ -76,6 +80,8 @@ var _ = Describe("EtcdUser admission", func() {
 		for _, s := range []map[string]any{
 			spec(rw),
 			spec(perm("key", "/cfg", "permission", "read"), perm("key", "/a", "rangeEnd", "/b", "permission", "write")),
+			// the same key alone and as the start of a range are two ranges
+			spec(perm("key", "/a", "permission", "read"), perm("key", "/a", "rangeEnd", "/b", "permission", "write"), perm("prefix", "/a", "permission", "read")),
 			with(spec(rw), "authentication", "password"),
 		} {
 			u := user("", s)
