@@ -73,3 +73,36 @@ func TestKustomizeAndChartRunTheSameOperator(t *testing.T) {
 		t.Errorf("operator container differs (-chart +kustomize):\n%s", d)
 	}
 }
+
+// Bad chart values are refused by values.schema.json (or the Deployment
+// template) with a message naming the value, never rendered.
+func TestChartRefusesBadValues(t *testing.T) {
+	bin := os.Getenv("HELM")
+	if bin == "" {
+		t.Fatal("HELM must name the helm binary (make test sets it)")
+	}
+	for _, tc := range []struct{ set, want string }{
+		{"logLevel=verbose", "/logLevel"},
+		{"replicaCount=0", "/replicaCount"},
+		{"watchNamespace=a", "additional properties 'watchNamespace' not allowed"},
+		{"metrics.port=70000", "/metrics/port"},
+		{"image.pullPolicy=Sometimes", "/image/pullPolicy"},
+		{"watchNamespaces={Bad_NS}", "/watchNamespaces/0"},
+		{"replicaCount=2,leaderElection.enabled=false", "replicaCount > 1 needs leaderElection.enabled=true"},
+	} {
+		out, err := exec.Command(bin, "template", "quorum-operator", chart, "--set", tc.set).CombinedOutput()
+		if err == nil {
+			t.Errorf("--set %s rendered without an error", tc.set)
+			continue
+		}
+		if !strings.Contains(string(out), tc.want) {
+			t.Errorf("--set %s: the error does not name %q:\n%s", tc.set, tc.want, out)
+		}
+	}
+	// The good neighbours render.
+	for _, set := range []string{"logLevel=debug", "logLevel=3", "replicaCount=2", "watchNamespaces={team-a,team-b}"} {
+		if out, err := exec.Command(bin, "template", "quorum-operator", chart, "--set", set).CombinedOutput(); err != nil {
+			t.Errorf("--set %s refused: %v\n%s", set, err, out)
+		}
+	}
+}
