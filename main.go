@@ -16,6 +16,8 @@ import (
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
 	"quorum.dev/etcd-operator/controllers"
 	"quorum.dev/etcd-operator/controllers/render"
+	// Mozilla roots for public S3 endpoints: the image has no trust store.
+	_ "quorum.dev/etcd-operator/internal/trustroots"
 )
 
 func main() {

@@ -34,6 +34,8 @@ import (
 	"quorum.dev/etcd-operator/etcdserver/backup"
 	"quorum.dev/etcd-operator/etcdserver/server"
 	"quorum.dev/etcd-operator/internal/contract"
+	// Mozilla roots for public S3 endpoints: the image has no trust store.
+	_ "quorum.dev/etcd-operator/internal/trustroots"
 )
 
 const (
