@@ -54,6 +54,10 @@ func TestStatefulSet(t *testing.T) {
 			if ctr := s.Spec.Template.Spec.Containers[0]; ctr.TerminationMessagePolicy != corev1.TerminationMessageFallbackToLogsOnError {
 				t.Errorf("etcd container's termination message policy %q: a crash without a message would show no cause", ctr.TerminationMessagePolicy)
 			}
+			if l := s.Spec.Template.Spec.Containers[0].Lifecycle; l == nil || l.PreStop == nil || l.PreStop.Sleep == nil || l.PreStop.Sleep.Seconds != DrainSeconds ||
+				*s.Spec.Template.Spec.TerminationGracePeriodSeconds <= DrainSeconds {
+				t.Errorf("a stopping member must keep serving %d s (preStop sleep, within the grace period) while the Service drops it: %+v", DrainSeconds, l)
+			}
 			env := envOf(s)
 			if env["QUORUM_SERVER_TLS_DIR"].Value != ServerTLSDir || env["QUORUM_PEER_TLS_DIR"].Value != PeerTLSDir {
 				t.Errorf("TLS env missing: %+v", env)

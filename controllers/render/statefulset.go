@@ -216,8 +216,25 @@ func container(c *etcdv1.EtcdCluster, o Options, image string) corev1.Container 
 		// operator's conditions, see podcause) always says why.
 		TerminationMessagePath:   corev1.TerminationMessagePathDefault,
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+		// A member leaves the client Service before its process stops: see
+		// DrainSeconds.
+		Lifecycle: &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: DrainSeconds}}},
 	}
 }
+
+// DrainSeconds is how long a member keeps serving after its pod was asked
+// to stop (deleted for a rollout, a drain, a restore, by hand), before etcd
+// gets SIGTERM. Seconds. A deleted pod's endpoint turns not ready at once
+// (Kubernetes' EndpointSlice controller marks terminating endpoints) and
+// kube-proxy stops sending new connections to it within about a second;
+// connections already open stay until the process closes them. Without
+// the pause etcd closed them while the Service still routed to the pod: a
+// client through the Service reconnected to the stopping member, was
+// refused, and waited out gRPC's 1 s reconnect backoff (the rolling-restart
+// write gap of issue #17 item 1). With it a client reconnects straight to
+// a serving member. The pause counts against the pod's 60 s termination
+// grace period (kubelet's preStop sleep action, Kubernetes 1.30+).
+const DrainSeconds = 3
 
 // podSecurity: every pod the operator makes runs as a fixed non-root user.
 func podSecurity() *corev1.PodSecurityContext {
