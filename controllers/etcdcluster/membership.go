@@ -66,6 +66,7 @@ func (r *Reconciler) reconcileMembership(ctx context.Context, p *pass) error {
 	}
 	log.Info("membership change", "action", action.Kind, "reason", action.Reason)
 	err = r.changeMembership(ctx, p, action)
+	p.membershipSoon = p.membershipSoon || lookAgainSoon(p.membership.Kind, err)
 	if err == nil && action.Kind == membership.RemoveMember && removedCorrupt(snap, action) {
 		p.replacingCorrupt = fmt.Sprintf("%s (ID %x)", c.MemberName(action.Ordinal), action.MemberID)
 		r.replacing.Store(clusterKey(c), p.replacingCorrupt)
@@ -159,6 +160,7 @@ func (r *Reconciler) changeMembership(ctx context.Context, p *pass, action membe
 		if err := cl.Promote(ctx, leader.Endpoint, action.MemberID); err != nil {
 			if errors.Is(err, etcdclient.ErrLearnerNotReady) {
 				waitMembership(p, action, "learner not in sync with the leader yet")
+				p.membershipSoon = true
 				return nil
 			}
 			return err

@@ -11,7 +11,6 @@ package etcdcluster
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -61,6 +60,14 @@ const (
 	requeueSpecError = 30 * time.Second
 	// maxErrorBackoff caps the delay before a failed pass is retried.
 	maxErrorBackoff = 30 * time.Second
+	// requeueMembership: how soon to look again after a membership change
+	// (the next change of a scale-up or -down usually follows at once: no
+	// Kubernetes event announces that a learner was added, promoted or
+	// caught up) or after etcd refused one for a moment (a learner not yet
+	// in sync). Each pass still makes at most one change, planned from a
+	// member list read in that pass. Scaling 3→5 spent about 5 s per
+	// member waiting for requeueSettling (issue #17 item 3).
+	requeueMembership = time.Second
 )
 
 // Reconciler runs EtcdClusters.
@@ -142,6 +149,7 @@ type pass struct {
 	tlsMessage         string              // what the TLS migration does or waits for, while one is under way
 	maint              *maintenance.Action // the maintenance planner's choice this pass, if it ran
 	maintBusy          bool                // maintenance has work left: come back soon
+	membershipSoon     bool                // a membership change was made or etcd asked to wait a moment: look again in requeueMembership
 	volumes            *volumePlan         // the volumes step's decision, when member claims exist
 	// corrupt: the members' HashKV compared while CORRUPT is raised (see
 	// corruption.go); corruptDisarmed: CORRUPT was disarmed this pass.
@@ -270,28 +278,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	r.recordTransitions(original, cluster)
 	memberHealth.WithLabelValues(cluster.Namespace, cluster.Name).Set(float64(p.obs.healthyCount()))
-	var se *specError
-	if errors.As(stepErr, &se) {
-		// The user must act; retrying fast would not help. Objects users
-		// name are not watched, so look again now and then.
-		return ctrl.Result{RequeueAfter: requeueSpecError}, nil
-	}
-	if errors.As(stepErr, new(*waitError)) {
-		// A planned wait (a backup still running): EtcdBackups are not
-		// watched, so look again soon.
-		return ctrl.Result{RequeueAfter: requeueSettling}, nil
-	}
-	if stepErr != nil {
-		return ctrl.Result{}, stepErr
-	}
-	if p.maintBusy {
-		return ctrl.Result{RequeueAfter: requeueSettling}, nil
-	}
-	if meta.IsStatusConditionTrue(cluster.Status.Conditions, etcdv1.ConditionAvailable) &&
-		!meta.IsStatusConditionTrue(cluster.Status.Conditions, etcdv1.ConditionProgressing) {
-		return ctrl.Result{RequeueAfter: requeueHealthy}, nil
-	}
-	return ctrl.Result{RequeueAfter: requeueSettling}, nil
+	return nextPass(p, cluster, stepErr)
 }
 
 // recordTransitions emits an event whenever Available's status changes,
