@@ -634,6 +634,24 @@ type ClusterRestoreStatus struct {
 	// fromSurvivor recovery; each is restarted once.
 	// +optional
 	StoppedPods []string `json:"stoppedPods,omitempty"`
+	// PreviousInitialCluster and PreviousInitialClusterState are the
+	// bootstrap state the members had before the in-place restore (the
+	// cluster ConfigMap's initial-cluster and initial-cluster-state); a
+	// failed restore puts them back.
+	// +optional
+	PreviousInitialCluster string `json:"previousInitialCluster,omitempty"`
+	// +optional
+	PreviousInitialClusterState string `json:"previousInitialClusterState,omitempty"`
+	// Failure is why the members' in-place restore failed after they were
+	// stopped (a member's restore init container failing, with its
+	// message, or no progress within the restore deadline). Once set,
+	// every member is put back on the data dir it had before the restore.
+	// +optional
+	Failure string `json:"failure,omitempty"`
+	// RolledBack is true once, after a Failure, every desired member runs
+	// again on its data from before the restore and is healthy.
+	// +optional
+	RolledBack bool `json:"rolledBack,omitempty"`
 }
 
 // EtcdCluster is a managed etcd cluster.

@@ -48,6 +48,9 @@ const requeueRestoreWait = 15 * time.Second
 //	Restoring  the EtcdCluster reconciler restores every member in place
 //	           (package etcdcluster, restore_inplace.go and
 //	           restore_survivor.go) and reports it in status.restore;
+//	           if the members' restore fails, it puts every member back on
+//	           its old data (restore_undo.go) and the restore ends Failed
+//	           (reason RolledBack) once the cluster is back;
 //	Succeeded / Failed.
 type Reconciler struct {
 	client.Client
@@ -235,6 +238,17 @@ func (r *Reconciler) verifying(ctx context.Context, x *etcdv1.EtcdRestore, c *et
 
 // restoring waits for the cluster to report the restore done.
 func (r *Reconciler) restoring(x *etcdv1.EtcdRestore, c *etcdv1.EtcdCluster) (ctrl.Result, error) {
+	if st := c.Status.Restore; st != nil && st.RestoreID == x.Status.RestoreID && st.Failure != "" && !st.Done {
+		if st.RolledBack {
+			r.fail(x, etcdv1.ReasonRolledBack, fmt.Sprintf("the members' restore failed after they were stopped: %s; every member of %s "+
+				"was put back on its data from before the restore, and the cluster is available again with its old data (cluster ID %s)",
+				st.Failure, c.Name, st.ClusterID))
+			return ctrl.Result{}, nil
+		}
+		r.condition(x, etcdv1.RestoreConditionComplete, false, etcdv1.ReasonRollingBack, fmt.Sprintf("the members' restore failed after "+
+			"they were stopped: %s; putting every member of %s back on its data from before the restore", st.Failure, c.Name))
+		return ctrl.Result{RequeueAfter: requeueRestoreWait}, nil
+	}
 	if !restores.Done(c, x) {
 		return ctrl.Result{RequeueAfter: requeueRestoreWait}, nil
 	}
