@@ -11,6 +11,7 @@ import (
 	"sort"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -66,6 +67,7 @@ type Reconciler struct {
 
 // +kubebuilder:rbac:groups=etcd.quorum.dev,resources=etcdrestores,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=etcd.quorum.dev,resources=etcdrestores/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=apps,resources=statefulsets,verbs=get;list;watch
 
 // Reconcile moves the restore one phase on; the status is patched once.
 // Each phase change is announced by one event (announce), recorded only
@@ -186,7 +188,14 @@ func (r *Reconciler) pending(ctx context.Context, x *etcdv1.EtcdRestore, c *etcd
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	job := render.VerifyJob(x, c, src, r.Render)
+	// The members' image: the etcd version that will restore the snapshot.
+	sts := &appsv1.StatefulSet{}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: c.StatefulSetName()}, sts); client.IgnoreNotFound(err) != nil {
+		return ctrl.Result{}, fmt.Errorf("reading statefulset: %w", err)
+	} else if err != nil {
+		sts = nil
+	}
+	job := render.VerifyJob(x, c, src, r.Render, render.MemberImage(sts))
 	if _, err := jobs.Create(ctx, r.Client, r.Scheme, x, job); err != nil {
 		return ctrl.Result{}, err
 	}
