@@ -624,7 +624,8 @@ type ClusterRestoreStatus struct {
 	StartTime *metav1.Time `json:"startTime,omitempty"`
 	// +optional
 	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
-	// ClusterID of the restored cluster, hex.
+	// ClusterID of the restored cluster, hex; after a failure, of the
+	// cluster the members are back on (RolledBack).
 	// +optional
 	ClusterID string `json:"clusterID,omitempty"`
 	// Survivor is the member a fromSurvivor recovery keeps, once chosen.
