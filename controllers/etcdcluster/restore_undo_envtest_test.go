@@ -77,6 +77,7 @@ var _ = Describe("an in-place restore that fails on the members", func() {
 		for i := 0; i < 3; i++ {
 			t := sts.Spec.Template.DeepCopy()
 			pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("db-%d", i), Namespace: ns, Labels: t.Labels, Annotations: t.Annotations}, Spec: t.Spec}
+			pod.Spec.Volumes = append(pod.Spec.Volumes, corev1.Volume{Name: "data", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
 			Expect(k8s.Create(ctx, pod)).To(Succeed())
 			cs := corev1.ContainerStatus{Name: "restore", Image: t.Spec.InitContainers[0].Image, ImageID: "x"}
 			switch i {
@@ -110,11 +111,13 @@ var _ = Describe("an in-place restore that fails on the members", func() {
 			Expect(pod.DeletionTimestamp).NotTo(BeNil(), "%s was not restarted (partly restored members too)", pod.Name)
 		}
 		var warned []string
-		for _, e := range testenv.Drain(rec) {
+		evs := testenv.Drain(rec)
+		for _, e := range evs {
 			if strings.Contains(e, "RestoreRollingBack") {
 				warned = append(warned, e)
 			}
 		}
+		Expect(evs).To(ContainElement(ContainSubstring("restarted 3 member pod(s) to put them back on their data from before the restore")), "%q", evs)
 		Expect(warned).To(HaveLen(1))
 		Expect(warned[0]).To(ContainSubstring("putting every member back on its data from before the restore"))
 
