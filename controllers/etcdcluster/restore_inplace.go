@@ -100,8 +100,11 @@ func (r *Reconciler) resolveInPlaceRestore(ctx context.Context, p *pass) (bool, 
 	}
 	if x.Status.Phase == etcdv1.RestoreRestoring {
 		undo, err := r.judgeInPlaceRestore(ctx, p, x)
-		if err != nil || undo {
-			return true, errors.Join(err, r.undoInPlaceRestore(ctx, p, x))
+		if err != nil {
+			return true, err
+		}
+		if undo {
+			return r.undoInPlaceRestore(ctx, p, x)
 		}
 	}
 	src, err := restores.Source(ctx, r.Client, x)

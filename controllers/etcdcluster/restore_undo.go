@@ -130,9 +130,12 @@ func (r *Reconciler) judgeInPlaceRestore(ctx context.Context, p *pass, x *etcdv1
 
 // undoInPlaceRestore is the restore source step while x is being undone:
 // the members' template is the one they had before x (the init container
-// of the last restore that succeeded, if any; see render.UndoneRestoreID
-// for the undo), and the ConfigMap gets back what the members had.
-func (r *Reconciler) undoInPlaceRestore(ctx context.Context, p *pass, x *etcdv1.EtcdRestore) error {
+// of the last in-place restore that succeeded; see render.UndoneRestoreID
+// for the undo), and the ConfigMap gets back what the members had. It
+// reports whether such an earlier restore gives the restore source; when
+// none does, the cluster's own (spec.bootstrap.restore) applies, as
+// before x.
+func (r *Reconciler) undoInPlaceRestore(ctx context.Context, p *pass, x *etcdv1.EtcdRestore) (bool, error) {
 	c := p.cluster
 	st := c.Status.Restore
 	if !st.RolledBack {
@@ -140,7 +143,7 @@ func (r *Reconciler) undoInPlaceRestore(ctx context.Context, p *pass, x *etcdv1.
 	}
 	prev, err := r.previousInPlace(ctx, c, x)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if prev != nil {
 		if src, err := restores.Source(ctx, r.Client, prev); err == nil {
@@ -156,7 +159,7 @@ func (r *Reconciler) undoInPlaceRestore(ctx context.Context, p *pass, x *etcdv1.
 		state = render.StateExisting
 	}
 	why := fmt.Sprintf("EtcdRestore %s failed on the members: %s", x.Name, st.Failure)
-	return r.setBootstrap(ctx, p, why, func(b *render.Bootstrap) {
+	return p.restore != nil, r.setBootstrap(ctx, p, why, func(b *render.Bootstrap) {
 		b.RestoreID, b.InitialCluster, b.State = "", initial, state
 	})
 }
