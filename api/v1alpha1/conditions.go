@@ -81,6 +81,10 @@ const (
 	// ReasonRestoringInPlace: an EtcdRestore is replacing every member's
 	// data with a snapshot; membership changes and rollouts wait.
 	ReasonRestoringInPlace = "RestoringInPlace"
+	// ReasonRestoreRollingBack: the members' in-place restore failed after
+	// they were stopped; every member is being put back on the data dir it
+	// had before the restore (status.restore.failure says why).
+	ReasonRestoreRollingBack = "RestoreRollingBack"
 	// ReasonTLSMigrating: TLS was turned on for a running cluster and its
 	// members are moving from http to https one at a time; the message
 	// names the phase (status.tlsMigration.phase) and what comes next.
@@ -255,6 +259,14 @@ const (
 	ReasonMembersRestoring = "MembersRestoring"
 	// ReasonRestored: the cluster reports the restore done.
 	ReasonRestored = "Restored"
+	// ReasonRollingBack: the members' restore failed after they were
+	// stopped; the cluster reconciler is putting every member back on its
+	// data from before the restore.
+	ReasonRollingBack = "RollingBack"
+	// ReasonRolledBack: the members' restore failed after they were
+	// stopped, and every member runs again on its data from before the
+	// restore; the message names the cause.
+	ReasonRolledBack = "RolledBack"
 	// ReasonClusterDeleted: the EtcdCluster was deleted during the restore.
 	ReasonClusterDeleted = "ClusterDeleted"
 	// ReasonClusterHasQuorum: a fromSurvivor recovery was refused because

@@ -624,7 +624,8 @@ type ClusterRestoreStatus struct {
 	StartTime *metav1.Time `json:"startTime,omitempty"`
 	// +optional
 	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
-	// ClusterID of the restored cluster, hex.
+	// ClusterID of the restored cluster, hex; after a failure, of the
+	// cluster the members are back on (RolledBack).
 	// +optional
 	ClusterID string `json:"clusterID,omitempty"`
 	// Survivor is the member a fromSurvivor recovery keeps, once chosen.
@@ -634,6 +635,24 @@ type ClusterRestoreStatus struct {
 	// fromSurvivor recovery; each is restarted once.
 	// +optional
 	StoppedPods []string `json:"stoppedPods,omitempty"`
+	// PreviousInitialCluster and PreviousInitialClusterState are the
+	// bootstrap state the members had before the in-place restore (the
+	// cluster ConfigMap's initial-cluster and initial-cluster-state); a
+	// failed restore puts them back.
+	// +optional
+	PreviousInitialCluster string `json:"previousInitialCluster,omitempty"`
+	// +optional
+	PreviousInitialClusterState string `json:"previousInitialClusterState,omitempty"`
+	// Failure is why the members' in-place restore failed after they were
+	// stopped (a member's restore init container failing, with its
+	// message, or no progress within the restore deadline). Once set,
+	// every member is put back on the data dir it had before the restore.
+	// +optional
+	Failure string `json:"failure,omitempty"`
+	// RolledBack is true once, after a Failure, every desired member runs
+	// again on its data from before the restore and is healthy.
+	// +optional
+	RolledBack bool `json:"rolledBack,omitempty"`
 }
 
 // EtcdCluster is a managed etcd cluster.

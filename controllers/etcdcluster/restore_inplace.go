@@ -36,6 +36,10 @@ import (
 //     restore as done in status.restore, which the EtcdRestore controller
 //     reports.
 //
+// If the members' restore fails on the way (a restore init container
+// failing again and again, or InPlaceRestoreDeadline passed), every
+// member is put back on the data dir it had before: restore_undo.go.
+//
 // Membership changes, rollouts and auth wait while a restore is active.
 // Each step is safe to repeat: the marker in the data dir makes a second
 // restore under the same ID a no-op.
@@ -94,6 +98,15 @@ func (r *Reconciler) resolveInPlaceRestore(ctx context.Context, p *pass) (bool, 
 		}
 		return false, nil
 	}
+	if x.Status.Phase == etcdv1.RestoreRestoring {
+		undo, err := r.judgeInPlaceRestore(ctx, p, x)
+		if err != nil {
+			return true, err
+		}
+		if undo {
+			return r.undoInPlaceRestore(ctx, p, x)
+		}
+	}
 	src, err := restores.Source(ctx, r.Client, x)
 	var notReady *restores.NotReadyError
 	if errors.As(err, &notReady) {
@@ -120,6 +133,10 @@ func (r *Reconciler) resolveInPlaceRestore(ctx context.Context, p *pass) (bool, 
 	if c.Status.Restore == nil || c.Status.Restore.RestoreID != x.Status.RestoreID {
 		now := metav1.NewTime(r.now())
 		c.Status.Restore = &etcdv1.ClusterRestoreStatus{Name: x.Name, RestoreID: x.Status.RestoreID, StartTime: &now}
+		if p.boot.RestoreID != x.Status.RestoreID {
+			// What the members had: a failed restore puts it back.
+			c.Status.Restore.PreviousInitialCluster, c.Status.Restore.PreviousInitialClusterState = p.boot.InitialCluster, p.boot.State
+		}
 		r.Recorder.Eventf(c, x, corev1.EventTypeWarning, "RestoreStarted", "Restore",
 			"stopping every member to restore them in place from %s (EtcdRestore %s)", x.Status.Location, x.Name)
 	}
@@ -138,6 +155,9 @@ func (r *Reconciler) stopOldMembers(ctx context.Context, p *pass) error {
 	}
 	if p.inPlace.Spec.FromSurvivor != nil {
 		return r.stopForSurvivor(ctx, p)
+	}
+	if rollingBack(p.cluster, p.inPlace) {
+		return r.stopForUndo(ctx, p)
 	}
 	c, id := p.cluster, p.inPlace.Status.RestoreID
 	stopped, err := podutil.Restart(ctx, r.Client, c, func(pod *corev1.Pod) bool { return pod.Annotations[render.AnnotationRestoreID] != id })
@@ -159,6 +179,9 @@ func (r *Reconciler) finishRestore(ctx context.Context, p *pass) error {
 	}
 	if p.inPlace.Spec.FromSurvivor != nil {
 		return r.finishSurvivor(ctx, p)
+	}
+	if rollingBack(p.cluster, p.inPlace) {
+		return r.finishUndo(ctx, p)
 	}
 	c, id := p.cluster, p.inPlace.Status.RestoreID
 	desired := int(c.DesiredReplicas())

@@ -137,7 +137,7 @@ func replaceWaits(p *pass, current *appsv1.StatefulSet) string {
 	c := p.cluster
 	replicas := ptr.Deref(current.Spec.Replicas, 0)
 	switch {
-	case p.inPlace != nil || (c.Status.Restore != nil && !c.Status.Restore.Done):
+	case p.inPlace != nil || (c.Status.Restore != nil && !c.Status.Restore.Done && !c.Status.Restore.RolledBack):
 		return "an in-place restore is under way"
 	case p.revision.Held:
 		// A recreated StatefulSet is rendered from the spec: keep the

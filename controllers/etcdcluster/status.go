@@ -133,6 +133,9 @@ func progressing(c *etcdv1.EtcdCluster, p *pass, pods podProblems, stepErr error
 	case p.inPlace != nil && p.inPlace.Spec.FromSurvivor != nil:
 		return yes(etcdv1.ReasonRestoringInPlace, fmt.Sprintf("forcing a new cluster from a surviving member (EtcdRestore %s): %s%s",
 			p.inPlace.Name, readyMessage(c, p), pods.because()))
+	case rollingBack(c, p.inPlace):
+		return yes(etcdv1.ReasonRestoreRollingBack, fmt.Sprintf("the in-place restore (EtcdRestore %s) failed: %s; putting every member back on its data from before the restore: %s%s",
+			p.inPlace.Name, c.Status.Restore.Failure, readyMessage(c, p), pods.because()))
 	case p.inPlace != nil:
 		return yes(etcdv1.ReasonRestoringInPlace, fmt.Sprintf("restoring every member in place (EtcdRestore %s): %s%s",
 			p.inPlace.Name, readyMessage(c, p), pods.because()))

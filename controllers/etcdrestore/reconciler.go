@@ -11,6 +11,7 @@ import (
 	"sort"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -48,6 +49,9 @@ const requeueRestoreWait = 15 * time.Second
 //	Restoring  the EtcdCluster reconciler restores every member in place
 //	           (package etcdcluster, restore_inplace.go and
 //	           restore_survivor.go) and reports it in status.restore;
+//	           if the members' restore fails, it puts every member back on
+//	           its old data (restore_undo.go) and the restore ends Failed
+//	           (reason RolledBack) once the cluster is back;
 //	Succeeded / Failed.
 type Reconciler struct {
 	client.Client
@@ -63,6 +67,7 @@ type Reconciler struct {
 
 // +kubebuilder:rbac:groups=etcd.quorum.dev,resources=etcdrestores,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=etcd.quorum.dev,resources=etcdrestores/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=apps,resources=statefulsets,verbs=get;list;watch
 
 // Reconcile moves the restore one phase on; the status is patched once.
 // Each phase change is announced by one event (announce), recorded only
@@ -183,7 +188,14 @@ func (r *Reconciler) pending(ctx context.Context, x *etcdv1.EtcdRestore, c *etcd
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	job := render.VerifyJob(x, c, src, r.Render)
+	// The members' image: the etcd version that will restore the snapshot.
+	sts := &appsv1.StatefulSet{}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: c.StatefulSetName()}, sts); client.IgnoreNotFound(err) != nil {
+		return ctrl.Result{}, fmt.Errorf("reading statefulset: %w", err)
+	} else if err != nil {
+		sts = nil
+	}
+	job := render.VerifyJob(x, c, src, r.Render, render.MemberImage(sts))
 	if _, err := jobs.Create(ctx, r.Client, r.Scheme, x, job); err != nil {
 		return ctrl.Result{}, err
 	}
@@ -235,6 +247,17 @@ func (r *Reconciler) verifying(ctx context.Context, x *etcdv1.EtcdRestore, c *et
 
 // restoring waits for the cluster to report the restore done.
 func (r *Reconciler) restoring(x *etcdv1.EtcdRestore, c *etcdv1.EtcdCluster) (ctrl.Result, error) {
+	if st := c.Status.Restore; st != nil && st.RestoreID == x.Status.RestoreID && st.Failure != "" && !st.Done {
+		if st.RolledBack {
+			r.fail(x, etcdv1.ReasonRolledBack, fmt.Sprintf("the members' restore failed after they were stopped: %s; every member of %s "+
+				"was put back on its data from before the restore, and the cluster is available again with its old data (cluster ID %s)",
+				st.Failure, c.Name, st.ClusterID))
+			return ctrl.Result{}, nil
+		}
+		r.condition(x, etcdv1.RestoreConditionComplete, false, etcdv1.ReasonRollingBack, fmt.Sprintf("the members' restore failed after "+
+			"they were stopped: %s; putting every member of %s back on its data from before the restore", st.Failure, c.Name))
+		return ctrl.Result{RequeueAfter: requeueRestoreWait}, nil
+	}
 	if !restores.Done(c, x) {
 		return ctrl.Result{RequeueAfter: requeueRestoreWait}, nil
 	}

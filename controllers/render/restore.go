@@ -34,7 +34,42 @@ const (
 	// AnnotationRestoreID on member pods names the in-place restore their
 	// template carries.
 	AnnotationRestoreID = "etcd.quorum.dev/restore-id"
+	// AnnotationRestoreUndone on member pods names the failed in-place
+	// restore their template undoes (UndoneRestoreID).
+	AnnotationRestoreUndone = "etcd.quorum.dev/restore-undone"
+	// UndoContainerName is the init container that undoes a failed
+	// in-place restore.
+	UndoContainerName = "restore-undo"
 )
+
+// UndoneRestoreID is the in-place restore whose failure the members'
+// template undoes (status.restore.failure is set), or "". The undo init
+// container stays in the template until the next restore replaces
+// status.restore: it is a no-op once a member's data dir is back.
+func UndoneRestoreID(c *etcdv1.EtcdCluster) string {
+	if st := c.Status.Restore; st != nil && st.Failure != "" {
+		return st.RestoreID
+	}
+	return ""
+}
+
+// undoInitContainer puts back, before etcd starts, the data dir that the
+// failed in-place restore id replaced (`quorum-etcd restore --undo`): once
+// per member, since the kept data dir carries no marker of that restore.
+func undoInitContainer(c *etcdv1.EtcdCluster, o Options, image, id string) corev1.Container {
+	return corev1.Container{
+		Name:                     UndoContainerName,
+		Image:                    image,
+		ImagePullPolicy:          corev1.PullIfNotPresent,
+		Command:                  []string{"/usr/local/bin/quorum-etcd"},
+		Args:                     []string{"restore", "--undo", "--restore-id=" + id, "--keep-replaced=" + KeptDataDir},
+		Env:                      memberEnv(c, o),
+		VolumeMounts:             []corev1.VolumeMount{{Name: dataVolume, MountPath: DataMountPath}},
+		Resources:                c.Spec.Resources,
+		TerminationMessagePolicy: corev1.TerminationMessageReadFile,
+		SecurityContext:          containerSecurity(),
+	}
+}
 
 // RestoreToken is the initial cluster token of a cluster restored in
 // place: a new token gives the restored cluster a new cluster ID, so that

@@ -27,7 +27,7 @@ func TestRestoreSkipHashCheck(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			init, _ := restoreInitContainer(cluster(nil), opts, "img", &c.src)
-			job := VerifyJob(x, cluster(nil), &c.src, opts)
+			job := VerifyJob(x, cluster(nil), &c.src, opts, "")
 			for what, args := range map[string][]string{"init container": init.Args, "verify job": job.Spec.Template.Spec.Containers[0].Args} {
 				if got := slices.Contains(args, "--skip-hash-check"); got != c.want {
 					t.Errorf("%s args %q: --skip-hash-check %v, want %v", what, args, got, c.want)
@@ -37,5 +37,63 @@ func TestRestoreSkipHashCheck(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestUndoInitContainer: once status.restore records a failure, the
+// members' template gets the undo init container (first, before a
+// restore init container) and the restore-undone annotation; without one,
+// neither.
+func TestUndoInitContainer(t *testing.T) {
+	loc := etcdv1.BackupLocation{PVC: &etcdv1.PVCLocation{ClaimName: "snaps"}}
+	prev := &RestoreSource{Location: loc, Key: "old.db", InPlaceID: "r0"}
+	for _, c := range []struct {
+		name     string
+		st       *etcdv1.ClusterRestoreStatus
+		restore  *RestoreSource
+		wantInit []string
+		undone   string
+	}{
+		{"no restore", nil, nil, nil, ""},
+		{"restoring", &etcdv1.ClusterRestoreStatus{RestoreID: "r1"}, &RestoreSource{Location: loc, Key: "new.db", InPlaceID: "r1"}, []string{"restore"}, ""},
+		{"failed, no earlier restore", &etcdv1.ClusterRestoreStatus{RestoreID: "r1", Failure: "boom"}, nil, []string{UndoContainerName}, "r1"},
+		{"failed after an earlier restore", &etcdv1.ClusterRestoreStatus{RestoreID: "r1", Failure: "boom", RolledBack: true}, prev,
+			[]string{UndoContainerName, "restore"}, "r1"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cl := cluster(func(e *etcdv1.EtcdCluster) { e.Status.Restore = c.st })
+			sts := StatefulSet(cl, opts, 3, Revision{Image: "img"}, c.restore)
+			var names []string
+			for _, ic := range sts.Spec.Template.Spec.InitContainers {
+				names = append(names, ic.Name)
+				if ic.Name == UndoContainerName {
+					want := []string{"restore", "--undo", "--restore-id=r1", "--keep-replaced=" + KeptDataDir}
+					if !slices.Equal(ic.Args, want) || ic.Image != "img" {
+						t.Errorf("undo container: args %q image %q, want %q image img", ic.Args, ic.Image, want)
+					}
+				}
+			}
+			if !slices.Equal(names, c.wantInit) {
+				t.Errorf("init containers %q, want %q", names, c.wantInit)
+			}
+			if got := sts.Spec.Template.Annotations[AnnotationRestoreUndone]; got != c.undone {
+				t.Errorf("restore-undone annotation %q, want %q", got, c.undone)
+			}
+		})
+	}
+}
+
+// TestVerifyJobImage: the verification runs the members' server image
+// when they have one, else the cluster's.
+func TestVerifyJobImage(t *testing.T) {
+	x := &etcdv1.EtcdRestore{ObjectMeta: metav1.ObjectMeta{Name: "r", Namespace: "ns"}}
+	src := &RestoreSource{Location: etcdv1.BackupLocation{PVC: &etcdv1.PVCLocation{ClaimName: "snaps"}}, Key: "k"}
+	c := cluster(nil)
+	members := StatefulSet(c, opts, 3, Revision{Image: "members:3.5"}, nil)
+	if got := VerifyJob(x, c, src, opts, MemberImage(members)).Spec.Template.Spec.Containers[0].Image; got != "members:3.5" {
+		t.Errorf("verify image %q, want the members' members:3.5", got)
+	}
+	if got := VerifyJob(x, c, src, opts, MemberImage(nil)).Spec.Template.Spec.Containers[0].Image; got != opts.Image(c) {
+		t.Errorf("verify image without members %q, want %q", got, opts.Image(c))
 	}
 }

@@ -58,6 +58,9 @@ func StatefulSet(c *etcdv1.EtcdCluster, o Options, replicas int32, rev Revision,
 	if restore != nil && restore.InPlaceID != "" {
 		podAnnotations[AnnotationRestoreID] = restore.InPlaceID
 	}
+	if id := UndoneRestoreID(c); id != "" {
+		podAnnotations[AnnotationRestoreUndone] = id
+	}
 
 	sts := &appsv1.StatefulSet{
 		ObjectMeta: objectMeta(c, c.StatefulSetName(), "etcd"),
@@ -131,9 +134,12 @@ func podSpec(c *etcdv1.EtcdCluster, o Options, rev Revision, restore *RestoreSou
 		TopologySpreadConstraints:     pt.TopologySpreadConstraints,
 		PriorityClassName:             pt.PriorityClassName,
 	}
+	if id := UndoneRestoreID(c); id != "" {
+		spec.InitContainers = append(spec.InitContainers, undoInitContainer(c, o, rev.Image, id))
+	}
 	if restore != nil {
 		init, vols := restoreInitContainer(c, o, rev.Image, restore)
-		spec.InitContainers = []corev1.Container{init}
+		spec.InitContainers = append(spec.InitContainers, init)
 		spec.Volumes = append(spec.Volumes, vols...)
 	}
 	return spec

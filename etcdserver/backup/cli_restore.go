@@ -26,7 +26,7 @@ func RestoreMain(ctx context.Context, args []string, cio IO) int {
 		restoreID, keepReplaced                                      string
 		bump                                                         uint64 = DefaultBumpRevision
 		markCompacted, force, onlyNew, onlyActive, verifyOnly        bool
-		skipHashCheck                                                bool
+		skipHashCheck, undo                                          bool
 		timeout                                                      time.Duration
 	)
 	fs := c.fs
@@ -62,9 +62,14 @@ func RestoreMain(ctx context.Context, args []string, cio IO) int {
 	c.bind("skip-hash-check", "QUORUM_SKIP_HASH_CHECK")
 	fs.BoolVar(&verifyOnly, "verify-only", false, "only check the backup (manifest, version, key, size, checksum, etcd's hash); write nothing\n"+
 		"(a snapshot without manifest is checked through a temporary copy under $TMPDIR)")
+	fs.BoolVar(&undo, "undo", false, "put back the data dir that the in-place restore --restore-id replaced (kept at --keep-replaced),\n"+
+		"once; a data dir not restored under that ID is left alone (see Undo)")
 	set, err := c.parse(args)
 	if err != nil {
 		return c.usage(err)
+	}
+	if undo {
+		return c.undo(ctx, UndoOptions{DataDir: dataDir, Kept: keepReplaced, Name: name, RestoreID: restoreID})
 	}
 	if verifyOnly {
 		return c.verify(ctx, sf, manifestFile, skipHashCheck, timeout)
@@ -147,6 +152,20 @@ func (c *command) verify(ctx context.Context, sf *storeFlags, manifestFile strin
 			return nil, errors.New("encoding the result")
 		}
 		return b, nil
+	})
+}
+
+// undo is `quorum-etcd restore --undo`.
+func (c *command) undo(ctx context.Context, o UndoOptions) int {
+	if o.RestoreID == "" || o.Name == "" || o.Kept == "" {
+		return c.usage(errors.New("--undo needs --restore-id, --name and --keep-replaced"))
+	}
+	return c.run(ctx, 0, func(_ context.Context, lg *zap.Logger) ([]byte, error) {
+		res, err := Undo(lg, o)
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(res)
 	})
 }
 

@@ -90,7 +90,8 @@
 //	--mark-compacted              [QUORUM_MARK_COMPACTED]  default true (false when the bump is 0)
 //	--force                       [QUORUM_RESTORE_FORCE]   replace a data dir holding a member or files
 //	--skip-hash-check             [QUORUM_SKIP_HASH_CHECK] accept a raw snapshot without etcd's appended hash
-//	--verify-only                                          only check the snapshot, write nothing
+//	--verify-only                                          do the whole restore into scratch space under $TMPDIR, write nothing else
+//	--undo                                                 put back the data dir the in-place restore --restore-id kept at --keep-replaced (Undo)
 //
 // The member variables are the ones the etcd container already gets (see
 // package server), so an init container can share its environment.
@@ -114,8 +115,14 @@
 // snapshot, with or without manifest, must carry etcd's hash unless
 // --skip-hash-check; a hash present but wrong is always refused. Without a
 // manifest, the data dir check runs after the download (the SHA-256 that
-// identifies the restore is only known then), and --verify-only checks the
-// storage version through a temporary copy under $TMPDIR.
+// identifies the restore is only known then).
+//
+// --verify-only, with or without a manifest, runs every step but the data
+// dir check and the rename (Verify) into a temporary dir under $TMPDIR,
+// removed before it exits: whatever would make a member's restore fail
+// with the same snapshot and binary fails it first. --undo is the way
+// back from an in-place restore that failed on other members: once per
+// restore ID, it swaps the kept data dir back into place (Undo).
 //
 // The bump and the compaction mark make every revision a client or watch
 // cache saw before the disaster lie below the restored revision, and turn a

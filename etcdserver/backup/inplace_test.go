@@ -82,6 +82,32 @@ func TestInPlaceRestore(t *testing.T) {
 		t.Errorf("the kept data dir is not the original member: marker %+v, %v", mk, err)
 	}
 
+	// The restore failed elsewhere: --undo puts the kept member back,
+	// once; a second run changes nothing.
+	undo := []string{"--undo", "--data-dir", s.DataDir, "--name", s.Name, "--restore-id", "r1", "--keep-replaced", kept}
+	code, out, errOut = runCLI(t, RestoreMain, env, undo...)
+	if code != ExitOK || !strings.Contains(out, `"undone":true`) {
+		t.Fatalf("undo: exit %d, %s %s", code, out, errOut)
+	}
+	if mk, err := readMarker(s.DataDir); err != nil || mk.RestoreID != "" || !server.MemberInitialized(s.DataDir) {
+		t.Errorf("the data dir is not the original member after undo: marker %+v, %v", mk, err)
+	}
+	if _, err := os.Stat(kept); !os.IsNotExist(err) {
+		t.Errorf("the kept data dir is still there after undo: %v", err)
+	}
+	code, out, errOut = runCLI(t, RestoreMain, env, undo...)
+	if code != ExitOK || !strings.Contains(out, `"undone":false`) {
+		t.Fatalf("second undo: exit %d, %s %s", code, out, errOut)
+	}
+	if mk, err := readMarker(s.DataDir); err != nil || mk.RestoreID != "" {
+		t.Errorf("the second undo changed the data dir: marker %+v, %v", mk, err)
+	}
+	// An undo of another restore ID leaves the data dir alone.
+	code, out, errOut = runCLI(t, RestoreMain, env, "--undo", "--data-dir", s.DataDir, "--name", s.Name, "--restore-id", "r0", "--keep-replaced", kept)
+	if code != ExitOK || !strings.Contains(out, `"undone":false`) {
+		t.Fatalf("undo of another ID: exit %d, %s %s", code, out, errOut)
+	}
+
 	// A corrupt object fails verification and leaves everything alone.
 	obj := filepath.Join(dir, "c", "snap.db")
 	b, _ := os.ReadFile(obj)

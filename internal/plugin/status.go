@@ -211,13 +211,16 @@ func renderBackups(b *strings.Builder, in StatusInput, now time.Time) {
 }
 
 // Operation names what the operator is doing to the cluster, from its
-// status: a TLS migration, an in-place restore, a defragmentation round,
+// status: a TLS migration, an in-place restore (or the undo of one that
+// failed), a defragmentation round,
 // else Progressing's reason when it is True, else "none".
 func Operation(c *etcdv1.EtcdCluster) string {
 	switch {
 	case c.Status.TLSMigration != nil:
 		return "TLS migration, phase " + string(c.Status.TLSMigration.Phase)
-	case c.Status.Restore != nil && !c.Status.Restore.Done:
+	case c.Status.Restore != nil && c.Status.Restore.Failure != "" && !c.Status.Restore.Done && !c.Status.Restore.RolledBack:
+		return "undoing the failed in-place restore " + c.Status.Restore.Name + ": " + c.Status.Restore.Failure
+	case c.Status.Restore != nil && !c.Status.Restore.Done && !c.Status.Restore.RolledBack:
 		return "in-place restore " + c.Status.Restore.Name
 	case c.Status.Defragmentation != nil && c.Status.Defragmentation.Trigger != "":
 		return fmt.Sprintf("defragmentation (%s), pending %s", c.Status.Defragmentation.Trigger, orDash(strings.Join(c.Status.Defragmentation.Pending, ",")))

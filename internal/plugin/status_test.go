@@ -111,6 +111,10 @@ func TestOperation(t *testing.T) {
 	tls.Status.TLSMigration = &etcdv1.TLSMigrationStatus{Phase: etcdv1.TLSMigrationListenHTTPS}
 	restoreDone := healthyCluster()
 	restoreDone.Status.Restore = &etcdv1.ClusterRestoreStatus{Name: "r1", Done: true}
+	undoing := healthyCluster()
+	undoing.Status.Restore = &etcdv1.ClusterRestoreStatus{Name: "r2", Failure: "snapshot not found"}
+	rolledBack := healthyCluster()
+	rolledBack.Status.Restore = &etcdv1.ClusterRestoreStatus{Name: "r2", Failure: "snapshot not found", RolledBack: true}
 	defrag := healthyCluster()
 	defrag.Status.Defragmentation = &etcdv1.DefragmentationStatus{Trigger: etcdv1.DefragTriggerRequest, Pending: []string{"db-2", "db-0"}}
 	for _, tc := range []struct {
@@ -123,6 +127,8 @@ func TestOperation(t *testing.T) {
 		{"not progressing", withProgress("False"), "none"},
 		{"tls migration", tls, "TLS migration, phase " + string(etcdv1.TLSMigrationListenHTTPS)},
 		{"finished restore", restoreDone, "none"},
+		{"undoing a failed restore", undoing, "undoing the failed in-place restore r2: snapshot not found"},
+		{"failed restore undone", rolledBack, "none"},
 		{"defragmentation", defrag, "defragmentation (Request), pending db-2,db-0"},
 	} {
 		if got := Operation(tc.c); got != tc.want {

@@ -76,7 +76,7 @@ func pods() []pod {
 				out = append(out, pod{"backup Job " + name + " " + tag, render.BackupJob(b, c, opts).Spec.Template.Spec})
 				src := &render.RestoreSource{Location: loc, Key: "a/b.db", EncryptionKey: key}
 				r := &etcdv1.EtcdRestore{ObjectMeta: metav1.ObjectMeta{Name: "r", Namespace: "prod"}}
-				out = append(out, pod{"verify Job " + name + " " + tag, render.VerifyJob(r, c, src, opts).Spec.Template.Spec})
+				out = append(out, pod{"verify Job " + name + " " + tag, render.VerifyJob(r, c, src, opts, "").Spec.Template.Spec})
 			}
 		}
 	}
