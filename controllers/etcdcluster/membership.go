@@ -62,6 +62,7 @@ func (r *Reconciler) reconcileMembership(ctx context.Context, p *pass) error {
 		p.replacingCorrupt = ""
 	}
 	if !action.Changes() {
+		p.membershipSoon = learnerStarting(snap, action, r.now())
 		return nil
 	}
 	log.Info("membership change", "action", action.Kind, "reason", action.Reason)
@@ -260,7 +261,7 @@ func (r *Reconciler) memberPods(ctx context.Context, c *etcdv1.EtcdCluster) (map
 			continue
 		}
 		corruptID, _ := podutil.CorruptMemberID(pod)
-		pods[o] = membership.Pod{Exists: pod.DeletionTimestamp == nil, Ready: podutil.Ready(pod), DataLost: podutil.DataLost(pod), CorruptID: corruptID}
+		pods[o] = membership.Pod{Exists: pod.DeletionTimestamp == nil, Created: pod.CreationTimestamp.Time, Ready: podutil.Ready(pod), DataLost: podutil.DataLost(pod), CorruptID: corruptID}
 	}
 	return pods, nil
 }

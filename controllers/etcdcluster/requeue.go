@@ -2,6 +2,7 @@ package etcdcluster
 
 import (
 	"errors"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -57,4 +58,27 @@ func lookAgainSoon(after membership.Kind, err error) bool {
 		return etcdclient.RefusedForNow(err)
 	}
 	return after != membership.Wait
+}
+
+// learnerWindow: for this long after a learner's pod was created, a pass
+// that waits for the learner (to start, answer, catch up) comes back in
+// requeueMembership rather than requeueSettling. A learner is not ready
+// (etcd's /readyz), so no pod event announces that it caught up. A pod
+// older than this is stuck, not starting: the usual pace is enough.
+const learnerWindow = time.Minute
+
+// learnerStarting tells whether action is the planner waiting on a learner
+// whose pod was created within learnerWindow of now.
+func learnerStarting(snap membership.Snapshot, action membership.Action, now time.Time) bool {
+	if action.Kind != membership.Wait {
+		return false
+	}
+	learners := 0
+	for _, m := range snap.Members {
+		if m.IsLearner {
+			learners++
+		}
+	}
+	pod, ok := snap.Pods[action.Ordinal]
+	return learners > 0 && ok && pod.Exists && now.Sub(pod.Created) < learnerWindow
 }

@@ -81,3 +81,30 @@ func TestLookAgainSoon(t *testing.T) {
 		}
 	}
 }
+
+func TestLearnerStarting(t *testing.T) {
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	pod := func(age time.Duration) membership.Pod { return membership.Pod{Exists: true, Created: now.Add(-age)} }
+	snap := func(learner bool, pods map[int]membership.Pod) membership.Snapshot {
+		return membership.Snapshot{Members: []membership.Member{{ID: 1}, {ID: 2, IsLearner: learner}}, Pods: pods}
+	}
+	waitOn := func(o int) membership.Action { return membership.Action{Kind: membership.Wait, Ordinal: o} }
+	cases := []struct {
+		name   string
+		snap   membership.Snapshot
+		action membership.Action
+		want   bool
+	}{
+		{"learner's pod created 5 s ago", snap(true, map[int]membership.Pod{0: pod(time.Hour), 1: pod(5 * time.Second)}), waitOn(1), true},
+		{"learner's pod is 2 minutes old: stuck, usual pace", snap(true, map[int]membership.Pod{1: pod(2 * time.Minute)}), waitOn(1), false},
+		{"learner's pod not created yet (the StatefulSet event brings the pass)", snap(true, map[int]membership.Pod{0: pod(time.Hour)}), waitOn(1), false},
+		{"learner's pod being deleted", snap(true, map[int]membership.Pod{1: {Exists: false, Created: now}}), waitOn(1), false},
+		{"no learner: a wait on something else", snap(false, map[int]membership.Pod{1: pod(5 * time.Second)}), waitOn(1), false},
+		{"not a wait", snap(true, map[int]membership.Pod{1: pod(5 * time.Second)}), membership.Action{Kind: membership.None, Ordinal: 1}, false},
+	}
+	for _, tc := range cases {
+		if got := learnerStarting(tc.snap, tc.action, now); got != tc.want {
+			t.Errorf("%s: got %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

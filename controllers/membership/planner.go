@@ -73,6 +73,7 @@ package membership
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Member is one entry of the member list, with what its status said.
@@ -92,7 +93,10 @@ type Member struct {
 // Pod is what is known about the pod of one ordinal.
 type Pod struct {
 	Exists bool
-	Ready  bool // for the record: the planner trusts Member.Healthy, not readiness
+	// Created is the pod's creation time; the planner ignores it (the
+	// reconciler paces its passes by it).
+	Created time.Time
+	Ready   bool // for the record: the planner trusts Member.Healthy, not readiness
 	// DataLost: the pod's member has run before but its data dir is empty
 	// (a lost or replaced volume); the bundled server refuses to start.
 	DataLost bool
