@@ -15,6 +15,19 @@ const (
 	// ConditionDegraded is True when some member is unhealthy or the spec
 	// cannot be carried out.
 	ConditionDegraded = "Degraded"
+	// ConditionReady is True only when the cluster is Available, not
+	// Degraded, and nothing is in progress (Progressing False: no
+	// bootstrap, scaling, rollout, restore, TLS migration or volume
+	// growth) and no maintenance (compaction, defragmentation, alarm
+	// recovery) has work left. It is what a GitOps tool waits for. While
+	// False, its reason is the first of: Paused, Available's (when not
+	// True), Degraded's (when True), Progressing's (when True),
+	// Maintaining.
+	ConditionReady = "Ready"
+	// ConditionPaused is True while the cluster carries the
+	// etcd.quorum.dev/paused annotation set to "true" (AnnotationPaused);
+	// absent otherwise.
+	ConditionPaused = "Paused"
 )
 
 // Condition reasons of EtcdCluster.
@@ -91,6 +104,17 @@ const (
 	ReasonTLSMigrating = "TLSMigrating"
 	// ReasonReconcileError: a step of the last pass failed; the message says which.
 	ReasonReconcileError = "ReconcileError"
+	// ReasonPaused: the etcd.quorum.dev/paused annotation is "true"; the
+	// operator changes nothing of the cluster until it is removed (Paused
+	// True, Ready False, and a Normal event of this reason).
+	ReasonPaused = "Paused"
+	// ReasonResumed: the reason of the Normal event recorded when the
+	// paused annotation was removed and reconciling resumed.
+	ReasonResumed = "Resumed"
+	// ReasonMaintaining: Ready is False while storage maintenance has work
+	// left (a defragmentation round, NOSPACE recovery); the message says
+	// what comes next.
+	ReasonMaintaining = "Maintaining"
 )
 
 // Condition reasons of EtcdCluster: credentials.

@@ -533,7 +533,9 @@ type EtcdClusterStatus struct {
 	// True, else Available's.
 	// +optional
 	Reason string `json:"reason,omitempty"`
-	// Conditions: Available, Progressing, Degraded.
+	// Conditions: Available, Progressing, Degraded, Ready (Available and
+	// nothing in progress, for GitOps tools), Paused (only while the
+	// etcd.quorum.dev/paused annotation is "true"), VolumesGrown.
 	// +listType=map
 	// +listMapKey=type
 	// +optional
@@ -541,8 +543,10 @@ type EtcdClusterStatus struct {
 	// Replicas is the number of member pods.
 	// +optional
 	Replicas int32 `json:"replicas,omitempty"`
-	// ReadyReplicas is the number of ready member pods. Never omitted, so
-	// that 0 shows as 0 in the list view's READY column (a status patch
+	// ReadyReplicas is the number of member pods that are ready and not
+	// being deleted (counted from the pods, which the operator watches, not
+	// from the StatefulSet's status, which lags behind them). Never
+	// omitted, so that 0 shows as 0 in the list view's MEMBERS READY column (a status patch
 	// from 3 to 0 writes 0, not a removal; the default fills it in a
 	// status written before it was set).
 	// +kubebuilder:default=0
@@ -554,6 +558,11 @@ type EtcdClusterStatus struct {
 	// ClusterID in hex.
 	// +optional
 	ClusterID string `json:"clusterID,omitempty"`
+	// Leader is the name of the member that was raft leader when the
+	// operator last asked the members; empty while no member answers (no
+	// member pod runs, or etcd cannot be reached) or there is no leader.
+	// +optional
+	Leader string `json:"leader,omitempty"`
 	// Members as last observed.
 	// +kubebuilder:validation:MaxItems=32
 	// +optional
@@ -664,9 +673,11 @@ type ClusterRestoreStatus struct {
 // +kubebuilder:subresource:scale:specpath=.spec.replicas,statuspath=.status.replicas,selectorpath=.status.selector
 // +kubebuilder:resource:shortName=etcd;etcds,categories=quorum
 // +kubebuilder:printcolumn:name="Replicas",type=integer,JSONPath=`.spec.replicas`
-// +kubebuilder:printcolumn:name="Ready",type=integer,JSONPath=`.status.readyReplicas`
+// +kubebuilder:printcolumn:name="Members Ready",type=integer,JSONPath=`.status.readyReplicas`,description="Member pods that are ready and not being deleted"
 // +kubebuilder:printcolumn:name="Version",type=string,JSONPath=`.spec.version`
+// +kubebuilder:printcolumn:name="Leader",type=string,JSONPath=`.status.leader`,description="The raft leader when the operator last asked the members"
 // +kubebuilder:printcolumn:name="Available",type=string,JSONPath=`.status.conditions[?(@.type=="Available")].status`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`,description="Available, not Degraded, and nothing in progress (rollout, scaling, restore, TLS migration, maintenance); False while paused"
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.reason`,description="Degraded's reason when True, else Progressing's when True, else Available's",priority=1
 // +kubebuilder:printcolumn:name="Endpoint",type=string,JSONPath=`.status.clientEndpoint`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`

@@ -180,11 +180,10 @@ func (r *Reconciler) connect(ctx context.Context, c *etcdv1.EtcdCluster, replica
 }
 
 // observe asks etcd for the member list, each member's status and the
-// alarm list. It does not contact etcd before any member pod is ready,
-// unless the cluster has formed and member pods exist: a CORRUPT alarm
-// fails /readyz on every member (etcd op-guide/data_corruption), so no pod
-// is Ready, yet the members answer and must be read to report it. An
-// unreachable cluster is a status, not a step error.
+// alarm list. It does not contact etcd unless a member may answer (see
+// mayAnswer): when every member pod was deleted at once, the status says
+// so at once instead of after a request timeout. An unreachable cluster
+// is a status, not a step error.
 func (r *Reconciler) observe(ctx context.Context, p *pass) error {
 	c := p.cluster
 	p.observed = true
@@ -196,7 +195,7 @@ func (r *Reconciler) observe(ctx context.Context, p *pass) error {
 	if err := r.readPendingClaims(ctx, p); err != nil {
 		return err
 	}
-	if p.sts == nil || (p.sts.Status.ReadyReplicas == 0 && (p.boot.State != render.StateExisting || p.sts.Status.Replicas == 0)) {
+	if p.sts == nil || !mayAnswer(p) {
 		return nil
 	}
 	key := types.NamespacedName{Namespace: c.Namespace, Name: c.Name}
@@ -270,4 +269,28 @@ func (r *Reconciler) observe(ctx context.Context, p *pass) error {
 		}
 	}
 	return nil
+}
+
+// mayAnswer: some member pod is ready and not being deleted, or, once the
+// cluster has formed, some member pod not being deleted runs its etcd
+// container: a CORRUPT alarm fails /readyz on every member (etcd
+// op-guide/data_corruption), so no pod is Ready, yet the members answer
+// and must be read to report it. Pods being deleted are not counted: they
+// stay Ready until the kubelet stops them, while their members stop
+// answering. Read from the pods (watched), not from the StatefulSet's
+// status, which follows them only after the StatefulSet controller's
+// next pass.
+func mayAnswer(p *pass) bool {
+	if podutil.ReadyMembers(p.pods) > 0 {
+		return true
+	}
+	if p.boot.State != render.StateExisting {
+		return false
+	}
+	for i := range p.pods {
+		if podutil.MayAnswer(&p.pods[i]) {
+			return true
+		}
+	}
+	return false
 }

@@ -15,6 +15,7 @@ import (
 	"quorum.dev/etcd-operator/controllers/etcdclient"
 	"quorum.dev/etcd-operator/controllers/internal/conditions"
 	"quorum.dev/etcd-operator/controllers/internal/podcause"
+	"quorum.dev/etcd-operator/controllers/internal/podutil"
 	"quorum.dev/etcd-operator/controllers/membership"
 	"quorum.dev/etcd-operator/controllers/render"
 )
@@ -30,7 +31,12 @@ import (
 //   - Degraded: what is wrong that waiting will not fix, with the
 //     Kubernetes cause of a member that does not run (degradation). A
 //     planned step (bootstrap, scaling, a rollout, a restore) is
-//     Progressing, never Degraded, unless a pod is stuck.
+//     Progressing, never Degraded, unless a pod is stuck;
+//   - Ready: Available with nothing in progress (readiness).
+//
+// status.readyReplicas counts the member pods that are ready and not
+// being deleted, and status.leader names the leader etcd reported, both
+// from this pass when it observed the members.
 func setStatus(c *etcdv1.EtcdCluster, p *pass, o render.Options, stepErr error) {
 	st := &c.Status
 	st.Selector = labels.SelectorFromSet(c.SelectorLabels()).String()
@@ -40,7 +46,12 @@ func setStatus(c *etcdv1.EtcdCluster, p *pass, o render.Options, stepErr error) 
 		st.CASecretName, st.ClientSecretName = c.CASecretName(), c.ClientSecretName()
 	}
 	if p.sts != nil {
-		st.Replicas, st.ReadyReplicas = p.sts.Status.Replicas, p.sts.Status.ReadyReplicas
+		st.Replicas = p.sts.Status.Replicas
+	}
+	if p.observed {
+		// From the pods (watched), not the StatefulSet's status, which
+		// follows them only after the StatefulSet controller's next pass.
+		st.ReadyReplicas = podutil.ReadyMembers(p.pods)
 	}
 	if c.AuthEnabled() {
 		st.RootPasswordSecretName = c.RootPasswordSecretName()
@@ -53,6 +64,11 @@ func setStatus(c *etcdv1.EtcdCluster, p *pass, o render.Options, stepErr error) 
 	if p.obs.contacted {
 		st.Members = p.obs.members
 		st.ClusterID = fmt.Sprintf("%x", p.obs.clusterID)
+	}
+	if p.observed {
+		// Members keeps what was last seen of each member; the leader is
+		// only named while some member answers.
+		st.Leader = leaderName(p.obs)
 	}
 
 	pods := podsOf(p)
@@ -73,6 +89,9 @@ func setStatus(c *etcdv1.EtcdCluster, p *pass, o render.Options, stepErr error) 
 		}
 		conditions.Set(&st.Conditions, c.Generation, t.typ, t.cond.ok, t.cond.reason, t.cond.msg)
 	}
+	// Ready: from the three above, and whether maintenance has work left.
+	ready := readiness(st.Conditions, maintenanceWork(p))
+	conditions.Set(&st.Conditions, c.Generation, etcdv1.ConditionReady, ready.ok, ready.reason, ready.msg)
 	// VolumesGrown: only once member claims exist (medium PersistentVolume).
 	if p.volumes != nil {
 		conditions.Set(&st.Conditions, c.Generation, etcdv1.ConditionVolumesGrown, p.volumes.Grown, p.volumes.Reason, p.volumes.Message)

@@ -12,7 +12,7 @@ import (
 )
 
 var _ = Describe("EtcdCluster status", func() {
-	// The list view's READY column reads .status.readyReplicas: 0 must be
+	// The list view's MEMBERS READY column reads .status.readyReplicas: 0 must be
 	// there to show, not a blank.
 	It("holds readyReplicas 0 once a status is written, and after a drop to 0", func(ctx SpecContext) {
 		ns := newNamespace(ctx)

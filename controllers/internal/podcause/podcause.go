@@ -66,13 +66,15 @@ func (c Cause) String() string { return c.Pod + ": " + c.Message }
 
 // Of returns why pod is not ready, and false when it is ready.
 func Of(pod *corev1.Pod) (Cause, bool) {
-	if Ready(pod) {
-		return Cause{}, false
-	}
 	c := Cause{Pod: pod.Name}
 	if pod.DeletionTimestamp != nil {
+		// Before Ready: a pod being deleted stays Ready until the kubelet
+		// has stopped it, and its member is going away.
 		c.Reason, c.Message = Terminating, "pod is being deleted"
 		return c, true
+	}
+	if Ready(pod) {
+		return Cause{}, false
 	}
 	for i := range pod.Status.InitContainerStatuses {
 		if cause, ok := ofContainer(pod, &pod.Status.InitContainerStatuses[i], true); ok {

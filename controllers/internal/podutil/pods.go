@@ -34,6 +34,36 @@ func Ready(pod *corev1.Pod) bool {
 	return false
 }
 
+// ReadyMembers counts the pods that are Ready and not being deleted. A
+// pod being deleted keeps its Ready condition until the kubelet has
+// stopped its containers, seconds later; its member is going away and is
+// not counted from the moment of the deletion.
+func ReadyMembers(pods []corev1.Pod) int32 {
+	n := int32(0)
+	for i := range pods {
+		if Ready(&pods[i]) && pods[i].DeletionTimestamp.IsZero() {
+			n++
+		}
+	}
+	return n
+}
+
+// MayAnswer reports whether the etcd process of a member pod may answer a
+// request: the pod is not being deleted and its etcd container is
+// running (ready or not: a member that fails /readyz, for example under
+// the CORRUPT alarm, still answers).
+func MayAnswer(pod *corev1.Pod) bool {
+	if !pod.DeletionTimestamp.IsZero() {
+		return false
+	}
+	for _, cs := range pod.Status.ContainerStatuses {
+		if cs.Name == render.ContainerName && cs.State.Running != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // Restart deletes, all at once, the member pods not being deleted already
 // for which restart says so; the StatefulSet makes them again. It returns
 // how many it deleted.
