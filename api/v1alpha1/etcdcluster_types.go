@@ -529,8 +529,8 @@ type EtcdClusterStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 	// Reason is the reason of the most telling condition, for the list
-	// view: Degraded's when it is True, else Progressing's when it is
-	// True, else Available's.
+	// view: Paused's when it is True, else Degraded's when it is True,
+	// else Progressing's when it is True, else Available's.
 	// +optional
 	Reason string `json:"reason,omitempty"`
 	// Conditions: Available, Progressing, Degraded, Ready (Available and
@@ -678,7 +678,7 @@ type ClusterRestoreStatus struct {
 // +kubebuilder:printcolumn:name="Leader",type=string,JSONPath=`.status.leader`,description="The raft leader when the operator last asked the members"
 // +kubebuilder:printcolumn:name="Available",type=string,JSONPath=`.status.conditions[?(@.type=="Available")].status`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`,description="Available, not Degraded, and nothing in progress (rollout, scaling, restore, TLS migration, maintenance); False while paused"
-// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.reason`,description="Degraded's reason when True, else Progressing's when True, else Available's",priority=1
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.reason`,description="Paused's reason when True, else Degraded's when True, else Progressing's when True, else Available's",priority=1
 // +kubebuilder:printcolumn:name="Endpoint",type=string,JSONPath=`.status.clientEndpoint`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type EtcdCluster struct {

@@ -29,6 +29,7 @@ import (
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -206,13 +207,15 @@ type pass struct {
 //     recovery, defragmentation), chosen by maintenance.Plan; see
 //     maintenance.go.
 //
-// Status is written once, at the end, from what the pass saw.
+// Status is written once, at the end, from what the pass saw. A cluster
+// carrying the etcd.quorum.dev/paused annotation runs none of the steps
+// (pause.go); its deletion is still carried out.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	cluster := &etcdv1.EtcdCluster{}
 	if err := r.Get(ctx, req.NamespacedName, cluster); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.Clients.Forget(req.NamespacedName)
-			for _, t := range []string{etcdv1.ConditionAvailable, etcdv1.ConditionDegraded, eventClusterFormed, etcdv1.ReasonInvalidSchedule, rolledBackSuffix} {
+			for _, t := range []string{etcdv1.ConditionAvailable, etcdv1.ConditionDegraded, eventClusterFormed, etcdv1.ReasonInvalidSchedule, rolledBackSuffix, etcdv1.ConditionPaused} {
 				r.announced.Delete(req.String() + "/" + t)
 			}
 			r.replacing.Delete(req.String())
@@ -239,6 +242,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		r.Clients.Forget(req.NamespacedName)
 		return r.finalize(ctx, cluster)
 	}
+	if cluster.Paused() {
+		return r.paused(ctx, cluster)
+	}
+	r.recordResumed(cluster)
 	original := cluster.DeepCopy()
 	p := &pass{cluster: cluster}
 	defer func() { r.recordAlarms(cluster, original.Status.Members, p) }()
@@ -326,8 +333,16 @@ func (r *Reconciler) transition(key, t string, before, after *etcdv1.EtcdCluster
 
 // SetupWithManager registers the reconciler and what it watches.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return controllerFor(mgr).Complete(r)
+}
+
+// controllerFor is the controller's builder: what it watches, its name and
+// rate limiter. Member pods are watched (memberPodEvents) so that a change
+// of readiness reaches the status at once, not at the next periodic pass.
+func controllerFor(mgr ctrl.Manager) *builder.TypedBuilder[reconcile.Request] {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&etcdv1.EtcdCluster{}).
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(memberPodCluster), builder.WithPredicates(memberPodChanged)).
 		Owns(&appsv1.StatefulSet{}).
 		Owns(&corev1.Service{}).
 		Owns(&corev1.ConfigMap{}).
@@ -338,8 +353,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Named("etcdcluster").
 		// A failed pass is retried with backoff, but never more than
 		// maxErrorBackoff later: etcd refusals are usually short-lived.
-		WithOptions(controller.Options{RateLimiter: workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](100*time.Millisecond, maxErrorBackoff)}).
-		Complete(r)
+		WithOptions(controller.Options{RateLimiter: workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](100*time.Millisecond, maxErrorBackoff)})
 }
 
 // reader is the cache for the operator's own objects, and the API server

@@ -89,6 +89,8 @@ func setStatus(c *etcdv1.EtcdCluster, p *pass, o render.Options, stepErr error) 
 		}
 		conditions.Set(&st.Conditions, c.Generation, t.typ, t.cond.ok, t.cond.reason, t.cond.msg)
 	}
+	// A pass runs only on a cluster that is not paused (pause.go).
+	meta.RemoveStatusCondition(&st.Conditions, etcdv1.ConditionPaused)
 	// Ready: from the three above, and whether maintenance has work left.
 	ready := readiness(st.Conditions, maintenanceWork(p))
 	conditions.Set(&st.Conditions, c.Generation, etcdv1.ConditionReady, ready.ok, ready.reason, ready.msg)
@@ -246,11 +248,11 @@ func errorReason(err error) string {
 	return etcdv1.ReasonReconcileError
 }
 
-// summaryReason is what the list view's REASON column shows: Degraded's
-// reason when it is True, else Progressing's when it is True, else
-// Available's. Pure.
+// summaryReason is what the list view's REASON column shows: Paused's
+// reason when it is True, else Degraded's when it is True, else
+// Progressing's when it is True, else Available's. Pure.
 func summaryReason(conds []metav1.Condition) string {
-	for _, t := range []string{etcdv1.ConditionDegraded, etcdv1.ConditionProgressing} {
+	for _, t := range []string{etcdv1.ConditionPaused, etcdv1.ConditionDegraded, etcdv1.ConditionProgressing} {
 		if meta.IsStatusConditionTrue(conds, t) {
 			return meta.FindStatusCondition(conds, t).Reason
 		}

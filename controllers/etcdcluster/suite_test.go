@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	. "github.com/onsi/gomega"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"quorum.dev/etcd-operator/controllers/internal/testenv"
@@ -13,11 +14,15 @@ import (
 // Tests of the reconciler's own methods against a real API server; the
 // black-box tests of the running reconciler are in package controllers.
 
-// k8s is the test API server's client (no cache).
-var k8s client.Client
+// k8s is the test API server's client (no cache); restConfig its
+// connection settings, for specs that run the controller in a manager.
+var (
+	k8s        client.Client
+	restConfig *rest.Config
+)
 
 func TestEtcdCluster(t *testing.T) {
-	testenv.RunSuite(t, "EtcdCluster reconciler suite", &k8s)
+	testenv.RunSuiteWithConfig(t, "EtcdCluster reconciler suite", &k8s, &restConfig)
 }
 
 func newNamespace(ctx context.Context) string {
