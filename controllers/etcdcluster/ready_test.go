@@ -86,7 +86,7 @@ func TestSetStatusReadyLeaderAndReadyMembers(t *testing.T) {
 			pods:       []corev1.Pod{readyPod("x-0", false), readyPod("x-1", false), readyPod("x-2", false)}}, false, etcdv1.ReasonScaling, "x-1", 3},
 		{"defragmenting", pass{observed: true, boot: render.Bootstrap{State: render.StateExisting}, stsReplicas: 3, sts: readySTS(3), obs: healthyObs,
 			maintBusy: true, maint: &maintenance.Action{Kind: maintenance.Defragment, Reason: "defragmenting x-0"},
-			pods:      []corev1.Pod{readyPod("x-0", false), readyPod("x-1", false), readyPod("x-2", false)}}, false, etcdv1.ReasonMaintaining, "x-1", 3},
+			pods: []corev1.Pod{readyPod("x-0", false), readyPod("x-1", false), readyPod("x-2", false)}}, false, etcdv1.ReasonMaintaining, "x-1", 3},
 	} {
 		c := &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{Name: "x", Generation: 1}, Spec: etcdv1.EtcdClusterSpec{Replicas: ptr.To[int32](3)},
 			Status: etcdv1.EtcdClusterStatus{Leader: "x-2", ReadyReplicas: 3}}

@@ -1,5 +1,6 @@
 // Package plugin is the logic of `kubectl quorum`, the operator's kubectl
-// plugin: status, backup, restore, defrag, move-leader, etcdctl and report.
+// plugin: status, backup, restore, defrag, move-leader, etcdctl, report,
+// pause and resume.
 //
 // Every command reads the project's custom resources through a
 // controller-runtime client built from the usual kubectl flags
@@ -44,6 +45,8 @@ Commands:
   move-leader NAME --to MEMBER move raft leadership to MEMBER (a member pod name)
   etcdctl NAME -- ARGS...      run etcdctl in a member pod with the cluster's root credentials
   report NAME [-o FILE]        write a support bundle (tar.gz): resources, events, logs, endpoint status; no Secret values
+  pause NAME                   stop the operator from changing NAME (annotation etcd.quorum.dev/paused=true)
+  resume NAME                  let the operator reconcile NAME again (removes the annotation)
 
 Global flags:
   --kubeconfig PATH   kubeconfig file (default $KUBECONFIG or ~/.kube/config)
@@ -132,6 +135,8 @@ var commands = map[string]command{
 	"move-leader": runMoveLeader,
 	"etcdctl":     runEtcdctl,
 	"report":      runReport,
+	"pause":       runPause,
+	"resume":      runResume,
 }
 
 // connect builds the clients the way kubectl does: the loading rules of

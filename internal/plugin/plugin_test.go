@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"errors"
 	"io"
 	"reflect"
 	"strings"
@@ -12,6 +13,9 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
 	"quorum.dev/etcd-operator/internal/contract"
@@ -225,5 +229,48 @@ func TestDefragPolicy(t *testing.T) {
 	c.Spec.Defragmentation = &etcdv1.DefragmentationSpec{Schedule: "0 4 * * *", FreeablePercent: &pct}
 	if got, want := DefragPolicy(c), `schedule "0 4 * * *"; when 40% is freeable; on request; on NOSPACE recovery`; got != want {
 		t.Errorf("DefragPolicy = %q, want %q", got, want)
+	}
+}
+
+func TestPauseResume(t *testing.T) {
+	scheme := runtime.NewScheme()
+	if err := etcdv1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	c := healthyCluster()
+	cl := fake.NewClientBuilder().WithScheme(scheme).WithObjects(c).Build()
+	var out bytes.Buffer
+	env := &Env{Client: cl, Namespace: c.Namespace, Out: &out}
+	paused := func() string {
+		got := &etcdv1.EtcdCluster{}
+		if err := cl.Get(context.Background(), client.ObjectKeyFromObject(c), got); err != nil {
+			t.Fatal(err)
+		}
+		v, ok := got.Annotations[etcdv1.AnnotationPaused]
+		if !ok {
+			return "<none>"
+		}
+		return v
+	}
+	for _, step := range []struct {
+		run  command
+		want string
+		says string
+	}{
+		{runPause, "true", "paused: the operator changes nothing"},
+		{runPause, "true", "already paused"},
+		{runResume, "<none>", "resumed"},
+		{runResume, "<none>", "already not paused"},
+	} {
+		out.Reset()
+		if err := step.run(context.Background(), env, []string{c.Name}); err != nil {
+			t.Fatal(err)
+		}
+		if got := paused(); got != step.want || !strings.Contains(out.String(), step.says) {
+			t.Errorf("annotation %q, output %q; want %q and %q", got, out.String(), step.want, step.says)
+		}
+	}
+	if err := runPause(context.Background(), env, nil); err == nil || !errors.Is(err, errUsage) {
+		t.Errorf("pause without a name: %v, want a usage error", err)
 	}
 }

@@ -216,6 +216,8 @@ func renderBackups(b *strings.Builder, in StatusInput, now time.Time) {
 // else Progressing's reason when it is True, else "none".
 func Operation(c *etcdv1.EtcdCluster) string {
 	switch {
+	case c.Paused():
+		return "paused (" + etcdv1.AnnotationPaused + "=true): the operator changes nothing until `kubectl quorum resume " + c.Name + "`"
 	case c.Status.TLSMigration != nil:
 		return "TLS migration, phase " + string(c.Status.TLSMigration.Phase)
 	case c.Status.Restore != nil && c.Status.Restore.Failure != "" && !c.Status.Restore.Done && !c.Status.Restore.RolledBack:

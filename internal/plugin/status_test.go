@@ -117,12 +117,15 @@ func TestOperation(t *testing.T) {
 	rolledBack.Status.Restore = &etcdv1.ClusterRestoreStatus{Name: "r2", Failure: "snapshot not found", RolledBack: true}
 	defrag := healthyCluster()
 	defrag.Status.Defragmentation = &etcdv1.DefragmentationStatus{Trigger: etcdv1.DefragTriggerRequest, Pending: []string{"db-2", "db-0"}}
+	paused := withProgress("True")
+	paused.Annotations = map[string]string{etcdv1.AnnotationPaused: "true"}
 	for _, tc := range []struct {
 		name string
 		c    *etcdv1.EtcdCluster
 		want string
 	}{
 		{"idle", healthyCluster(), "none"},
+		{"paused wins", paused, "paused (etcd.quorum.dev/paused=true): the operator changes nothing until `kubectl quorum resume db`"},
 		{"progressing", withProgress("True"), "Scaling: adding db-3"},
 		{"not progressing", withProgress("False"), "none"},
 		{"tls migration", tls, "TLS migration, phase " + string(etcdv1.TLSMigrationListenHTTPS)},
