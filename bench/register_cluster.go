@@ -7,6 +7,7 @@ func init() {
 		applyReadyBench,
 		scaleLoadBench,
 		leaderKillBench,
+		statusLagBench,
 		rolloutBench,
 		clusterPutBench,
 		backupRestoreBench,
