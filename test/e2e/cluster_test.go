@@ -19,6 +19,8 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
@@ -45,6 +47,22 @@ var _ = Describe("EtcdCluster", func() {
 		}
 		Expect(leaders).To(Equal(1), "members: %+v", c.Status.Members)
 		Expect(c.Status.ClusterID).NotTo(BeEmpty())
+
+		By("Ready once nothing is in progress, and the LEADER column's status.leader naming the member that leads")
+		Eventually(func(g Gomega) {
+			g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "trio"}, c)).To(Succeed())
+			r := meta.FindStatusCondition(c.Status.Conditions, etcdv1.ConditionReady)
+			g.Expect(r).NotTo(BeNil(), "conditions: %+v", c.Status.Conditions)
+			g.Expect(r.Status).To(Equal(metav1.ConditionTrue), "conditions: %+v", c.Status.Conditions)
+			g.Expect(r.Reason).To(Equal(etcdv1.ReasonReconciled))
+			var lead string
+			for _, m := range c.Status.Members {
+				if m.Role == etcdv1.RoleLeader {
+					lead = m.Name
+				}
+			}
+			g.Expect(c.Status.Leader).To(And(Not(BeEmpty()), Equal(lead)), "members: %+v", c.Status.Members)
+		}).WithContext(ctx).WithTimeout(time.Minute).WithPolling(time.Second).Should(Succeed())
 
 		By("writing through one member and reading through every other with the root client certificate")
 		eps := podEndpoints(ctx, ns, "trio", "https")
