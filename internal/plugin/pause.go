@@ -22,7 +22,9 @@ func pausePatch(pause bool) []byte {
 // runPause: `pause NAME`. Sets etcd.quorum.dev/paused=true: the operator
 // changes nothing of the cluster until `resume` (see
 // etcdv1.AnnotationPaused).
-func runPause(ctx context.Context, env *Env, args []string) error { return setPaused(ctx, env, args, true) }
+func runPause(ctx context.Context, env *Env, args []string) error {
+	return setPaused(ctx, env, args, true)
+}
 
 // runResume: `resume NAME`. Removes the annotation; the operator resumes.
 func runResume(ctx context.Context, env *Env, args []string) error {
