@@ -232,6 +232,13 @@ func (r *Reconciler) observe(ctx context.Context, p *pass) error {
 			continue
 		}
 		started++
+		if why := silentPod(p.pods, ms.Name); why != "" {
+			// Not asked: a request to a member whose pod is going away
+			// may wait for its whole timeout, and the status with it.
+			ms.Error = why
+			p.obs.members = append(p.obs.members, ms)
+			continue
+		}
 		st, err := cl.Status(ctx, servedURL(c, m.ClientURLs[0]))
 		if err != nil {
 			ms.Error = err.Error()
@@ -293,4 +300,24 @@ func mayAnswer(p *pass) bool {
 		}
 	}
 	return false
+}
+
+// silentPod says why the member named name cannot answer, from its pod:
+// the pod is being deleted, or its etcd container is not running; "" when
+// it may answer or its pod is not known (a member outside the StatefulSet
+// is asked anyway).
+func silentPod(pods []corev1.Pod, name string) string {
+	for i := range pods {
+		if pods[i].Name != name {
+			continue
+		}
+		switch {
+		case !pods[i].DeletionTimestamp.IsZero():
+			return "not asked: its pod is being deleted"
+		case !podutil.MayAnswer(&pods[i]):
+			return "not asked: its etcd container is not running"
+		}
+		return ""
+	}
+	return ""
 }

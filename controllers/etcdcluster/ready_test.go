@@ -108,3 +108,23 @@ func TestSetStatusReadyLeaderAndReadyMembers(t *testing.T) {
 		}
 	}
 }
+
+func TestSilentPod(t *testing.T) {
+	running := corev1.PodStatus{ContainerStatuses: []corev1.ContainerStatus{{Name: render.ContainerName, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}}}
+	exited := corev1.PodStatus{ContainerStatuses: []corev1.ContainerStatus{{Name: render.ContainerName, State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{}}}}}
+	pods := []corev1.Pod{
+		{ObjectMeta: metav1.ObjectMeta{Name: "x-0"}, Status: running},
+		{ObjectMeta: metav1.ObjectMeta{Name: "x-1", DeletionTimestamp: ptr.To(metav1.Now())}, Status: running},
+		{ObjectMeta: metav1.ObjectMeta{Name: "x-2"}, Status: exited},
+	}
+	for name, want := range map[string]string{
+		"x-0": "",
+		"x-1": "not asked: its pod is being deleted",
+		"x-2": "not asked: its etcd container is not running",
+		"x-3": "", // no pod known: asked anyway
+	} {
+		if got := silentPod(pods, name); got != want {
+			t.Errorf("%s: %q, want %q", name, got, want)
+		}
+	}
+}
