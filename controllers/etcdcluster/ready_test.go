@@ -81,6 +81,8 @@ func TestSetStatusReadyLeaderAndReadyMembers(t *testing.T) {
 			pods: []corev1.Pod{readyPod("x-0", false), readyPod("x-1", false), readyPod("x-2", false)}}, true, etcdv1.ReasonReconciled, "x-1", 3},
 		{"every pod deleted at once: the StatefulSet still says 3 ready", pass{observed: true, boot: render.Bootstrap{State: render.StateExisting}, stsReplicas: 3, sts: readySTS(3),
 			pods: []corev1.Pod{readyPod("x-0", true), readyPod("x-1", true), readyPod("x-2", true)}}, false, etcdv1.ReasonMembersNotReady, "", 0},
+		{"etcd answered at observe, every pod deleted by the end of the pass", pass{observed: true, boot: render.Bootstrap{State: render.StateExisting}, stsReplicas: 3, sts: readySTS(3), obs: healthyObs,
+			pods: []corev1.Pod{readyPod("x-0", true), readyPod("x-1", true), readyPod("x-2", true)}}, false, etcdv1.ReasonMembersNotReady, "", 0},
 		{"scaling", pass{observed: true, boot: render.Bootstrap{State: render.StateExisting}, stsReplicas: 3, sts: readySTS(3), obs: healthyObs,
 			membership: &membership.Action{Kind: membership.AddLearner, Reason: "adding x-3"},
 			pods:       []corev1.Pod{readyPod("x-0", false), readyPod("x-1", false), readyPod("x-2", false)}}, false, etcdv1.ReasonScaling, "x-1", 3},

@@ -38,6 +38,7 @@ import (
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
 	"quorum.dev/etcd-operator/controllers/etcdclient"
 	"quorum.dev/etcd-operator/controllers/internal/podcause"
+	"quorum.dev/etcd-operator/controllers/internal/podutil"
 	"quorum.dev/etcd-operator/controllers/internal/steps"
 	"quorum.dev/etcd-operator/controllers/maintenance"
 	"quorum.dev/etcd-operator/controllers/membership"
@@ -275,6 +276,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		{Name: "maintenance", Run: r.maintain},
 	})
 
+	if p.observed {
+		// The pods again, from the cache: a pass that waited on members
+		// going away must not report them as they were at its start.
+		if pods, err := podutil.ListMembers(ctx, r.Client, cluster); err == nil {
+			p.pods = pods
+		}
+	}
 	setStatus(cluster, p, r.Render, stepErr)
 	if equality.Semantic.DeepEqual(original.Status, cluster.Status) {
 		// Nothing new: an idle cluster costs no API writes.

@@ -68,7 +68,10 @@ func setStatus(c *etcdv1.EtcdCluster, p *pass, o render.Options, stepErr error) 
 	if p.observed {
 		// Members keeps what was last seen of each member; the leader is
 		// only named while some member answers.
-		st.Leader = leaderName(p.obs)
+		st.Leader = ""
+		if !membersGone(p) {
+			st.Leader = leaderName(p.obs)
+		}
 	}
 
 	pods := podsOf(p)
@@ -105,6 +108,14 @@ func setStatus(c *etcdv1.EtcdCluster, p *pass, o render.Options, stepErr error) 
 	}
 }
 
+// membersGone: etcd answered at the observe step, but the member pods as
+// read again at the end of the pass (Reconcile) show that none may answer
+// any more: every pod was deleted (or stopped) while the pass ran, so
+// what etcd said is already stale.
+func membersGone(p *pass) bool {
+	return p.obs.contacted && len(p.pods) > 0 && !mayAnswer(p)
+}
+
 // condition is one condition's status, reason and message.
 type condition struct {
 	ok          bool
@@ -118,6 +129,9 @@ func no(reason, msg string) condition  { return condition{false, reason, msg} }
 func availability(p *pass, pods podProblems) condition {
 	healthy, voters := p.obs.healthyVoters(), p.obs.voters
 	switch {
+	case membersGone(p):
+		return no(etcdv1.ReasonMembersNotReady, "no member pod is ready or running: etcd answered earlier in this pass, "+
+			"but every member is going away or has stopped"+pods.because())
 	case p.obs.quorate():
 		return yes(etcdv1.ReasonQuorumHealthy, fmt.Sprintf("%d of %d voting members healthy", healthy, voters))
 	case p.obs.contacted:
