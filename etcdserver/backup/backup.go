@@ -2,7 +2,6 @@ package backup
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
@@ -13,6 +12,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -51,7 +51,7 @@ type BackupOptions struct {
 	Etcd EtcdClient
 	// Key is the object key; the manifest goes to Key+ManifestSuffix.
 	Key string
-	// Compression is CompressionGzip or CompressionNone.
+	// Compression is one of Compressions (codec.go).
 	Compression string
 	// Source says what is backed up, for the manifest; optional.
 	Source string
@@ -69,10 +69,8 @@ func (o BackupOptions) validate() error {
 	if err := ValidateKey(o.Key); err != nil {
 		errs = append(errs, err)
 	}
-	switch o.Compression {
-	case CompressionGzip, CompressionNone:
-	default:
-		errs = append(errs, fmt.Errorf("compression must be %q or %q, got %q", CompressionGzip, CompressionNone, o.Compression))
+	if !validCompression(o.Compression) {
+		errs = append(errs, fmt.Errorf("compression must be one of %s, got %q", strings.Join(Compressions, ", "), o.Compression))
 	}
 	if o.EncryptionKey != nil && len(o.EncryptionKey) != encryptionKeySize {
 		errs = append(errs, fmt.Errorf("encryption key must be %d bytes", encryptionKeySize))
@@ -87,7 +85,7 @@ func (o BackupOptions) validate() error {
 // load on etcd); ask every endpoint for its Status and pick a member
 // (pickMember); read its revision; open the snapshot stream; read the
 // revision again; stream the snapshot through SHA-256, etcd's own trailer
-// check, optional gzip and optional encryption straight into the store.
+// check, optional compression and optional encryption straight into the store.
 // Nothing is buffered beyond one S3 part or one encryption chunk.
 func Backup(ctx context.Context, lg *zap.Logger, o BackupOptions, st Store) (Manifest, error) {
 	if err := o.validate(); err != nil {
@@ -225,7 +223,7 @@ func upload(ctx context.Context, st Store, o BackupOptions, raw io.Reader) (uplo
 	return res, nil
 }
 
-// encode copies raw to w through hash → gzip → encryption.
+// encode copies raw to w through hash → compression → encryption.
 func encode(w io.Writer, raw io.Reader, o BackupOptions) (uploadResult, error) {
 	stored := &countWriter{w: w}
 	var out io.Writer = stored
@@ -238,10 +236,13 @@ func encode(w io.Writer, raw io.Reader, o BackupOptions) (uploadResult, error) {
 		out = ew
 		closers = append(closers, ew)
 	}
-	if o.Compression == CompressionGzip {
-		gz := gzip.NewWriter(out)
-		out = gz
-		closers = append(closers, gz)
+	cw, err := compressWriter(o.Compression, out)
+	if err != nil {
+		return uploadResult{}, err
+	}
+	if cw != nil {
+		out = cw
+		closers = append(closers, cw)
 	}
 	sum := sha256.New()
 	trailer := newTrailerCheck()

@@ -3,14 +3,12 @@ package backup
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -29,7 +27,7 @@ import (
 // set, as etcdutl's --skip-hash-check does.
 
 // sniffSize is how many leading bytes tell a raw snapshot from a gzip
-// stream or a Quorum-encrypted object.
+// or zstd stream or a Quorum-encrypted object.
 const sniffSize = 4
 
 // fetched is what reading a snapshot object found.
@@ -79,14 +77,12 @@ func fetch(ctx context.Context, st Store, o fetchOptions, w io.Writer) (fetched,
 		if m.Encrypted {
 			r = NewDecryptReader(r, o.EncryptionKey)
 		}
-		if m.Compression == CompressionGzip {
-			gz, err := gzip.NewReader(r)
-			if err != nil {
-				return fetched{}, corrupt(err)
-			}
-			defer gz.Close()
-			r = gz
+		dr, err := decompressReader(m.Compression, r)
+		if err != nil {
+			return fetched{}, corrupt(err)
 		}
+		defer dr.Close()
+		r = dr
 		// Never read more than the manifest announces (plus one byte to
 		// notice the excess).
 		r = io.LimitReader(r, m.Size+1)
@@ -134,7 +130,7 @@ func checkEtcdHash(t *trailerCheck, size int64, skip bool) (checked bool, err er
 }
 
 // checkRawSnapshot refuses, by its first bytes, an object without a
-// manifest that is not a raw etcd snapshot: a gzip stream or a
+// manifest that is not a raw etcd snapshot: a gzip or zstd stream or a
 // Quorum-encrypted object can only be read with the manifest that says so.
 func checkRawSnapshot(br *bufio.Reader, location string) error {
 	head, err := br.Peek(sniffSize)
@@ -145,8 +141,10 @@ func checkRawSnapshot(br *bufio.Reader, location string) error {
 	switch {
 	case len(head) == 0:
 		return fmt.Errorf("snapshot %s is empty", location)
-	case bytes.HasPrefix(head, []byte{0x1f, 0x8b}):
+	case bytes.HasPrefix(head, gzipMagic):
 		what = "gzip-compressed"
+	case bytes.HasPrefix(head, zstdMagic):
+		what = "zstd-compressed"
 	case bytes.HasPrefix(head, []byte(encMagic)):
 		what = "encrypted by Quorum"
 	default:
@@ -158,8 +156,8 @@ func checkRawSnapshot(br *bufio.Reader, location string) error {
 
 func corrupt(err error) error {
 	switch {
-	case errors.Is(err, ErrDecrypt), errors.Is(err, gzip.ErrChecksum), errors.Is(err, gzip.ErrHeader),
-		errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF), strings.HasPrefix(err.Error(), "flate:"):
+	case errors.Is(err, ErrDecrypt), errors.Is(err, errCorruptStream),
+		errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return fmt.Errorf("backup object is corrupt or truncated: %w", err)
 	}
 	return fmt.Errorf("reading backup object: %w", err)
