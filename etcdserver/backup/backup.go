@@ -244,9 +244,8 @@ func encode(w io.Writer, raw io.Reader, o BackupOptions) (uploadResult, error) {
 		out = cw
 		closers = append(closers, cw)
 	}
-	sum := sha256.New()
 	trailer := newTrailerCheck()
-	n, err := io.Copy(io.MultiWriter(out, sum, trailer), raw)
+	n, err := io.Copy(io.MultiWriter(out, trailer), raw)
 	if err != nil {
 		return uploadResult{}, fmt.Errorf("reading snapshot stream after %d bytes: %w", n, err)
 	}
@@ -258,15 +257,31 @@ func encode(w io.Writer, raw io.Reader, o BackupOptions) (uploadResult, error) {
 			return uploadResult{}, fmt.Errorf("finishing stream: %w", err)
 		}
 	}
-	return uploadResult{sha256: hex.EncodeToString(sum.Sum(nil)), size: n, stored: stored.n}, nil
+	_, full := trailer.sums()
+	return uploadResult{sha256: hex.EncodeToString(full), size: n, stored: stored.n}, nil
 }
 
 // trailerCheck verifies etcd's snapshot trailer: the last 32 bytes of the
 // stream are the SHA-256 of everything before them. It hashes all but the
-// last 32 bytes seen so far.
+// last 32 bytes seen so far, and gives the SHA-256 of the whole stream
+// from the same pass (sums), so every byte is hashed once.
 type trailerCheck struct {
 	h    hash.Hash
 	tail []byte
+	// body and full are set by sums, after the last Write.
+	body, full []byte
+}
+
+// sums returns the SHA-256 of all but the last 32 bytes written (what
+// etcd's trailer must equal) and of all bytes. Call it after the last
+// Write.
+func (t *trailerCheck) sums() (body, full []byte) {
+	if t.full == nil {
+		t.body = t.h.Sum(nil)
+		t.h.Write(t.tail)
+		t.full = t.h.Sum(nil)
+	}
+	return t.body, t.full
 }
 
 func newTrailerCheck() *trailerCheck {
@@ -294,7 +309,7 @@ func (t *trailerCheck) verify(size int64) error {
 	if size%512 != sha256.Size || len(t.tail) != sha256.Size {
 		return fmt.Errorf("snapshot stream is incomplete (%d bytes, no etcd checksum trailer)", size)
 	}
-	if !bytes.Equal(t.h.Sum(nil), t.tail) {
+	if body, _ := t.sums(); !bytes.Equal(body, t.tail) {
 		return errors.New("snapshot stream is corrupt: it does not match etcd's own checksum trailer")
 	}
 	return nil

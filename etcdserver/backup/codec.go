@@ -1,7 +1,6 @@
 package backup
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -69,25 +68,27 @@ func compressWriter(c string, w io.Writer) (io.WriteCloser, error) {
 }
 
 // decompressReader returns a reader of the decompressed r for codec c (r
-// itself for CompressionNone). Errors in the compressed data, on creation
-// or on Read, wrap errCorruptStream.
+// itself for CompressionNone). An error of the codec about the data, on
+// creation or on Read, wraps errCorruptStream; an error of r (the store,
+// decryption) is returned as r gave it.
 func decompressReader(c string, r io.Reader) (io.ReadCloser, error) {
+	src := &sourceReader{r: r}
 	switch c {
 	case CompressionNone:
 		return io.NopCloser(r), nil
 	case CompressionGzip:
-		gz, err := kgzip.NewReader(r)
+		gz, err := kgzip.NewReader(src)
 		if err != nil {
-			return nil, corruptStream(err)
+			return nil, src.mark(err)
 		}
-		return &codecReader{r: gz, close: gz.Close}, nil
+		return &codecReader{r: gz, src: src, close: gz.Close}, nil
 	case CompressionZstd:
-		zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(runtime.GOMAXPROCS(0)),
+		zr, err := zstd.NewReader(src, zstd.WithDecoderConcurrency(runtime.GOMAXPROCS(0)),
 			zstd.WithDecoderMaxWindow(zstdMaxWindow), zstd.WithDecoderLowmem(false))
 		if err != nil {
-			return nil, corruptStream(err)
+			return nil, src.mark(err)
 		}
-		return &codecReader{r: zr, close: func() error { zr.Close(); return nil }}, nil
+		return &codecReader{r: zr, src: src, close: func() error { zr.Close(); return nil }}, nil
 	}
 	return nil, fmt.Errorf("unknown compression %q", c)
 }
@@ -95,40 +96,43 @@ func decompressReader(c string, r io.Reader) (io.ReadCloser, error) {
 // errCorruptStream is wrapped by decompression errors of a damaged object.
 var errCorruptStream = errors.New("the compressed stream is damaged")
 
-// zstdErrors are the zstd decoder's errors about the data itself.
-var zstdErrors = []error{
-	zstd.ErrMagicMismatch, zstd.ErrCRCMismatch, zstd.ErrReservedBlockType, zstd.ErrCompressedSizeTooBig,
-	zstd.ErrBlockTooSmall, zstd.ErrUnexpectedBlockSize, zstd.ErrWindowSizeExceeded, zstd.ErrWindowSizeTooSmall,
-	zstd.ErrFrameSizeExceeded, zstd.ErrFrameSizeMismatch, zstd.ErrUnknownDictionary, zstd.ErrDecoderSizeExceeded,
-	zstd.ErrMagicMismatch,
+// sourceReader remembers the last error of the compressed input, so that
+// the codec's own errors can be told from it.
+type sourceReader struct {
+	r   io.Reader
+	err error
 }
 
-// corruptStream marks err as damage in the data when it is a codec error
-// (not an error of the store or of decryption underneath).
-func corruptStream(err error) error {
-	if err == nil || errors.Is(err, io.EOF) {
+func (s *sourceReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err != nil && err != io.EOF {
+		s.err = err
+	}
+	return n, err
+}
+
+// mark wraps errCorruptStream around err unless err is the end of the
+// output or came from the input.
+func (s *sourceReader) mark(err error) error {
+	switch {
+	case err == nil, err == io.EOF, errors.Is(err, errCorruptStream):
 		return err
+	case s.err != nil && (errors.Is(err, s.err) || err.Error() == s.err.Error()):
+		return s.err
 	}
-	codec := errors.Is(err, kgzip.ErrChecksum) || errors.Is(err, kgzip.ErrHeader) ||
-		errors.Is(err, io.ErrUnexpectedEOF) || bytes.HasPrefix([]byte(err.Error()), []byte("flate:"))
-	for _, e := range zstdErrors {
-		codec = codec || errors.Is(err, e)
-	}
-	if codec && !errors.Is(err, errCorruptStream) {
-		return fmt.Errorf("%w: %w", errCorruptStream, err)
-	}
-	return err
+	return fmt.Errorf("%w: %w", errCorruptStream, err)
 }
 
-// codecReader marks the codec's errors (corruptStream).
+// codecReader marks the codec's errors (sourceReader.mark).
 type codecReader struct {
 	r     io.Reader
+	src   *sourceReader
 	close func() error
 }
 
 func (c *codecReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
-	return n, corruptStream(err)
+	return n, c.src.mark(err)
 }
 
 func (c *codecReader) Close() error { return c.close() }

@@ -18,7 +18,7 @@
 //	--bucket              [QUORUM_S3_BUCKET]
 //	--dir                 [QUORUM_BACKUP_DIR]         instead of S3: <dir>/<key> (e.g. a PVC)
 //	--key                 [QUORUM_BACKUP_KEY]         object key (required)
-//	--compress            [QUORUM_COMPRESS]           gzip (default) | none
+//	--compress            [QUORUM_COMPRESS]           zstd (default) | gzip | none (codec.go)
 //	--encryption-key-file [QUORUM_ENCRYPTION_KEY_FILE] 32-byte key: raw, 64 hex digits or base64
 //	--timeout             [QUORUM_TIMEOUT]            whole run, default 1h, 0 = none
 //
@@ -33,8 +33,9 @@
 // MaxAppliedLag entries behind the best; a voter over a learner, a follower
 // over the leader, then the highest applied index); stream its snapshot
 // (Maintenance.SnapshotWithVersion) through SHA-256, a check of etcd's own
-// SHA-256 trailer, gzip and encryption into a multipart upload of unknown
-// size (S3PartSize parts; aborted on any error, so no partial object) or a
+// SHA-256 trailer, compression and encryption into a multipart upload of
+// unknown size (S3PartSize parts, S3UploadThreads in flight; aborted on
+// any error, so no partial object) or a
 // temporary file renamed into place; then write <key>.manifest.json. A
 // backup is complete only once its manifest exists. Give every backup its
 // own key (e.g. with a timestamp): a second backup under the same key
@@ -62,7 +63,7 @@
 //	{"format":"quorum.dev/etcd-backup/v1","sha256":"<hex of the raw snapshot>",
 //	 "size":<raw bytes>,"storedSize":<object bytes>,"etcdRevision":N,"etcdRevisionMax":N,
 //	 "clusterID":"<hex>","memberID":"<hex>","memberName":"…","endpoint":"https://…:2379",
-//	 "etcdVersion":"3.7.3","storageVersion":"3.7.0","compression":"gzip","encrypted":true,
+//	 "etcdVersion":"3.7.3","storageVersion":"3.7.0","compression":"zstd","encrypted":true,
 //	 "encryption":"aes-256-gcm-chunked-v1","createdAt":"<RFC 3339 UTC>","location":"s3://bucket/key"}
 //
 // The raw snapshot is exactly what etcd streams (the bbolt file plus etcd's
@@ -109,8 +110,8 @@
 // holding any other member or files is refused without --force.
 //
 // A snapshot Quorum did not make has no manifest: the object is then read
-// as the raw file of `etcdctl snapshot save` (gzip or Quorum-encrypted
-// bytes are refused by their first bytes), its SHA-256 is computed on the
+// as the raw file of `etcdctl snapshot save` (gzip, zstd or
+// Quorum-encrypted bytes are refused by their first bytes), its SHA-256 is computed on the
 // way, and the SHA-256 etcd appended to it is checked (snapfile.go). Every
 // snapshot, with or without manifest, must carry etcd's hash unless
 // --skip-hash-check; a hash present but wrong is always refused. Without a

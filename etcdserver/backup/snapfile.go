@@ -87,12 +87,13 @@ func fetch(ctx context.Context, st Store, o fetchOptions, w io.Writer) (fetched,
 		// notice the excess).
 		r = io.LimitReader(r, m.Size+1)
 	}
-	sum, trailer := sha256.New(), newTrailerCheck()
-	n, err := io.Copy(io.MultiWriter(w, sum, trailer), r)
+	trailer := newTrailerCheck()
+	n, err := io.Copy(io.MultiWriter(w, trailer), r)
 	if err != nil {
 		return fetched{}, corrupt(err)
 	}
-	f := fetched{SHA256: hex.EncodeToString(sum.Sum(nil)), Size: n}
+	_, full := trailer.sums()
+	f := fetched{SHA256: hex.EncodeToString(full), Size: n}
 	if m != nil {
 		if n > m.Size {
 			return fetched{}, fmt.Errorf("backup object is corrupt: it holds more than the %d snapshot bytes the manifest says", m.Size)
@@ -116,7 +117,7 @@ func fetch(ctx context.Context, st Store, o fetchOptions, w io.Writer) (fetched,
 // checked is true when the hash was there and matched.
 func checkEtcdHash(t *trailerCheck, size int64, skip bool) (checked bool, err error) {
 	if size%512 == sha256.Size && len(t.tail) == sha256.Size {
-		if !bytes.Equal(t.h.Sum(nil), t.tail) {
+		if body, _ := t.sums(); !bytes.Equal(body, t.tail) {
 			return false, errors.New("the snapshot is corrupt: it does not match etcd's own SHA-256 appended to it")
 		}
 		return true, nil
