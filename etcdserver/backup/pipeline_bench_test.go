@@ -17,7 +17,8 @@ import (
 )
 
 // BenchmarkBackupRestore is the whole path on this machine without
-// Kubernetes: a one-member etcd (plain http) filled with
+// Kubernetes: a one-member etcd with mutual TLS (as Quorum's members)
+// filled with
 // benchSnapshotMiB of random 64 KiB values, as bench/backuprestore.go fills
 // its cluster, backed up with each codec to a real MinIO on 127.0.0.1 and
 // restored into a new data dir. It reports the backup's raw MB/s, the
@@ -28,7 +29,8 @@ import (
 //	go test ./etcdserver/backup -run '^$' -bench BackupRestore -benchtime 1x
 func BenchmarkBackupRestore(b *testing.B) {
 	srv := s3test.Start(b)
-	src := memberSettings(b, "src", "")
+	tlsDir := writeTLSDir(b)
+	src := memberSettings(b, "src", tlsDir)
 	cli := startMember(b, src)
 	size := int64(benchSnapshotMiB()) << 20
 	var next atomic.Int64
@@ -61,7 +63,7 @@ func BenchmarkBackupRestore(b *testing.B) {
 				key := fmt.Sprintf("%s-%d.db", codec, i)
 				var err error
 				m, err = Backup(context.Background(), lg, BackupOptions{Key: key, Compression: codec,
-					Etcd: EtcdClient{Endpoints: []string{src.AdvertiseClientURL.String()}}}, st)
+					Etcd: EtcdClient{Endpoints: []string{src.AdvertiseClientURL.String()}, TLS: tlsDir}}, st)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -221,11 +221,15 @@ func Restore(ctx context.Context, lg *zap.Logger, o RestoreOptions, st Store) (r
 	}()
 
 	snapPath := filepath.Join(work, "snapshot.db")
+	downloadStart := time.Now()
 	got, err := download(ctx, st, fetchOptions{Key: o.Key, EncryptionKey: o.EncryptionKey, Manifest: m, SkipHashCheck: o.SkipHashCheck}, snapPath)
 	if err != nil {
 		return RestoreResult{}, err
 	}
 	res.SHA256, res.EtcdHashChecked = got.SHA256, got.HashChecked
+	downloadTime := time.Since(downloadStart)
+	lg.Info("snapshot downloaded and checked", zap.Int64("size", got.Size), zap.Duration("took", downloadTime.Round(time.Millisecond)),
+		zap.Float64("mib-per-second", mibPerSecond(got.Size, downloadTime)))
 	if !got.HashChecked {
 		lg.Warn("restoring a snapshot without etcd's hash, as asked (skip hash check): it could not be checked for damage",
 			zap.String("location", res.Location))
@@ -253,6 +257,7 @@ func Restore(ctx context.Context, lg *zap.Logger, o RestoreOptions, st Store) (r
 	res.Revision = snapRev + int64(o.BumpRevision)
 
 	out := filepath.Join(work, "data")
+	restoreStart := time.Now()
 	if err := etcdRestore(lg, o, snapPath, out); err != nil {
 		return RestoreResult{}, fmt.Errorf("etcd restore: %w", err)
 	}
@@ -274,7 +279,8 @@ func Restore(ctx context.Context, lg *zap.Logger, o RestoreOptions, st Store) (r
 	}
 	res.Restored = true
 	res.Message = "restored"
-	lg.Info("restore complete", zap.String("data-dir", dataDir), zap.Int64("revision", res.Revision))
+	lg.Info("restore complete", zap.String("data-dir", dataDir), zap.Int64("revision", res.Revision),
+		zap.Duration("etcd-restore", time.Since(restoreStart).Round(time.Millisecond)))
 	return res, nil
 }
 
