@@ -86,7 +86,8 @@ func (o BackupOptions) validate() error {
 // (pickMember); read its revision; open the snapshot stream; read the
 // revision again; stream the snapshot through SHA-256, etcd's own trailer
 // check, optional compression and optional encryption straight into the store.
-// Nothing is buffered beyond one S3 part or one encryption chunk.
+// Nothing is buffered beyond the S3 parts in flight (S3UploadThreads), the
+// codec's blocks and one encryption chunk.
 func Backup(ctx context.Context, lg *zap.Logger, o BackupOptions, st Store) (Manifest, error) {
 	if err := o.validate(); err != nil {
 		return Manifest{}, err

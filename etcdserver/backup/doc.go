@@ -40,8 +40,10 @@
 // backup is complete only once its manifest exists. Give every backup its
 // own key (e.g. with a timestamp): a second backup under the same key
 // replaces the object before its manifest, and a restore in between fails
-// on the checksum rather than restoring the wrong data. Memory: one S3 part
-// (16 MiB) plus one encryption chunk; no temporary copy of the snapshot.
+// on the checksum rather than restoring the wrong data. Memory:
+// S3UploadThreads parts of S3PartSize (64 MiB), the zstd encoder's blocks
+// in flight (a few MiB per CPU) and one encryption chunk; no temporary copy
+// of the snapshot.
 //
 // # Revision
 //
