@@ -46,7 +46,7 @@ var _ = Describe("EtcdBackup", func() {
 			g.Expect(b.Status.Phase).To(Equal(etcdv1.BackupPending))
 			g.Expect(meta.FindStatusCondition(b.Status.Conditions, etcdv1.BackupConditionComplete).Reason).To(Equal(etcdv1.ReasonClusterUnavailable))
 			g.Expect(b.Status.Key).To(HavePrefix(ns + "/db/b-"))
-			g.Expect(b.Status.Key).To(HaveSuffix(".db.gz"), "the key names the encoding")
+			g.Expect(b.Status.Key).To(HaveSuffix(".db.zst"), "the key names the encoding (zstd by default)")
 		}, timeout, poll).Should(Succeed())
 		Consistently(get(ctx, ns, "b-backup", &batchv1.Job{}), time.Second, poll).ShouldNot(Succeed())
 	})

@@ -119,7 +119,7 @@ var _ = Describe("EtcdBackupSchedule", func() {
 		s := newSchedule(ctx, ns, "defaults", "@daily", nil)
 		Expect(s.Spec.Retention).To(Equal(&etcdv1.BackupRetention{KeepLast: ptr.To[int32](7)}))
 		Expect(s.Spec.FailedBackupsHistoryLimit).To(Equal(ptr.To[int32](1)))
-		Expect(s.Spec.BackupTemplate.Compression).To(Equal("gzip"))
+		Expect(s.Spec.BackupTemplate.Compression).To(Equal("zstd"))
 
 		for _, c := range []struct {
 			name   string

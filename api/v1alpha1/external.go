@@ -88,7 +88,7 @@ func (e *ExternalEtcd) EndpointList() string {
 }
 
 // ExternalKeyDir stands for the cluster name in the object key of a backup
-// of an external etcd: <prefix>/<namespace>/external/<backup>-<time>.db.gz.
+// of an external etcd: <prefix>/<namespace>/external/<backup>-<time>.db.zst.
 const ExternalKeyDir = "external"
 
 // Source says what spec backs up, for object keys, events and the

@@ -60,12 +60,16 @@ func BackupKey(b *etcdv1.EtcdBackup) string {
 
 // BackupKeySuffix names the encoding of the stored object, outermost
 // last, as file tools expect: ".db" for a raw snapshot (what `etcdutl
-// snapshot restore` reads), ".db.gz" once gzipped (the default), and ".enc"
-// appended when encrypted with AES-256-GCM (quorum-etcd's format, see
-// etcdserver/backup/crypt.go), e.g. ".db.gz.enc".
+// snapshot restore` reads), ".db.zst" once compressed with zstd (the
+// default), ".db.gz" with gzip, and ".enc" appended when encrypted with
+// AES-256-GCM (quorum-etcd's format, see etcdserver/backup/crypt.go), e.g.
+// ".db.zst.enc".
 func BackupKeySuffix(b *etcdv1.EtcdBackup) string {
 	s := ".db"
-	if or(b.Spec.Compression, "gzip") == "gzip" {
+	switch or(b.Spec.Compression, etcdv1.DefaultBackupCompression) {
+	case "zstd":
+		s += ".zst"
+	case "gzip":
 		s += ".gz"
 	}
 	if b.Spec.EncryptionKey != nil {
@@ -87,7 +91,7 @@ func BackupJob(b *etcdv1.EtcdBackup, c *etcdv1.EtcdCluster, o Options) *batchv1.
 	}
 	// The key in the status, once set, is the one the backup was started
 	// with (an operator upgrade may have changed BackupKey since).
-	args := []string{"backup", "", "--key=" + or(b.Status.Key, BackupKey(b)), "--compress=" + or(b.Spec.Compression, "gzip")}
+	args := []string{"backup", "", "--key=" + or(b.Status.Key, BackupKey(b)), "--compress=" + or(b.Spec.Compression, etcdv1.DefaultBackupCompression)}
 	var image string
 	var labels map[string]string
 	if ext := b.Spec.External; ext != nil {

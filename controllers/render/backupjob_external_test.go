@@ -25,7 +25,7 @@ func TestBackupJobExternal(t *testing.T) {
 	}{
 		{"TLS and auth", etcdv1.ExternalEtcd{Endpoints: eps, TLS: &etcdv1.ExternalEtcdTLS{SecretName: "old-tls"}, Auth: &etcdv1.ExternalEtcdAuth{SecretName: "old-root"}},
 			[]string{"--endpoints=" + string(eps[0]) + "," + string(eps[1]), "--tls-dir=" + externalTLSDir, "--password-file=" + externalAuthDir + "/password",
-				"--key=etcd/prod/external/nightly-20261125T030405Z.db.gz"},
+				"--key=etcd/prod/external/nightly-20261125T030405Z.db.zst"},
 			[]string{externalTLSDir, externalAuthDir}, []string{"--user=root"}, true},
 		{"plain http, no auth", etcdv1.ExternalEtcd{Endpoints: []etcdv1.EtcdEndpoint{"http://198.18.0.7:2379"}},
 			[]string{"--endpoints=http://198.18.0.7:2379"}, nil, []string{"--tls-dir=" + externalTLSDir, "--password-file=" + externalAuthDir + "/password"}, false},

@@ -29,13 +29,17 @@ func TestBackupKeyAndJobName(t *testing.T) {
 		mut  func(*etcdv1.EtcdBackup)
 		want string
 	}{
-		{nil, "etcd/prod/db/nightly-20261125T030405Z.db.gz"},
+		{nil, "etcd/prod/db/nightly-20261125T030405Z.db.zst"},
+		{func(b *etcdv1.EtcdBackup) { b.Spec.Compression = "zstd" }, "etcd/prod/db/nightly-20261125T030405Z.db.zst"},
 		{func(b *etcdv1.EtcdBackup) { b.Spec.Compression = "gzip" }, "etcd/prod/db/nightly-20261125T030405Z.db.gz"},
 		{func(b *etcdv1.EtcdBackup) { b.Spec.Compression = "none" }, "etcd/prod/db/nightly-20261125T030405Z.db"},
 		{func(b *etcdv1.EtcdBackup) {
 			b.Spec.Compression, b.Spec.EncryptionKey = "none", &corev1.SecretKeySelector{Key: "k"}
 		}, "etcd/prod/db/nightly-20261125T030405Z.db.enc"},
-		{func(b *etcdv1.EtcdBackup) { b.Spec.EncryptionKey = &corev1.SecretKeySelector{Key: "k"} }, "etcd/prod/db/nightly-20261125T030405Z.db.gz.enc"},
+		{func(b *etcdv1.EtcdBackup) { b.Spec.EncryptionKey = &corev1.SecretKeySelector{Key: "k"} }, "etcd/prod/db/nightly-20261125T030405Z.db.zst.enc"},
+		{func(b *etcdv1.EtcdBackup) {
+			b.Spec.Compression, b.Spec.EncryptionKey = "gzip", &corev1.SecretKeySelector{Key: "k"}
+		}, "etcd/prod/db/nightly-20261125T030405Z.db.gz.enc"},
 	} {
 		if got := BackupKey(backup(tc.mut)); got != tc.want {
 			t.Errorf("key %q, want %q", got, tc.want)
@@ -63,7 +67,7 @@ func TestBackupJob(t *testing.T) {
 	}{
 		{"s3 with TLS cluster", nil, nil,
 			[]string{"backup", "--endpoints=https://db-0.db-peer.prod.svc.example.local:2379,https://db-1.db-peer.prod.svc.example.local:2379,https://db-2.db-peer.prod.svc.example.local:2379",
-				"--key=etcd/prod/db/nightly-20261125T030405Z.db.gz", "--compress=gzip", "--tls-dir=" + ClientTLSDir, "--s3-endpoint=s3.example:9000", "--bucket=backups"},
+				"--key=etcd/prod/db/nightly-20261125T030405Z.db.zst", "--compress=zstd", "--tls-dir=" + ClientTLSDir, "--s3-endpoint=s3.example:9000", "--bucket=backups"},
 			[]string{ClientTLSDir}, []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}},
 		{"insecure s3, CA, encryption, no compression", func(b *etcdv1.EtcdBackup) {
 			b.Spec.Destination.S3.Insecure = true
@@ -75,7 +79,7 @@ func TestBackupJob(t *testing.T) {
 		{"pvc destination, plain cluster with auth", func(b *etcdv1.EtcdBackup) {
 			b.Spec.Destination = etcdv1.BackupLocation{PVC: &etcdv1.PVCLocation{ClaimName: "backups", Prefix: "x"}}
 		}, func(c *etcdv1.EtcdCluster) { c.Spec.TLS.Enabled = ptr.To(false) },
-			[]string{"--dir=" + backupDir, "--user=root", "--password-file=" + rootPasswordDir + "/password", "--key=x/prod/db/nightly-20261125T030405Z.db.gz"},
+			[]string{"--dir=" + backupDir, "--user=root", "--password-file=" + rootPasswordDir + "/password", "--key=x/prod/db/nightly-20261125T030405Z.db.zst"},
 			[]string{backupDir, rootPasswordDir}, nil},
 	}
 	for _, tc := range cases {

@@ -29,7 +29,7 @@ func TestPruneJob(t *testing.T) {
 			cluster(func(c *etcdv1.EtcdCluster) { c.Spec.Version = "3.6.9" }),
 			"nightly-prune", "quorum.dev/etcd-server:3.6.9", "x/prod/db/stored.db"},
 		{"key derived, cluster gone", onClaim, nil,
-			"nightly-prune", "quorum.dev/etcd-server:" + DefaultVersion, "x/prod/db/nightly-20261125T030405Z.db.gz"},
+			"nightly-prune", "quorum.dev/etcd-server:" + DefaultVersion, "x/prod/db/nightly-20261125T030405Z.db.zst"},
 		{"long name", func(b *etcdv1.EtcdBackup) {
 			onClaim(b)
 			b.Name = strings.Repeat("a", 56) + "-" + strings.Repeat("b", 10)

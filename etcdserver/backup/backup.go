@@ -2,7 +2,6 @@ package backup
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
@@ -13,6 +12,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -51,7 +51,7 @@ type BackupOptions struct {
 	Etcd EtcdClient
 	// Key is the object key; the manifest goes to Key+ManifestSuffix.
 	Key string
-	// Compression is CompressionGzip or CompressionNone.
+	// Compression is one of Compressions (codec.go).
 	Compression string
 	// Source says what is backed up, for the manifest; optional.
 	Source string
@@ -69,10 +69,8 @@ func (o BackupOptions) validate() error {
 	if err := ValidateKey(o.Key); err != nil {
 		errs = append(errs, err)
 	}
-	switch o.Compression {
-	case CompressionGzip, CompressionNone:
-	default:
-		errs = append(errs, fmt.Errorf("compression must be %q or %q, got %q", CompressionGzip, CompressionNone, o.Compression))
+	if !validCompression(o.Compression) {
+		errs = append(errs, fmt.Errorf("compression must be one of %s, got %q", strings.Join(Compressions, ", "), o.Compression))
 	}
 	if o.EncryptionKey != nil && len(o.EncryptionKey) != encryptionKeySize {
 		errs = append(errs, fmt.Errorf("encryption key must be %d bytes", encryptionKeySize))
@@ -87,8 +85,9 @@ func (o BackupOptions) validate() error {
 // load on etcd); ask every endpoint for its Status and pick a member
 // (pickMember); read its revision; open the snapshot stream; read the
 // revision again; stream the snapshot through SHA-256, etcd's own trailer
-// check, optional gzip and optional encryption straight into the store.
-// Nothing is buffered beyond one S3 part or one encryption chunk.
+// check, optional compression and optional encryption straight into the store.
+// Nothing is buffered beyond the S3 parts in flight (S3UploadThreads), the
+// codec's blocks and one encryption chunk.
 func Backup(ctx context.Context, lg *zap.Logger, o BackupOptions, st Store) (Manifest, error) {
 	if err := o.validate(); err != nil {
 		return Manifest{}, err
@@ -141,7 +140,9 @@ func Backup(ctx context.Context, lg *zap.Logger, o BackupOptions, st Store) (Man
 		return Manifest{}, fmt.Errorf("endpoint %s changed member during the backup", ep)
 	}
 
+	streamStart := time.Now()
 	res, err := upload(sctx, st, o, snap.Snapshot)
+	streamTime := time.Since(streamStart)
 	if err != nil {
 		return Manifest{}, err
 	}
@@ -172,7 +173,11 @@ func Backup(ctx context.Context, lg *zap.Logger, o BackupOptions, st Store) (Man
 	if err := st.Put(ctx, o.Key+ManifestSuffix, bytes.NewReader(line), int64(len(line))); err != nil {
 		return Manifest{}, fmt.Errorf("writing manifest: %w", err)
 	}
+	// The stream's duration and rate tell where a slow backup's time went
+	// (etcd's snapshot stream, the codec and the upload run together).
 	lg.Info("backup complete", zap.String("location", m.Location), zap.Int64("size", m.Size),
+		zap.String("compression", m.Compression), zap.Duration("stream", streamTime.Round(time.Millisecond)),
+		zap.Float64("mib-per-second", mibPerSecond(m.Size, streamTime)),
 		zap.Int64("stored-size", m.StoredSize), zap.Int64("revision", m.EtcdRevision))
 	return m, nil
 }
@@ -225,7 +230,7 @@ func upload(ctx context.Context, st Store, o BackupOptions, raw io.Reader) (uplo
 	return res, nil
 }
 
-// encode copies raw to w through hash → gzip → encryption.
+// encode copies raw to w through hash → compression → encryption.
 func encode(w io.Writer, raw io.Reader, o BackupOptions) (uploadResult, error) {
 	stored := &countWriter{w: w}
 	var out io.Writer = stored
@@ -238,14 +243,16 @@ func encode(w io.Writer, raw io.Reader, o BackupOptions) (uploadResult, error) {
 		out = ew
 		closers = append(closers, ew)
 	}
-	if o.Compression == CompressionGzip {
-		gz := gzip.NewWriter(out)
-		out = gz
-		closers = append(closers, gz)
+	cw, err := compressWriter(o.Compression, out)
+	if err != nil {
+		return uploadResult{}, err
 	}
-	sum := sha256.New()
+	if cw != nil {
+		out = cw
+		closers = append(closers, cw)
+	}
 	trailer := newTrailerCheck()
-	n, err := io.Copy(io.MultiWriter(out, sum, trailer), raw)
+	n, err := io.Copy(io.MultiWriter(out, trailer), raw)
 	if err != nil {
 		return uploadResult{}, fmt.Errorf("reading snapshot stream after %d bytes: %w", n, err)
 	}
@@ -257,15 +264,31 @@ func encode(w io.Writer, raw io.Reader, o BackupOptions) (uploadResult, error) {
 			return uploadResult{}, fmt.Errorf("finishing stream: %w", err)
 		}
 	}
-	return uploadResult{sha256: hex.EncodeToString(sum.Sum(nil)), size: n, stored: stored.n}, nil
+	_, full := trailer.sums()
+	return uploadResult{sha256: hex.EncodeToString(full), size: n, stored: stored.n}, nil
 }
 
 // trailerCheck verifies etcd's snapshot trailer: the last 32 bytes of the
 // stream are the SHA-256 of everything before them. It hashes all but the
-// last 32 bytes seen so far.
+// last 32 bytes seen so far, and gives the SHA-256 of the whole stream
+// from the same pass (sums), so every byte is hashed once.
 type trailerCheck struct {
 	h    hash.Hash
 	tail []byte
+	// body and full are set by sums, after the last Write.
+	body, full []byte
+}
+
+// sums returns the SHA-256 of all but the last 32 bytes written (what
+// etcd's trailer must equal) and of all bytes. Call it after the last
+// Write.
+func (t *trailerCheck) sums() (body, full []byte) {
+	if t.full == nil {
+		t.body = t.h.Sum(nil)
+		t.h.Write(t.tail)
+		t.full = t.h.Sum(nil)
+	}
+	return t.body, t.full
 }
 
 func newTrailerCheck() *trailerCheck {
@@ -293,7 +316,7 @@ func (t *trailerCheck) verify(size int64) error {
 	if size%512 != sha256.Size || len(t.tail) != sha256.Size {
 		return fmt.Errorf("snapshot stream is incomplete (%d bytes, no etcd checksum trailer)", size)
 	}
-	if !bytes.Equal(t.h.Sum(nil), t.tail) {
+	if body, _ := t.sums(); !bytes.Equal(body, t.tail) {
 		return errors.New("snapshot stream is corrupt: it does not match etcd's own checksum trailer")
 	}
 	return nil
@@ -405,4 +428,12 @@ func hexID(id uint64) string { return strconv.FormatUint(id, 16) }
 func exists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
+}
+
+// mibPerSecond is n bytes over d in MiB/s, rounded to 0.1.
+func mibPerSecond(n int64, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return float64(int64(float64(n)/(1<<20)/d.Seconds()*10)) / 10
 }

@@ -210,7 +210,7 @@ func BackupMain(ctx context.Context, args []string, cio IO) int {
 	c.bind("user", "QUORUM_ETCD_USER")
 	c.fs.StringVar(&passwordFile, "password-file", "", "file holding the etcd user's password")
 	c.bind("password-file", "QUORUM_ETCD_PASSWORD_FILE")
-	c.fs.StringVar(&compress, "compress", CompressionGzip, "compression: gzip or none")
+	c.fs.StringVar(&compress, "compress", DefaultCompression, "compression: "+strings.Join(Compressions, ", ")+" (backups of every value restore)")
 	c.bind("compress", "QUORUM_COMPRESS")
 	c.fs.StringVar(&source, "source", "", "what is backed up, recorded in the manifest (\"EtcdCluster ns/name\", \"external https://...\")")
 	c.bind("source", "QUORUM_BACKUP_SOURCE")

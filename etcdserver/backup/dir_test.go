@@ -154,7 +154,7 @@ func TestCLIUsage(t *testing.T) {
 		{"no credentials", BackupMain, nil, append(base, "--bucket", "b", "--s3-endpoint", "127.0.0.1:1"), ExitUsage, "AWS_ACCESS_KEY_ID"},
 		{"scheme in endpoint", BackupMain, map[string]string{EnvAccessKeyID: "a", EnvSecretAccessKey: "b"},
 			append(base, "--bucket", "b", "--s3-endpoint", "http://127.0.0.1:1"), ExitUsage, "without scheme"},
-		{"bad compression", BackupMain, nil, append(base, "--dir", "/tmp", "--compress", "zstd"), ExitUsage, "compression must be"},
+		{"bad compression", BackupMain, nil, append(base, "--dir", "/tmp", "--compress", "xz"), ExitUsage, "compression must be one of zstd, gzip, none"},
 		{"bad key", BackupMain, nil, []string{"--endpoints", "http://x:1", "--dir", "/tmp", "--key", "../x"}, ExitUsage, "object key"},
 		{"no endpoints", BackupMain, nil, []string{"--dir", "/tmp", "--key", "k"}, ExitUsage, "no etcd endpoints"},
 		{"password without user", BackupMain, nil, append(base, "--dir", "/tmp", "--password-file", "/p"), ExitUsage, "--password-file needs --user"},

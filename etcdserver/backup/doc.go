@@ -18,7 +18,7 @@
 //	--bucket              [QUORUM_S3_BUCKET]
 //	--dir                 [QUORUM_BACKUP_DIR]         instead of S3: <dir>/<key> (e.g. a PVC)
 //	--key                 [QUORUM_BACKUP_KEY]         object key (required)
-//	--compress            [QUORUM_COMPRESS]           gzip (default) | none
+//	--compress            [QUORUM_COMPRESS]           zstd (default) | gzip | none (codec.go)
 //	--encryption-key-file [QUORUM_ENCRYPTION_KEY_FILE] 32-byte key: raw, 64 hex digits or base64
 //	--timeout             [QUORUM_TIMEOUT]            whole run, default 1h, 0 = none
 //
@@ -33,14 +33,17 @@
 // MaxAppliedLag entries behind the best; a voter over a learner, a follower
 // over the leader, then the highest applied index); stream its snapshot
 // (Maintenance.SnapshotWithVersion) through SHA-256, a check of etcd's own
-// SHA-256 trailer, gzip and encryption into a multipart upload of unknown
-// size (S3PartSize parts; aborted on any error, so no partial object) or a
+// SHA-256 trailer, compression and encryption into a multipart upload of
+// unknown size (S3PartSize parts, S3UploadThreads in flight; aborted on
+// any error, so no partial object) or a
 // temporary file renamed into place; then write <key>.manifest.json. A
 // backup is complete only once its manifest exists. Give every backup its
 // own key (e.g. with a timestamp): a second backup under the same key
 // replaces the object before its manifest, and a restore in between fails
-// on the checksum rather than restoring the wrong data. Memory: one S3 part
-// (16 MiB) plus one encryption chunk; no temporary copy of the snapshot.
+// on the checksum rather than restoring the wrong data. Memory:
+// S3UploadThreads parts of S3PartSize (64 MiB), the zstd encoder's blocks
+// in flight (a few MiB per CPU) and one encryption chunk; no temporary copy
+// of the snapshot.
 //
 // # Revision
 //
@@ -62,7 +65,7 @@
 //	{"format":"quorum.dev/etcd-backup/v1","sha256":"<hex of the raw snapshot>",
 //	 "size":<raw bytes>,"storedSize":<object bytes>,"etcdRevision":N,"etcdRevisionMax":N,
 //	 "clusterID":"<hex>","memberID":"<hex>","memberName":"…","endpoint":"https://…:2379",
-//	 "etcdVersion":"3.7.3","storageVersion":"3.7.0","compression":"gzip","encrypted":true,
+//	 "etcdVersion":"3.7.3","storageVersion":"3.7.0","compression":"zstd","encrypted":true,
 //	 "encryption":"aes-256-gcm-chunked-v1","createdAt":"<RFC 3339 UTC>","location":"s3://bucket/key"}
 //
 // The raw snapshot is exactly what etcd streams (the bbolt file plus etcd's
@@ -109,8 +112,8 @@
 // holding any other member or files is refused without --force.
 //
 // A snapshot Quorum did not make has no manifest: the object is then read
-// as the raw file of `etcdctl snapshot save` (gzip or Quorum-encrypted
-// bytes are refused by their first bytes), its SHA-256 is computed on the
+// as the raw file of `etcdctl snapshot save` (gzip, zstd or
+// Quorum-encrypted bytes are refused by their first bytes), its SHA-256 is computed on the
 // way, and the SHA-256 etcd appended to it is checked (snapfile.go). Every
 // snapshot, with or without manifest, must carry etcd's hash unless
 // --skip-hash-check; a hash present but wrong is always refused. Without a

@@ -38,7 +38,7 @@ const (
 
 // writeTLSDir writes a CA and one leaf for 127.0.0.1/localhost, usable as
 // server, peer and client certificate.
-func writeTLSDir(t *testing.T) server.TLSDir {
+func writeTLSDir(t testing.TB) server.TLSDir {
 	t.Helper()
 	dir := t.TempDir()
 	caKey, leafKey := newKey(t), newKey(t)
@@ -70,7 +70,7 @@ func writeTLSDir(t *testing.T) server.TLSDir {
 	return server.TLSDir(dir)
 }
 
-func newKey(t *testing.T) *ecdsa.PrivateKey {
+func newKey(t testing.TB) *ecdsa.PrivateKey {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -79,14 +79,14 @@ func newKey(t *testing.T) *ecdsa.PrivateKey {
 	return k
 }
 
-func writePEM(t *testing.T, path, typ string, der []byte) {
+func writePEM(t testing.TB, path, typ string, der []byte) {
 	t.Helper()
 	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func writeTestFile(t *testing.T, name string, content []byte) string {
+func writeTestFile(t testing.TB, name string, content []byte) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), name)
 	if err := os.WriteFile(p, content, 0o600); err != nil {
@@ -100,7 +100,7 @@ func localURL(scheme string) url.URL {
 }
 
 // memberSettings is a one-member cluster on 127.0.0.1 free ports.
-func memberSettings(t *testing.T, name string, tlsDir server.TLSDir) server.Settings {
+func memberSettings(t testing.TB, name string, tlsDir server.TLSDir) server.Settings {
 	t.Helper()
 	scheme := tlsDir.Scheme()
 	peer, client := localURL(scheme), localURL(scheme)
@@ -125,7 +125,7 @@ func memberSettings(t *testing.T, name string, tlsDir server.TLSDir) server.Sett
 
 // startMember runs quorum-etcd's server.Run until the test ends and returns
 // a client once the member answers.
-func startMember(t *testing.T, s server.Settings) *clientv3.Client {
+func startMember(t testing.TB, s server.Settings) *clientv3.Client {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -160,7 +160,7 @@ func startMember(t *testing.T, s server.Settings) *clientv3.Client {
 	}
 }
 
-func newClient(t *testing.T, tlsDir server.TLSDir, endpoints ...string) *clientv3.Client {
+func newClient(t testing.TB, tlsDir server.TLSDir, endpoints ...string) *clientv3.Client {
 	t.Helper()
 	var tlsCfg *tls.Config
 	if tlsDir.Enabled() {

@@ -20,10 +20,11 @@ const ManifestFormat = "quorum.dev/etcd-backup/v1"
 // ManifestSuffix is appended to the object key to name the manifest.
 const ManifestSuffix = contract.ManifestSuffix
 
-// Compression values.
+// Compression values (codec.go).
 const (
 	CompressionNone = "none"
 	CompressionGzip = "gzip"
+	CompressionZstd = "zstd"
 )
 
 // Manifest describes one backup. It is written next to the backup object as
@@ -61,7 +62,8 @@ type Manifest struct {
 	// recorded it, a few seconds after start).
 	EtcdVersion    string `json:"etcdVersion"`
 	StorageVersion string `json:"storageVersion,omitempty"`
-	// Compression is CompressionNone or CompressionGzip.
+	// Compression is CompressionZstd, CompressionGzip or CompressionNone
+	// (codec.go).
 	Compression string `json:"compression"`
 	// Encrypted tells whether the object is encrypted; Encryption names the
 	// format (EncryptionFormat).
@@ -111,9 +113,7 @@ func (m Manifest) Validate() error {
 	if m.Size <= 0 {
 		errs = append(errs, fmt.Errorf("size %d is not positive", m.Size))
 	}
-	switch m.Compression {
-	case CompressionNone, CompressionGzip:
-	default:
+	if !validCompression(m.Compression) {
 		errs = append(errs, fmt.Errorf("unknown compression %q", m.Compression))
 	}
 	if m.Encrypted && m.Encryption != EncryptionFormat {

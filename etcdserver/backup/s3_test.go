@@ -199,7 +199,7 @@ func TestS3(t *testing.T) {
 		env := f.env(bucket)
 		termLog := writeTestFile(t, "termination-log", nil)
 		env[EnvTerminationLog] = termLog
-		m := f.backup(t, env, "--key", "c1/snap.db.gz", "--source", "external "+f.src.AdvertiseClientURL.String())
+		m := f.backup(t, env, "--key", "c1/snap.db.gz", "--compress", "gzip", "--source", "external "+f.src.AdvertiseClientURL.String())
 
 		if m.EtcdRevision != f.rev || m.EtcdRevisionMax != f.rev {
 			t.Errorf("manifest revisions %d..%d, want %d (no writes during the backup)", m.EtcdRevision, m.EtcdRevisionMax, f.rev)
@@ -233,11 +233,11 @@ func TestS3(t *testing.T) {
 		f.checkRestored(t, s, DefaultBumpRevision)
 	})
 
-	t.Run("gzip and encryption, restore, start", func(t *testing.T) {
+	t.Run("zstd (the default) and encryption, restore, start", func(t *testing.T) {
 		t.Parallel()
 		env := f.env(f.srv.NewBucket(t))
 		m := f.backup(t, env, "--key", "enc.db", "--encryption-key-file", f.encKey)
-		if !m.Encrypted || m.Encryption != EncryptionFormat || m.Compression != CompressionGzip {
+		if !m.Encrypted || m.Encryption != EncryptionFormat || m.Compression != CompressionZstd {
 			t.Errorf("manifest: %+v", m)
 		}
 		f.restoreFails(t, env, "the backup is encrypted: an encryption key file is required", "--key", "enc.db")

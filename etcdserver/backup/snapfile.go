@@ -3,14 +3,12 @@ package backup
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -29,7 +27,7 @@ import (
 // set, as etcdutl's --skip-hash-check does.
 
 // sniffSize is how many leading bytes tell a raw snapshot from a gzip
-// stream or a Quorum-encrypted object.
+// or zstd stream or a Quorum-encrypted object.
 const sniffSize = 4
 
 // fetched is what reading a snapshot object found.
@@ -79,24 +77,23 @@ func fetch(ctx context.Context, st Store, o fetchOptions, w io.Writer) (fetched,
 		if m.Encrypted {
 			r = NewDecryptReader(r, o.EncryptionKey)
 		}
-		if m.Compression == CompressionGzip {
-			gz, err := gzip.NewReader(r)
-			if err != nil {
-				return fetched{}, corrupt(err)
-			}
-			defer gz.Close()
-			r = gz
+		dr, err := decompressReader(m.Compression, r)
+		if err != nil {
+			return fetched{}, corrupt(err)
 		}
+		defer dr.Close()
+		r = dr
 		// Never read more than the manifest announces (plus one byte to
 		// notice the excess).
 		r = io.LimitReader(r, m.Size+1)
 	}
-	sum, trailer := sha256.New(), newTrailerCheck()
-	n, err := io.Copy(io.MultiWriter(w, sum, trailer), r)
+	trailer := newTrailerCheck()
+	n, err := io.Copy(io.MultiWriter(w, trailer), r)
 	if err != nil {
 		return fetched{}, corrupt(err)
 	}
-	f := fetched{SHA256: hex.EncodeToString(sum.Sum(nil)), Size: n}
+	_, full := trailer.sums()
+	f := fetched{SHA256: hex.EncodeToString(full), Size: n}
 	if m != nil {
 		if n > m.Size {
 			return fetched{}, fmt.Errorf("backup object is corrupt: it holds more than the %d snapshot bytes the manifest says", m.Size)
@@ -120,7 +117,7 @@ func fetch(ctx context.Context, st Store, o fetchOptions, w io.Writer) (fetched,
 // checked is true when the hash was there and matched.
 func checkEtcdHash(t *trailerCheck, size int64, skip bool) (checked bool, err error) {
 	if size%512 == sha256.Size && len(t.tail) == sha256.Size {
-		if !bytes.Equal(t.h.Sum(nil), t.tail) {
+		if body, _ := t.sums(); !bytes.Equal(body, t.tail) {
 			return false, errors.New("the snapshot is corrupt: it does not match etcd's own SHA-256 appended to it")
 		}
 		return true, nil
@@ -134,7 +131,7 @@ func checkEtcdHash(t *trailerCheck, size int64, skip bool) (checked bool, err er
 }
 
 // checkRawSnapshot refuses, by its first bytes, an object without a
-// manifest that is not a raw etcd snapshot: a gzip stream or a
+// manifest that is not a raw etcd snapshot: a gzip or zstd stream or a
 // Quorum-encrypted object can only be read with the manifest that says so.
 func checkRawSnapshot(br *bufio.Reader, location string) error {
 	head, err := br.Peek(sniffSize)
@@ -145,8 +142,10 @@ func checkRawSnapshot(br *bufio.Reader, location string) error {
 	switch {
 	case len(head) == 0:
 		return fmt.Errorf("snapshot %s is empty", location)
-	case bytes.HasPrefix(head, []byte{0x1f, 0x8b}):
+	case bytes.HasPrefix(head, gzipMagic):
 		what = "gzip-compressed"
+	case bytes.HasPrefix(head, zstdMagic):
+		what = "zstd-compressed"
 	case bytes.HasPrefix(head, []byte(encMagic)):
 		what = "encrypted by Quorum"
 	default:
@@ -158,8 +157,8 @@ func checkRawSnapshot(br *bufio.Reader, location string) error {
 
 func corrupt(err error) error {
 	switch {
-	case errors.Is(err, ErrDecrypt), errors.Is(err, gzip.ErrChecksum), errors.Is(err, gzip.ErrHeader),
-		errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF), strings.HasPrefix(err.Error(), "flate:"):
+	case errors.Is(err, ErrDecrypt), errors.Is(err, errCorruptStream),
+		errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return fmt.Errorf("backup object is corrupt or truncated: %w", err)
 	}
 	return fmt.Errorf("reading backup object: %w", err)

@@ -69,6 +69,7 @@ func TestRestoreForeignSnapshot(t *testing.T) {
 	_, _ = zw.Write(plain)
 	_ = zw.Close()
 	writeFile(t, filepath.Join(dir, "c", "plain.db.gz"), gz.Bytes())
+	writeFile(t, filepath.Join(dir, "c", "plain.db.zst"), zstdBytes(t, plain))
 	damaged := bytes.Clone(plain)
 	damaged[len(damaged)/2] ^= 0xff
 	writeFile(t, filepath.Join(dir, "c", "damaged.db"), damaged)
@@ -146,6 +147,7 @@ func TestRestoreForeignSnapshot(t *testing.T) {
 	t.Run("compressed, damaged, with a key", func(t *testing.T) {
 		t.Parallel()
 		f.restoreFails(t, env, "is gzip-compressed: a snapshot Quorum did not make must be the raw file", "--key", "c/plain.db.gz")
+		f.restoreFails(t, env, "is zstd-compressed: a snapshot Quorum did not make must be the raw file", "--key", "c/plain.db.zst")
 		f.restoreFails(t, env, "does not match etcd's own SHA-256", "--key", "c/damaged.db")
 		// A hash that is there but wrong means damage: skipping does not
 		// cover it (a bbolt file alone is whole pages, never this shape).

@@ -60,7 +60,7 @@ func TestManifestRoundTripAndValidate(t *testing.T) {
 		"format":      func(m *Manifest) { m.Format = "other" },
 		"sha":         func(m *Manifest) { m.SHA256 = "abc" },
 		"size":        func(m *Manifest) { m.Size = 0 },
-		"compression": func(m *Manifest) { m.Compression = "zstd" },
+		"compression": func(m *Manifest) { m.Compression = "xz" },
 		"encryption":  func(m *Manifest) { m.Encrypted = true; m.Encryption = "rot13" },
 		"createdAt":   func(m *Manifest) { m.CreatedAt = "yesterday" },
 	} {

@@ -2,7 +2,6 @@ package backup
 
 import (
 	"bytes"
-	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -48,15 +47,14 @@ func TestVerifyNewerStorageVersion(t *testing.T) {
 	if err := json.Unmarshal(mb, &m); err != nil {
 		t.Fatal(err)
 	}
-	raw := obj
-	if m["compression"] == CompressionGzip {
-		zr, err := gzip.NewReader(bytes.NewReader(obj))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if raw, err = io.ReadAll(zr); err != nil {
-			t.Fatal(err)
-		}
+	codec, _ := m["compression"].(string)
+	zr, err := decompressReader(codec, bytes.NewReader(obj))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
 	}
 	db := filepath.Join(t.TempDir(), "db")
 	writeFile(t, db, raw[:len(raw)-sha256.Size])

@@ -103,7 +103,7 @@ func runBackup(ctx context.Context, env *Env, args []string) error {
 	fs.StringVar(&f.PVC, "pvc", "", "PersistentVolumeClaim to write to")
 	fs.StringVar(&f.PVCPrefix, "pvc-prefix", "", "directory in the claim")
 	fs.StringVar(&f.Schedule, "schedule", "", "EtcdBackupSchedule whose destination to use")
-	fs.StringVar(&f.Compression, "compression", "", "gzip (default) or none")
+	fs.StringVar(&f.Compression, "compression", "", "zstd (default), gzip or none")
 	name := fs.String("name", "", "name of the EtcdBackup (default NAME-YYYYMMDD-HHMMSS)")
 	noWait := fs.Bool("no-wait", false, "create the backup and return")
 	timeout := fs.Duration("timeout", 10*time.Minute, "how long to follow the backup")

@@ -71,9 +71,32 @@ var _ = Describe("bad input", func() {
 		Entry("no credentials", backupSpec(map[string]any{"s3": map[string]any{"endpoint": "e", "bucket": "bkt"}}), "spec.destination.s3.credentialsSecretName: Required value"),
 		Entry("CA without key", backupSpec(map[string]any{"s3": map[string]any{"endpoint": "e", "bucket": "bkt", "credentialsSecretName": "c", "ca": map[string]any{"name": "ca"}}}), "spec.destination.s3.ca.key: Required value"),
 		Entry("empty claim", backupSpec(map[string]any{"pvc": map[string]any{"claimName": ""}}), "spec.destination.pvc.claimName in body should be at least 1 chars long"),
-		Entry("unknown compression", backupSpec(map[string]any{"pvc": pvc()}, "compression", "zstd"), `spec.compression: Unsupported value: "zstd"`),
+		Entry("unknown compression", backupSpec(map[string]any{"pvc": pvc()}, "compression", "xz"), `spec.compression: Unsupported value: "xz": supported values: "zstd", "gzip", "none"`),
 		Entry("encryption key without key", backupSpec(map[string]any{"pvc": pvc()}, "encryptionKey", map[string]any{"name": "k"}), "spec.encryptionKey.key: Required value"),
 		Entry("insecure not a boolean", backupSpec(map[string]any{"s3": map[string]any{"endpoint": "e", "bucket": "bkt", "credentialsSecretName": "c", "insecure": "yes"}}), "spec.destination.s3.insecure: Invalid value"),
+	)
+
+	DescribeTable("accepts every compression, zstd by default",
+		func(ctx SpecContext, compression, want string) {
+			spec := backupSpec(map[string]any{"pvc": pvc()})
+			if compression != "" {
+				spec["compression"] = compression
+			}
+			for _, o := range []*unstructured.Unstructured{object("EtcdBackup", "", spec), object("EtcdBackupSchedule", "", scheduleSpec("backupTemplate", spec))} {
+				Expect(k8s.Create(ctx, o)).To(Succeed())
+				DeferCleanup(func(ctx SpecContext) { Expect(client.IgnoreNotFound(k8s.Delete(ctx, o))).To(Succeed()) })
+				path := []string{"spec", "compression"}
+				if o.GetKind() == "EtcdBackupSchedule" {
+					path = []string{"spec", "backupTemplate", "compression"}
+				}
+				got, _, _ := unstructured.NestedString(o.Object, path...)
+				Expect(got).To(Equal(want), o.GetKind())
+			}
+		},
+		Entry("unset", "", etcdv1.DefaultBackupCompression),
+		Entry("zstd", "zstd", "zstd"),
+		Entry("gzip", "gzip", "gzip"),
+		Entry("none", "none", "none"),
 	)
 
 	It("refuses any change to an EtcdBackup's spec", func(ctx SpecContext) {

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/minio/minio-go/v7"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -54,10 +55,17 @@ func newerStorageVersion(obj, manifest []byte) ([]byte, []byte) {
 	m := map[string]any{}
 	Expect(json.Unmarshal(manifest, &m)).To(Succeed())
 	raw := obj
-	if m["compression"] == "gzip" {
+	switch m["compression"] {
+	case "gzip":
 		zr, err := gzip.NewReader(bytes.NewReader(obj))
 		Expect(err).NotTo(HaveOccurred())
 		raw, err = io.ReadAll(zr)
+		Expect(err).NotTo(HaveOccurred())
+	case "zstd":
+		zr, err := zstd.NewReader(bytes.NewReader(obj))
+		Expect(err).NotTo(HaveOccurred())
+		raw, err = io.ReadAll(zr)
+		zr.Close()
 		Expect(err).NotTo(HaveOccurred())
 	}
 	path := filepath.Join(GinkgoT().TempDir(), "snap.db")
