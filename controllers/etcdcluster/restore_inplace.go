@@ -185,21 +185,11 @@ func (r *Reconciler) finishRestore(ctx context.Context, p *pass) error {
 	}
 	c, id := p.cluster, p.inPlace.Status.RestoreID
 	desired := int(c.DesiredReplicas())
-	pods, err := podutil.ListMembers(ctx, r.Client, c)
-	if err != nil {
-		return err
-	}
-	restored := 0
-	for i := range pods {
-		pod := &pods[i]
-		if pod.Annotations[render.AnnotationRestoreID] == id && pod.DeletionTimestamp.IsZero() && podutil.Ready(pod) {
-			restored++
-		}
-	}
-	if restored < desired || !p.obs.contacted || len(p.obs.list) != desired || p.obs.healthyVoters() != desired {
+	restored, settled, err := r.membersSettledOn(ctx, p, render.AnnotationRestoreID, id)
+	if err != nil || !settled {
 		log.FromContext(ctx).V(1).Info("restore decision: not finished yet", "restore", p.inPlace.Name, "desired", desired,
 			"podsFromSnapshotReady", restored, "contacted", p.obs.contacted, "members", len(p.obs.list), "healthyVoters", p.obs.healthyVoters())
-		return nil
+		return err
 	}
 	why := fmt.Sprintf("all %d members run from the snapshot and are healthy", desired)
 	if err := r.setBootstrap(ctx, p, why, func(b *render.Bootstrap) { b.RestoreID = "" }); err != nil {
@@ -212,4 +202,26 @@ func (r *Reconciler) finishRestore(ctx context.Context, p *pass) error {
 		"every member restored from %s; new cluster ID %x", p.inPlace.Status.Location, p.obs.clusterID)
 	p.inPlace = nil
 	return nil
+}
+
+// membersSettledOn counts the member pods made from the template whose
+// annotation key is id, ready and not being deleted, and tells whether
+// every desired member runs from it and answers as a healthy voter (the
+// end of an in-place restore, and of its undo).
+func (r *Reconciler) membersSettledOn(ctx context.Context, p *pass, key, id string) (int, bool, error) {
+	c := p.cluster
+	desired := int(c.DesiredReplicas())
+	pods, err := podutil.ListMembers(ctx, r.Client, c)
+	if err != nil {
+		return 0, false, err
+	}
+	n := 0
+	for i := range pods {
+		pod := &pods[i]
+		if pod.Annotations[key] == id && pod.DeletionTimestamp.IsZero() && podutil.Ready(pod) {
+			n++
+		}
+	}
+	settled := n >= desired && p.obs.contacted && len(p.obs.list) == desired && p.obs.healthyVoters() == desired
+	return n, settled, nil
 }

@@ -205,22 +205,11 @@ func (r *Reconciler) stopForUndo(ctx context.Context, p *pass) error {
 // from the undo's template and is healthy.
 func (r *Reconciler) finishUndo(ctx context.Context, p *pass) error {
 	c, id := p.cluster, p.inPlace.Status.RestoreID
-	desired := int(c.DesiredReplicas())
-	pods, err := podutil.ListMembers(ctx, r.Client, c)
-	if err != nil {
-		return err
-	}
-	back := 0
-	for i := range pods {
-		pod := &pods[i]
-		if pod.Annotations[render.AnnotationRestoreUndone] == id && pod.DeletionTimestamp.IsZero() && podutil.Ready(pod) {
-			back++
-		}
-	}
-	if back < desired || !p.obs.contacted || len(p.obs.list) != desired || p.obs.healthyVoters() != desired {
-		log.FromContext(ctx).V(1).Info("restore decision: undo not finished yet", "restore", p.inPlace.Name, "desired", desired,
+	back, settled, err := r.membersSettledOn(ctx, p, render.AnnotationRestoreUndone, id)
+	if err != nil || !settled {
+		log.FromContext(ctx).V(1).Info("restore decision: undo not finished yet", "restore", p.inPlace.Name, "desired", c.DesiredReplicas(),
 			"podsBackReady", back, "contacted", p.obs.contacted, "members", len(p.obs.list), "healthyVoters", p.obs.healthyVoters())
-		return nil
+		return err
 	}
 	now := metav1.NewTime(r.now())
 	c.Status.Restore.RolledBack, c.Status.Restore.CompletionTime = true, &now
