@@ -71,8 +71,12 @@ func restoreFailure(pods []corev1.Pod, id string, started, now time.Time) string
 			if cs.Name != "restore" || cs.RestartCount < restoreFailuresTolerated {
 				continue
 			}
+			// The attempt that counts is the current one when it has ended,
+			// else the last one while the kubelet backs off before the next
+			// (Waiting). A running attempt may still succeed: its
+			// predecessors' failures are not its own.
 			t := cs.State.Terminated
-			if t == nil || t.ExitCode == 0 {
+			if t == nil && cs.State.Waiting != nil {
 				t = cs.LastTerminationState.Terminated
 			}
 			if t == nil || t.ExitCode == 0 {

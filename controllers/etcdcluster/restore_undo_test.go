@@ -54,6 +54,11 @@ func TestRestoreFailure(t *testing.T) {
 		{"another restore's pod is not this one's failure", []corev1.Pod{restorePod("c-0", "r0", 5, 1, "old", false)}, soon, ""},
 		{"the first failing pod by name", []corev1.Pod{restorePod("c-2", "r1", 2, 1, "two", false), restorePod("c-10", "r1", 2, 1, "ten", false)}, soon, "c-10"},
 		{"one member restored, another failing", []corev1.Pod{restorePod("c-0", "r1", 0, 0, "", false), restorePod("c-1", "r1", 2, 1, "no room", false)}, soon, "c-1"},
+		{"a third attempt running after two failures may still succeed", []corev1.Pod{func() corev1.Pod {
+			p := restorePod("c-0", "r1", 2, 0, "", false)
+			p.Status.InitContainerStatuses[0].LastTerminationState.Terminated = &corev1.ContainerStateTerminated{ExitCode: 1, Message: "not found"}
+			return p
+		}()}, soon, ""},
 		{"restarted after a success is no failure", []corev1.Pod{restorePod("c-0", "r1", 4, 0, "", false)}, soon, ""},
 		{"deadline not reached", []corev1.Pod{restorePod("c-0", "r1", 0, 0, "", false)}, started.Add(InPlaceRestoreDeadline - time.Second), ""},
 		{"deadline reached", []corev1.Pod{restorePod("c-0", "r1", 0, 0, "", false)}, started.Add(InPlaceRestoreDeadline), "not all restored within 20m0s"},
