@@ -120,7 +120,7 @@ func (r *Reconciler) resolveInPlaceRestore(ctx context.Context, p *pass) (bool, 
 		}
 		return true, err
 	}
-	src.InPlaceID = x.Status.RestoreID
+	src.InPlaceID, src.ExpectSHA256 = x.Status.RestoreID, x.Status.SHA256
 	p.restore = src
 	if x.Status.Phase != etcdv1.RestoreRestoring || restores.Done(c, x) {
 		log.FromContext(ctx).V(1).Info("restore decision: members keep the restore's init container, nothing to carry out",

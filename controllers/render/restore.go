@@ -19,6 +19,12 @@ type RestoreSource struct {
 	// SkipHashCheck passes --skip-hash-check: a raw snapshot without
 	// etcd's appended hash is accepted.
 	SkipHashCheck bool
+	// ExpectSHA256, when set, passes --expect-sha256: the SHA-256 of the
+	// raw snapshot verified before members were stopped (EtcdRestore
+	// status.sha256). A member finding another snapshot at the key (the
+	// object replaced after verification) refuses it, and the restore is
+	// undone, rather than members restoring different data.
+	ExpectSHA256 string
 	// InPlaceID, when set, makes the init container an in-place restore
 	// (an EtcdRestore's RestoreID): it replaces the data dir of a running
 	// cluster's member once, while the cluster ConfigMap names this ID as
@@ -117,8 +123,12 @@ func restoreInitContainer(c *etcdv1.EtcdCluster, o Options, image string, r *Res
 
 // hashArgs are the flags of the hash check.
 func (r *RestoreSource) hashArgs() []string {
+	var args []string
 	if r.SkipHashCheck {
-		return []string{"--skip-hash-check"}
+		args = append(args, "--skip-hash-check")
 	}
-	return nil
+	if r.ExpectSHA256 != "" {
+		args = append(args, "--expect-sha256="+r.ExpectSHA256)
+	}
+	return args
 }

@@ -2,6 +2,7 @@ package render
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -37,6 +38,32 @@ func TestRestoreSkipHashCheck(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRestoreExpectSHA256: an in-place restore's members are told the
+// SHA-256 that verification saw, so they refuse a snapshot replaced after
+// it; the verification Job, which computes it, is not.
+func TestRestoreExpectSHA256(t *testing.T) {
+	loc := etcdv1.BackupLocation{PVC: &etcdv1.PVCLocation{ClaimName: "snaps"}}
+	x := &etcdv1.EtcdRestore{ObjectMeta: metav1.ObjectMeta{Name: "r", Namespace: "ns"}}
+	sha := "ab01"
+	src := RestoreSource{Location: loc, Key: "etcdctl.db", InPlaceID: "r1", ExpectSHA256: sha}
+	init, _ := restoreInitContainer(cluster(nil), opts, "img", &src)
+	if !slices.Contains(init.Args, "--expect-sha256="+sha) {
+		t.Errorf("init container args %q lack --expect-sha256=%s", init.Args, sha)
+	}
+	verify := RestoreSource{Location: loc, Key: "etcdctl.db"}
+	for _, a := range VerifyJob(x, cluster(nil), &verify, opts, "").Spec.Template.Spec.Containers[0].Args {
+		if strings.HasPrefix(a, "--expect-sha256") {
+			t.Errorf("verify job args carry %s", a)
+		}
+	}
+	none, _ := restoreInitContainer(cluster(nil), opts, "img", &RestoreSource{Location: loc, Key: "etcdctl.db"})
+	for _, a := range none.Args {
+		if strings.HasPrefix(a, "--expect-sha256") {
+			t.Errorf("a bootstrap restore without a verified checksum carries %s", a)
+		}
 	}
 }
 

@@ -23,7 +23,7 @@ func RestoreMain(ctx context.Context, args []string, cio IO) int {
 	sf := c.storeFlags()
 	var (
 		manifestFile, dataDir, name, initialCluster, token, peerURLs string
-		restoreID, keepReplaced                                      string
+		restoreID, keepReplaced, expectSHA256                        string
 		bump                                                         uint64 = DefaultBumpRevision
 		markCompacted, force, onlyNew, onlyActive, verifyOnly        bool
 		skipHashCheck, undo                                          bool
@@ -60,6 +60,7 @@ func RestoreMain(ctx context.Context, args []string, cio IO) int {
 	fs.BoolVar(&skipHashCheck, "skip-hash-check", false, "accept a raw snapshot without etcd's appended SHA-256 (a copy of a member's\n"+
 		"member/snap/db): it cannot be checked for damage; as etcdutl snapshot restore --skip-hash-check")
 	c.bind("skip-hash-check", "QUORUM_SKIP_HASH_CHECK")
+	fs.StringVar(&expectSHA256, "expect-sha256", "", "hex SHA-256 of the raw snapshot verified earlier: another snapshot at the key is refused")
 	fs.BoolVar(&verifyOnly, "verify-only", false, "only check the backup (manifest, version, key, size, checksum, etcd's hash); write nothing\n"+
 		"(a snapshot without manifest is checked through a temporary copy under $TMPDIR)")
 	fs.BoolVar(&undo, "undo", false, "put back the data dir that the in-place restore --restore-id replaced (kept at --keep-replaced),\n"+
@@ -90,7 +91,7 @@ func RestoreMain(ctx context.Context, args []string, cio IO) int {
 	o := RestoreOptions{
 		Key: sf.key, DataDir: dataDir, Name: name, InitialCluster: initialCluster, InitialClusterToken: token,
 		PeerURLs: splitList(peerURLs), BumpRevision: bump, MarkCompacted: markCompacted, Force: force,
-		RestoreID: restoreID, KeepReplaced: keepReplaced, SkipHashCheck: skipHashCheck,
+		RestoreID: restoreID, KeepReplaced: keepReplaced, SkipHashCheck: skipHashCheck, ExpectSHA256: expectSHA256,
 	}
 	if len(o.PeerURLs) == 0 {
 		o.PeerURLs = PeerURLsOf(initialCluster, name)

@@ -63,6 +63,17 @@ func TestInPlaceRestore(t *testing.T) {
 	}
 
 	env[EnvActiveRestoreID] = "r1"
+	// The object is no longer the snapshot that was verified: refused,
+	// the data dir untouched.
+	other := strings.Repeat("0", 64)
+	code, _, errOut = runCLI(t, RestoreMain, env, append(args, "--expect-sha256", other)...)
+	if code == ExitOK || !strings.Contains(errOut, "not the one that was verified") || !strings.Contains(errOut, "verified "+other) {
+		t.Fatalf("a snapshot other than the verified one: exit %d, %s", code, errOut)
+	}
+	if _, err := os.Stat(kept); !os.IsNotExist(err) {
+		t.Fatalf("the refused restore touched the data dir: %v", err)
+	}
+	args = append(args, "--expect-sha256", v.SHA256)
 	code, out, errOut = runCLI(t, RestoreMain, env, args...)
 	if code != ExitOK || !strings.Contains(out, `"restored":true`) {
 		t.Fatalf("restore: exit %d, %s %s", code, out, errOut)

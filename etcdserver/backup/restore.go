@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"go.etcd.io/etcd/etcdutl/v3/snapshot"
@@ -42,6 +43,12 @@ type RestoreOptions struct {
 	SkipHashCheck bool
 	// EncryptionKey decrypts an encrypted backup.
 	EncryptionKey []byte
+	// ExpectSHA256, when set, is the hex SHA-256 of the raw snapshot that
+	// was verified before members were stopped (EtcdRestore
+	// status.sha256): a snapshot with another checksum is refused
+	// (ErrNotVerified), so that every member restores the very snapshot
+	// that was verified even if the object was replaced meanwhile.
+	ExpectSHA256 string
 
 	// DataDir is the data dir to create. Its parent must be on the same
 	// filesystem as the data dir (it is renamed into place) and must not
@@ -196,6 +203,9 @@ func Restore(ctx context.Context, lg *zap.Logger, o RestoreOptions, st Store) (r
 	}
 	if m != nil {
 		res.SHA256 = m.SHA256
+		if err := o.checkVerified(res.Location, m.SHA256); err != nil {
+			return RestoreResult{}, err
+		}
 		if done, err := checkDataDir(dataDir, o, m.SHA256); err != nil || done {
 			if done {
 				res.Message = "data dir already holds this restore; nothing done"
@@ -227,6 +237,9 @@ func Restore(ctx context.Context, lg *zap.Logger, o RestoreOptions, st Store) (r
 		return RestoreResult{}, err
 	}
 	res.SHA256, res.EtcdHashChecked = got.SHA256, got.HashChecked
+	if err := o.checkVerified(res.Location, got.SHA256); err != nil {
+		return RestoreResult{}, err
+	}
 	downloadTime := time.Since(downloadStart)
 	lg.Info("snapshot downloaded and checked", zap.Int64("size", got.Size), zap.Duration("took", downloadTime.Round(time.Millisecond)),
 		zap.Float64("mib-per-second", mibPerSecond(got.Size, downloadTime)))
@@ -474,4 +487,17 @@ func removeStale(lg *zap.Logger, parent, prefix string) {
 		lg.Info("removing the work dir of an interrupted restore", zap.String("dir", d))
 		_ = os.RemoveAll(d)
 	}
+}
+
+// ErrNotVerified: the snapshot is not the one verified before the restore
+// (RestoreOptions.ExpectSHA256).
+var ErrNotVerified = errors.New("the snapshot is not the one that was verified")
+
+// checkVerified refuses a snapshot whose SHA-256 is not the verified one.
+func (o RestoreOptions) checkVerified(location, sha string) error {
+	if o.ExpectSHA256 == "" || strings.EqualFold(o.ExpectSHA256, sha) {
+		return nil
+	}
+	return fmt.Errorf("%w: %s now has sha256 %s, verified %s; it was replaced after verification, and a member must not restore "+
+		"what the others may not (verify it again with a new EtcdRestore)", ErrNotVerified, location, sha, o.ExpectSHA256)
 }

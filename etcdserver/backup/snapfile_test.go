@@ -88,7 +88,15 @@ func TestRestoreForeignSnapshot(t *testing.T) {
 		}
 
 		s := memberSettings(t, "m0", "")
-		res := f.restore(t, env, s, "--key", "c/plain.db")
+		// Another snapshot than the verified one: refused, nothing written.
+		code, _, errOut = runCLI(t, RestoreMain, env, append(restoreArgs(s, "--key", "c/plain.db"), "--expect-sha256", strings.Repeat("ab", 32))...)
+		if code == ExitOK || !strings.Contains(errOut, "not the one that was verified") {
+			t.Fatalf("unverified snapshot: exit %d, %s", code, errOut)
+		}
+		if _, err := os.Stat(s.DataDir); !os.IsNotExist(err) {
+			t.Fatalf("the refused restore wrote the data dir: %v", err)
+		}
+		res := f.restore(t, env, s, "--key", "c/plain.db", "--expect-sha256", v.SHA256)
 		if !res.Restored || res.Manifest || !res.EtcdHashChecked || res.SHA256 != v.SHA256 ||
 			res.SnapshotRevision != f.rev || res.StorageVersion != storageVersion {
 			t.Errorf("result: %+v (etcd reported storage version %q)", res, storageVersion)
