@@ -226,8 +226,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 				}
 				return true
 			})
-			memberHealth.DeleteLabelValues(req.Namespace, req.Name)
-			memberAlarm.DeletePartialMatch(map[string]string{"namespace": req.Namespace, "name": req.Name})
+			forgetClusterMetrics(req.NamespacedName)
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err
@@ -293,6 +292,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	r.recordTransitions(original, cluster)
 	memberHealth.WithLabelValues(cluster.Namespace, cluster.Name).Set(float64(p.obs.healthyCount()))
+	recordClusterMetrics(cluster)
 	return nextPass(p, cluster, stepErr)
 }
 
