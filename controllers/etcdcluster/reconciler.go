@@ -166,6 +166,9 @@ type pass struct {
 	// claimTemplates to keep in the rendered StatefulSet while its
 	// replacement must wait; nil renders the spec's.
 	claimTemplates []corev1.PersistentVolumeClaim
+	// monitoringUnavailable: a PodMonitor or PrometheusRule was asked for
+	// without its CRD; reported by the last step (monitoring.go).
+	monitoringUnavailable *specError
 }
 
 // Reconcile moves one EtcdCluster towards its spec. The steps, in order:
@@ -273,6 +276,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		{Name: "tls migration step", Run: r.advanceTLSMigration},
 		{Name: "auth", Run: r.ensureAuth},
 		{Name: "maintenance", Run: r.maintain},
+		{Name: "monitoring report", Run: r.reportMonitoring},
 	})
 
 	if p.observed {
