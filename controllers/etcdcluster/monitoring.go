@@ -63,7 +63,7 @@ func (r *Reconciler) applyMonitoring(ctx context.Context, p *pass) error {
 	}
 	if len(missing) > 0 {
 		p.monitoringUnavailable = &specError{etcdv1.ReasonMonitoringUnavailable,
-			strings.Join(missing, "; ") + ": install the Prometheus Operator's CRDs or unset the field; the operator looks again every few minutes"}
+			fmt.Sprintf("%s: install the Prometheus Operator's CRDs or unset the field; the operator looks again in %s", strings.Join(missing, "; "), requeueSpecError)}
 	}
 	return nil
 }

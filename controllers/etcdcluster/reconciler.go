@@ -276,7 +276,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		{Name: "tls migration step", Run: r.advanceTLSMigration},
 		{Name: "auth", Run: r.ensureAuth},
 		{Name: "maintenance", Run: r.maintain},
-		{Name: "monitoring report", Run: r.reportMonitoring},
+		{Name: "monitoring CRDs", Run: r.reportMonitoring},
 	})
 
 	if p.observed {
