@@ -12,6 +12,7 @@ K8S_VERSION ?= $(shell source hack/versions.sh && echo $$K8S_VERSION)
 ETCD_VERSION ?= $(shell source hack/versions.sh && echo $$ETCD_VERSION)
 HELM ?= $(shell source hack/versions.sh && echo $$HELM_BIN)/helm
 MINIO_BIN ?= $(shell source hack/versions.sh && echo $$MINIO_BIN)/minio
+PROMTOOL ?= $(shell source hack/versions.sh && echo $$PROMTOOL_BIN)/promtool
 KUBEBUILDER_ASSETS ?= $(QUORUM_CACHE)/envtest/$(K8S_VERSION)
 
 # The bundled etcd server's version comes from go.mod.
@@ -70,9 +71,14 @@ envtest-assets: ## Build kube-apiserver, etcd and kubectl for envtest (cached by
 	hack/envtest-assets.sh "$(KUBEBUILDER_ASSETS)"
 
 .PHONY: test
-test: envtest-assets ## Unit tests, envtest controller tests and chart tests.
-	hack/build-k8s.sh helm minio
-	HELM="$(HELM)" MINIO_BIN="$(MINIO_BIN)" KUBEBUILDER_ASSETS="$(KUBEBUILDER_ASSETS)" go test $(GO_TEST_FLAGS) ./api/... ./internal/... ./controllers/... ./etcdserver/... ./hack/... ./test/admission/... ./test/helm/... ./test/history/... ./test/security/... ./bench/...
+test: envtest-assets ## Unit tests, envtest controller tests, chart tests and the alert rule (promtool) and dashboard tests.
+	hack/build-k8s.sh helm minio promtool
+	HELM="$(HELM)" MINIO_BIN="$(MINIO_BIN)" PROMTOOL="$(PROMTOOL)" KUBEBUILDER_ASSETS="$(KUBEBUILDER_ASSETS)" go test $(GO_TEST_FLAGS) ./api/... ./internal/... ./controllers/... ./etcdserver/... ./hack/... ./test/admission/... ./test/helm/... ./test/history/... ./test/monitoring/... ./test/security/... ./bench/...
+
+.PHONY: test-monitoring
+test-monitoring: ## The alert rules (promtool check and unit tests) and the dashboard's metric names only.
+	hack/build-k8s.sh promtool
+	PROMTOOL="$(PROMTOOL)" go test $(GO_TEST_FLAGS) ./test/monitoring/...
 
 CHAOS_ROUNDS ?= 1
 .PHONY: test-chaos

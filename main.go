@@ -11,6 +11,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
@@ -23,9 +24,10 @@ import (
 func main() {
 	var (
 		metricsAddr, probeAddr, imageRepo, clusterDomain, watchNamespaces string
-		leaderElect                                                       bool
+		leaderElect, metricsSecure                                        bool
 	)
-	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address of the metrics endpoint; 0 disables it.")
+	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "Address of the metrics endpoint; 0 disables it.")
+	flag.BoolVar(&metricsSecure, "metrics-secure", true, "Serve metrics over HTTPS (a self-signed certificate) to clients whose bearer token passes a TokenReview and a SubjectAccessReview for get on the non-resource URL /metrics; false serves plain HTTP to anyone.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints.")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader so that only one replica of the operator acts.")
 	flag.StringVar(&imageRepo, "etcd-image-repository", "quorum.dev/etcd-server", "Repository of the bundled etcd server image; the tag is the cluster's spec.version.")
@@ -41,9 +43,17 @@ func main() {
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(etcdv1.AddToScheme(scheme))
 
+	metricsOpts := metricsserver.Options{BindAddress: metricsAddr}
+	if metricsSecure {
+		// The filter authenticates the scraper's token (TokenReview) and
+		// authorizes get on /metrics (SubjectAccessReview): the
+		// quorum-operator-metrics-reader ClusterRole grants it.
+		metricsOpts.SecureServing = true
+		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		Scheme:                 scheme,
-		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
+		Metrics:                metricsOpts,
 		HealthProbeBindAddress: probeAddr,
 		LeaderElection:         leaderElect,
 		LeaderElectionID:       "quorum-operator.etcd.quorum.dev",
@@ -60,7 +70,7 @@ func main() {
 	}
 	utilruntime.Must(mgr.AddHealthzCheck("healthz", healthz.Ping))
 	utilruntime.Must(mgr.AddReadyzCheck("readyz", healthz.Ping))
-	log.Info("starting manager", "etcdImageRepository", imageRepo, "watchNamespaces", watchNamespaces)
+	log.Info("starting manager", "etcdImageRepository", imageRepo, "watchNamespaces", watchNamespaces, "metricsSecure", metricsSecure)
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		log.Error(err, "running manager")
 		os.Exit(1)

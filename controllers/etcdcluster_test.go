@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/x509"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -18,6 +20,7 @@ import (
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
 	"quorum.dev/etcd-operator/controllers/pki"
@@ -349,8 +352,71 @@ var _ = Describe("EtcdCluster monitoring", func() {
 		eps, _, _ := unstructured.NestedSlice(pm.Object, "spec", "podMetricsEndpoints")
 		Expect(eps).To(ConsistOf(HaveKeyWithValue("port", "metrics")))
 		Expect(eps[0]).To(HaveKeyWithValue("interval", "15s"))
+		// etcd's series are labelled with the cluster, as the alert rules select them.
+		Expect(eps[0]).To(HaveKeyWithValue("relabelings", ConsistOf(And(
+			HaveKeyWithValue("sourceLabels", ConsistOf("__meta_kubernetes_pod_label_app_kubernetes_io_instance")),
+			HaveKeyWithValue("targetLabel", "etcd_cluster")))))
 
 		mutate(ctx, ns, "mon", func(c *etcdv1.EtcdCluster) { c.Spec.Monitoring.PodMonitor = false })
 		Eventually(get(ctx, ns, "mon", pm), timeout, poll).ShouldNot(Succeed())
+	})
+})
+
+var _ = Describe("EtcdCluster alert rules", func() {
+	const timeout, poll = 20 * time.Second, 100 * time.Millisecond
+
+	It("reports a missing PrometheusRule CRD without stopping the pass, and applies the rule once the CRD is installed", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		c := &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{Name: "rules", Namespace: ns}, Spec: etcdv1.EtcdClusterSpec{
+			Replicas:   ptr.To[int32](1),
+			Monitoring: etcdv1.MonitoringSpec{PodMonitor: true, PrometheusRule: true, Labels: map[string]string{"release": "prom"}}}}
+		Expect(k8s.Create(ctx, c)).To(Succeed())
+		// The CRD is not installed: Degraded with the cause and what to do.
+		Eventually(func(g Gomega) {
+			g.Expect(get(ctx, ns, "rules", c)()).To(Succeed())
+			d := meta.FindStatusCondition(c.Status.Conditions, etcdv1.ConditionDegraded)
+			g.Expect(d).NotTo(BeNil())
+			g.Expect(d.Status).To(Equal(metav1.ConditionTrue))
+			g.Expect(d.Reason).To(Equal(etcdv1.ReasonMonitoringUnavailable))
+			g.Expect(d.Message).To(ContainSubstring("monitoring.prometheusRule is set but the PrometheusRule CRD (monitoring.coreos.com/v1) is not installed"))
+		}, timeout, poll).Should(Succeed())
+		// The rest of the pass went on: members and the PodMonitor exist.
+		Expect(get(ctx, ns, "rules", &appsv1.StatefulSet{})()).To(Succeed())
+		pm := &unstructured.Unstructured{}
+		pm.SetGroupVersionKind(render.PodMonitorGVK)
+		Expect(get(ctx, ns, "rules", pm)()).To(Succeed())
+
+		raw, err := os.ReadFile(filepath.Join("testdata", "prometheusrules-crd.yaml"))
+		Expect(err).NotTo(HaveOccurred())
+		crd := &unstructured.Unstructured{}
+		Expect(yaml.Unmarshal(raw, &crd.Object)).To(Succeed())
+		Expect(k8s.Create(ctx, crd)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(crd), crd)).To(Succeed())
+			conds, _, _ := unstructured.NestedSlice(crd.Object, "status", "conditions")
+			g.Expect(conds).To(ContainElement(And(HaveKeyWithValue("type", "Established"), HaveKeyWithValue("status", "True"))))
+		}, timeout, poll).Should(Succeed())
+
+		pr := &unstructured.Unstructured{}
+		pr.SetGroupVersionKind(render.PrometheusRuleGVK)
+		Eventually(func(g Gomega) {
+			mutate(ctx, ns, "rules", poke)
+			g.Expect(get(ctx, ns, "rules", pr)()).To(Succeed())
+		}, timeout, time.Second).Should(Succeed())
+		Expect(pr.GetLabels()).To(HaveKeyWithValue("release", "prom"))
+		Expect(metav1.IsControlledBy(pr, c)).To(BeTrue())
+		groups, _, _ := unstructured.NestedSlice(pr.Object, "spec", "groups")
+		Expect(groups).To(HaveLen(1))
+		rules, _, _ := unstructured.NestedSlice(groups[0].(map[string]any), "rules")
+		Expect(rules).To(ContainElement(And(HaveKeyWithValue("alert", "EtcdNoLeader"),
+			HaveKeyWithValue("expr", ContainSubstring(fmt.Sprintf(`namespace=%q,etcd_cluster="rules"`, ns))))))
+		Eventually(func(g Gomega) {
+			g.Expect(get(ctx, ns, "rules", c)()).To(Succeed())
+			g.Expect(meta.FindStatusCondition(c.Status.Conditions, etcdv1.ConditionDegraded)).To(
+				Or(BeNil(), HaveField("Reason", Not(Equal(etcdv1.ReasonMonitoringUnavailable)))))
+		}, timeout, poll).Should(Succeed())
+
+		mutate(ctx, ns, "rules", func(c *etcdv1.EtcdCluster) { c.Spec.Monitoring.PrometheusRule = false })
+		Eventually(get(ctx, ns, "rules", pr), timeout, poll).ShouldNot(Succeed())
 	})
 })

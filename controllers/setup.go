@@ -10,6 +10,12 @@
 // reconcilers through Setup, from the outside.
 package controllers
 
+// The metrics endpoint's authentication and authorization filter
+// (controller-runtime metrics/filters, main.go) reviews each scraper's
+// token and its access to /metrics with the API server.
+// +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
+// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
+
 import (
 	"fmt"
 	"strings"

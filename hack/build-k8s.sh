@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Builds the Kubernetes binaries (kube-apiserver, kube-controller-manager,
 # kube-scheduler, kubelet, kube-proxy, kubectl), etcd, etcdctl, CoreDNS, helm,
-# and MinIO from the Go module proxy, cached by version
+# MinIO and promtool from the Go module proxy, cached by version
 # outside git. Prints nothing but progress; a second run costs nothing.
 #
-# Usage: hack/build-k8s.sh [k8s|etcd|coredns|helm|minio|all]...
+# Usage: hack/build-k8s.sh [k8s|etcd|coredns|helm|minio|promtool|all]...
 set -euo pipefail
 source "$(dirname "$0")/versions.sh"
 
@@ -96,6 +96,15 @@ build_minio() {
   wrapper_build minio github.com/minio/minio "$MINIO_VERSION" "$MINIO_BIN" github.com/minio/minio
 }
 
+# promtool checks and unit-tests the alert rules (charts/quorum-operator/rules,
+# test/monitoring).
+build_promtool() {
+  [[ -x "$PROMTOOL_BIN/promtool" ]] && return 0
+  echo ">> building promtool $PROMETHEUS_VERSION"
+  wrapper_build promtool github.com/prometheus/prometheus "$PROMETHEUS_VERSION" "$PROMTOOL_BIN" \
+    github.com/prometheus/prometheus/cmd/promtool
+}
+
 targets=("$@")
 [[ ${#targets[@]} == 0 ]] && targets=(all)
 for t in "${targets[@]}"; do
@@ -105,6 +114,7 @@ for t in "${targets[@]}"; do
     coredns) build_coredns ;;
     helm) build_helm ;;
     minio) build_minio ;;
+    promtool) build_promtool ;;
     all) build_k8s; build_etcd; build_coredns; build_helm ;;
     *) echo "unknown target $t" >&2; exit 2 ;;
   esac

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Copies the generated CRDs into the chart and renders the chart's ClusterRole
-# rules from config/rbac/role.yaml, so the chart never drifts from the markers.
+# rules from config/rbac/role.yaml, so the chart never drifts from the markers;
+# writes the chart's alert rules (files/alerts.yaml).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 chart=charts/quorum-operator
@@ -17,3 +18,6 @@ cp config/crd/bases/*.yaml "$chart/crds/"
   echo "    {{- include \"quorum-operator.labels\" . | nindent 4 }}"
   sed -n '/^rules:/,$p' config/rbac/role.yaml
 } > "$chart/templates/clusterrole.yaml"
+# The chart's alert rules come from the same template as a cluster's own
+# PrometheusRule (controllers/render/alerts.go).
+go run ./hack/gen-alerts "$chart/files/alerts.yaml"

@@ -85,8 +85,9 @@ const (
 	// ReasonNoSurvivor: an EtcdRestore fromSurvivor names no member and no
 	// member answers a status request, so none can be chosen.
 	ReasonNoSurvivor = "NoSurvivor"
-	// ReasonMonitoringUnavailable: a PodMonitor was asked for but the
-	// Prometheus Operator's CRDs are not installed.
+	// ReasonMonitoringUnavailable: a PodMonitor or a PrometheusRule was
+	// asked for (spec.monitoring) but the Prometheus Operator's CRDs are
+	// not installed. The rest of the pass goes on.
 	ReasonMonitoringUnavailable = "MonitoringUnavailable"
 	// ReasonRollingOut: members are being restarted one at a time with a
 	// changed spec (version, options, resources, pod template).

@@ -105,7 +105,8 @@ type EtcdClusterSpec struct {
 	Auth AuthSpec `json:"auth,omitempty"`
 
 	// Monitoring creates a Prometheus Operator PodMonitor for etcd's own
-	// metrics (plain http on the members' metrics port).
+	// metrics (plain http on the members' metrics port) and a
+	// PrometheusRule with the cluster's alerts.
 	// +optional
 	Monitoring MonitoringSpec `json:"monitoring,omitempty"`
 
@@ -232,7 +233,18 @@ type MonitoringSpec struct {
 	// Prometheus Operator's CRDs must be installed.
 	// +optional
 	PodMonitor bool `json:"podMonitor,omitempty"`
-	// Labels added to the PodMonitor, for a Prometheus podMonitorSelector.
+	// PrometheusRule creates a monitoring.coreos.com/v1 PrometheusRule
+	// named after the cluster with the chart's etcd alerts (no leader,
+	// leader changes, members down, slow fsync and commit, database near
+	// its quota, NOSPACE and CORRUPT, late backups, certificate expiry)
+	// restricted to this cluster's series. They read the series the
+	// PodMonitor scrapes and the operator's metrics. Without the
+	// Prometheus Operator's CRDs the cluster is Degraded
+	// (MonitoringUnavailable); the members are still looked after.
+	// +optional
+	PrometheusRule bool `json:"prometheusRule,omitempty"`
+	// Labels added to the PodMonitor and the PrometheusRule, for a
+	// Prometheus podMonitorSelector and ruleSelector.
 	// +optional
 	Labels map[string]string `json:"labels,omitempty"`
 	// Interval between scrapes, e.g. "30s". Empty uses Prometheus' default.

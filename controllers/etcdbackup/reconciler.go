@@ -29,6 +29,7 @@ import (
 	"quorum.dev/etcd-operator/controllers/internal/podcause"
 	"quorum.dev/etcd-operator/controllers/render"
 	"quorum.dev/etcd-operator/internal/contract"
+	"quorum.dev/etcd-operator/internal/opmetrics"
 )
 
 // requeueBackupWait: how soon to look again at a backup whose cluster is
@@ -109,6 +110,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		// The next pass (the watch brings the Failed status) deletes a
 		// Job that has not finished (stopJob).
 		result = ctrl.Result{RequeueAfter: requeueOutOfDate}
+	}
+	if perr == nil && finished(b) {
+		// Counted once: this pass's patch (optimistically locked) stored
+		// the result; finished backups return before reaching here.
+		opmetrics.BackupsFinished.WithLabelValues(b.Namespace, b.Spec.ClusterName, string(b.Status.Phase)).Inc()
 	}
 	return result, err
 }

@@ -96,6 +96,9 @@ type schedulePass struct {
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	s := &etcdv1.EtcdBackupSchedule{}
 	if err := r.Get(ctx, req.NamespacedName, s); err != nil {
+		if apierrors.IsNotFound(err) {
+			forgetScheduleMetrics(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !s.DeletionTimestamp.IsZero() {
@@ -117,6 +120,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		stepErr = fmt.Errorf("patching status: %w", err)
 	}
 	r.recordScheduleTransition(original, s)
+	recordScheduleMetrics(s)
 	if stepErr != nil {
 		return ctrl.Result{}, stepErr
 	}

@@ -140,6 +140,7 @@ func (r *Reconciler) getSecret(ctx context.Context, c *etcdv1.EtcdCluster, name 
 	if err != nil {
 		return nil, fmt.Errorf("reading secret %s: %w", name, err)
 	}
+	recordCertificateExpiry(c, s)
 	return s, nil
 }
 
@@ -194,6 +195,7 @@ func (r *Reconciler) checkUserCertificates(ctx context.Context, c *etcdv1.EtcdCl
 		if _, err := pki.ParseCert(s.Data[corev1.TLSCertKey]); err != nil {
 			return &specError{etcdv1.ReasonCertificateInvalid, fmt.Sprintf("TLS secret %s: %v", name, err)}
 		}
+		recordCertificateExpiry(c, s)
 	}
 	return nil
 }

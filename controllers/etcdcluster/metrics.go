@@ -1,28 +1,74 @@
 package etcdcluster
 
 import (
-	"github.com/prometheus/client_golang/prometheus"
-	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/types"
+
+	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
+	"quorum.dev/etcd-operator/controllers/pki"
+	"quorum.dev/etcd-operator/internal/opmetrics"
 )
 
-// memberHealth is the number of members that answered the last status
-// round. Reconcile counts, errors and durations come from controller-runtime.
-var memberHealth = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-	Name: "quorum_etcdcluster_healthy_members",
-	Help: "Members of the EtcdCluster that answered the operator's last status request.",
-}, []string{"namespace", "name"})
+// memberHealth and memberAlarm are the gauges this package sets most;
+// the metrics are declared in internal/opmetrics. Reconcile counts, errors
+// and durations come from controller-runtime.
+var (
+	memberHealth = opmetrics.HealthyMembers
+	memberAlarm  = opmetrics.MemberAlarm
+)
 
-func init() {
-	metrics.Registry.MustRegister(memberHealth)
+// memberRoleUnknown is the role of a member that did not answer.
+const memberRoleUnknown = "Unknown"
+
+// memberCounts counts members by role and health: "role/healthy" → count.
+// Every role and health is present, with 0, so a series drops to 0 instead
+// of going stale.
+func memberCounts(members []etcdv1.MemberStatus) map[[2]string]int {
+	counts := map[[2]string]int{}
+	for _, role := range []string{string(etcdv1.RoleLeader), string(etcdv1.RoleFollower), string(etcdv1.RoleLearner), memberRoleUnknown} {
+		for _, h := range []bool{true, false} {
+			counts[[2]string{role, strconv.FormatBool(h)}] = 0
+		}
+	}
+	for _, m := range members {
+		role := string(m.Role)
+		if role == "" {
+			role = memberRoleUnknown
+		}
+		counts[[2]string{role, strconv.FormatBool(m.Healthy)}]++
+	}
+	return counts
 }
 
-// memberAlarm is 1 while etcd alarm "alarm" (NOSPACE, CORRUPT) is raised
-// for the member, else 0.
-var memberAlarm = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-	Name: "quorum_etcdcluster_member_alarm",
-	Help: "1 while the etcd alarm is raised for the member of the EtcdCluster, else 0.",
-}, []string{"namespace", "name", "member", "alarm"})
+// recordClusterMetrics exports what the status says: desired members,
+// members by role and health, and the operation in progress (the
+// Progressing condition's reason while it is True).
+func recordClusterMetrics(c *etcdv1.EtcdCluster) {
+	opmetrics.DesiredMembers.WithLabelValues(c.Namespace, c.Name).Set(float64(c.DesiredReplicas()))
+	for k, n := range memberCounts(c.Status.Members) {
+		opmetrics.Members.WithLabelValues(c.Namespace, c.Name, k[0], k[1]).Set(float64(n))
+	}
+	opmetrics.OperationInProgress.DeletePartialMatch(map[string]string{opmetrics.LabelNamespace: c.Namespace, opmetrics.LabelEtcdCluster: c.Name})
+	if p := meta.FindStatusCondition(c.Status.Conditions, etcdv1.ConditionProgressing); p != nil && p.Status == "True" {
+		opmetrics.OperationInProgress.WithLabelValues(c.Namespace, c.Name, p.Reason).Set(1)
+	}
+}
 
-func init() {
-	metrics.Registry.MustRegister(memberAlarm)
+// forgetClusterMetrics drops every series of a deleted cluster.
+func forgetClusterMetrics(key types.NamespacedName) {
+	opmetrics.ForgetCluster(key.Namespace, key.Name)
+}
+
+// recordCertificateExpiry exports the notAfter of the certificate in a
+// TLS Secret of the cluster; a Secret without a readable certificate
+// exports nothing (the certificate checks report it).
+func recordCertificateExpiry(c *etcdv1.EtcdCluster, s *corev1.Secret) {
+	cert, err := pki.ParseCert(s.Data[corev1.TLSCertKey])
+	if err != nil {
+		return
+	}
+	opmetrics.CertificateExpiry.WithLabelValues(c.Namespace, c.Name, s.Name).Set(float64(cert.NotAfter.Unix()))
 }

@@ -166,6 +166,9 @@ type pass struct {
 	// claimTemplates to keep in the rendered StatefulSet while its
 	// replacement must wait; nil renders the spec's.
 	claimTemplates []corev1.PersistentVolumeClaim
+	// monitoringUnavailable: a PodMonitor or PrometheusRule was asked for
+	// without its CRD; reported by the last step (monitoring.go).
+	monitoringUnavailable *specError
 }
 
 // Reconcile moves one EtcdCluster towards its spec. The steps, in order:
@@ -226,8 +229,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 				}
 				return true
 			})
-			memberHealth.DeleteLabelValues(req.Namespace, req.Name)
-			memberAlarm.DeletePartialMatch(map[string]string{"namespace": req.Namespace, "name": req.Name})
+			forgetClusterMetrics(req.NamespacedName)
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err
@@ -274,6 +276,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		{Name: "tls migration step", Run: r.advanceTLSMigration},
 		{Name: "auth", Run: r.ensureAuth},
 		{Name: "maintenance", Run: r.maintain},
+		{Name: "monitoring CRDs", Run: r.reportMonitoring},
 	})
 
 	if p.observed {
@@ -293,6 +296,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	r.recordTransitions(original, cluster)
 	memberHealth.WithLabelValues(cluster.Namespace, cluster.Name).Set(float64(p.obs.healthyCount()))
+	recordClusterMetrics(cluster)
 	return nextPass(p, cluster, stepErr)
 }
 

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
@@ -116,9 +117,10 @@ func TestDeploymentValues(t *testing.T) {
 		set  []string
 		want []string
 	}{
-		{"defaults", nil, []string{"--leader-elect=true", "--etcd-image-repository=quorum.dev/etcd-server", "--watch-namespaces=", "--metrics-bind-address=:8080"}},
+		{"defaults", nil, []string{"--leader-elect=true", "--etcd-image-repository=quorum.dev/etcd-server", "--watch-namespaces=", "--metrics-bind-address=:8443", "--metrics-secure=true"}},
 		{"watch namespaces and no metrics", []string{"watchNamespaces={a,b}", "metrics.enabled=false", "leaderElection.enabled=false"},
 			[]string{"--watch-namespaces=a,b", "--metrics-bind-address=0", "--leader-elect=false"}},
+		{"plain http metrics", []string{"metrics.secure=false", "metrics.port=8080"}, []string{"--metrics-bind-address=:8080", "--metrics-secure=false"}},
 		{"custom image", []string{"image.repository=example.com/q", "image.tag=9.9.9", "etcdImageRepository=example.com/etcd"},
 			[]string{"--etcd-image-repository=example.com/etcd"}},
 	}
@@ -158,5 +160,81 @@ func TestDeploymentValues(t *testing.T) {
 	}
 	if _, ok := render(t, "metrics.enabled=false")["Service/quorum-operator-metrics"]; ok {
 		t.Error("metrics Service rendered with metrics disabled")
+	}
+}
+
+// The monitoring objects are off by default, and when on carry the
+// generated alert rules, the dashboard JSON and a ServiceMonitor that
+// scrapes the metrics Service the way the metrics endpoint serves.
+func TestMonitoringObjects(t *testing.T) {
+	objs := render(t)
+	for _, k := range []string{"ServiceMonitor/quorum-operator", "PrometheusRule/quorum-operator", "ConfigMap/quorum-operator-dashboard"} {
+		if _, ok := objs[k]; ok {
+			t.Errorf("%s rendered by default", k)
+		}
+	}
+	objs = render(t, "metrics.serviceMonitor.enabled=true", "metrics.serviceMonitor.labels.release=prom",
+		"prometheusRule.enabled=true", "prometheusRule.labels.release=prom", "grafanaDashboard.enabled=true")
+
+	sm := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal(objs["ServiceMonitor/quorum-operator"], &sm.Object); err != nil || sm.GetKind() == "" {
+		t.Fatalf("no ServiceMonitor: %v", err)
+	}
+	if sm.GetLabels()["release"] != "prom" {
+		t.Errorf("ServiceMonitor labels %v lack release=prom", sm.GetLabels())
+	}
+	eps, _, _ := unstructured.NestedSlice(sm.Object, "spec", "endpoints")
+	if len(eps) != 1 {
+		t.Fatalf("ServiceMonitor endpoints %v", eps)
+	}
+	ep := eps[0].(map[string]any)
+	if ep["port"] != "metrics" || ep["scheme"] != "https" || ep["honorLabels"] != true || ep["bearerTokenFile"] == nil {
+		t.Errorf("ServiceMonitor endpoint %v: want port metrics, https with a bearer token, honorLabels", ep)
+	}
+	svc := &corev1.Service{}
+	if err := yaml.Unmarshal(objs["Service/quorum-operator-metrics"], svc); err != nil {
+		t.Fatal(err)
+	}
+	sel, _, _ := unstructured.NestedStringMap(sm.Object, "spec", "selector", "matchLabels")
+	for k, v := range sel {
+		if svc.Labels[k] != v {
+			t.Errorf("ServiceMonitor selects %s=%s, which the metrics Service lacks (%v)", k, v, svc.Labels)
+		}
+	}
+	plain := string(render(t, "metrics.serviceMonitor.enabled=true", "metrics.secure=false")["ServiceMonitor/quorum-operator"])
+	if !strings.Contains(plain, "scheme: http") || strings.Contains(plain, "scheme: https") {
+		t.Errorf("with metrics.secure=false the ServiceMonitor must scrape plain http:\n%s", plain)
+	}
+
+	pr := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal(objs["PrometheusRule/quorum-operator"], &pr.Object); err != nil {
+		t.Fatal(err)
+	}
+	groups, _, _ := unstructured.NestedSlice(pr.Object, "spec", "groups")
+	rulesFile, err := os.ReadFile(filepath.Join(chart, "files", "alerts.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{}
+	if err := yaml.Unmarshal(rulesFile, &want); err != nil {
+		t.Fatal(err)
+	}
+	if len(groups) == 0 || !reflect.DeepEqual(groups, want["groups"]) {
+		t.Errorf("PrometheusRule groups differ from files/alerts.yaml")
+	}
+	if pr.GetLabels()["release"] != "prom" {
+		t.Errorf("PrometheusRule labels %v lack release=prom", pr.GetLabels())
+	}
+
+	cm := &corev1.ConfigMap{}
+	if err := yaml.Unmarshal(objs["ConfigMap/quorum-operator-dashboard"], cm); err != nil {
+		t.Fatal(err)
+	}
+	dash, err := os.ReadFile(filepath.Join(chart, "files", "dashboard.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cm.Labels["grafana_dashboard"] != "1" || strings.TrimSpace(cm.Data["quorum-etcd.json"]) != strings.TrimSpace(string(dash)) {
+		t.Errorf("dashboard ConfigMap: labels %v, data equal to files/dashboard.json: %v", cm.Labels, strings.TrimSpace(cm.Data["quorum-etcd.json"]) == strings.TrimSpace(string(dash)))
 	}
 }

@@ -89,6 +89,10 @@ func TestChartRefusesBadValues(t *testing.T) {
 		{"image.pullPolicy=Sometimes", "/image/pullPolicy"},
 		{"watchNamespaces={Bad_NS}", "/watchNamespaces/0"},
 		{"replicaCount=2,leaderElection.enabled=false", "replicaCount > 1 needs leaderElection.enabled=true"},
+		{"metrics.secure=maybe", "/metrics/secure"},
+		{"metrics.serviceMonitor.interval=often", "/metrics/serviceMonitor/interval"},
+		{"prometheusRules.enabled=true", "additional properties 'prometheusRules' not allowed"},
+		{"grafanaDashboard.enable=true", "additional properties 'enable' not allowed"},
 	} {
 		out, err := exec.Command(bin, "template", "quorum-operator", chart, "--set", tc.set).CombinedOutput()
 		if err == nil {
@@ -100,7 +104,8 @@ func TestChartRefusesBadValues(t *testing.T) {
 		}
 	}
 	// The good neighbours render.
-	for _, set := range []string{"logLevel=debug", "logLevel=3", "replicaCount=2", "watchNamespaces={team-a,team-b}"} {
+	for _, set := range []string{"logLevel=debug", "logLevel=3", "replicaCount=2", "watchNamespaces={team-a,team-b}",
+		"metrics.serviceMonitor.interval=30s", "prometheusRule.enabled=true", "grafanaDashboard.labels.x=y"} {
 		if out, err := exec.Command(bin, "template", "quorum-operator", chart, "--set", set).CombinedOutput(); err != nil {
 			t.Errorf("--set %s refused: %v\n%s", set, err, out)
 		}

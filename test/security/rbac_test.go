@@ -32,11 +32,13 @@ var allowed = map[string]struct {
 	"/persistentvolumeclaims":            {[]string{"delete", "get", "list", "patch", "watch"}, "reads member claims (the StatefulSet creates them), raises their request when storage.size grows, deletes those of a cluster that never formed when it is deleted"},
 	"/pods":                              {[]string{"delete", "get", "list", "watch"}, "watches members and deletes one at a time for rollouts"},
 	"apps/statefulsets":                  {[]string{"create", "delete", "get", "list", "patch", "update", "watch"}, "owns the members' StatefulSet"},
-	"apps/controllerrevisions":           {[]string{"get"}, "reads the pod template of the StatefulSet revision the healthy members run, to roll a stuck rollout back to it"},
-	"batch/jobs":                         {[]string{"create", "delete", "get", "list", "watch"}, "runs backup Jobs"},
-	"coordination.k8s.io/leases":         {[]string{"create", "delete", "get", "list", "patch", "update", "watch"}, "leader election"},
-	"etcd.quorum.dev/etcdbackups":        {[]string{"create", "delete", "get", "list", "patch", "update", "watch"}, "schedules create and expire backups"},
-	"etcd.quorum.dev/etcdbackups/status": {[]string{"get", "patch", "update"}, "reports backup progress"},
+	"authentication.k8s.io/tokenreviews": {[]string{"create"}, "the metrics endpoint authenticates a scraper's bearer token (controller-runtime metrics/filters)"},
+	"authorization.k8s.io/subjectaccessreviews":  {[]string{"create"}, "the metrics endpoint checks that the scraper may get /metrics (controller-runtime metrics/filters)"},
+	"apps/controllerrevisions":                   {[]string{"get"}, "reads the pod template of the StatefulSet revision the healthy members run, to roll a stuck rollout back to it"},
+	"batch/jobs":                                 {[]string{"create", "delete", "get", "list", "watch"}, "runs backup Jobs"},
+	"coordination.k8s.io/leases":                 {[]string{"create", "delete", "get", "list", "patch", "update", "watch"}, "leader election"},
+	"etcd.quorum.dev/etcdbackups":                {[]string{"create", "delete", "get", "list", "patch", "update", "watch"}, "schedules create and expire backups"},
+	"etcd.quorum.dev/etcdbackups/status":         {[]string{"get", "patch", "update"}, "reports backup progress"},
 	"etcd.quorum.dev/etcdbackupschedules/status": {[]string{"get", "patch", "update"}, "reports schedule state"},
 	"etcd.quorum.dev/etcdclusters/status":        {[]string{"get", "patch", "update"}, "reports cluster state"},
 	"etcd.quorum.dev/etcdbackupschedules":        {[]string{"get", "list", "patch", "update", "watch"}, "reconciles schedules"},
@@ -49,6 +51,7 @@ var allowed = map[string]struct {
 	"etcd.quorum.dev/etcdusers/finalizers":       {[]string{"update"}, "owns the users' credentials Secrets with blockOwnerDeletion"},
 	"events.k8s.io/events":                       {[]string{"create", "patch"}, "records events"},
 	"monitoring.coreos.com/podmonitors":          {[]string{"create", "delete", "get", "patch"}, "optional PodMonitor per cluster"},
+	"monitoring.coreos.com/prometheusrules":      {[]string{"create", "delete", "get", "patch"}, "optional PrometheusRule (alerts) per cluster"},
 	"networking.k8s.io/networkpolicies":          {[]string{"create", "delete", "get", "list", "patch", "update", "watch"}, "optional NetworkPolicy per cluster"},
 	"storage.k8s.io/storageclasses":              {[]string{"get", "list", "watch"}, "reads allowVolumeExpansion of member claims' class before growing them"},
 	"policy/poddisruptionbudgets":                {[]string{"create", "delete", "get", "list", "patch", "update", "watch"}, "keeps quorum through voluntary disruptions"},
@@ -165,7 +168,7 @@ func chartRole(t *testing.T) (*rbacv1.ClusterRole, *rbacv1.ClusterRoleBinding) {
 	}
 	for k := range objs {
 		if kind, _, _ := strings.Cut(k, "/"); (kind == "Role" || kind == "RoleBinding" || kind == "ClusterRole" || kind == "ClusterRoleBinding") &&
-			k != "ClusterRole/quorum-operator" && k != "ClusterRoleBinding/quorum-operator" {
+			k != "ClusterRole/quorum-operator" && k != "ClusterRoleBinding/quorum-operator" && k != metricsReaderKey {
 			t.Errorf("chart renders unchecked RBAC object %s", k)
 		}
 	}
@@ -215,4 +218,36 @@ func TestAllowListIsCurrent(t *testing.T) {
 			t.Errorf("allow-list entry %s has no reason", k)
 		}
 	}
+}
+
+// metricsReaderKey is the chart's ClusterRole for scrapers of the
+// operator's metrics (bound by the user to Prometheus' ServiceAccount).
+const metricsReaderKey = "ClusterRole/quorum-operator-metrics-reader"
+
+// checkMetricsReader: the metrics reader grants get on /metrics and
+// nothing else.
+func checkMetricsReader(t *testing.T, where string, raw []byte) {
+	t.Helper()
+	role := &rbacv1.ClusterRole{}
+	if err := yaml.UnmarshalStrict(raw, role); err != nil {
+		t.Fatalf("%s: %v", where, err)
+	}
+	want := []rbacv1.PolicyRule{{NonResourceURLs: []string{"/metrics"}, Verbs: []string{"get"}}}
+	if !reflect.DeepEqual(role.Rules, want) {
+		t.Errorf("%s: rules %+v, want only get on /metrics", where, role.Rules)
+	}
+}
+
+func TestMetricsReaderRole(t *testing.T) {
+	objs := renderChart(t)
+	raw, ok := objs[metricsReaderKey]
+	if !ok {
+		t.Fatalf("chart renders no %s", metricsReaderKey)
+	}
+	checkMetricsReader(t, "chart", raw)
+	raw, err := os.ReadFile(filepath.Join(root, "config", "rbac", "metrics_reader_role.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkMetricsReader(t, "config/rbac/metrics_reader_role.yaml", raw)
 }
