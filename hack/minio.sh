@@ -64,6 +64,16 @@ live() {
   curl -fsS -o /dev/null --max-time 2 "http://$(host):$(<"$STATE/port")/minio/health/live" 2>/dev/null
 }
 
+# ready: MinIO answers S3 requests (live comes first; until its object
+# layer is up, requests get 503 XMinioServerNotInitialized).
+ready() {
+  local code
+  code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 2 \
+    --aws-sigv4 "aws:amz:us-east-1:s3" --user "$(<"$STATE/access-key"):$(<"$STATE/secret-key")" \
+    "http://$(host):$(<"$STATE/port")/" 2>/dev/null) || return 1
+  [[ $code == 200 ]]
+}
+
 cmd_start() {
   local want=${MINIO_HOST:-127.0.0.1}
   [[ $want =~ ^[0-9.]+$ ]] || die "MINIO_HOST must be an IPv4 address, got '$want'"
@@ -101,7 +111,7 @@ EOF
     "$STATE/data" >"$STATE/minio.log" 2>&1 </dev/null &
   echo $! >"$STATE/pid"
   for _ in $(seq 300); do
-    if live; then
+    if live && ready; then
       echo "MinIO running on $want:$port (pid $(<"$STATE/pid")); credentials: hack/minio.sh env"
       return 0
     fi
@@ -110,7 +120,7 @@ EOF
   done
   tail -20 "$STATE/minio.log" >&2
   cmd_stop
-  die "MinIO not live within 30 s"
+  die "MinIO not ready within 30 s"
 }
 
 cmd_stop() {
