@@ -125,9 +125,11 @@ func checkEtcdHash(t *trailerCheck, size int64, skip bool) (checked bool, err er
 	if skip {
 		return false, nil
 	}
-	return false, fmt.Errorf("%w (etcd appends a SHA-256 to every snapshot it sends, `etcdctl snapshot save` keeps it; "+
-		"this file of %d bytes has none, like a copy of a member's member/snap/db): it cannot be verified and is refused; "+
-		"if you trust it, restore it with skipHashCheck: true (quorum-etcd restore --skip-hash-check)", errNoEtcdHash, size)
+	// What to do comes first: a pod's termination message is cut short in
+	// conditions and events.
+	return false, fmt.Errorf("%w, so it cannot be verified and is refused; if you trust it, restore it with skipHashCheck: true "+
+		"(quorum-etcd restore --skip-hash-check). etcd appends a SHA-256 to every snapshot it sends and `etcdctl snapshot save` "+
+		"keeps it; this file of %d bytes has none, like a copy of a member's member/snap/db", errNoEtcdHash, size)
 }
 
 // checkRawSnapshot refuses, by its first bytes, an object without a
