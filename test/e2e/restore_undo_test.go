@@ -115,6 +115,11 @@ var _ = Describe("In-place restore that fails on the members", func() {
 		Expect(good.Status.Phase).To(Equal(etcdv1.BackupSucceeded), "%+v", good.Status)
 		_, err := cl.Put(op(ctx), "/after-backup", "kept")
 		Expect(err).NotTo(HaveOccurred())
+		// Another valid backup, with other data, to swap in after verification.
+		Expect(k8s.Create(ctx, &etcdv1.EtcdBackup{ObjectMeta: metav1.ObjectMeta{Name: "other", Namespace: ns},
+			Spec: etcdv1.EtcdBackupSpec{ClusterName: "rb", Destination: loc}})).To(Succeed())
+		other := waitBackup(ctx, ns, "other")
+		Expect(other.Status.Phase).To(Equal(etcdv1.BackupSucceeded), "%+v", other.Status)
 		podUIDs := func() map[string]string {
 			pods := &corev1.PodList{}
 			Expect(k8s.List(ctx, pods, client.InNamespace(ns), client.MatchingLabels{etcdv1.LabelInstance: "rb", etcdv1.LabelName: etcdv1.NameValue})).To(Succeed())
@@ -141,7 +146,7 @@ var _ = Describe("In-place restore that fails on the members", func() {
 		Expect(cond.Message).To(ContainSubstring("storage version 3.99.0"))
 		Expect(podUIDs()).To(Equal(uids), "no member was stopped")
 
-		By("undoing a restore whose snapshot disappears once verified: the members' restore fails after they were stopped")
+		By("undoing a restore whose snapshot is replaced by another valid one once verified: each member refuses what was not verified, after they were stopped")
 		for _, suffix := range []string{"", ".manifest.json"} {
 			putObject(ctx, mc, bucket, "doomed.db"+suffix, getObject(ctx, mc, bucket, good.Status.Key+suffix))
 		}
@@ -153,7 +158,7 @@ var _ = Describe("In-place restore that fails on the members", func() {
 			g.Expect(x.Status.Phase).To(Equal(etcdv1.RestoreRestoring), "%+v", x.Status)
 		}).WithContext(ctx).WithTimeout(3 * time.Minute).WithPolling(100 * time.Millisecond).Should(Succeed())
 		for _, suffix := range []string{"", ".manifest.json"} {
-			Expect(mc.RemoveObject(ctx, bucket, "doomed.db"+suffix, minio.RemoveObjectOptions{})).To(Succeed())
+			putObject(ctx, mc, bucket, "doomed.db"+suffix, getObject(ctx, mc, bucket, other.Status.Key+suffix))
 		}
 
 		x := waitRestore(ctx, ns, "doomed")
@@ -161,7 +166,8 @@ var _ = Describe("In-place restore that fails on the members", func() {
 		cond = meta.FindStatusCondition(x.Status.Conditions, etcdv1.RestoreConditionFailed)
 		Expect(cond).NotTo(BeNil())
 		Expect(cond.Reason).To(Equal(etcdv1.ReasonRolledBack), cond.Message)
-		Expect(cond.Message).To(And(ContainSubstring("restore init container of rb-"), ContainSubstring("put back on its data from before the restore")))
+		Expect(cond.Message).To(And(ContainSubstring("restore init container of rb-"), ContainSubstring("not the one that was verified"),
+			ContainSubstring("put back on its data from before the restore")))
 
 		By("the cluster is Available again with its old data, every member up, same cluster ID")
 		c := waitAvailable(ctx, ns, "rb", 3)
