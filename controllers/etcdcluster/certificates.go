@@ -102,13 +102,20 @@ func (r *Reconciler) ensureCertificates(ctx context.Context, p *pass) error {
 	return nil
 }
 
+// ensureCA reads the CA Secret, or makes it. While a CA rotation is
+// recorded, the Secret is read from the API server: a lagging cache would
+// show the Secret from before the rotation's last step and clear the
+// record (the cache is fine otherwise: a step written on a stale copy
+// fails on its resourceVersion).
 func (r *Reconciler) ensureCA(ctx context.Context, c *etcdv1.EtcdCluster, now time.Time) (*caState, error) {
-	s, err := r.getSecret(ctx, c, c.CASecretName())
-	if err != nil {
-		return nil, err
-	}
-	if s != nil {
+	rotating := c.Status.CertificateAuthority != nil && c.Status.CertificateAuthority.Rotation != nil
+	s := &corev1.Secret{}
+	err := r.reader(rotating && r.APIReader != nil).Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: c.CASecretName()}, s)
+	switch {
+	case err == nil:
 		return readCASecret(s)
+	case !apierrors.IsNotFound(err):
+		return nil, fmt.Errorf("reading secret %s: %w", c.CASecretName(), err)
 	}
 	ca, err := pki.NewCA(caCommonName(c), now, caValidity)
 	if err != nil {
