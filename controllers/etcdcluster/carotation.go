@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/x509"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -29,6 +30,14 @@ const (
 	// Secret's signer and bundle: it changes in every phase of a CA
 	// rotation, and the rollout step restarts members into it.
 	AnnotationCATrust = "etcd.quorum.dev/ca-trust"
+	// Annotations of the CA Secret while a rotation is under way: the
+	// phase that the Secret's data does not tell (DropOld), and when and
+	// why the rotation started. The status is rendered from them, so a
+	// pass that read a cluster from before the last status patch cannot
+	// lose the record.
+	annotationCAPhase  = "etcd.quorum.dev/ca-rotation-phase"
+	annotationCAStart  = "etcd.quorum.dev/ca-rotation-start"
+	annotationCAReason = "etcd.quorum.dev/ca-rotation-reason"
 )
 
 // Reasons of the events of a CA rotation.
@@ -98,19 +107,14 @@ func (r *Reconciler) advanceCARotation(ctx context.Context, p *pass) error {
 		return nil
 	}
 	st := c.Status.CertificateAuthority
-	var recorded etcdv1.CARotationPhase
-	if st.Rotation != nil {
-		recorded = st.Rotation.Phase
-	}
-	phase := caPhaseOf(ca.next != nil, ca.size, recorded)
-	switch {
-	case phase == "":
-		st.Rotation = nil
-	case st.Rotation == nil:
-		// The record was lost mid-way: the CA Secret tells the phase.
-		st.Rotation = &etcdv1.CARotationStatus{Phase: phase}
-	default:
-		st.Rotation.Phase = phase
+	ann := ca.secret.Annotations
+	phase := caPhaseOf(ca.next != nil, ca.size, etcdv1.CARotationPhase(ann[annotationCAPhase]))
+	st.Rotation = nil
+	if phase != "" {
+		st.Rotation = &etcdv1.CARotationStatus{Phase: phase, Reason: ann[annotationCAReason]}
+		if t, err := time.Parse(time.RFC3339, ann[annotationCAStart]); err == nil {
+			st.Rotation.StartTime = &metav1.Time{Time: t}
+		}
 	}
 	in := caInput{
 		Now: r.now(), Phase: phase, NotAfter: ca.signerCert.NotAfter, LeavesCurrent: ca.leavesCurrent,
@@ -139,6 +143,9 @@ func (r *Reconciler) advanceCARotation(ctx context.Context, p *pass) error {
 		return nil
 	}
 	s := ca.secret.DeepCopy()
+	if s.Annotations == nil {
+		s.Annotations = map[string]string{}
+	}
 	switch step.Action {
 	case caStart:
 		next, err := pki.NewCA(caCommonName(c), in.Now, caValidity)
@@ -147,10 +154,9 @@ func (r *Reconciler) advanceCARotation(ctx context.Context, p *pass) error {
 		}
 		s.Data[keyNextCACert], s.Data[keyNextCAKey] = next.CertPEM, next.KeyPEM
 		s.Data[keyCACert] = joinPEM(ca.signer.CertPEM, next.CertPEM)
-		if s.Annotations == nil {
-			s.Annotations = map[string]string{}
-		}
 		s.Annotations[annotationCARotated] = "true"
+		s.Annotations[annotationCAStart] = in.Now.UTC().Format(time.RFC3339)
+		s.Annotations[annotationCAReason] = step.Reason
 	case caPromote:
 		s.Data[corev1.TLSCertKey], s.Data[corev1.TLSPrivateKeyKey] = ca.next.CertPEM, ca.next.KeyPEM
 		s.Data[keyCACert] = joinPEM(ca.signer.CertPEM, ca.next.CertPEM)
@@ -158,11 +164,14 @@ func (r *Reconciler) advanceCARotation(ctx context.Context, p *pass) error {
 		delete(s.Data, keyNextCAKey)
 	case caDropOld:
 		s.Data[keyCACert] = ca.signer.CertPEM
+		s.Annotations[annotationCAPhase] = string(etcdv1.CARotationDropOld)
+	case caFinish:
+		delete(s.Annotations, annotationCAPhase)
+		delete(s.Annotations, annotationCAStart)
+		delete(s.Annotations, annotationCAReason)
 	}
-	if step.Action != caFinish {
-		if err := r.Update(ctx, s); err != nil {
-			return fmt.Errorf("CA rotation: updating secret %s: %w", s.Name, err)
-		}
+	if err := r.Update(ctx, s); err != nil {
+		return fmt.Errorf("CA rotation: updating secret %s: %w", s.Name, err)
 	}
 	now := metav1.NewTime(in.Now)
 	switch step.Action {

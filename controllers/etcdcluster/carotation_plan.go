@@ -30,11 +30,11 @@ import (
 //     trusting the old one. The rotation ends when that has rolled out.
 //
 // A phase moves on only when every leaf Secret matches the CA Secret, the
-// restart has rolled out and every member is healthy. The first two
-// phases can be read back from the CA Secret alone (caPhaseOf), so an
-// operator restarted mid-way, even with the status lost, resumes; the
-// third is the status's (with it lost, the rollout step still finishes
-// the restart, and only the record is missing).
+// restart has rolled out and every member is healthy. Every phase is read
+// back from the CA Secret alone (caPhaseOf: its data, and for DropOld an
+// annotation), so an operator restarted mid-way, or a pass that read the
+// cluster from before its last status patch, resumes; the status is
+// rendered from the Secret.
 //
 // The rule for automatic rotation: the CA is rotated when less than
 // caRotateBefore (90 days) of it is left. Leaves are renewed 30 days before
@@ -43,17 +43,17 @@ import (
 // valid for 10 years (caValidity).
 const caRotateBefore = 90 * 24 * time.Hour
 
-// caPhaseOf reads the phase from the CA Secret and the recorded phase:
-// a next CA kept beside the signer is TrustBoth; a bundle of more than the
-// signer is IssueFromNew; otherwise the recorded DropOld goes on until it
-// has rolled out; else no rotation is under way ("").
-func caPhaseOf(hasNext bool, bundleSize int, recorded etcdv1.CARotationPhase) etcdv1.CARotationPhase {
+// caPhaseOf reads the phase from the CA Secret: a next CA kept beside the
+// signer is TrustBoth; a bundle of more than the signer is IssueFromNew;
+// otherwise DropOld marked on the Secret goes on until it has rolled out;
+// else no rotation is under way ("").
+func caPhaseOf(hasNext bool, bundleSize int, marked etcdv1.CARotationPhase) etcdv1.CARotationPhase {
 	switch {
 	case hasNext:
 		return etcdv1.CARotationTrustBoth
 	case bundleSize > 1:
 		return etcdv1.CARotationIssueFromNew
-	case recorded == etcdv1.CARotationDropOld:
+	case marked == etcdv1.CARotationDropOld:
 		return etcdv1.CARotationDropOld
 	}
 	return ""

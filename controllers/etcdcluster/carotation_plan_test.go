@@ -13,21 +13,21 @@ func TestCAPhaseOf(t *testing.T) {
 		name     string
 		hasNext  bool
 		bundle   int
-		recorded etcdv1.CARotationPhase
+		marked   etcdv1.CARotationPhase
 		want     etcdv1.CARotationPhase
 	}{
 		{"no rotation", false, 1, "", ""},
 		{"next CA kept: trust both", true, 2, "", etcdv1.CARotationTrustBoth},
-		{"next CA kept, status lost mid-way", true, 2, etcdv1.CARotationDropOld, etcdv1.CARotationTrustBoth},
+		{"next CA kept, a stale DropOld mark", true, 2, etcdv1.CARotationDropOld, etcdv1.CARotationTrustBoth},
 		{"next written, bundle not yet (interrupted start)", true, 1, "", etcdv1.CARotationTrustBoth},
 		{"new CA signs, bundle of two", false, 2, etcdv1.CARotationTrustBoth, etcdv1.CARotationIssueFromNew},
-		{"bundle of two, status lost", false, 2, "", etcdv1.CARotationIssueFromNew},
-		{"old dropped, recorded", false, 1, etcdv1.CARotationDropOld, etcdv1.CARotationDropOld},
-		{"old dropped, record lost: nothing to resume", false, 1, "", ""},
-		{"recorded TrustBoth but Secret idle (rotation undone by hand)", false, 1, etcdv1.CARotationTrustBoth, ""},
+		{"bundle of two, no mark", false, 2, "", etcdv1.CARotationIssueFromNew},
+		{"old dropped, marked", false, 1, etcdv1.CARotationDropOld, etcdv1.CARotationDropOld},
+		{"old dropped, mark removed: done", false, 1, "", ""},
+		{"a TrustBoth mark on an idle Secret (edited by hand): idle", false, 1, etcdv1.CARotationTrustBoth, ""},
 	}
 	for _, tc := range cases {
-		if got := caPhaseOf(tc.hasNext, tc.bundle, tc.recorded); got != tc.want {
+		if got := caPhaseOf(tc.hasNext, tc.bundle, tc.marked); got != tc.want {
 			t.Errorf("%s: caPhaseOf = %q, want %q", tc.name, got, tc.want)
 		}
 	}
