@@ -10,11 +10,11 @@ import (
 
 func TestCAPhaseOf(t *testing.T) {
 	cases := []struct {
-		name     string
-		hasNext  bool
-		bundle   int
-		marked   etcdv1.CARotationPhase
-		want     etcdv1.CARotationPhase
+		name    string
+		hasNext bool
+		bundle  int
+		marked  etcdv1.CARotationPhase
+		want    etcdv1.CARotationPhase
 	}{
 		{"no rotation", false, 1, "", ""},
 		{"next CA kept: trust both", true, 2, "", etcdv1.CARotationTrustBoth},
