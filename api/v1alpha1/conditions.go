@@ -103,6 +103,10 @@ const (
 	// members are moving from http to https one at a time; the message
 	// names the phase (status.tlsMigration.phase) and what comes next.
 	ReasonTLSMigrating = "TLSMigrating"
+	// ReasonCARotating: the cluster's CA is being replaced; the message
+	// names the phase (status.certificateAuthority.rotation.phase) and
+	// what comes next.
+	ReasonCARotating = "CARotating"
 	// ReasonReconcileError: a step of the last pass failed; the message says which.
 	ReasonReconcileError = "ReconcileError"
 	// ReasonPaused: the etcd.quorum.dev/paused annotation is "true"; the

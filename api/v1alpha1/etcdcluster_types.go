@@ -611,6 +611,10 @@ type EtcdClusterStatus struct {
 	// under way.
 	// +optional
 	TLSMigration *TLSMigrationStatus `json:"tlsMigration,omitempty"`
+	// CertificateAuthority is the operator's CA (TLS on, certificates
+	// issued by the operator): its expiry and a rotation under way.
+	// +optional
+	CertificateAuthority *CertificateAuthorityStatus `json:"certificateAuthority,omitempty"`
 	// Service is what the client Service has (type, node port, load
 	// balancer addresses), read back from it each pass.
 	// +optional

@@ -27,6 +27,8 @@ const (
 	keyCACert        = "ca.crt"
 	rootUserName     = "root"
 	reasonCertIssued = "CertificateIssued"
+	// reasonTrustUpdated: a Secret's ca.crt changed, its key pair kept.
+	reasonTrustUpdated = "TrustedCAsUpdated"
 )
 
 // leafRequests are the three leaf certificates of a cluster: the member's
@@ -63,10 +65,17 @@ func leafRequests(c *etcdv1.EtcdCluster, domain string) map[string]pki.LeafReque
 }
 
 // ensureCertificates makes sure the CA and the leaf Secrets exist and are
-// valid: signed by the current CA, carrying every needed name and not near
-// expiry. A leaf that fails any check is re-issued in place.
+// valid: signed by the CA that signs now, carrying every needed name and
+// not near expiry, with the CA Secret's trust bundle as ca.crt. A leaf
+// that fails a check is re-issued in place; one whose ca.crt alone
+// differs (a CA rotation's bundle) keeps its key pair. It records what
+// the CA rotation step and the renderers need in p.ca, and the CA's
+// expiry in the status.
 func (r *Reconciler) ensureCertificates(ctx context.Context, p *pass) error {
 	c := p.cluster
+	if !c.TLSEnabled() || c.UserCertificates() {
+		c.Status.CertificateAuthority = nil
+	}
 	if !c.TLSEnabled() {
 		return nil
 	}
@@ -83,51 +92,71 @@ func (r *Reconciler) ensureCertificates(ctx context.Context, p *pass) error {
 			return err
 		}
 	}
+	ca.leavesCurrent = true
+	p.ca = ca
+	if c.Status.CertificateAuthority == nil {
+		c.Status.CertificateAuthority = &etcdv1.CertificateAuthorityStatus{}
+	}
+	na := metav1.NewTime(ca.signerCert.NotAfter)
+	c.Status.CertificateAuthority.NotAfter = &na
 	return nil
 }
 
-func (r *Reconciler) ensureCA(ctx context.Context, c *etcdv1.EtcdCluster, now time.Time) (pki.Pair, error) {
-	s, err := r.getSecret(ctx, c, c.CASecretName())
-	if err != nil {
-		return pki.Pair{}, err
+// ensureCA reads the CA Secret, or makes it. While a CA rotation is
+// recorded, the Secret is read from the API server: a lagging cache would
+// show the Secret from before the rotation's last step and clear the
+// record (the cache is fine otherwise: a step written on a stale copy
+// fails on its resourceVersion).
+func (r *Reconciler) ensureCA(ctx context.Context, c *etcdv1.EtcdCluster, now time.Time) (*caState, error) {
+	rotating := c.Status.CertificateAuthority != nil && c.Status.CertificateAuthority.Rotation != nil
+	s := &corev1.Secret{}
+	err := r.reader(rotating && r.APIReader != nil).Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: c.CASecretName()}, s)
+	switch {
+	case err == nil:
+		return readCASecret(s)
+	case !apierrors.IsNotFound(err):
+		return nil, fmt.Errorf("reading secret %s: %w", c.CASecretName(), err)
 	}
-	if s != nil {
-		ca := pki.Pair{CertPEM: s.Data[corev1.TLSCertKey], KeyPEM: s.Data[corev1.TLSPrivateKeyKey]}
-		if _, _, err := pki.Parse(ca); err != nil {
-			return pki.Pair{}, fmt.Errorf("secret %s does not hold a usable CA (delete it to have a new one issued, which re-issues every certificate): %w", s.Name, err)
-		}
-		return ca, nil
-	}
-	ca, err := pki.NewCA(fmt.Sprintf("%s.%s etcd CA", c.Name, c.Namespace), now, caValidity)
+	ca, err := pki.NewCA(caCommonName(c), now, caValidity)
 	if err != nil {
-		return pki.Pair{}, err
+		return nil, err
 	}
 	if err := r.writeSecret(ctx, c, nil, c.CASecretName(), ca, ca.CertPEM); err != nil {
-		return pki.Pair{}, err
+		return nil, err
 	}
-	return ca, nil
+	// Just created (the cache may not have it yet): what was written.
+	return readCASecret(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: c.CASecretName(), Namespace: c.Namespace},
+		Data: map[string][]byte{corev1.TLSCertKey: ca.CertPEM, corev1.TLSPrivateKeyKey: ca.KeyPEM, keyCACert: ca.CertPEM}})
 }
 
-func (r *Reconciler) ensureLeaf(ctx context.Context, c *etcdv1.EtcdCluster, name string, ca pki.Pair, req pki.LeafRequest, now time.Time) error {
+func caCommonName(c *etcdv1.EtcdCluster) string {
+	return fmt.Sprintf("%s.%s etcd CA", c.Name, c.Namespace)
+}
+
+func (r *Reconciler) ensureLeaf(ctx context.Context, c *etcdv1.EtcdCluster, name string, ca *caState, req pki.LeafRequest, now time.Time) error {
 	s, err := r.getSecret(ctx, c, name)
 	if err != nil {
 		return err
 	}
 	if s != nil {
-		ok, why := pki.Valid(s.Data[corev1.TLSCertKey], ca.CertPEM, req.DNSNames, req.IPs, now, leafRenewBefore)
-		if ok && bytes.Equal(s.Data[keyCACert], ca.CertPEM) {
+		ok, why := pki.Valid(s.Data[corev1.TLSCertKey], ca.signer.CertPEM, req.DNSNames, req.IPs, now, leafRenewBefore)
+		switch {
+		case ok && bytes.Equal(s.Data[keyCACert], ca.bundle):
 			return nil
-		}
-		if why == "" {
-			why = "the CA bundle changed"
+		case ok:
+			// Only the trusted CAs changed (a CA rotation): the key pair
+			// stays, so that no certificate is issued for nothing.
+			log.FromContext(ctx).V(1).Info("updating the trusted CAs", "secret", name)
+			pair := pki.Pair{CertPEM: s.Data[corev1.TLSCertKey], KeyPEM: s.Data[corev1.TLSPrivateKeyKey]}
+			return r.writeSecret(ctx, c, s, name, pair, ca.bundle)
 		}
 		log.FromContext(ctx).V(1).Info("re-issuing certificate", "secret", name, "why", why)
 	}
-	leaf, err := pki.Issue(ca, req, now, leafValidity)
+	leaf, err := pki.Issue(ca.signer, req, now, leafValidity)
 	if err != nil {
 		return err
 	}
-	return r.writeSecret(ctx, c, s, name, leaf, ca.CertPEM)
+	return r.writeSecret(ctx, c, s, name, leaf, ca.bundle)
 }
 
 // getSecret returns the Secret, or nil when it does not exist.
@@ -150,9 +179,14 @@ func (r *Reconciler) getSecret(ctx context.Context, c *etcdv1.EtcdCluster, name 
 func (r *Reconciler) writeSecret(ctx context.Context, c *etcdv1.EtcdCluster, existing *corev1.Secret, name string, pair pki.Pair, caPEM []byte) error {
 	data := map[string][]byte{corev1.TLSCertKey: pair.CertPEM, corev1.TLSPrivateKeyKey: pair.KeyPEM, keyCACert: caPEM}
 	if existing != nil {
+		sameLeaf := bytes.Equal(existing.Data[corev1.TLSCertKey], pair.CertPEM)
 		existing.Data = data
 		if err := r.Update(ctx, existing); err != nil {
 			return fmt.Errorf("renewing secret %s: %w", name, err)
+		}
+		if sameLeaf {
+			r.Recorder.Eventf(c, existing, corev1.EventTypeNormal, reasonTrustUpdated, "UpdateTrustedCAs", "updated the trusted CAs (ca.crt) in secret %s", name)
+			return nil
 		}
 		r.Recorder.Eventf(c, existing, corev1.EventTypeNormal, reasonCertIssued, "RenewCertificate", "renewed certificate in secret %s", name)
 		return nil

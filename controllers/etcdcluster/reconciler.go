@@ -149,6 +149,8 @@ type pass struct {
 	rolloutHalt        *rolloutHalt        // why the rollout cannot go on (stuck, blocked), if so
 	templateHash       string              // digest of the pod template the spec renders (rollout_rollback.go)
 	tlsMessage         string              // what the TLS migration does or waits for, while one is under way
+	ca                 *caState            // the CA Secret as read by the certificates step (operator-issued TLS only)
+	caMessage          string              // what the CA rotation does or waits for, while one is under way or due
 	maint              *maintenance.Action // the maintenance planner's choice this pass, if it ran
 	maintBusy          bool                // maintenance has work left: come back soon
 	membershipSoon     bool                // a membership change was made or etcd asked to wait a moment: look again in requeueMembership
@@ -206,6 +208,9 @@ type pass struct {
 //     gated, followers first, leader last after moving its leadership;
 //     (tls migration step: end a phase of a TLS migration, or move one
 //     member's peer URL;)
+//     (ca rotation: start a CA rotation when requested or due, or move
+//     it to its next phase once its restart rolled out, see
+//     carotation_plan.go;)
 //  9. auth: root user and authentication on, once a quorum is healthy;
 //  10. maintenance: at most one storage-maintenance action (NOSPACE
 //     recovery, defragmentation), chosen by maintenance.Plan; see
@@ -274,6 +279,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		{Name: "disarm corrupt", Run: r.disarmCorrupt},
 		{Name: "rollout", Run: r.rollout},
 		{Name: "tls migration step", Run: r.advanceTLSMigration},
+		{Name: "ca rotation", Run: r.advanceCARotation},
 		{Name: "auth", Run: r.ensureAuth},
 		{Name: "maintenance", Run: r.maintain},
 		{Name: "monitoring CRDs", Run: r.reportMonitoring},

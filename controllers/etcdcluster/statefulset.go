@@ -111,6 +111,14 @@ func (r *Reconciler) renderStatefulSet(p *pass, replicas int32) *appsv1.Stateful
 	if p.claimTemplates != nil {
 		sts.Spec.VolumeClaimTemplates = p.claimTemplates
 	}
+	if p.ca != nil && p.ca.trust != "" {
+		// The CA Secret's digest, on whatever template is kept: new trust
+		// reaches members only by a restart (carotation_plan.go).
+		if sts.Spec.Template.Annotations == nil {
+			sts.Spec.Template.Annotations = map[string]string{}
+		}
+		sts.Spec.Template.Annotations[AnnotationCATrust] = p.ca.trust
+	}
 	return sts
 }
 

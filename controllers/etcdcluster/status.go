@@ -185,6 +185,8 @@ func progressing(c *etcdv1.EtcdCluster, p *pass, pods podProblems, stepErr error
 		return no(p.rolloutHalt.Reason, p.rolloutHalt.Message)
 	case p.tlsMessage != "":
 		return yes(etcdv1.ReasonTLSMigrating, p.tlsMessage+pods.because())
+	case p.caMessage != "":
+		return yes(etcdv1.ReasonCARotating, p.caMessage+pods.because())
 	case p.checking != "":
 		return yes(etcdv1.ReasonRollingOut, p.checking+pods.because())
 	case p.outdated > 0:

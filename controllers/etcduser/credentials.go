@@ -58,8 +58,10 @@ func certificateCN(u *etcdv1.EtcdUser) string {
 // when missing): a password is kept once made; a certificate is kept while
 // it is signed by ca, has the right common name and stays valid for
 // certRenewBefore, else re-issued. ca is empty when the cluster serves
-// plain http (no certificate then).
-func desiredCredentials(u *etcdv1.EtcdUser, c *etcdv1.EtcdCluster, domain string, existing *corev1.Secret, ca pki.Pair, now time.Time) (credentials, error) {
+// plain http (no certificate then). trust is the cluster's ca.crt (the
+// old and the new CA during a CA rotation), written as the Secret's
+// ca.crt; ca alone when empty.
+func desiredCredentials(u *etcdv1.EtcdUser, c *etcdv1.EtcdCluster, domain string, existing *corev1.Secret, ca pki.Pair, trust []byte, now time.Time) (credentials, error) {
 	old := map[string][]byte{}
 	if existing != nil {
 		old = existing.Data
@@ -83,6 +85,9 @@ func desiredCredentials(u *etcdv1.EtcdUser, c *etcdv1.EtcdCluster, domain string
 		return out, nil
 	}
 	out.data[rootclient.KeyCACert] = ca.CertPEM
+	if len(trust) > 0 {
+		out.data[rootclient.KeyCACert] = trust
+	}
 	certPEM, keyPEM := old[corev1.TLSCertKey], old[corev1.TLSPrivateKeyKey]
 	if ok, _ := pki.Valid(certPEM, ca.CertPEM, nil, nil, now, certRenewBefore); !ok || !hasCN(certPEM, certificateCN(u)) || len(keyPEM) == 0 {
 		leaf, err := pki.Issue(ca, pki.LeafRequest{CommonName: certificateCN(u), Client: true}, now, certValidity)

@@ -143,8 +143,9 @@ func (r *Reconciler) ensure(ctx context.Context, u *etcdv1.EtcdUser) (ctrl.Resul
 		return ctrl.Result{}, &notReady{etcdv1.ReasonAuthDisabled, fmt.Sprintf("etcd of cluster %s has not turned authentication on yet (the operator does once the cluster has formed); waiting", c.Name), requeueWait}
 	}
 	var ca pki.Pair
+	var trust []byte
 	if c.ClientTLS() {
-		if ca, err = r.readCA(ctx, c); err != nil {
+		if ca, trust, err = r.readCA(ctx, c); err != nil {
 			return ctrl.Result{}, err
 		}
 	}
@@ -154,7 +155,7 @@ func (r *Reconciler) ensure(ctx context.Context, u *etcdv1.EtcdUser) (ctrl.Resul
 	} else if err != nil {
 		return ctrl.Result{}, fmt.Errorf("reading secret %s: %w", u.CredentialsSecretName(), err)
 	}
-	creds, err := desiredCredentials(u, c, r.Render.Domain(), secret, ca, r.now())
+	creds, err := desiredCredentials(u, c, r.Render.Domain(), secret, ca, trust, r.now())
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -232,17 +233,18 @@ func (r *Reconciler) connect(ctx context.Context, c *etcdv1.EtcdCluster) (etcdcl
 	return r.Clients.Get(types.NamespacedName{Namespace: c.Namespace, Name: c.Name}, version, cfg)
 }
 
-// readCA reads the cluster's CA (certificate and key).
-func (r *Reconciler) readCA(ctx context.Context, c *etcdv1.EtcdCluster) (pki.Pair, error) {
+// readCA reads the cluster's CA that signs (certificate and key) and the
+// CAs its members trust (ca.crt: both CAs during a CA rotation).
+func (r *Reconciler) readCA(ctx context.Context, c *etcdv1.EtcdCluster) (pki.Pair, []byte, error) {
 	s := &corev1.Secret{}
 	if err := r.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: c.CASecretName()}, s); err != nil {
-		return pki.Pair{}, &notReady{etcdv1.ReasonClusterUnavailable, fmt.Sprintf("CA secret %s of cluster %s not available: %v; retrying", c.CASecretName(), c.Name, err), requeueWait}
+		return pki.Pair{}, nil, &notReady{etcdv1.ReasonClusterUnavailable, fmt.Sprintf("CA secret %s of cluster %s not available: %v; retrying", c.CASecretName(), c.Name, err), requeueWait}
 	}
 	ca := pki.Pair{CertPEM: s.Data[corev1.TLSCertKey], KeyPEM: s.Data[corev1.TLSPrivateKeyKey]}
 	if _, _, err := pki.Parse(ca); err != nil {
-		return pki.Pair{}, fmt.Errorf("secret %s does not hold a usable CA: %w", s.Name, err)
+		return pki.Pair{}, nil, fmt.Errorf("secret %s does not hold a usable CA: %w", s.Name, err)
 	}
-	return ca, nil
+	return ca, s.Data[rootclient.KeyCACert], nil
 }
 
 // writeSecret creates the credentials Secret, owned by the EtcdUser (it
@@ -342,8 +344,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 }
 
 // clusterChanged passes a cluster's creation and deletion, and updates of
-// its spec or of its Available condition: what decides whether users can
-// be made. Member status changes wake no user.
+// its spec, of its Available condition (what decides whether users can be
+// made) or of its CA rotation's phase (users' certificates and ca.crt
+// follow the CA). Member status changes wake no user.
 var clusterChanged = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
 	o, ok1 := e.ObjectOld.(*etcdv1.EtcdCluster)
 	n, ok2 := e.ObjectNew.(*etcdv1.EtcdCluster)
@@ -351,8 +354,17 @@ var clusterChanged = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool 
 		return true
 	}
 	return o.Generation != n.Generation || !n.DeletionTimestamp.IsZero() ||
-		meta.IsStatusConditionTrue(o.Status.Conditions, etcdv1.ConditionAvailable) != meta.IsStatusConditionTrue(n.Status.Conditions, etcdv1.ConditionAvailable)
+		meta.IsStatusConditionTrue(o.Status.Conditions, etcdv1.ConditionAvailable) != meta.IsStatusConditionTrue(n.Status.Conditions, etcdv1.ConditionAvailable) ||
+		caRotationPhase(o) != caRotationPhase(n)
 }}
+
+// caRotationPhase is the phase of the cluster's CA rotation, "" for none.
+func caRotationPhase(c *etcdv1.EtcdCluster) etcdv1.CARotationPhase {
+	if ca := c.Status.CertificateAuthority; ca != nil && ca.Rotation != nil {
+		return ca.Rotation.Phase
+	}
+	return ""
+}
 
 // usersOfCluster lists the EtcdUsers naming the cluster.
 func (r *Reconciler) usersOfCluster(ctx context.Context, o client.Object) []reconcile.Request {

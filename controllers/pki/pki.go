@@ -120,6 +120,32 @@ func Parse(p Pair) (*x509.Certificate, crypto.Signer, error) {
 	return cert, key, nil
 }
 
+// ParseBundle decodes every certificate of a PEM bundle, in order; other
+// PEM blocks are skipped. An empty bundle or one that does not parse is an
+// error.
+func ParseBundle(bundlePEM []byte) ([]*x509.Certificate, error) {
+	var out []*x509.Certificate
+	for rest := bundlePEM; ; {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("parsing certificate %d of the bundle: %w", len(out)+1, err)
+		}
+		out = append(out, cert)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no PEM certificate in the bundle")
+	}
+	return out, nil
+}
+
 // ParseCert decodes the first certificate of a PEM bundle.
 func ParseCert(certPEM []byte) (*x509.Certificate, error) {
 	block, _ := pem.Decode(certPEM)
@@ -136,8 +162,9 @@ func ParseCert(certPEM []byte) (*x509.Certificate, error) {
 // Valid reports whether leaf is signed by ca, carries exactly the wanted
 // DNS names and IP addresses (a name or address no longer wanted also
 // calls for a new certificate: it was dropped from the cluster's spec), and
-// stays valid for at least renewBefore after now. A false answer comes
-// with the reason, for events.
+// stays valid for at least renewBefore after now, or already expires with
+// the CA (a renewal could not last longer). A false answer comes with the
+// reason, for events.
 func Valid(leafPEM, caPEM []byte, dnsNames []string, ips []net.IP, now time.Time, renewBefore time.Duration) (bool, string) {
 	leaf, err := ParseCert(leafPEM)
 	if err != nil {
@@ -150,7 +177,11 @@ func Valid(leafPEM, caPEM []byte, dnsNames []string, ips []net.IP, now time.Time
 	if err := leaf.CheckSignatureFrom(ca); err != nil {
 		return false, "not signed by the current CA"
 	}
-	if now.Add(renewBefore).After(leaf.NotAfter) {
+	// A leaf already lasting as long as its CA is not renewed: a new one
+	// would be capped at the CA's expiry too (Issue), so renewing it in
+	// the CA's last renewBefore would re-issue it on every pass. Only a
+	// new CA (a rotation) helps then.
+	if now.Add(renewBefore).After(leaf.NotAfter) && leaf.NotAfter.Before(ca.NotAfter) {
 		return false, fmt.Sprintf("expires at %s", leaf.NotAfter.UTC().Format(time.RFC3339))
 	}
 	if d := setDiff("DNS name", leaf.DNSNames, dnsNames); d != "" {

@@ -96,3 +96,45 @@ func TestParseRejectsMismatchedKey(t *testing.T) {
 		t.Fatal("want error for garbage cert")
 	}
 }
+
+// In the CA's last renewBefore, a leaf is capped at the CA's expiry; it is
+// re-issued once (to reach the cap) and then taken as valid, not re-issued
+// on every pass (issue #15: a hot loop of Secret updates).
+func TestLeafCappedAtCAIsNotRenewedAgain(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ca, err := NewCA("ca", start, 100*24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	renew := 30 * 24 * time.Hour
+	leaf, err := Issue(ca, LeafRequest{CommonName: "x", Server: true}, start, 50*24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inWindow := start.Add(80 * 24 * time.Hour)
+	if ok, why := Valid(leaf.CertPEM, ca.CertPEM, nil, nil, start.Add(25*24*time.Hour), renew); ok || !strings.Contains(why, "expires") {
+		t.Fatalf("a leaf expiring before its CA, inside its renewal window: Valid = %v %q, want a renewal", ok, why)
+	}
+	capped, err := Issue(ca, LeafRequest{CommonName: "x", Server: true}, inWindow, 365*24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, at := range []time.Time{inWindow, inWindow.Add(time.Hour), start.Add(99 * 24 * time.Hour)} {
+		if ok, why := Valid(capped.CertPEM, ca.CertPEM, nil, nil, at, renew); !ok {
+			t.Errorf("at %s a leaf capped at its CA's expiry: Valid = false %q, want true (a new one would be capped the same)", at, why)
+		}
+	}
+}
+
+func TestParseBundle(t *testing.T) {
+	now := time.Now()
+	a, _ := NewCA("a", now, time.Hour)
+	b, _ := NewCA("b", now, time.Hour)
+	certs, err := ParseBundle(append(append([]byte{}, a.CertPEM...), b.CertPEM...))
+	if err != nil || len(certs) != 2 || certs[0].Subject.CommonName != "a" || certs[1].Subject.CommonName != "b" {
+		t.Fatalf("ParseBundle(a+b) = %v, %v; want [a b]", certs, err)
+	}
+	if _, err := ParseBundle([]byte("nope")); err == nil {
+		t.Fatal("want an error for a bundle without certificates")
+	}
+}

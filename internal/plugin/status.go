@@ -211,15 +211,18 @@ func renderBackups(b *strings.Builder, in StatusInput, now time.Time) {
 }
 
 // Operation names what the operator is doing to the cluster, from its
-// status: a TLS migration, an in-place restore (or the undo of one that
-// failed), a defragmentation round,
-// else Progressing's reason when it is True, else "none".
+// status: a TLS migration, a CA rotation, an in-place restore (or the undo
+// of one that failed), a defragmentation round, else Progressing's reason
+// when it is True, else "none".
 func Operation(c *etcdv1.EtcdCluster) string {
 	switch {
 	case c.Paused():
 		return "paused (" + etcdv1.AnnotationPaused + "=true): the operator changes nothing until `kubectl quorum resume " + c.Name + "`"
 	case c.Status.TLSMigration != nil:
 		return "TLS migration, phase " + string(c.Status.TLSMigration.Phase)
+	case c.Status.CertificateAuthority != nil && c.Status.CertificateAuthority.Rotation != nil:
+		r := c.Status.CertificateAuthority.Rotation
+		return fmt.Sprintf("CA rotation (%s), phase %s", orDash(r.Reason), r.Phase)
 	case c.Status.Restore != nil && c.Status.Restore.Failure != "" && !c.Status.Restore.Done && !c.Status.Restore.RolledBack:
 		return "undoing the failed in-place restore " + c.Status.Restore.Name + ": " + c.Status.Restore.Failure
 	case c.Status.Restore != nil && !c.Status.Restore.Done && !c.Status.Restore.RolledBack:

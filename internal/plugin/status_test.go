@@ -109,6 +109,8 @@ func TestOperation(t *testing.T) {
 	}
 	tls := healthyCluster()
 	tls.Status.TLSMigration = &etcdv1.TLSMigrationStatus{Phase: etcdv1.TLSMigrationListenHTTPS}
+	caRot := healthyCluster()
+	caRot.Status.CertificateAuthority = &etcdv1.CertificateAuthorityStatus{Rotation: &etcdv1.CARotationStatus{Phase: etcdv1.CARotationIssueFromNew, Reason: "requested"}}
 	restoreDone := healthyCluster()
 	restoreDone.Status.Restore = &etcdv1.ClusterRestoreStatus{Name: "r1", Done: true}
 	undoing := healthyCluster()
@@ -129,6 +131,7 @@ func TestOperation(t *testing.T) {
 		{"progressing", withProgress("True"), "Scaling: adding db-3"},
 		{"not progressing", withProgress("False"), "none"},
 		{"tls migration", tls, "TLS migration, phase " + string(etcdv1.TLSMigrationListenHTTPS)},
+		{"CA rotation", caRot, "CA rotation (requested), phase IssueFromNew"},
 		{"finished restore", restoreDone, "none"},
 		{"undoing a failed restore", undoing, "undoing the failed in-place restore r2: snapshot not found"},
 		{"failed restore undone", rolledBack, "none"},

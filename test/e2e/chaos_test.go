@@ -94,7 +94,9 @@ func chaosScenarioWith(ctx SpecContext, scenario string, mut func(*etcdv1.EtcdCl
 	waitAvailable(ctx, ns, name, 3)
 	var cl *clientv3.Client
 	if created.TLSEnabled() {
-		cl = serviceClient(ctx, ns, name, clientTLS(ctx, ns, name))
+		// A client that follows the client Secret (a CA rotation replaces
+		// its certificate and ca.crt).
+		cl = serviceClient(ctx, ns, name, followingClientTLS(ctx, ns, name))
 	} else {
 		// The fault may turn TLS on: a client that follows the members
 		// from http to https (anySchemeDialer).
@@ -373,6 +375,13 @@ var _ = Describe("Reliability", Label("chaos"), Serial, func() {
 			waitNewSerials(ctx, eps, tlsCfg, before)
 		})
 	}, SpecTimeout(30*time.Minute))
+
+	It("CA rotation", func(ctx SpecContext) {
+		chaosScenario(ctx, "CA rotation", func(ctx SpecContext, ns, name string, round int) {
+			newCA := rotateCA(ctx, ns, name, fmt.Sprintf("chaos-%d", round))
+			checkOnlyCA(ctx, ns, name, newCA)
+		})
+	}, SpecTimeout(40*time.Minute))
 
 	It("backup under load", func(ctx SpecContext) {
 		chaosScenario(ctx, "backup", func(ctx SpecContext, ns, name string, round int) {
