@@ -6,6 +6,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -15,6 +16,7 @@ import (
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
 	"quorum.dev/etcd-operator/controllers/etcdcluster"
 	"quorum.dev/etcd-operator/controllers/pki"
+	"quorum.dev/etcd-operator/internal/opmetrics"
 )
 
 // The CA's lifecycle with the suite's clock moved forward. Pods never
@@ -39,6 +41,8 @@ var _ = Describe("EtcdCluster CA lifecycle", func() {
 			g.Expect(get(ctx, ns, name, got)()).To(Succeed())
 			g.Expect(got.Status.CertificateAuthority).NotTo(BeNil())
 			g.Expect(got.Status.CertificateAuthority.NotAfter.Time.Equal(cert.NotAfter)).To(BeTrue(), "status shows the CA's expiry")
+			g.Expect(testutil.ToFloat64(opmetrics.CertificateExpiry.WithLabelValues(ns, name, name+"-ca"))).To(BeNumerically("==", cert.NotAfter.Unix()),
+				"the CA's expiry is exported like the leaves'")
 		}, timeout, poll).Should(Succeed())
 		return cert
 	}

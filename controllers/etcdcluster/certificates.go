@@ -109,13 +109,12 @@ func (r *Reconciler) ensureCertificates(ctx context.Context, p *pass) error {
 // fails on its resourceVersion).
 func (r *Reconciler) ensureCA(ctx context.Context, c *etcdv1.EtcdCluster, now time.Time) (*caState, error) {
 	rotating := c.Status.CertificateAuthority != nil && c.Status.CertificateAuthority.Rotation != nil
-	s := &corev1.Secret{}
-	err := r.reader(rotating && r.APIReader != nil).Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: c.CASecretName()}, s)
-	switch {
-	case err == nil:
+	s, err := r.readSecret(ctx, c, c.CASecretName(), rotating && r.APIReader != nil)
+	if err != nil {
+		return nil, err
+	}
+	if s != nil {
 		return readCASecret(s)
-	case !apierrors.IsNotFound(err):
-		return nil, fmt.Errorf("reading secret %s: %w", c.CASecretName(), err)
 	}
 	ca, err := pki.NewCA(caCommonName(c), now, caValidity)
 	if err != nil {
@@ -159,10 +158,18 @@ func (r *Reconciler) ensureLeaf(ctx context.Context, c *etcdv1.EtcdCluster, name
 	return r.writeSecret(ctx, c, s, name, leaf, ca.bundle)
 }
 
-// getSecret returns the Secret, or nil when it does not exist.
+// getSecret returns the Secret from the cache, or nil when it does not
+// exist.
 func (r *Reconciler) getSecret(ctx context.Context, c *etcdv1.EtcdCluster, name string) (*corev1.Secret, error) {
+	return r.readSecret(ctx, c, name, false)
+}
+
+// readSecret returns the Secret, from the API server when fromAPI, else
+// from the cache, or nil when it does not exist; it exports the expiry of
+// the certificate it holds.
+func (r *Reconciler) readSecret(ctx context.Context, c *etcdv1.EtcdCluster, name string, fromAPI bool) (*corev1.Secret, error) {
 	s := &corev1.Secret{}
-	err := r.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: name}, s)
+	err := r.reader(fromAPI).Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: name}, s)
 	if apierrors.IsNotFound(err) {
 		return nil, nil
 	}
