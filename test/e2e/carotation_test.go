@@ -233,7 +233,12 @@ var _ = Describe("CA rotation", func() {
 		acked, failed := w.finish()
 		GinkgoWriter.Printf("writes acknowledged %d, failed %d, largest gap %v\n", len(acked), failed, w.maxGap)
 		Expect(lost).To(BeEmpty(), "Available throughout")
-		Expect(failed).To(BeZero())
+		// Each phase restarts every member once (9 restarts). A Put in
+		// flight when its member stops, or while leadership moves off it,
+		// fails on the client (etcd's client does not retry a Put it may
+		// have sent); that is a refused write, never a lost one. At most
+		// one per restart: more means members were unreachable longer.
+		Expect(failed).To(BeNumerically("<=", 9), "failed writes: %v", w.errs)
 
 		By("every member presents a certificate from the new CA and only the new CA is trusted")
 		checkOnlyCA(ctx, ns, name, newCert)

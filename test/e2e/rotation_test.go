@@ -53,7 +53,7 @@ var _ = Describe("Certificate rotation", func() {
 		time.Sleep(5 * time.Second) // a few more writes on the new certificates
 		acked, failed := w.finish()
 		GinkgoWriter.Printf("writes acknowledged %d, failed %d, largest gap %v\n", len(acked), failed, w.maxGap)
-		Expect(failed).To(BeZero())
+		Expect(failed).To(BeZero(), "failed writes: %v", w.errs)
 		Expect(w.maxGap).To(BeNumerically("<", 3*time.Second))
 
 		By("checking no pod restarted and every acknowledged write is there")

@@ -26,6 +26,7 @@ type writer struct {
 	acked  []string
 	failed int
 	maxGap time.Duration // longest time between two acknowledged writes
+	errs   []string      // the first failed writes: time, key and error
 	stop   chan struct{}
 	done   chan struct{}
 }
@@ -54,6 +55,9 @@ func startWriter(ctx context.Context, c *clientv3.Client) *writer {
 				last = time.Now()
 			} else {
 				w.failed++
+				if len(w.errs) < 10 {
+					w.errs = append(w.errs, fmt.Sprintf("%s %s: %v", time.Now().Format("15:04:05.000"), key, err))
+				}
 			}
 			w.mu.Unlock()
 		}
@@ -64,6 +68,9 @@ func startWriter(ctx context.Context, c *clientv3.Client) *writer {
 func (w *writer) finish() (acked []string, failed int) {
 	close(w.stop)
 	<-w.done
+	for _, e := range w.errs {
+		GinkgoWriter.Printf("failed write %s\n", e)
+	}
 	return w.acked, w.failed
 }
 
