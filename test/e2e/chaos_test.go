@@ -376,10 +376,22 @@ var _ = Describe("Reliability", Label("chaos"), Serial, func() {
 		})
 	}, SpecTimeout(30*time.Minute))
 
+	// An on-demand CA rotation (issue #15): three phases, each restarting
+	// every member. Besides the checked workload: Available throughout,
+	// at the end every member serves a certificate from the new CA, only
+	// the new CA is trusted, and a client certificate from the old CA is
+	// refused by every member.
 	It("CA rotation", func(ctx SpecContext) {
-		chaosScenario(ctx, "CA rotation", func(ctx SpecContext, ns, name string, round int) {
+		chaosScenarioWith(ctx, "CA rotation", func(c *etcdv1.EtcdCluster) {
+			c.Spec.Rollout.MinReadySeconds = ptr.To[int32](5) // nine restarts; settling is the undo specs' subject
+		}, func(ctx SpecContext, ns, name string, round int) {
+			oldCA := caPair(ctx, ns, name)
+			avail := watchAvailable(ctx, ns, name)
 			newCA := rotateCA(ctx, ns, name, fmt.Sprintf("chaos-%d", round))
+			Expect(avail.finish()).To(BeEmpty(), "Available throughout the CA rotation")
+			Expect(newCA.Equal(mustParseCert(oldCA.CertPEM))).To(BeFalse(), "a new CA signs")
 			checkOnlyCA(ctx, ns, name, newCA)
+			expectOldCARefused(ctx, ns, name, oldCA)
 		})
 	}, SpecTimeout(40*time.Minute))
 
