@@ -2,7 +2,7 @@
 # the same images without Docker: see hack/images.sh.
 #
 #   docker build --target operator -t quorum.dev/etcd-operator:0.1.0 .
-#   docker build --target etcd-server -t quorum.dev/etcd-server:3.7.3 .
+#   docker build --target etcd-server -t quorum.dev/etcd-server:3.7.3-quorum.0.1.0 .
 FROM golang:1.26 AS build
 WORKDIR /src
 COPY go.mod go.sum ./

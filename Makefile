@@ -17,13 +17,13 @@ KUBEBUILDER_ASSETS ?= $(QUORUM_CACHE)/envtest/$(K8S_VERSION)
 
 # The bundled etcd server's version comes from go.mod.
 ETCD_SERVER_VERSION := $(shell go list -m -f '{{.Version}}' go.etcd.io/etcd/server/v3 | sed 's/^v//')
-OPERATOR_VERSION ?= 0.1.0
+OPERATOR_VERSION ?= $(shell sed -n 's/^var Version = "\(.*\)"/\1/p' internal/version/version.go)
 OPERATOR_IMAGE ?= quorum.dev/etcd-operator:$(OPERATOR_VERSION)
 ETCD_IMAGE_REPO ?= quorum.dev/etcd-server
-ETCD_IMAGE ?= $(ETCD_IMAGE_REPO):$(ETCD_SERVER_VERSION)
+ETCD_IMAGE ?= $(ETCD_IMAGE_REPO):$(ETCD_SERVER_VERSION)-quorum.$(OPERATOR_VERSION)
 # The same server built against the previous etcd minor, for upgrade tests.
 ETCD_PREV_VERSION := $(shell go list -mod=readonly -modfile=hack/etcd-3.6.mod -m -f '{{.Version}}' go.etcd.io/etcd/server/v3 | sed 's/^v//')
-ETCD_PREV_IMAGE ?= $(ETCD_IMAGE_REPO):$(ETCD_PREV_VERSION)
+ETCD_PREV_IMAGE ?= $(ETCD_IMAGE_REPO):$(ETCD_PREV_VERSION)-quorum.$(OPERATOR_VERSION)
 OUT ?= _out
 GO_TEST_FLAGS ?=
 

@@ -17,20 +17,22 @@ import (
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
 	"quorum.dev/etcd-operator/controllers"
 	"quorum.dev/etcd-operator/controllers/render"
+	"quorum.dev/etcd-operator/internal/version"
 	// Mozilla roots for public S3 endpoints: the image has no trust store.
 	_ "quorum.dev/etcd-operator/internal/trustroots"
 )
 
 func main() {
 	var (
-		metricsAddr, probeAddr, imageRepo, clusterDomain, watchNamespaces string
-		leaderElect, metricsSecure                                        bool
+		metricsAddr, probeAddr, imageRepo, tagSuffix, clusterDomain, watchNamespaces string
+		leaderElect, metricsSecure                                                   bool
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "Address of the metrics endpoint; 0 disables it.")
 	flag.BoolVar(&metricsSecure, "metrics-secure", true, "Serve metrics over HTTPS (a self-signed certificate) to clients whose bearer token passes a TokenReview and a SubjectAccessReview for get on the non-resource URL /metrics; false serves plain HTTP to anyone.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints.")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader so that only one replica of the operator acts.")
-	flag.StringVar(&imageRepo, "etcd-image-repository", "quorum.dev/etcd-server", "Repository of the bundled etcd server image; the tag is the cluster's spec.version.")
+	flag.StringVar(&imageRepo, "etcd-image-repository", "quorum.dev/etcd-server", "Repository of the bundled etcd server image; the tag is the cluster's spec.version followed by --etcd-image-tag-suffix.")
+	flag.StringVar(&tagSuffix, "etcd-image-tag-suffix", version.ServerTagSuffix(), "Follows spec.version in the server image's tag; the default names this Quorum release, so an operator upgrade rolls the members onto its server build.")
 	flag.StringVar(&clusterDomain, "cluster-domain", etcdv1.DefaultClusterDomain, "DNS suffix of the Kubernetes cluster.")
 	flag.StringVar(&watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to watch; empty watches all.")
 	opts := zap.Options{}
@@ -63,14 +65,14 @@ func main() {
 		log.Error(err, "creating manager")
 		os.Exit(1)
 	}
-	o := render.Options{ImageRepository: imageRepo, ClusterDomain: clusterDomain}
+	o := render.Options{ImageRepository: imageRepo, ImageTagSuffix: tagSuffix, ClusterDomain: clusterDomain}
 	if err := controllers.Setup(mgr, controllers.Options{Render: o, OperatorNamespace: os.Getenv("POD_NAMESPACE")}); err != nil {
 		log.Error(err, "setting up controllers")
 		os.Exit(1)
 	}
 	utilruntime.Must(mgr.AddHealthzCheck("healthz", healthz.Ping))
 	utilruntime.Must(mgr.AddReadyzCheck("readyz", healthz.Ping))
-	log.Info("starting manager", "etcdImageRepository", imageRepo, "watchNamespaces", watchNamespaces, "metricsSecure", metricsSecure)
+	log.Info("starting manager", "version", version.Version, "etcdImageRepository", imageRepo, "etcdImageTagSuffix", tagSuffix, "watchNamespaces", watchNamespaces, "metricsSecure", metricsSecure)
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		log.Error(err, "running manager")
 		os.Exit(1)

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"quorum.dev/etcd-operator/internal/version"
+
 	clientv3 "go.etcd.io/etcd/client/v3"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -32,7 +34,7 @@ var applyReadyBench = Bench{
 
 // etcdImage is the bundled server image the local cluster has loaded,
 // the one an EtcdCluster of the default version runs.
-const etcdImage = "quorum.dev/etcd-server:3.7.3"
+var etcdImage = "quorum.dev/etcd-server:3.7.3" + version.ServerTagSuffix()
 
 func applyReady(ctx context.Context, env Env) ([]Value, error) {
 	return withNamespace(ctx, env, "apply", func(k *kube, ns string) ([]Value, error) {

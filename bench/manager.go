@@ -4,6 +4,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"quorum.dev/etcd-operator/internal/version"
 	ctrl "sigs.k8s.io/controller-runtime"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -31,7 +32,7 @@ func newManager(cfg *rest.Config) (ctrl.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	o := render.Options{ImageRepository: "quorum.dev/etcd-server", ClusterDomain: etcdv1.DefaultClusterDomain}
+	o := render.Options{ImageRepository: "quorum.dev/etcd-server", ImageTagSuffix: version.ServerTagSuffix(), ClusterDomain: etcdv1.DefaultClusterDomain}
 	if err := controllers.Setup(mgr, controllers.Options{Render: o}); err != nil {
 		return nil, err
 	}

@@ -25,7 +25,7 @@ const (
 // DefaultImage is the server image of the default version, for work that
 // outlives its cluster.
 func (o Options) DefaultImage() string {
-	return o.ImageRepository + ":" + DefaultVersion
+	return o.ImageRepository + ":" + DefaultVersion + o.ImageTagSuffix
 }
 
 // PruneJobName is the Job that removes a backup's files from its claim.

@@ -16,11 +16,16 @@ type Options struct {
 	ImageRepository string
 	// ClusterDomain is the cluster's DNS suffix.
 	ClusterDomain string
+	// ImageTagSuffix follows the etcd version in the server image's tag
+	// (version.ServerTagSuffix in the operator, "-quorum.<release>");
+	// empty in tests that pin plain tags.
+	ImageTagSuffix string
 }
 
-// Image is the etcd server image of the cluster.
+// Image is the etcd server image of the cluster:
+// "<ImageRepository>:<spec.version><ImageTagSuffix>".
 func (o Options) Image(c *etcdv1.EtcdCluster) string {
-	return o.ImageRepository + ":" + c.Spec.Version
+	return o.ImageRepository + ":" + c.Spec.Version + o.ImageTagSuffix
 }
 
 // Domain is ClusterDomain with its default.

@@ -16,6 +16,8 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
+
+	"quorum.dev/etcd-operator/internal/version"
 )
 
 var chart = filepath.Join("..", "..", "charts", "quorum-operator")
@@ -236,5 +238,25 @@ func TestMonitoringObjects(t *testing.T) {
 	}
 	if cm.Labels["grafana_dashboard"] != "1" || strings.TrimSpace(cm.Data["quorum-etcd.json"]) != strings.TrimSpace(string(dash)) {
 		t.Errorf("dashboard ConfigMap: labels %v, data equal to files/dashboard.json: %v", cm.Labels, strings.TrimSpace(cm.Data["quorum-etcd.json"]) == strings.TrimSpace(string(dash)))
+	}
+}
+
+// The chart's appVersion and the image tag it defaults to are the
+// operator's own release (internal/version): the server image tag the
+// operator asks for ("<etcd version>-quorum.<release>") is only built and
+// shipped with that release.
+func TestChartVersionIsTheOperatorsRelease(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(chart, "Chart.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var meta struct {
+		AppVersion string `json:"appVersion"`
+	}
+	if err := yaml.Unmarshal(b, &meta); err != nil {
+		t.Fatal(err)
+	}
+	if meta.AppVersion != version.Version {
+		t.Errorf("Chart.yaml appVersion %q, internal/version.Version %q: release them together", meta.AppVersion, version.Version)
 	}
 }
