@@ -87,6 +87,18 @@ func TestStatefulSet(t *testing.T) {
 			if ctr.ReadinessProbe.HTTPGet.Path != "/readyz" || ctr.LivenessProbe.HTTPGet.Path != "/livez" {
 				t.Error("probes")
 			}
+			budget := func(p *corev1.Probe) int32 { return p.PeriodSeconds * p.FailureThreshold }
+			if ctr.StartupProbe.PeriodSeconds > 1 || budget(ctr.StartupProbe) < 300 {
+				t.Errorf("startup probe every %d s for %d s: want every second, five minutes in all", ctr.StartupProbe.PeriodSeconds, budget(ctr.StartupProbe))
+			}
+			if ctr.ReadinessProbe.PeriodSeconds > 2 || budget(ctr.ReadinessProbe) > 6 {
+				t.Errorf("a member that stops answering stays ready for %d s", budget(ctr.ReadinessProbe))
+			}
+			for _, p := range []*corev1.Probe{ctr.StartupProbe, ctr.LivenessProbe, ctr.ReadinessProbe} {
+				if p.TimeoutSeconds > p.PeriodSeconds {
+					t.Errorf("probe timeout %d s longer than its period %d s", p.TimeoutSeconds, p.PeriodSeconds)
+				}
+			}
 		}},
 		{"retain on scale when asked", func(c *etcdv1.EtcdCluster) {
 			c.Spec.Storage.WhenScaled = etcdv1.PVCRetain

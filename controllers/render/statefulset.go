@@ -184,11 +184,11 @@ func container(c *etcdv1.EtcdCluster, o Options, image string) corev1.Container 
 		)
 	}
 	mounts = append(mounts, authTokenMounts(c)...)
-	probe := func(path string, failures int32) *corev1.Probe {
+	probe := func(path string, period, failures int32) *corev1.Probe {
 		return &corev1.Probe{
 			ProbeHandler:     corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromString("metrics")}},
-			PeriodSeconds:    5,
-			TimeoutSeconds:   3,
+			PeriodSeconds:    period,
+			TimeoutSeconds:   min(period, 3),
 			FailureThreshold: failures,
 		}
 	}
@@ -211,10 +211,19 @@ func container(c *etcdv1.EtcdCluster, o Options, image string) corev1.Container 
 		Resources:    c.Spec.Resources,
 		VolumeMounts: mounts,
 		// A member of a new cluster cannot be ready before its peers start:
-		// the startup probe gives the whole cluster five minutes.
-		StartupProbe:    probe("/livez", 60),
-		LivenessProbe:   probe("/livez", 6),
-		ReadinessProbe:  probe("/readyz", 2),
+		// the startup probe gives the whole cluster five minutes, asked
+		// every second so a restarted member counts as started (and its
+		// readiness is probed) within a second of etcd serving; every
+		// rollout step and scale-up waits on that. Readiness is probed
+		// every 2 s (so a started member turns ready within 2 s) and
+		// turns false after three failures (at most 6 s; etcd's /readyz
+		// does a linearizable read, which a busy machine can slow past
+		// one 2 s timeout), so the client Service and the cluster's
+		// status follow a member that stops answering. Liveness restarts a member that failed
+		// /livez for 30 s. Each probe is one local HTTP GET.
+		StartupProbe:    probe("/livez", 1, 300),
+		LivenessProbe:   probe("/livez", 5, 6),
+		ReadinessProbe:  probe("/readyz", 2, 3),
 		SecurityContext: containerSecurity(),
 		// quorum-etcd writes why it stopped to the termination log; when
 		// etcd itself exits without one (a fatal log, a panic), the kubelet
