@@ -41,7 +41,7 @@ var _ = Describe("EtcdCluster CA lifecycle", func() {
 			g.Expect(get(ctx, ns, name, got)()).To(Succeed())
 			g.Expect(got.Status.CertificateAuthority).NotTo(BeNil())
 			g.Expect(got.Status.CertificateAuthority.NotAfter.Time.Equal(cert.NotAfter)).To(BeTrue(), "status shows the CA's expiry")
-			g.Expect(testutil.ToFloat64(opmetrics.CertificateExpiry.WithLabelValues(ns, name, name+"-ca"))).To(BeNumerically("==", cert.NotAfter.Unix()),
+			g.Expect(testutil.ToFloat64(opmetrics.CertificateExpiry.WithLabelValues(ns, name, name+"-ca", "tls.crt"))).To(BeNumerically("==", cert.NotAfter.Unix()),
 				"the CA's expiry is exported like the leaves'")
 		}, timeout, poll).Should(Succeed())
 		return cert

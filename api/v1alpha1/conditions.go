@@ -212,6 +212,37 @@ const (
 	ReasonVolumeExpansionInfeasible = "VolumeExpansionInfeasible"
 )
 
+// Condition type and reasons of EtcdCluster for certificates near their
+// expiry that the operator will not renew (controllers/etcdcluster/certexpiry.go).
+const (
+	// ConditionCertificatesExpiring is True when a certificate the cluster
+	// depends on expires within 30 days or has expired, and the operator
+	// will not renew it in time: a certificate of the user's Secrets
+	// (spec.tls.serverSecretName, peerSecretName, clientSecretName: every
+	// certificate of tls.crt, and every CA of ca.crt), or the operator's
+	// own CA, which its rotation (due 90 days before expiry) has not
+	// replaced. The operator's own leaves are renewed in that window and
+	// never count. 30 days is the window in which the operator renews its
+	// leaves (and cert-manager its default 90-day certificates). The
+	// message names each certificate (common name, Secret and key), its
+	// expiry and what to do; a Warning event of the same reason is
+	// recorded once per certificate when it becomes due, and again once it
+	// has expired. False (CertificatesValid) otherwise, with the soonest
+	// expiry; absent with TLS off. A warning only: it changes neither
+	// Available, Degraded nor Ready (an expired certificate makes members
+	// fail handshakes, which they report themselves).
+	ConditionCertificatesExpiring = "CertificatesExpiring"
+	// ReasonCertificateExpiring: a certificate the operator will not renew
+	// expires within 30 days.
+	ReasonCertificateExpiring = "CertificateExpiring"
+	// ReasonCertificateExpired: a certificate the operator will not renew
+	// has expired (notAfter is past).
+	ReasonCertificateExpired = "CertificateExpired"
+	// ReasonCertificatesValid: no certificate the operator will not renew
+	// expires within 30 days.
+	ReasonCertificatesValid = "CertificatesValid"
+)
+
 // Condition reasons of EtcdCluster: why members do not start.
 const (
 	// ReasonMemberPodsFailing: a member pod cannot start or keeps

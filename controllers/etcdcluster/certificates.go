@@ -80,7 +80,9 @@ func (r *Reconciler) ensureCertificates(ctx context.Context, p *pass) error {
 		return nil
 	}
 	if c.UserCertificates() {
-		return r.checkUserCertificates(ctx, c)
+		secrets, err := r.checkUserCertificates(ctx, c)
+		p.userSecrets = secrets
+		return err
 	}
 	now := r.now()
 	ca, err := r.ensureCA(ctx, c, now)
@@ -218,25 +220,28 @@ func (r *Reconciler) writeSecret(ctx context.Context, c *etcdv1.EtcdCluster, exi
 
 // checkUserCertificates makes sure the user's Secrets exist and hold what
 // members need, so that a typo shows up as a condition, not a pod that
-// cannot start.
-func (r *Reconciler) checkUserCertificates(ctx context.Context, c *etcdv1.EtcdCluster) error {
+// cannot start. It returns the Secrets (server, peer, client) when all
+// pass, for the expiry check.
+func (r *Reconciler) checkUserCertificates(ctx context.Context, c *etcdv1.EtcdCluster) ([]*corev1.Secret, error) {
+	var secrets []*corev1.Secret
 	for _, name := range []string{c.ServerSecretName(), c.PeerSecretName(), c.ClientSecretName()} {
 		s := &corev1.Secret{}
 		if err := r.reader(true).Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: name}, s); err != nil {
 			if apierrors.IsNotFound(err) {
-				return &specError{etcdv1.ReasonCertificateInvalid, fmt.Sprintf("TLS secret %s not found", name)}
+				return nil, &specError{etcdv1.ReasonCertificateInvalid, fmt.Sprintf("TLS secret %s not found", name)}
 			}
-			return fmt.Errorf("reading secret %s: %w", name, err)
+			return nil, fmt.Errorf("reading secret %s: %w", name, err)
 		}
 		for _, k := range []string{corev1.TLSCertKey, corev1.TLSPrivateKeyKey, keyCACert} {
 			if len(s.Data[k]) == 0 {
-				return &specError{etcdv1.ReasonCertificateInvalid, fmt.Sprintf("TLS secret %s has no %s", name, k)}
+				return nil, &specError{etcdv1.ReasonCertificateInvalid, fmt.Sprintf("TLS secret %s has no %s", name, k)}
 			}
 		}
 		if _, err := pki.ParseCert(s.Data[corev1.TLSCertKey]); err != nil {
-			return &specError{etcdv1.ReasonCertificateInvalid, fmt.Sprintf("TLS secret %s: %v", name, err)}
+			return nil, &specError{etcdv1.ReasonCertificateInvalid, fmt.Sprintf("TLS secret %s: %v", name, err)}
 		}
 		recordCertificateExpiry(c, s)
+		secrets = append(secrets, s)
 	}
-	return nil
+	return secrets, nil
 }

@@ -62,13 +62,22 @@ func forgetClusterMetrics(key types.NamespacedName) {
 	opmetrics.ForgetCluster(key.Namespace, key.Name)
 }
 
-// recordCertificateExpiry exports the notAfter of the certificate in a
-// TLS Secret of the cluster; a Secret without a readable certificate
-// exports nothing (the certificate checks report it).
+// recordCertificateExpiry exports, per key of a TLS Secret of the cluster
+// (tls.crt, ca.crt), the soonest notAfter of the certificates it holds; a
+// key without a readable certificate exports nothing (the certificate
+// checks report it).
 func recordCertificateExpiry(c *etcdv1.EtcdCluster, s *corev1.Secret) {
-	cert, err := pki.ParseCert(s.Data[corev1.TLSCertKey])
-	if err != nil {
-		return
+	for _, key := range []string{corev1.TLSCertKey, keyCACert} {
+		certs, err := pki.ParseBundle(s.Data[key])
+		if err != nil {
+			continue
+		}
+		soonest := certs[0].NotAfter
+		for _, cert := range certs[1:] {
+			if cert.NotAfter.Before(soonest) {
+				soonest = cert.NotAfter
+			}
+		}
+		opmetrics.CertificateExpiry.WithLabelValues(c.Namespace, c.Name, s.Name, key).Set(float64(soonest.Unix()))
 	}
-	opmetrics.CertificateExpiry.WithLabelValues(c.Namespace, c.Name, s.Name).Set(float64(cert.NotAfter.Unix()))
 }

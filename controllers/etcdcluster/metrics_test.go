@@ -76,18 +76,39 @@ func TestRecordClusterMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A user's Secret: the leaf in tls.crt, two CAs in ca.crt (the
+	// soonest counts).
+	other, err := pki.NewCA("other", time.Unix(1_700_000_000, 0), 24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := pki.Issue(ca, pki.LeafRequest{CommonName: "m-server", Server: true}, time.Unix(1_700_000_000, 0), 12*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recordCertificateExpiry(c, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "srv"},
+		Data: map[string][]byte{corev1.TLSCertKey: leaf.CertPEM, keyCACert: append(append([]byte{}, ca.CertPEM...), other.CertPEM...)}})
+	for key, want := range map[string]float64{corev1.TLSCertKey: 1_700_000_000 + 12*3600, keyCACert: 1_700_000_000 + 24*3600} {
+		if v := testutil.ToFloat64(opmetrics.CertificateExpiry.WithLabelValues("metrics-test", "m", "srv", key)); v != want {
+			t.Errorf("srv %s expiry %v, want %v", key, v, want)
+		}
+	}
 	recordCertificateExpiry(c, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "m-ca"}, Data: map[string][]byte{corev1.TLSCertKey: ca.CertPEM}})
-	if v := testutil.ToFloat64(opmetrics.CertificateExpiry.WithLabelValues("metrics-test", "m", "m-ca")); v != 1_700_000_000+48*3600 {
+	if v := testutil.ToFloat64(opmetrics.CertificateExpiry.WithLabelValues("metrics-test", "m", "m-ca", corev1.TLSCertKey)); v != 1_700_000_000+48*3600 {
 		t.Errorf("certificate expiry %v, want %v", v, 1_700_000_000+48*3600)
+	}
+	if opmetrics.CertificateExpiry.DeleteLabelValues("metrics-test", "m", "m-ca", keyCACert) {
+		t.Error("a Secret without ca.crt exported its expiry")
 	}
 	// Unreadable: nothing exported.
 	recordCertificateExpiry(c, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "m-bad"}, Data: map[string][]byte{corev1.TLSCertKey: []byte("junk")}})
-	if opmetrics.CertificateExpiry.DeleteLabelValues("metrics-test", "m", "m-bad") {
+	if opmetrics.CertificateExpiry.DeleteLabelValues("metrics-test", "m", "m-bad", corev1.TLSCertKey) {
 		t.Error("an unreadable certificate exported an expiry")
 	}
 
 	forgetClusterMetrics(types.NamespacedName{Namespace: "metrics-test", Name: "m"})
-	if opmetrics.DesiredMembers.DeleteLabelValues("metrics-test", "m") || opmetrics.CertificateExpiry.DeleteLabelValues("metrics-test", "m", "m-ca") {
+	if opmetrics.DesiredMembers.DeleteLabelValues("metrics-test", "m") || opmetrics.CertificateExpiry.DeleteLabelValues("metrics-test", "m", "m-ca", corev1.TLSCertKey) ||
+		opmetrics.CertificateExpiry.DeleteLabelValues("metrics-test", "m", "srv", keyCACert) {
 		t.Error("a deleted cluster's series stayed")
 	}
 }

@@ -47,6 +47,11 @@ func TestReadiness(t *testing.T) {
 		{"NOSPACE", []metav1.Condition{avail, settled, cond(etcdv1.ConditionDegraded, "True", etcdv1.ReasonNoSpace)}, "compacting", false, etcdv1.ReasonNoSpace},
 		{"defragmentation round", []metav1.Condition{avail, settled, healthy}, "defragmenting x-1", false, etcdv1.ReasonMaintaining},
 		{"no Progressing yet", []metav1.Condition{avail, healthy}, "", false, etcdv1.ReasonBootstrapping},
+		// A certificate near expiry is a warning: Ready does not read it.
+		{"certificates expiring", []metav1.Condition{avail, settled, healthy,
+			cond(etcdv1.ConditionCertificatesExpiring, "True", etcdv1.ReasonCertificateExpiring)}, "", true, etcdv1.ReasonReconciled},
+		{"certificates expired", []metav1.Condition{avail, settled, healthy,
+			cond(etcdv1.ConditionCertificatesExpiring, "True", etcdv1.ReasonCertificateExpired)}, "", true, etcdv1.ReasonReconciled},
 	} {
 		got := readiness(tc.conds, tc.maint)
 		if got.ok != tc.ok || got.reason != tc.reason || got.msg == "" {

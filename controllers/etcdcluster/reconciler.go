@@ -150,6 +150,8 @@ type pass struct {
 	templateHash       string              // digest of the pod template the spec renders (rollout_rollback.go)
 	tlsMessage         string              // what the TLS migration does or waits for, while one is under way
 	ca                 *caState            // the CA Secret as read by the certificates step (operator-issued TLS only)
+	userSecrets        []*corev1.Secret    // the user's TLS Secrets as read by the certificates step (spec.tls.*SecretName)
+	certExpiry         *expiryVerdict      // the certificate expiry check's verdict, when it ran (certexpiry.go)
 	caMessage          string              // what the CA rotation does or waits for, while one is under way or due
 	maint              *maintenance.Action // the maintenance planner's choice this pass, if it ran
 	maintBusy          bool                // maintenance has work left: come back soon
@@ -178,6 +180,9 @@ type pass struct {
 //     allows it; status.storage.capacity records what they really have
 //     (a derived quota follows it, see volumes.go);
 //  1. certificates: CA and leaf Secrets exist, are valid and not near expiry;
+//     (certificate expiry: certificates the operator will not renew that
+//     are near expiry, for the CertificatesExpiring condition, see
+//     certexpiry.go;)
 //     (tls migration: the phase of a TLS migration under way, which the
 //     renderers follow, see tlsmigration_plan.go;)
 //     (token key: the JWT signing key Secret of auth.token jwt, see
@@ -224,7 +229,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.Get(ctx, req.NamespacedName, cluster); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.Clients.Forget(req.NamespacedName)
-			for _, t := range []string{etcdv1.ConditionAvailable, etcdv1.ConditionDegraded, eventClusterFormed, etcdv1.ReasonInvalidSchedule, rolledBackSuffix, etcdv1.ConditionPaused} {
+			for _, t := range []string{etcdv1.ConditionAvailable, etcdv1.ConditionDegraded, eventClusterFormed, etcdv1.ReasonInvalidSchedule, rolledBackSuffix, etcdv1.ConditionPaused, etcdv1.ConditionCertificatesExpiring} {
 				r.announced.Delete(req.String() + "/" + t)
 			}
 			r.replacing.Delete(req.String())
@@ -261,6 +266,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	stepErr := steps.Run(ctx, p, []steps.Step[*pass]{
 		{Name: "volumes", Run: r.growVolumes},
 		{Name: "certificates", Run: r.ensureCertificates},
+		{Name: "certificate expiry", Run: r.checkCertificateExpiry},
 		{Name: "tls migration", Run: r.resumeTLSMigration},
 		{Name: "token key", Run: r.ensureTokenKey},
 		{Name: "config", Run: r.applyConfig},
@@ -303,7 +309,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	r.recordTransitions(original, cluster)
 	memberHealth.WithLabelValues(cluster.Namespace, cluster.Name).Set(float64(p.obs.healthyCount()))
 	recordClusterMetrics(cluster)
-	return nextPass(p, cluster, stepErr)
+	res, err := nextPass(p, cluster, stepErr)
+	return capForCertificates(res, p), err
 }
 
 // recordTransitions emits an event whenever Available's status changes,

@@ -101,6 +101,8 @@ func setStatus(c *etcdv1.EtcdCluster, p *pass, o render.Options, stepErr error) 
 	if p.volumes != nil {
 		conditions.Set(&st.Conditions, c.Generation, etcdv1.ConditionVolumesGrown, p.volumes.Grown, p.volumes.Reason, p.volumes.Message)
 	}
+	// CertificatesExpiring: a warning, which Ready does not read.
+	setCertificatesCondition(c, p)
 	st.Reason = summaryReason(st.Conditions)
 
 	if stepErr == nil {

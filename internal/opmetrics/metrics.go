@@ -61,12 +61,15 @@ var (
 	}, []string{LabelNamespace, LabelEtcdCluster, "operation"})
 
 	// CertificateExpiry is the notAfter, in Unix seconds, of the
-	// certificate in each TLS Secret of the cluster (the CA and the
-	// server, peer and client leaves).
+	// certificates in each TLS Secret of the cluster (the operator's CA
+	// and leaves, or the user's spec.tls Secrets), per key: "tls.crt"
+	// (the leaf, or the CA itself in the CA Secret, and any intermediate)
+	// and "ca.crt" (the trusted CAs). A key holding several certificates
+	// exports the soonest notAfter.
 	CertificateExpiry = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "quorum_etcdcluster_certificate_expiry_timestamp_seconds",
-		Help: "Unix time at which the certificate in the EtcdCluster's TLS Secret expires (notAfter).",
-	}, []string{LabelNamespace, LabelEtcdCluster, "secret"})
+		Help: "Unix time at which the first certificate of the key (tls.crt, ca.crt) of the EtcdCluster's TLS Secret expires (notAfter).",
+	}, []string{LabelNamespace, LabelEtcdCluster, "secret", "key"})
 
 	// BackupScheduleLastSuccess is status.lastSuccessfulTime of an
 	// EtcdBackupSchedule, Unix seconds; no series before the first success.
