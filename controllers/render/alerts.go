@@ -187,14 +187,14 @@ const alertsYAML = `groups:
       severity: warning
     annotations:
       summary: etcd certificate expires within a week
-      description: 'The certificate in Secret {{"{{ $labels.namespace }}/{{ $labels.secret }}"}} of EtcdCluster {{"{{ $labels.etcd_cluster }}"}} expires in {{"{{ $value | humanizeDuration }}"}}; the operator renews its own certificates earlier, so renewal is failing or the certificates are the user''s.'
+      description: 'A certificate in {{"{{ $labels.key }}"}} of Secret {{"{{ $labels.namespace }}/{{ $labels.secret }}"}} of EtcdCluster {{"{{ $labels.etcd_cluster }}"}} expires in {{"{{ $value | humanizeDuration }}"}}; the operator renews its own certificates earlier, so renewal is failing or the certificates are the user''s (the CertificatesExpiring condition names them).'
   - alert: EtcdCertificateExpiresVerySoon
     expr: quorum_etcdcluster_certificate_expiry_timestamp_seconds{{sel .Quorum}} - time() < 86400
     labels:
       severity: critical
     annotations:
       summary: etcd certificate expires within a day
-      description: 'The certificate in Secret {{"{{ $labels.namespace }}/{{ $labels.secret }}"}} of EtcdCluster {{"{{ $labels.etcd_cluster }}"}} expires in {{"{{ $value | humanizeDuration }}"}}: members and clients will fail TLS handshakes.'
+      description: 'A certificate in {{"{{ $labels.key }}"}} of Secret {{"{{ $labels.namespace }}/{{ $labels.secret }}"}} of EtcdCluster {{"{{ $labels.etcd_cluster }}"}} expires in {{"{{ $value | humanizeDuration }}"}}: members and clients will fail TLS handshakes.'
 {{- if .Operator}}
 - name: quorum-operator
   rules:
