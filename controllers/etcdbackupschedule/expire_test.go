@@ -26,7 +26,7 @@ var _ = Describe("a failed prune Job", func() {
 		r := &Reconciler{Client: cache, APIReader: k8s, Scheme: k8s.Scheme(), Recorder: events.NewFakeRecorder(10)}
 		p := &schedulePass{schedule: &etcdv1.EtcdBackupSchedule{ObjectMeta: metav1.ObjectMeta{Name: "s", Namespace: ns}}, now: time.Now()}
 
-		done, failed, err := r.pruneClaim(ctx, p, b)
+		done, failed, err := r.pruneJob(ctx, p, b)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(done).To(BeFalse())
 		Expect(failed).NotTo(HaveOccurred())
@@ -35,7 +35,7 @@ var _ = Describe("a failed prune Job", func() {
 		Expect(testenv.FinishJob(ctx, k8s, job, false, "prune failed: removing backup x: permission denied")).To(Succeed())
 		cache.NoPods = true
 
-		done, failed, err = r.pruneClaim(ctx, p, b)
+		done, failed, err = r.pruneJob(ctx, p, b)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(done).To(BeFalse())
 		Expect(failed).To(MatchError("prune job " + job.Name + " failed: prune failed: removing backup x: permission denied"))
