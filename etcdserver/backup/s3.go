@@ -232,6 +232,10 @@ func (s *S3Store) explain(op, key string, err error) error {
 	}
 	switch code(err) {
 	case "ExpiredToken", "InvalidToken", "InvalidTokenId":
+		if s.cfg.SessionToken == "" && (s.cfg.Credentials == "" || s.cfg.Credentials == s3client.SourceStatic) {
+			return fmt.Errorf("%s %s: S3 rejected the request: the access key (%s) is temporary and needs its session token (%s): %w",
+				op, what, EnvAccessKeyID, EnvSessionToken, err)
+		}
 		return fmt.Errorf("%s %s: S3 rejected the session token (%s): it has expired or does not belong to the access key: %w",
 			op, what, EnvSessionToken, err)
 	case "NoSuchBucket":
