@@ -46,7 +46,11 @@ type BackupLocation struct {
 	PVC *PVCLocation `json:"pvc,omitempty"`
 }
 
-// S3Location is a bucket and prefix on an S3-compatible server.
+// S3Location is a bucket and prefix on an S3-compatible server, and how
+// pods get credentials for it: exactly one of credentialsSecretName
+// (static keys), webIdentity (a service account token exchanged at STS)
+// and instanceRole (the node's or pod's cloud identity).
+// +kubebuilder:validation:XValidation:rule="[has(self.credentialsSecretName), has(self.webIdentity), has(self.instanceRole)].exists_one(x, x)",message="set exactly one of credentialsSecretName (a Secret with static keys), webIdentity (a service account token exchanged at STS) and instanceRole (the cloud identity of the node or pod)"
 type S3Location struct {
 	// Endpoint is host or host:port of the server, without a scheme: https
 	// unless insecure is true.
@@ -72,14 +76,87 @@ type S3Location struct {
 	// Insecure uses plain http.
 	// +optional
 	Insecure bool `json:"insecure,omitempty"`
-	// CredentialsSecretName names a Secret with AWS_ACCESS_KEY_ID and
-	// AWS_SECRET_ACCESS_KEY.
+	// CredentialsSecretName names a Secret with static keys:
+	// AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, and AWS_SESSION_TOKEN
+	// when the keys are temporary (STS credentials; they stop working
+	// when the token expires, and the Secret must then be updated).
 	// +kubebuilder:validation:MinLength=1
-	CredentialsSecretName string `json:"credentialsSecretName"`
+	// +optional
+	CredentialsSecretName string `json:"credentialsSecretName,omitempty"`
+	// WebIdentity exchanges a Kubernetes service account token for
+	// temporary credentials at an STS endpoint (AssumeRoleWithWebIdentity:
+	// IAM roles for service accounts on EKS, or any STS trusting the
+	// cluster's service account issuer, such as MinIO with OpenID).
+	// +optional
+	WebIdentity *S3WebIdentity `json:"webIdentity,omitempty"`
+	// InstanceRole takes credentials from the environment the pod runs
+	// in: EKS Pod Identity (the AWS_CONTAINER_CREDENTIALS_FULL_URI its
+	// webhook injects into pods of an associated service account), else
+	// the EC2 instance metadata service (the node's instance profile).
+	// +optional
+	InstanceRole *S3InstanceRole `json:"instanceRole,omitempty"`
 	// CA names a Secret key with the CA bundle of the server, when it is
 	// not signed by a public CA.
 	// +optional
 	CA *corev1.SecretKeySelector `json:"ca,omitempty"`
+}
+
+// DefaultWebIdentityAudience is the audience of the projected service
+// account token of webIdentity when none is given: the one AWS STS expects.
+const DefaultWebIdentityAudience = "sts.amazonaws.com"
+
+// S3WebIdentity is a service account whose token is exchanged for
+// temporary S3 credentials (STS AssumeRoleWithWebIdentity). Pods that
+// reach the bucket (backup, verify and prune Jobs, and the restore init
+// container of members) run as ServiceAccountName with the token
+// projected at a fixed path; quorum-etcd exchanges it again before the
+// credentials expire.
+type S3WebIdentity struct {
+	// ServiceAccountName is the ServiceAccount, in the namespace of the
+	// resource, the pods run as; its token is what STS checks.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	ServiceAccountName string `json:"serviceAccountName"`
+	// RoleARN is the role to assume (AWS: arn:aws:iam::<account>:role/<name>).
+	// Optional for servers that map the token's claims to a policy
+	// themselves (MinIO with a claim-based OpenID provider).
+	// +kubebuilder:validation:MaxLength=2048
+	// +optional
+	RoleARN string `json:"roleARN,omitempty"`
+	// Audience of the projected token: sts.amazonaws.com unless set.
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	Audience string `json:"audience,omitempty"`
+	// STSEndpoint is the URL of the STS (https://..., or http:// for a
+	// test server). Unset: AWS STS, https://sts.<region>.amazonaws.com
+	// with region set, else https://sts.amazonaws.com.
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="self.startsWith('https://') || self.startsWith('http://')",messageExpression="'stsEndpoint ' + self + ' must be an http:// or https:// URL'"
+	// +optional
+	STSEndpoint string `json:"stsEndpoint,omitempty"`
+	// ExpirationSeconds of the projected token; the kubelet renews it at
+	// 80% of its life. Default 3600; at least 600 (the API server's minimum).
+	// +kubebuilder:validation:Minimum=600
+	// +optional
+	ExpirationSeconds *int64 `json:"expirationSeconds,omitempty"`
+}
+
+// S3InstanceRole takes S3 credentials from the pod's environment (EKS Pod
+// Identity, or the EC2 instance metadata service).
+type S3InstanceRole struct {
+	// ServiceAccountName, when set, is the ServiceAccount the pods that
+	// reach the bucket run as (EKS Pod Identity associates a role with a
+	// service account). Unset: the namespace's default, without a token.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	ServiceAccountName string `json:"serviceAccountName,omitempty"`
+	// Endpoint of the instance metadata service, an http:// URL: the EC2
+	// one (http://169.254.169.254) unless set.
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="self.startsWith('https://') || self.startsWith('http://')",messageExpression="'endpoint ' + self + ' must be an http:// or https:// URL'"
+	// +optional
+	Endpoint string `json:"endpoint,omitempty"`
 }
 
 // PVCLocation is a directory on a PersistentVolumeClaim.

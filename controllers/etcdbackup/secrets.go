@@ -50,9 +50,11 @@ func neededSecrets(spec etcdv1.EtcdBackupSpec) []secretKey {
 		}
 	}
 	if s3 := spec.Destination.S3; s3 != nil {
-		out = append(out,
-			secretKey{what: "S3 credentials", name: s3.CredentialsSecretName, key: s3AccessKeyID},
-			secretKey{what: "S3 credentials", name: s3.CredentialsSecretName, key: s3SecretAccessKey})
+		if s3.CredentialsSecretName != "" { // else webIdentity or instanceRole: no Secret
+			out = append(out,
+				secretKey{what: "S3 credentials", name: s3.CredentialsSecretName, key: s3AccessKeyID},
+				secretKey{what: "S3 credentials", name: s3.CredentialsSecretName, key: s3SecretAccessKey})
+		}
 		if s3.CA != nil {
 			out = append(out, secretKey{what: "S3 CA", name: s3.CA.Name, key: s3.CA.Key})
 		}

@@ -46,7 +46,7 @@ func (r *Reconciler) expireBackups(ctx context.Context, p *schedulePass) error {
 		}
 		loc, pvc := b.Spec.Destination.S3, b.Spec.Destination.PVC
 		switch {
-		case loc != nil:
+		case loc != nil && loc.CredentialsSecretName != "":
 			st, ok := stores[storeKey(loc)]
 			if !ok {
 				var err error
@@ -60,8 +60,8 @@ func (r *Reconciler) expireBackups(ctx context.Context, p *schedulePass) error {
 				errs = append(errs, fmt.Errorf("expiring %s: %w", b.Name, err))
 				continue
 			}
-		case pvc != nil:
-			done, failed, err := r.pruneClaim(ctx, p, b)
+		default: // a claim, or a bucket only pods can reach (webIdentity, instanceRole)
+			done, failed, err := r.pruneJob(ctx, p, b)
 			if err != nil {
 				return err
 			}
@@ -86,12 +86,12 @@ func (r *Reconciler) expireBackups(ctx context.Context, p *schedulePass) error {
 	return nil
 }
 
-// pruneClaim runs the Job that removes a backup's files from its claim,
-// owned by the EtcdBackup, and tells whether it has completed. A failed
+// pruneJob runs the Job that removes a backup's files from its claim or
+// bucket, owned by the EtcdBackup, and tells whether it has completed. A failed
 // Job is returned as failed, and kept for RequeueRetentionRetry so that
 // the failure stays reported and a failing prune does not loop; it is
 // then deleted, and a later pass retries.
-func (r *Reconciler) pruneClaim(ctx context.Context, p *schedulePass, b *etcdv1.EtcdBackup) (done bool, failed, err error) {
+func (r *Reconciler) pruneJob(ctx context.Context, p *schedulePass, b *etcdv1.EtcdBackup) (done bool, failed, err error) {
 	job := &batchv1.Job{}
 	err = r.Get(ctx, client.ObjectKey{Namespace: b.Namespace, Name: render.PruneJobName(b)}, job)
 	switch {
@@ -143,8 +143,12 @@ func (r *Reconciler) startPrune(ctx context.Context, p *schedulePass, b *etcdv1.
 	if created, err := jobs.Create(ctx, r.Client, r.Scheme, b, job); err != nil || !created {
 		return err
 	}
+	where := "bucket " + ptrS3Bucket(b)
+	if pvc := b.Spec.Destination.PVC; pvc != nil {
+		where = "claim " + pvc.ClaimName
+	}
 	r.Recorder.Eventf(p.schedule, b, corev1.EventTypeNormal, "BackupExpiring", "Retention",
-		"expiring %s: job %s removes its files from claim %s", b.Name, job.Name, b.Spec.Destination.PVC.ClaimName)
+		"expiring %s: job %s removes its files from %s", b.Name, job.Name, where)
 	return nil
 }
 
@@ -159,4 +163,11 @@ func (r *Reconciler) trimFailed(ctx context.Context, p *schedulePass) error {
 		}
 	}
 	return nil
+}
+
+func ptrS3Bucket(b *etcdv1.EtcdBackup) string {
+	if s3 := b.Spec.Destination.S3; s3 != nil {
+		return s3.Bucket
+	}
+	return ""
 }

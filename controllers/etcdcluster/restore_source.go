@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -18,6 +19,38 @@ import (
 // has formed the snapshot no longer matters: if its EtcdBackup is gone, the
 // init container is simply dropped.
 func (r *Reconciler) resolveRestore(ctx context.Context, p *pass) error {
+	if err := r.resolveRestoreSource(ctx, p); err != nil || p.restore == nil {
+		return err
+	}
+	return r.resolveSessionToken(ctx, p.cluster.Namespace, p.restore)
+}
+
+// resolveSessionToken sets src.SessionToken when the S3 credentials
+// Secret of src holds AWS_SESSION_TOKEN (temporary keys), so that the
+// members' restore init container passes it. Only then: the templates of
+// clusters restored with long-lived keys stay as they were (an operator
+// upgrade restarts nothing). A missing Secret is left to the init
+// container, whose environment names it.
+func (r *Reconciler) resolveSessionToken(ctx context.Context, namespace string, src *render.RestoreSource) error {
+	s3 := src.Location.S3
+	if s3 == nil || s3.CredentialsSecretName == "" {
+		return nil
+	}
+	sec := &corev1.Secret{}
+	err := r.reader(true).Get(ctx, client.ObjectKey{Namespace: namespace, Name: s3.CredentialsSecretName}, sec)
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil
+	case err != nil:
+		return fmt.Errorf("reading S3 credentials Secret %s: %w", s3.CredentialsSecretName, err)
+	}
+	_, src.SessionToken = sec.Data[render.S3SessionTokenKey]
+	return nil
+}
+
+// resolveRestoreSource sets p.restore from an in-place restore or
+// spec.bootstrap.restore.
+func (r *Reconciler) resolveRestoreSource(ctx context.Context, p *pass) error {
 	c := p.cluster
 	if inPlace, err := r.resolveInPlaceRestore(ctx, p); inPlace || err != nil {
 		return err

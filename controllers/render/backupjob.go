@@ -20,6 +20,7 @@ const (
 	rootPasswordDir   = "/etc/quorum/auth"
 	externalTLSDir    = "/etc/quorum/external-tls"
 	externalAuthDir   = "/etc/quorum/external-auth"
+	s3TokenDir        = "/var/run/secrets/quorum.dev/s3-token"
 	labelBackupName   = "etcd.quorum.dev/backup"
 	backupJobSuffix   = "-backup"
 	maxJobNameLength  = 63 - len(backupJobSuffix)
@@ -125,7 +126,7 @@ func BackupJob(b *etcdv1.EtcdBackup, c *etcdv1.EtcdCluster, o Options) *batchv1.
 	// A failed backup is reported, not retried: the schedule takes the
 	// next one.
 	meta := metav1.ObjectMeta{Name: BackupJobName(b), Namespace: b.Namespace, Labels: labels}
-	return toolJob(meta, 3600, "backup", image, st.env, storeAccess{vols: st.vols, mounts: st.mounts}, args)
+	return toolJob(meta, 3600, "backup", image, st.env, storeAccess{vols: st.vols, mounts: st.mounts, serviceAccount: st.serviceAccount}, args)
 }
 
 // addExternal mounts the Secrets of an external source: the TLS Secret
@@ -154,12 +155,84 @@ func or(a, b string) string {
 }
 
 // storeAccess is what a pod needs to reach a backup location: flags,
-// environment (S3 credentials) and mounted Secrets or claims.
+// environment (S3 credentials), mounted Secrets, claims or tokens, and the
+// service account to run as (web identity, instance role; "" keeps the
+// default).
 type storeAccess struct {
-	args   []string
-	env    []corev1.EnvVar
-	vols   []corev1.Volume
-	mounts []corev1.VolumeMount
+	args           []string
+	env            []corev1.EnvVar
+	vols           []corev1.Volume
+	mounts         []corev1.VolumeMount
+	serviceAccount string
+	// noSessionToken leaves AWS_SESSION_TOKEN out of the environment
+	// (RestoreSource.SessionToken).
+	noSessionToken bool
+}
+
+// Keys of the credentials Secret of an S3 location (credentialsSecretName),
+// passed to pods as environment variables of the same names.
+const (
+	S3AccessKeyIDKey     = "AWS_ACCESS_KEY_ID"
+	S3SecretAccessKeyKey = "AWS_SECRET_ACCESS_KEY"
+	// S3SessionTokenKey is optional: temporary (STS) keys carry one.
+	S3SessionTokenKey = "AWS_SESSION_TOKEN"
+)
+
+// S3TokenFile is where pods of a webIdentity location find their projected
+// service account token ($AWS_WEB_IDENTITY_TOKEN_FILE).
+const S3TokenFile = s3TokenDir + "/token"
+
+// DefaultWebIdentityTokenSeconds is the life of the projected token of a
+// webIdentity location when expirationSeconds is not set.
+const DefaultWebIdentityTokenSeconds int64 = 3600
+
+// addS3Credentials adds how a pod gets the credentials of s3: the keys of
+// the Secret as environment (AWS_SESSION_TOKEN optional), or for
+// webIdentity the service account, its token projected with the audience
+// STS expects and the exchange's flags, or for instanceRole the optional
+// service account and metadata endpoint.
+func (st *storeAccess) addS3Credentials(s3 *etcdv1.S3Location) {
+	env := func(name, value string) { st.env = append(st.env, corev1.EnvVar{Name: name, Value: value}) }
+	switch {
+	case s3.WebIdentity != nil:
+		w := s3.WebIdentity
+		st.serviceAccount = w.ServiceAccountName
+		st.args = append(st.args, "--s3-credentials=web-identity")
+		if w.STSEndpoint != "" {
+			st.args = append(st.args, "--s3-sts-endpoint="+w.STSEndpoint)
+		}
+		env("AWS_WEB_IDENTITY_TOKEN_FILE", S3TokenFile)
+		if w.RoleARN != "" {
+			env("AWS_ROLE_ARN", w.RoleARN)
+		}
+		st.vols = append(st.vols, corev1.Volume{Name: "s3-token", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+			DefaultMode: ptr.To[int32](0o440),
+			Sources: []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{
+				Audience:          or(w.Audience, etcdv1.DefaultWebIdentityAudience),
+				ExpirationSeconds: ptr.To(ptr.Deref(w.ExpirationSeconds, DefaultWebIdentityTokenSeconds)),
+				Path:              "token",
+			}}},
+		}}})
+		st.mounts = append(st.mounts, corev1.VolumeMount{Name: "s3-token", MountPath: s3TokenDir, ReadOnly: true})
+	case s3.InstanceRole != nil:
+		st.serviceAccount = s3.InstanceRole.ServiceAccountName
+		st.args = append(st.args, "--s3-credentials=instance-role")
+		if e := s3.InstanceRole.Endpoint; e != "" {
+			st.args = append(st.args, "--s3-iam-endpoint="+e)
+		}
+	default:
+		keys := []string{S3AccessKeyIDKey, S3SecretAccessKeyKey, S3SessionTokenKey}
+		if st.noSessionToken {
+			keys = keys[:2]
+		}
+		for _, k := range keys {
+			ref := &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: s3.CredentialsSecretName}, Key: k}
+			if k == S3SessionTokenKey {
+				ref.Optional = ptr.To(true)
+			}
+			st.env = append(st.env, corev1.EnvVar{Name: k, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: ref}})
+		}
+	}
 }
 
 func (st *storeAccess) addSecret(name, secret, dir string, items []corev1.KeyToPath) {
@@ -182,10 +255,7 @@ func (st *storeAccess) addStore(loc etcdv1.BackupLocation, encryptionKey *corev1
 			st.addSecret("s3-ca", s3.CA.Name, s3CADir, []corev1.KeyToPath{{Key: s3.CA.Key, Path: "ca.crt"}})
 			st.args = append(st.args, "--s3-ca-file="+s3CADir+"/ca.crt")
 		}
-		for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} {
-			st.env = append(st.env, corev1.EnvVar{Name: k, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
-				LocalObjectReference: corev1.LocalObjectReference{Name: s3.CredentialsSecretName}, Key: k}}})
-		}
+		st.addS3Credentials(s3)
 	}
 	if pvc := loc.PVC; pvc != nil {
 		st.vols = append(st.vols, corev1.Volume{Name: "backup", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: pvc.ClaimName}}})

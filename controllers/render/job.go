@@ -9,8 +9,9 @@ import (
 
 // toolJob is a one-shot Job running one quorum-etcd command from image:
 // never retried (the owner reports a failure and decides), bounded by
-// deadline, non-root with no service account token, its report left in the
-// termination message.
+// deadline, non-root with no API server token (st.serviceAccount, when
+// set, only names the identity a projected S3 token is issued for), its
+// report left in the termination message.
 func toolJob(meta metav1.ObjectMeta, deadlineSeconds int64, name, image string, env []corev1.EnvVar, st storeAccess, args []string) *batchv1.Job {
 	return &batchv1.Job{
 		ObjectMeta: meta,
@@ -21,6 +22,7 @@ func toolJob(meta metav1.ObjectMeta, deadlineSeconds int64, name, image string, 
 				ObjectMeta: metav1.ObjectMeta{Labels: meta.Labels},
 				Spec: corev1.PodSpec{
 					RestartPolicy:                corev1.RestartPolicyNever,
+					ServiceAccountName:           st.serviceAccount,
 					AutomountServiceAccountToken: ptr.To(false),
 					EnableServiceLinks:           ptr.To(false),
 					SecurityContext:              podSecurity(),

@@ -37,8 +37,10 @@ func PruneJobName(b *etcdv1.EtcdBackup) string {
 	return strings.TrimRight(n, "-.") + pruneJobSuffix
 }
 
-// PruneJob runs `quorum-etcd prune` on the claim of a PVC backup: the
-// manifest is removed first, then the snapshot. c, the backup's cluster,
+// PruneJob runs `quorum-etcd prune` on the claim of a PVC backup, or on
+// the bucket of an S3 backup whose credentials are not a Secret the
+// operator reads (webIdentity, instanceRole: only the Job's pod has them):
+// the manifest is removed first, then the snapshot. c, the backup's cluster,
 // chooses the image; nil (the cluster is gone) takes the default one. The
 // pod labels do not select it as a member of the cluster.
 func PruneJob(b *etcdv1.EtcdBackup, c *etcdv1.EtcdCluster, o Options) *batchv1.Job {
@@ -58,9 +60,7 @@ func PruneJob(b *etcdv1.EtcdBackup, c *etcdv1.EtcdCluster, o Options) *batchv1.J
 		labels[etcdv1.LabelBackupSchedule] = s
 	}
 	st := storeAccess{}
-	if pvc := b.Spec.Destination.PVC; pvc != nil {
-		st.addStore(etcdv1.BackupLocation{PVC: pvc}, nil)
-	}
+	st.addStore(b.Spec.Destination, nil)
 	args := append([]string{"prune"}, st.args...)
 	args = append(args, "--key="+or(b.Status.Key, BackupKey(b)))
 	// The schedule reports a failure and retries with a new Job.

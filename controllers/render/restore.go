@@ -25,6 +25,12 @@ type RestoreSource struct {
 	// object replaced after verification) refuses it, and the restore is
 	// undone, rather than members restoring different data.
 	ExpectSHA256 string
+	// SessionToken, when set, passes AWS_SESSION_TOKEN from the S3
+	// credentials Secret to the members' restore init container (Jobs
+	// always pass it, optional). The EtcdCluster reconciler sets it when
+	// the Secret holds one, so that the templates of clusters restored
+	// with long-lived keys do not change.
+	SessionToken bool
 	// InPlaceID, when set, makes the init container an in-place restore
 	// (an EtcdRestore's RestoreID): it replaces the data dir of a running
 	// cluster's member once, while the cluster ConfigMap names this ID as
@@ -88,8 +94,12 @@ func RestoreToken(c *etcdv1.EtcdCluster, id string) string {
 // before etcd starts, only while the cluster is new (members that join
 // later get their data from the cluster). Re-running it on its own result
 // is a no-op, so pod restarts are safe.
-func restoreInitContainer(c *etcdv1.EtcdCluster, o Options, image string, r *RestoreSource) (corev1.Container, []corev1.Volume) {
-	st := storeAccess{}
+//
+// The volumes and service account the container needs are returned too:
+// a webIdentity or instanceRole source makes the member pods run as its
+// service account while the template restores.
+func restoreInitContainer(c *etcdv1.EtcdCluster, o Options, image string, r *RestoreSource) (corev1.Container, []corev1.Volume, string) {
+	st := storeAccess{noSessionToken: !r.SessionToken}
 	st.addStore(r.Location, r.EncryptionKey)
 	args := []string{"restore", "--only-new-cluster", "--key=" + r.Key}
 	env := memberEnv(c, o)
@@ -118,7 +128,7 @@ func restoreInitContainer(c *etcdv1.EtcdCluster, o Options, image string, r *Res
 		Resources:                c.Spec.Resources,
 		TerminationMessagePolicy: corev1.TerminationMessageReadFile,
 		SecurityContext:          containerSecurity(),
-	}, st.vols
+	}, st.vols, st.serviceAccount
 }
 
 // hashArgs are the flags of the hash check.

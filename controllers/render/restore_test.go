@@ -27,7 +27,7 @@ func TestRestoreSkipHashCheck(t *testing.T) {
 		{"in place, skipped", RestoreSource{Location: loc, Key: "copy.db", InPlaceID: "r1", SkipHashCheck: true}, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			init, _ := restoreInitContainer(cluster(nil), opts, "img", &c.src)
+			init, _, _ := restoreInitContainer(cluster(nil), opts, "img", &c.src)
 			job := VerifyJob(x, cluster(nil), &c.src, opts, "")
 			for what, args := range map[string][]string{"init container": init.Args, "verify job": job.Spec.Template.Spec.Containers[0].Args} {
 				if got := slices.Contains(args, "--skip-hash-check"); got != c.want {
@@ -49,7 +49,7 @@ func TestRestoreExpectSHA256(t *testing.T) {
 	x := &etcdv1.EtcdRestore{ObjectMeta: metav1.ObjectMeta{Name: "r", Namespace: "ns"}}
 	sha := "ab01"
 	src := RestoreSource{Location: loc, Key: "etcdctl.db", InPlaceID: "r1", ExpectSHA256: sha}
-	init, _ := restoreInitContainer(cluster(nil), opts, "img", &src)
+	init, _, _ := restoreInitContainer(cluster(nil), opts, "img", &src)
 	if !slices.Contains(init.Args, "--expect-sha256="+sha) {
 		t.Errorf("init container args %q lack --expect-sha256=%s", init.Args, sha)
 	}
@@ -59,7 +59,7 @@ func TestRestoreExpectSHA256(t *testing.T) {
 			t.Errorf("verify job args carry %s", a)
 		}
 	}
-	none, _ := restoreInitContainer(cluster(nil), opts, "img", &RestoreSource{Location: loc, Key: "etcdctl.db"})
+	none, _, _ := restoreInitContainer(cluster(nil), opts, "img", &RestoreSource{Location: loc, Key: "etcdctl.db"})
 	for _, a := range none.Args {
 		if strings.HasPrefix(a, "--expect-sha256") {
 			t.Errorf("a bootstrap restore without a verified checksum carries %s", a)

@@ -138,8 +138,9 @@ func podSpec(c *etcdv1.EtcdCluster, o Options, rev Revision, restore *RestoreSou
 		spec.InitContainers = append(spec.InitContainers, undoInitContainer(c, o, rev.Image, id))
 	}
 	if restore != nil {
-		init, vols := restoreInitContainer(c, o, rev.Image, restore)
+		init, vols, sa := restoreInitContainer(c, o, rev.Image, restore)
 		spec.InitContainers = append(spec.InitContainers, init)
+		spec.ServiceAccountName = sa
 		spec.Volumes = append(spec.Volumes, vols...)
 	}
 	return spec

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"quorum.dev/etcd-operator/etcdserver/backup/s3client"
 	"quorum.dev/etcd-operator/etcdserver/server"
 	"quorum.dev/etcd-operator/internal/contract"
 )
@@ -143,9 +144,24 @@ type storeFlags struct {
 	s3Endpoint, s3CAFile, s3Region, bucket string
 	s3Insecure                             bool
 	dir, key, encryptionKeyFile            string
+	// s3Credentials is an s3client.Source; s3STSEndpoint and
+	// s3IAMEndpoint override AWS's endpoints.
+	s3Credentials, s3STSEndpoint, s3IAMEndpoint string
 }
 
 func (c *command) storeFlags() *storeFlags {
+	s := c.locationFlags()
+	fs := c.fs
+	fs.StringVar(&s.key, "key", "", "object key of the backup; the manifest is <key>"+ManifestSuffix)
+	c.bind("key", "QUORUM_BACKUP_KEY")
+	fs.StringVar(&s.encryptionKeyFile, "encryption-key-file", "", "file with a 32-byte AES-256 key (raw, 64 hex digits or base64)")
+	c.bind("encryption-key-file", "QUORUM_ENCRYPTION_KEY_FILE")
+	return s
+}
+
+// locationFlags are the flags of the bucket or directory and its
+// credentials, without key or encryption (prune takes several keys).
+func (c *command) locationFlags() *storeFlags {
 	s := &storeFlags{}
 	fs := c.fs
 	fs.StringVar(&s.s3Endpoint, "s3-endpoint", "", "S3 endpoint host:port (https unless --s3-insecure)")
@@ -156,19 +172,25 @@ func (c *command) storeFlags() *storeFlags {
 	c.bind("s3-ca-file", "QUORUM_S3_CA_FILE")
 	fs.StringVar(&s.s3Region, "s3-region", "", "S3 region (default: asked from the server)")
 	c.bind("s3-region", "QUORUM_S3_REGION")
+	fs.StringVar(&s.s3Credentials, "s3-credentials", string(s3client.SourceStatic), "where S3 credentials come from: static ("+
+		EnvAccessKeyID+", "+EnvSecretAccessKey+" and optionally "+EnvSessionToken+"), web-identity (the token in $"+
+		EnvWebIdentityTokenFile+" exchanged at STS for role $"+EnvRoleARN+") or instance-role (EKS Pod Identity or the instance metadata service)")
+	c.bind("s3-credentials", "QUORUM_S3_CREDENTIALS")
+	fs.StringVar(&s.s3STSEndpoint, "s3-sts-endpoint", "", "STS URL of --s3-credentials=web-identity (default: AWS STS, regional with --s3-region)")
+	c.bind("s3-sts-endpoint", "QUORUM_S3_STS_ENDPOINT")
+	fs.StringVar(&s.s3IAMEndpoint, "s3-iam-endpoint", "", "instance metadata URL of --s3-credentials=instance-role (default: EC2's, http://169.254.169.254)")
+	c.bind("s3-iam-endpoint", "QUORUM_S3_IAM_ENDPOINT")
 	fs.StringVar(&s.bucket, "bucket", "", "S3 bucket")
 	c.bind("bucket", "QUORUM_S3_BUCKET")
 	fs.StringVar(&s.dir, "dir", "", "directory (e.g. a mounted PVC) holding backups as <dir>/<key>, instead of S3")
 	c.bind("dir", "QUORUM_BACKUP_DIR")
-	fs.StringVar(&s.key, "key", "", "object key of the backup; the manifest is <key>"+ManifestSuffix)
-	c.bind("key", "QUORUM_BACKUP_KEY")
-	fs.StringVar(&s.encryptionKeyFile, "encryption-key-file", "", "file with a 32-byte AES-256 key (raw, 64 hex digits or base64)")
-	c.bind("encryption-key-file", "QUORUM_ENCRYPTION_KEY_FILE")
 	return s
 }
 
-// store builds the store; credentials come from AWS_ACCESS_KEY_ID,
-// AWS_SECRET_ACCESS_KEY and optionally AWS_SESSION_TOKEN.
+// store builds the store. Static S3 credentials come from
+// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and optionally
+// AWS_SESSION_TOKEN; web identity from AWS_WEB_IDENTITY_TOKEN_FILE and
+// optionally AWS_ROLE_ARN.
 func (s *storeFlags) store(env Env) (Store, error) {
 	s3 := s.s3Endpoint != "" || s.bucket != ""
 	switch {
@@ -182,10 +204,26 @@ func (s *storeFlags) store(env Env) (Store, error) {
 		return nil, errors.New("S3 needs both --s3-endpoint and --bucket")
 	}
 	get := func(k string) string { v, _ := env(k); return strings.TrimSpace(v) }
-	return NewS3Store(S3Config{
+	cfg := S3Config{
 		Endpoint: s.s3Endpoint, Insecure: s.s3Insecure, CAFile: s.s3CAFile, Region: s.s3Region, Bucket: s.bucket,
-		AccessKeyID: get(EnvAccessKeyID), SecretAccessKey: get(EnvSecretAccessKey), SessionToken: get(EnvSessionToken),
-	})
+		Credentials: s3client.Source(s.s3Credentials), STSEndpoint: s.s3STSEndpoint, IAMEndpoint: s.s3IAMEndpoint,
+	}
+	switch cfg.Credentials {
+	case s3client.SourceStatic:
+		cfg.AccessKeyID, cfg.SecretAccessKey, cfg.SessionToken = get(EnvAccessKeyID), get(EnvSecretAccessKey), get(EnvSessionToken)
+	case s3client.SourceWebIdentity:
+		cfg.WebIdentityTokenFile, cfg.RoleARN = get(EnvWebIdentityTokenFile), get(EnvRoleARN)
+	case s3client.SourceInstanceRole:
+	default:
+		return nil, fmt.Errorf("--s3-credentials=%s: use one of %v", s.s3Credentials, s3client.Sources)
+	}
+	if s.s3STSEndpoint != "" && cfg.Credentials != s3client.SourceWebIdentity {
+		return nil, errors.New("--s3-sts-endpoint is for --s3-credentials=web-identity")
+	}
+	if s.s3IAMEndpoint != "" && cfg.Credentials != s3client.SourceInstanceRole {
+		return nil, errors.New("--s3-iam-endpoint is for --s3-credentials=instance-role")
+	}
+	return NewS3Store(cfg)
 }
 
 func (s *storeFlags) encryptionKey() ([]byte, error) {

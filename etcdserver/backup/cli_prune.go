@@ -14,22 +14,15 @@ import (
 
 // PruneMain is `quorum-etcd prune`.
 func PruneMain(ctx context.Context, args []string, cio IO) int {
-	c := newCommand("prune", "Removes backups from a directory: <key>"+ManifestSuffix+" first (a snapshot without manifest\n"+
-		"reads as incomplete), then <key>. A file already gone is not an error, so a prune is safe to repeat.\n"+
+	c := newCommand("prune", "Removes backups from a directory or an S3 bucket: <key>"+ManifestSuffix+" first (a snapshot without\n"+
+		"manifest reads as incomplete), then <key>. One already gone is not an error, so a prune is safe to repeat.\n"+
 		"Prints a JSON result as the last stdout line and writes it to "+DefaultTerminationLog+".", cio)
-	var (
-		dir  string
-		keys keyList
-	)
-	c.fs.StringVar(&dir, "dir", "", "directory (e.g. a mounted PVC) holding backups as <dir>/<key>")
-	c.bind("dir", "QUORUM_BACKUP_DIR")
+	var keys keyList
+	sf := c.locationFlags()
 	c.fs.Var(&keys, "key", "object key of a backup to remove; repeat it or separate keys with commas")
 	c.bind("key", "QUORUM_BACKUP_KEY")
 	if _, err := c.parse(args); err != nil {
 		return c.usage(err)
-	}
-	if dir == "" {
-		return c.usage(errors.New("no directory: give --dir"))
 	}
 	if len(keys) == 0 {
 		return c.usage(errors.New("no backup: give --key"))
@@ -39,7 +32,16 @@ func PruneMain(ctx context.Context, args []string, cio IO) int {
 			return c.usage(err)
 		}
 	}
-	st := DirStore{Dir: dir}
+	st, err := sf.store(cio.Env)
+	if err != nil {
+		return c.usage(err)
+	}
+	rm, ok := st.(interface {
+		Remove(ctx context.Context, key string) error
+	})
+	if !ok {
+		return c.usage(fmt.Errorf("%T cannot remove objects", st))
+	}
 	return c.run(ctx, 0, func(ctx context.Context, lg *zap.Logger) ([]byte, error) {
 		if err := st.Check(ctx, true); err != nil {
 			return nil, err
@@ -49,7 +51,7 @@ func PruneMain(ctx context.Context, args []string, cio IO) int {
 			// Manifest first: an interrupted prune leaves an incomplete
 			// backup, never a manifest naming a missing snapshot.
 			for _, obj := range []string{k + ManifestSuffix, k} {
-				if err := st.Remove(ctx, obj); err != nil {
+				if err := rm.Remove(ctx, obj); err != nil {
 					return nil, fmt.Errorf("removing backup %s: %w", k, err)
 				}
 			}

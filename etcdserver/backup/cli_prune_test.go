@@ -98,7 +98,7 @@ func TestPruneUsage(t *testing.T) {
 		want string
 	}{
 		{"help", []string{"-h"}, ExitOK, ""},
-		{"no dir", []string{"--key", "k"}, ExitUsage, "give --dir"},
+		{"no dir", []string{"--key", "k"}, ExitUsage, "no destination: give --s3-endpoint and --bucket, or --dir"},
 		{"no key", []string{"--dir", dir}, ExitUsage, "give --key"},
 		{"path escape", []string{"--dir", dir, "--key", "../x"}, ExitUsage, "object key"},
 		{"absolute key", []string{"--dir", dir, "--key", "/x"}, ExitUsage, "must not start with /"},

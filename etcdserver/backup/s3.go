@@ -28,11 +28,15 @@ const (
 	S3UploadThreads = 4
 )
 
-// Environment variables holding the S3 credentials (the usual AWS names).
+// Environment variables holding the S3 credentials (the usual AWS names):
+// the static keys, and the token file and role of a web identity (as the
+// EKS webhook and the AWS SDKs name them).
 const (
-	EnvAccessKeyID     = "AWS_ACCESS_KEY_ID"
-	EnvSecretAccessKey = "AWS_SECRET_ACCESS_KEY"
-	EnvSessionToken    = "AWS_SESSION_TOKEN" // optional
+	EnvAccessKeyID          = "AWS_ACCESS_KEY_ID"
+	EnvSecretAccessKey      = "AWS_SECRET_ACCESS_KEY"
+	EnvSessionToken         = "AWS_SESSION_TOKEN" // optional
+	EnvWebIdentityTokenFile = "AWS_WEB_IDENTITY_TOKEN_FILE"
+	EnvRoleARN              = "AWS_ROLE_ARN" // optional
 )
 
 // S3Config addresses a bucket of an S3-compatible server.
@@ -48,9 +52,18 @@ type S3Config struct {
 	Region string
 	Bucket string
 
+	// Credentials is where credentials come from (s3client.Source; empty
+	// is static).
+	Credentials s3client.Source
+
+	// Static credentials.
 	AccessKeyID     string
 	SecretAccessKey string
 	SessionToken    string
+	// Web identity: the token file, the role, the STS URL (empty: AWS).
+	WebIdentityTokenFile, RoleARN, STSEndpoint string
+	// Instance role: the metadata service URL (empty: EC2's).
+	IAMEndpoint string
 }
 
 // S3Store keeps backups as objects of one bucket.
@@ -81,8 +94,18 @@ func NewS3Store(cfg S3Config) (*S3Store, error) {
 	if cfg.Bucket == "" {
 		return nil, errors.New("S3 bucket is empty")
 	}
-	if cfg.AccessKeyID == "" || cfg.SecretAccessKey == "" {
-		return nil, fmt.Errorf("S3 credentials missing: set %s and %s", EnvAccessKeyID, EnvSecretAccessKey)
+	switch cfg.Credentials {
+	case "", s3client.SourceStatic:
+		if cfg.AccessKeyID == "" || cfg.SecretAccessKey == "" {
+			return nil, fmt.Errorf("S3 credentials missing: set %s and %s", EnvAccessKeyID, EnvSecretAccessKey)
+		}
+	case s3client.SourceWebIdentity:
+		if cfg.WebIdentityTokenFile == "" {
+			return nil, fmt.Errorf("web identity S3 credentials need %s (the service account token file)", EnvWebIdentityTokenFile)
+		}
+		if _, err := os.Stat(cfg.WebIdentityTokenFile); err != nil {
+			return nil, fmt.Errorf("web identity token file (%s): %w", EnvWebIdentityTokenFile, err)
+		}
 	}
 	var ca []byte
 	if cfg.CAFile != "" {
@@ -96,7 +119,8 @@ func NewS3Store(cfg S3Config) (*S3Store, error) {
 		ca = pem
 	}
 	c, err := s3client.New(s3client.Options{Endpoint: cfg.Endpoint, Insecure: cfg.Insecure, CA: ca, Region: cfg.Region,
-		AccessKeyID: cfg.AccessKeyID, SecretAccessKey: cfg.SecretAccessKey, SessionToken: cfg.SessionToken})
+		Credentials: cfg.Credentials, AccessKeyID: cfg.AccessKeyID, SecretAccessKey: cfg.SecretAccessKey, SessionToken: cfg.SessionToken,
+		WebIdentityTokenFile: cfg.WebIdentityTokenFile, RoleARN: cfg.RoleARN, STSEndpoint: cfg.STSEndpoint, IAMEndpoint: cfg.IAMEndpoint})
 	if errors.Is(err, s3client.ErrNoPEM) {
 		return nil, fmt.Errorf("S3 CA file %s holds no PEM certificate", cfg.CAFile)
 	}
@@ -149,6 +173,15 @@ func (s *S3Store) Put(ctx context.Context, key string, r io.Reader, size int64) 
 	return nil
 }
 
+// Remove deletes the object; one already gone is not an error.
+func (s *S3Store) Remove(ctx context.Context, key string) error {
+	err := s.client.RemoveObject(ctx, s.cfg.Bucket, key, minio.RemoveObjectOptions{})
+	if err != nil && code(err) != "NoSuchKey" {
+		return s.explain("deleting", key, err)
+	}
+	return nil
+}
+
 // Get opens the object; a missing bucket or object fails here rather than
 // on the first read.
 func (s *S3Store) Get(ctx context.Context, key string) (io.ReadCloser, error) {
@@ -193,7 +226,18 @@ func (s *S3Store) explain(op, key string, err error) error {
 	if key == "" {
 		what = "s3://" + s.cfg.Bucket
 	}
+	var ce *s3client.CredentialsError
+	if errors.As(err, &ce) {
+		return fmt.Errorf("%s %s: %w", op, what, err)
+	}
 	switch code(err) {
+	case "ExpiredToken", "InvalidToken", "InvalidTokenId":
+		if s.cfg.SessionToken == "" && (s.cfg.Credentials == "" || s.cfg.Credentials == s3client.SourceStatic) {
+			return fmt.Errorf("%s %s: S3 rejected the request: the access key (%s) is temporary and needs its session token (%s): %w",
+				op, what, EnvAccessKeyID, EnvSessionToken, err)
+		}
+		return fmt.Errorf("%s %s: S3 rejected the session token (%s): it has expired or does not belong to the access key: %w",
+			op, what, EnvSessionToken, err)
 	case "NoSuchBucket":
 		return fmt.Errorf("%s %s: bucket %q does not exist on %s", op, what, s.cfg.Bucket, s.cfg.Endpoint)
 	case "NoSuchKey":

@@ -68,7 +68,7 @@ var _ = Describe("bad input", func() {
 		Entry("empty endpoint", backupSpec(map[string]any{"s3": map[string]any{"endpoint": "", "bucket": "bkt", "credentialsSecretName": "c"}}), "spec.destination.s3.endpoint in body should be at least 1 chars long"),
 		Entry("no endpoint", backupSpec(map[string]any{"s3": map[string]any{"bucket": "bkt", "credentialsSecretName": "c"}}), "spec.destination.s3.endpoint: Required value"),
 		Entry("short bucket", backupSpec(map[string]any{"s3": map[string]any{"endpoint": "e", "bucket": "bk", "credentialsSecretName": "c"}}), "spec.destination.s3.bucket in body should be at least 3 chars long"),
-		Entry("no credentials", backupSpec(map[string]any{"s3": map[string]any{"endpoint": "e", "bucket": "bkt"}}), "spec.destination.s3.credentialsSecretName: Required value"),
+		Entry("no credentials", backupSpec(map[string]any{"s3": map[string]any{"endpoint": "e", "bucket": "bkt"}}), "set exactly one of credentialsSecretName (a Secret with static keys), webIdentity (a service account token exchanged at STS) and instanceRole"),
 		Entry("CA without key", backupSpec(map[string]any{"s3": map[string]any{"endpoint": "e", "bucket": "bkt", "credentialsSecretName": "c", "ca": map[string]any{"name": "ca"}}}), "spec.destination.s3.ca.key: Required value"),
 		Entry("empty claim", backupSpec(map[string]any{"pvc": map[string]any{"claimName": ""}}), "spec.destination.pvc.claimName in body should be at least 1 chars long"),
 		Entry("unknown compression", backupSpec(map[string]any{"pvc": pvc()}, "compression", "xz"), `spec.compression: Unsupported value: "xz": supported values: "zstd", "gzip", "none"`),

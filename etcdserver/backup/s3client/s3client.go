@@ -8,9 +8,9 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net/http"
 
 	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
 )
 
 // ErrNoPEM: the CA bundle given holds no PEM certificate.
@@ -27,7 +27,18 @@ type Options struct {
 	// Region is optional; empty asks the server.
 	Region string
 
+	// Credentials is where the credentials come from: SourceStatic
+	// (also when empty) uses the keys below.
+	Credentials Source
+	// AccessKeyID, SecretAccessKey and the optional SessionToken are the
+	// static credentials.
 	AccessKeyID, SecretAccessKey, SessionToken string
+	// WebIdentityTokenFile, RoleARN and STSEndpoint (a URL; empty means
+	// DefaultSTSEndpoint(Region)) are the web identity exchange's.
+	WebIdentityTokenFile, RoleARN, STSEndpoint string
+	// IAMEndpoint is the instance metadata service's URL; empty means
+	// EC2's.
+	IAMEndpoint string
 }
 
 // New builds the client; it does not contact the server.
@@ -49,8 +60,12 @@ func New(o Options) (*minio.Client, error) {
 		}
 		tr.TLSClientConfig.RootCAs = pool
 	}
+	creds, err := provider(o, &http.Client{Transport: tr})
+	if err != nil {
+		return nil, err
+	}
 	c, err := minio.New(o.Endpoint, &minio.Options{
-		Creds:     credentials.NewStaticV4(o.AccessKeyID, o.SecretAccessKey, o.SessionToken),
+		Creds:     creds,
 		Secure:    !o.Insecure,
 		Transport: tr,
 		Region:    o.Region,

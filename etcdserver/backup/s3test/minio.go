@@ -52,6 +52,9 @@ type Options struct {
 	// Host is the address to listen on, 127.0.0.1 by default. End-to-end
 	// tests use the host side of the local cluster's veth, which pods reach.
 	Host string
+	// Env is added to MinIO's environment (NAME=value), e.g. an OpenID
+	// provider for STS AssumeRoleWithWebIdentity.
+	Env []string
 }
 
 // Server is a running MinIO.
@@ -196,6 +199,7 @@ func start(t testing.TB, bin string, o Options) (*Server, error) {
 		"MINIO_ROOT_USER="+s.AccessKey, "MINIO_ROOT_PASSWORD="+s.SecretKey,
 		"MINIO_BROWSER=off", "MINIO_UPDATE=off", "MINIO_CALLHOME_ENABLE=off",
 		"HOME="+dir)
+	cmd.Env = append(cmd.Env, o.Env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
