@@ -290,6 +290,15 @@ const (
 	ReasonSecretMissing = "SecretMissing"
 )
 
+// Condition reason of EtcdBackup, EtcdRestore and EtcdCluster (and in the
+// RetentionFailed message of EtcdBackupSchedule): an S3 location reached
+// by webIdentity or instanceRole names a ServiceAccount that does not
+// exist, so no pod that reaches the bucket could be created. A backup
+// fails before its Job is created (like SecretMissing); a restore waits
+// in Pending, and a cluster restoring from the location is Degraded and
+// starts no member, until the ServiceAccount exists.
+const ReasonServiceAccountMissing = "ServiceAccountMissing"
+
 // Condition types of EtcdRestore.
 const (
 	// RestoreConditionComplete is True once every member runs from the

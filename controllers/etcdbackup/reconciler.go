@@ -25,6 +25,7 @@ import (
 
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
 	"quorum.dev/etcd-operator/controllers/internal/conditions"
+	"quorum.dev/etcd-operator/controllers/internal/identity"
 	"quorum.dev/etcd-operator/controllers/internal/jobs"
 	"quorum.dev/etcd-operator/controllers/internal/podcause"
 	"quorum.dev/etcd-operator/controllers/render"
@@ -67,8 +68,8 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get
 
 // Reconcile: wait for the cluster to be available (an external source is
-// not waited for), check the Secrets the
-// Job reads, create the Job, and when it ends copy its report into the
+// not waited for), check the Secrets the Job reads and the ServiceAccount
+// it runs as, create the Job, and when it ends copy its report into the
 // status. A finished backup is never run again: the Job is created only
 // after the EtcdBackup, read again from the API server, is still not
 // finished, and the status is patched only over the version this pass read
@@ -258,6 +259,15 @@ func (r *Reconciler) start(ctx context.Context, b *etcdv1.EtcdBackup) (ctrl.Resu
 	if missing != "" {
 		r.fail(b, etcdv1.ReasonSecretMissing, fmt.Sprintf("%s; the backup failed before its Job was created: "+
 			"create the Secret, then a new EtcdBackup (a schedule makes the next one at its next slot)", missing))
+		return ctrl.Result{}, nil
+	}
+	missing, err = identity.MissingServiceAccount(ctx, r.APIReader, b.Namespace, b.Spec.Destination)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if missing != "" {
+		r.fail(b, etcdv1.ReasonServiceAccountMissing, missing+"; the backup failed before its Job was created: "+
+			"create the ServiceAccount, then a new EtcdBackup (a schedule makes the next one at its next slot)")
 		return ctrl.Result{}, nil
 	}
 	job := render.BackupJob(b, c, r.Render)

@@ -186,6 +186,22 @@ const S3TokenFile = s3TokenDir + "/token"
 // webIdentity location when expirationSeconds is not set.
 const DefaultWebIdentityTokenSeconds int64 = 3600
 
+// S3ServiceAccount is the ServiceAccount the pods reaching s3 run as, and
+// the field of the location that names it: webIdentity's, or
+// instanceRole's when set; empty for static keys (and for an instanceRole
+// without one: the namespace's default account). Pure.
+func S3ServiceAccount(s3 *etcdv1.S3Location) (name, field string) {
+	switch {
+	case s3 == nil:
+		return "", ""
+	case s3.WebIdentity != nil:
+		return s3.WebIdentity.ServiceAccountName, "webIdentity.serviceAccountName"
+	case s3.InstanceRole != nil && s3.InstanceRole.ServiceAccountName != "":
+		return s3.InstanceRole.ServiceAccountName, "instanceRole.serviceAccountName"
+	}
+	return "", ""
+}
+
 // addS3Credentials adds how a pod gets the credentials of s3: the keys of
 // the Secret as environment (AWS_SESSION_TOKEN optional), or for
 // webIdentity the service account, its token projected with the audience
@@ -196,7 +212,7 @@ func (st *storeAccess) addS3Credentials(s3 *etcdv1.S3Location) {
 	switch {
 	case s3.WebIdentity != nil:
 		w := s3.WebIdentity
-		st.serviceAccount = w.ServiceAccountName
+		st.serviceAccount, _ = S3ServiceAccount(s3)
 		st.args = append(st.args, "--s3-credentials=web-identity")
 		if w.STSEndpoint != "" {
 			st.args = append(st.args, "--s3-sts-endpoint="+w.STSEndpoint)
@@ -215,7 +231,7 @@ func (st *storeAccess) addS3Credentials(s3 *etcdv1.S3Location) {
 		}}})
 		st.mounts = append(st.mounts, corev1.VolumeMount{Name: "s3-token", MountPath: s3TokenDir, ReadOnly: true})
 	case s3.InstanceRole != nil:
-		st.serviceAccount = s3.InstanceRole.ServiceAccountName
+		st.serviceAccount, _ = S3ServiceAccount(s3)
 		st.args = append(st.args, "--s3-credentials=instance-role")
 		if e := s3.InstanceRole.Endpoint; e != "" {
 			st.args = append(st.args, "--s3-iam-endpoint="+e)
