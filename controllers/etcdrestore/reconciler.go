@@ -30,6 +30,7 @@ import (
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
 	"quorum.dev/etcd-operator/controllers/internal/conditions"
 	"quorum.dev/etcd-operator/controllers/internal/confirm"
+	"quorum.dev/etcd-operator/controllers/internal/identity"
 	"quorum.dev/etcd-operator/controllers/internal/jobs"
 	"quorum.dev/etcd-operator/controllers/internal/restores"
 	"quorum.dev/etcd-operator/controllers/render"
@@ -42,8 +43,9 @@ const requeueRestoreWait = 15 * time.Second
 
 // Reconciler takes an EtcdRestore through its phases:
 //
-//	Pending    the cluster exists, no older restore of it is unfinished and
-//	           the snapshot's EtcdBackup has succeeded;
+//	Pending    the cluster exists, no older restore of it is unfinished,
+//	           the snapshot's EtcdBackup has succeeded and the
+//	           ServiceAccount its location names (if any) exists;
 //	Verifying  a Job reads the whole snapshot and checks it; on failure the
 //	           restore fails and the cluster is not touched;
 //	Restoring  the EtcdCluster reconciler restores every member in place
@@ -187,6 +189,17 @@ func (r *Reconciler) pending(ctx context.Context, x *etcdv1.EtcdRestore, c *etcd
 	}
 	if err != nil {
 		return ctrl.Result{}, err
+	}
+	// The verification Job and then the members' restore init container
+	// run as the location's ServiceAccount, if it names one.
+	missing, err := identity.MissingServiceAccount(ctx, r.APIReader, x.Namespace, src.Location)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if missing != "" {
+		r.wait(x, etcdv1.ReasonServiceAccountMissing, fmt.Sprintf("%s; the restore waits, checked again every %s, "+
+			"and verifies the snapshot once it exists; the cluster is not touched", missing, requeueRestoreWait))
+		return ctrl.Result{RequeueAfter: requeueRestoreWait}, nil
 	}
 	// The members' image: the etcd version that will restore the snapshot.
 	sts := &appsv1.StatefulSet{}
