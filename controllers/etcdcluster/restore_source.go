@@ -8,8 +8,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
+	"quorum.dev/etcd-operator/controllers/internal/identity"
 	"quorum.dev/etcd-operator/controllers/render"
 )
 
@@ -22,7 +24,37 @@ func (r *Reconciler) resolveRestore(ctx context.Context, p *pass) error {
 	if err := r.resolveRestoreSource(ctx, p); err != nil || p.restore == nil {
 		return err
 	}
+	if err := r.checkRestoreServiceAccount(ctx, p); err != nil {
+		return err
+	}
 	return r.resolveSessionToken(ctx, p.cluster.Namespace, p.restore)
+}
+
+// checkRestoreServiceAccount stops the pass before the members, with a
+// *specError (Degraded, reason ServiceAccountMissing), while a restore is
+// being carried out (a new cluster's bootstrap, an in-place restore) from
+// a location whose ServiceAccount does not exist: the StatefulSet could
+// create no member pod, and nothing on a pod would say why. A formed
+// cluster that only keeps the restore's init container, and the undo of
+// a failed in-place restore, are not held back.
+func (r *Reconciler) checkRestoreServiceAccount(ctx context.Context, p *pass) error {
+	var restoring bool
+	if p.inPlace != nil {
+		// An undo (the members going back to their old template) is not held back.
+		restoring = !rollingBack(p.cluster, p.inPlace)
+	} else {
+		restoring = p.boot.State != render.StateExisting
+	}
+	if !restoring {
+		return nil
+	}
+	missing, err := identity.MissingServiceAccount(ctx, r.reader(true), p.cluster.Namespace, p.restore.Location)
+	if err != nil || missing == "" {
+		return err
+	}
+	log.FromContext(ctx).V(1).Info("restore decision: waiting for the restore location's ServiceAccount", "inPlace", p.inPlace != nil)
+	return &specError{etcdv1.ReasonServiceAccountMissing, fmt.Sprintf("%s; no member is started or stopped for the restore until it exists "+
+		"(checked again every %s)", missing, requeueSpecError)}
 }
 
 // resolveSessionToken sets src.SessionToken when the S3 credentials
