@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
+	"quorum.dev/etcd-operator/controllers/internal/identity"
 	"quorum.dev/etcd-operator/controllers/internal/jobs"
 	"quorum.dev/etcd-operator/controllers/render"
 	"quorum.dev/etcd-operator/internal/contract"
@@ -96,6 +97,15 @@ func (r *Reconciler) pruneJob(ctx context.Context, p *schedulePass, b *etcdv1.Et
 	err = r.Get(ctx, client.ObjectKey{Namespace: b.Namespace, Name: render.PruneJobName(b)}, job)
 	switch {
 	case apierrors.IsNotFound(err):
+		// A bucket only pods can reach: the prune Job runs as the
+		// location's ServiceAccount, which must exist for its pod to be made.
+		missing, err := identity.MissingServiceAccount(ctx, r.APIReader, b.Namespace, b.Spec.Destination)
+		if err != nil {
+			return false, nil, err
+		}
+		if missing != "" {
+			return false, fmt.Errorf("%s; no prune Job is created until it exists (retried every %s)", missing, RequeueRetentionRetry), nil
+		}
 		return false, nil, r.startPrune(ctx, p, b)
 	case err != nil:
 		return false, nil, fmt.Errorf("reading job: %w", err)

@@ -56,7 +56,7 @@ func (noStores) Open(context.Context, string, *etcdv1.S3Location) (ObjectStore, 
 }
 
 var _ = Describe("retention of a bucket reached by web identity", func() {
-	It("removes the expired backup's objects with a prune Job running as the service account, then the EtcdBackup", func(ctx SpecContext) {
+	It("removes the expired backup's objects with a prune Job running as the service account, once it exists, then the EtcdBackup", func(ctx SpecContext) {
 		ns, err := testenv.NewNamespace(ctx, k8s)
 		Expect(err).NotTo(HaveOccurred())
 		loc := &etcdv1.S3Location{Endpoint: "s3.eu-west-1.amazonaws.com", Bucket: "bkt", Region: "eu-west-1",
@@ -77,10 +77,20 @@ var _ = Describe("retention of a bucket reached by web identity", func() {
 			Spec: etcdv1.EtcdBackupScheduleSpec{Retention: &etcdv1.BackupRetention{KeepLast: ptr.To[int32](1)}}},
 			now: time.Now(), backups: backups}
 
+		By("without its ServiceAccount: a retention failure naming it, and no Job (its pod could not be made)")
+		Expect(r.expireBackups(ctx, p)).To(Succeed())
+		Expect(p.retention).To(MatchError(SatisfyAll(
+			ContainSubstring("expiring older: ServiceAccount etcd-backup (s3.webIdentity.serviceAccountName) not found in namespace "+ns),
+			ContainSubstring("no prune Job is created until it exists (retried every 1m0s)"))))
+		jobKey := client.ObjectKey{Namespace: ns, Name: render.PruneJobName(&backups[0])}
+		Expect(apierrors.IsNotFound(k8s.Get(ctx, jobKey, &batchv1.Job{}))).To(BeTrue(), "no prune Job")
+
+		By("with it")
+		Expect(k8s.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "etcd-backup", Namespace: ns}})).To(Succeed())
 		Expect(r.expireBackups(ctx, p)).To(Succeed())
 		Expect(p.retention).NotTo(HaveOccurred())
 		job := &batchv1.Job{}
-		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: render.PruneJobName(&backups[0])}, job)).To(Succeed())
+		Expect(k8s.Get(ctx, jobKey, job)).To(Succeed())
 		pod := job.Spec.Template.Spec
 		Expect(pod.ServiceAccountName).To(Equal("etcd-backup"))
 		Expect(pod.Containers[0].Args).To(ContainElements("prune", "--s3-endpoint=s3.eu-west-1.amazonaws.com", "--bucket=bkt",

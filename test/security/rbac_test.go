@@ -30,6 +30,7 @@ var allowed = map[string]struct {
 	"/secrets":                           {[]string{"create", "delete", "get", "list", "patch", "update", "watch"}, "issues CA, server, peer, client certificates and the root password"},
 	"/services":                          {[]string{"create", "delete", "get", "list", "patch", "update", "watch"}, "owns the peer (headless) and client Services"},
 	"/persistentvolumeclaims":            {[]string{"delete", "get", "list", "patch", "watch"}, "reads member claims (the StatefulSet creates them), raises their request when storage.size grows, deletes those of a cluster that never formed when it is deleted"},
+	"/serviceaccounts":                   {[]string{"get"}, "checks, before a backup, prune or verification Job or a restoring member is made, that the ServiceAccount an S3 location (webIdentity, instanceRole) names exists"},
 	"/pods":                              {[]string{"delete", "get", "list", "watch"}, "watches members and deletes one at a time for rollouts"},
 	"apps/statefulsets":                  {[]string{"create", "delete", "get", "list", "patch", "update", "watch"}, "owns the members' StatefulSet"},
 	"authentication.k8s.io/tokenreviews": {[]string{"create"}, "the metrics endpoint authenticates a scraper's bearer token (controller-runtime metrics/filters)"},
