@@ -18,35 +18,82 @@ import (
 // BackupFlags are the destination flags of `backup`. With none of the
 // S3 or PVC flags, the destination is the backup template of the cluster's
 // EtcdBackupSchedule (Schedule names it when the cluster has several).
+// An S3 destination takes exactly one way to credentials: S3Credentials
+// (a Secret of static keys), S3WebIdentitySA (with S3RoleARN,
+// S3STSEndpoint, S3Audience) or S3InstanceRole (S3InstanceRoleSA implies
+// it); see S3Location.
 type BackupFlags struct {
 	S3Endpoint, S3Bucket, S3Prefix, S3Region, S3Credentials string
 	S3Insecure                                              bool
+	S3WebIdentitySA, S3RoleARN, S3STSEndpoint, S3Audience   string
+	S3InstanceRole                                          bool
+	S3InstanceRoleSA                                        string
 	PVC, PVCPrefix                                          string
 	Schedule                                                string
 	Compression                                             string
+}
+
+// s3CredentialFlags names the credential modes for messages.
+const s3CredentialFlags = "--s3-credentials-secret, --s3-web-identity-sa or --s3-instance-role"
+
+// s3Credentials sets the credentials of loc from f: exactly one mode, and
+// the web identity's own flags only with it. Pure.
+func (f BackupFlags) s3Credentials(loc *etcdv1.S3Location) error {
+	var modes []string
+	if f.S3Credentials != "" {
+		modes = append(modes, "--s3-credentials-secret")
+	}
+	if f.S3WebIdentitySA != "" {
+		modes = append(modes, "--s3-web-identity-sa")
+	}
+	if f.S3InstanceRole || f.S3InstanceRoleSA != "" {
+		modes = append(modes, "--s3-instance-role")
+	}
+	webOnly := f.S3RoleARN != "" || f.S3STSEndpoint != "" || f.S3Audience != ""
+	switch {
+	case len(modes) > 1:
+		return fmt.Errorf("give one of %s, not %s together: they are different ways to S3 credentials", s3CredentialFlags, strings.Join(modes, " and "))
+	case webOnly && f.S3WebIdentitySA == "":
+		return errors.New("--s3-role-arn, --s3-sts-endpoint and --s3-audience go with --s3-web-identity-sa (the service account whose token STS exchanges)")
+	case f.S3Credentials != "":
+		loc.CredentialsSecretName = f.S3Credentials
+	case f.S3WebIdentitySA != "":
+		loc.WebIdentity = &etcdv1.S3WebIdentity{ServiceAccountName: f.S3WebIdentitySA, RoleARN: f.S3RoleARN, STSEndpoint: f.S3STSEndpoint, Audience: f.S3Audience}
+	case len(modes) == 1:
+		loc.InstanceRole = &etcdv1.S3InstanceRole{ServiceAccountName: f.S3InstanceRoleSA}
+	}
+	return nil
 }
 
 // BackupSpecFor is the spec of a backup of cluster from flags, or from
 // the template of one of schedules (those of any cluster: only the
 // cluster's own are considered). Errors say which flags are missing.
 func BackupSpecFor(cluster string, f BackupFlags, schedules []etcdv1.EtcdBackupSchedule) (etcdv1.EtcdBackupSpec, error) {
-	s3 := f.S3Endpoint != "" || f.S3Bucket != "" || f.S3Credentials != ""
+	creds := f.S3Credentials != "" || f.S3WebIdentitySA != "" || f.S3InstanceRole || f.S3InstanceRoleSA != ""
+	s3 := f.S3Endpoint != "" || f.S3Bucket != "" || creds || f.S3RoleARN != "" || f.S3STSEndpoint != "" || f.S3Audience != ""
 	pvc := f.PVC != ""
 	switch {
 	case s3 && pvc:
 		return etcdv1.EtcdBackupSpec{}, errors.New("give either the --s3-* flags or --pvc, not both")
 	case s3:
 		var missing []string
-		for flag, v := range map[string]string{"--s3-endpoint": f.S3Endpoint, "--s3-bucket": f.S3Bucket, "--s3-credentials-secret": f.S3Credentials} {
+		for flag, v := range map[string]string{"--s3-endpoint": f.S3Endpoint, "--s3-bucket": f.S3Bucket} {
 			if v == "" {
 				missing = append(missing, flag)
 			}
 		}
-		if len(missing) > 0 {
-			return etcdv1.EtcdBackupSpec{}, fmt.Errorf("an S3 destination also needs %s", strings.Join(sortedStrings(missing), ", "))
+		missing = sortedStrings(missing)
+		if !creds {
+			missing = append(missing, s3CredentialFlags)
 		}
-		return etcdv1.EtcdBackupSpec{ClusterName: cluster, Compression: f.Compression, Destination: etcdv1.BackupLocation{S3: &etcdv1.S3Location{
-			Endpoint: f.S3Endpoint, Bucket: f.S3Bucket, Prefix: f.S3Prefix, Region: f.S3Region, Insecure: f.S3Insecure, CredentialsSecretName: f.S3Credentials}}}, nil
+		if len(missing) > 0 {
+			return etcdv1.EtcdBackupSpec{}, fmt.Errorf("an S3 destination also needs %s", strings.Join(missing, ", "))
+		}
+		loc := &etcdv1.S3Location{Endpoint: f.S3Endpoint, Bucket: f.S3Bucket, Prefix: f.S3Prefix, Region: f.S3Region, Insecure: f.S3Insecure}
+		if err := f.s3Credentials(loc); err != nil {
+			return etcdv1.EtcdBackupSpec{}, err
+		}
+		return etcdv1.EtcdBackupSpec{ClusterName: cluster, Compression: f.Compression, Destination: etcdv1.BackupLocation{S3: loc}}, nil
 	case pvc:
 		return etcdv1.EtcdBackupSpec{ClusterName: cluster, Compression: f.Compression, Destination: etcdv1.BackupLocation{PVC: &etcdv1.PVCLocation{ClaimName: f.PVC, Prefix: f.PVCPrefix}}}, nil
 	}
@@ -71,7 +118,7 @@ func BackupSpecFor(cluster string, f BackupFlags, schedules []etcdv1.EtcdBackupS
 	case f.Schedule != "":
 		return etcdv1.EtcdBackupSpec{}, fmt.Errorf("EtcdBackupSchedule %s does not back up %s", f.Schedule, cluster)
 	case len(own) == 0:
-		return etcdv1.EtcdBackupSpec{}, fmt.Errorf("%s has no EtcdBackupSchedule to take the destination from: give --s3-endpoint, --s3-bucket and --s3-credentials-secret, or --pvc", cluster)
+		return etcdv1.EtcdBackupSpec{}, fmt.Errorf("%s has no EtcdBackupSchedule to take the destination from: give --s3-endpoint, --s3-bucket and %s, or --pvc", cluster, s3CredentialFlags)
 	case len(own) > 1:
 		return etcdv1.EtcdBackupSpec{}, fmt.Errorf("%s has several EtcdBackupSchedules (%s): name one with --schedule", cluster, strings.Join(own, ", "))
 	}
@@ -98,7 +145,13 @@ func runBackup(ctx context.Context, env *Env, args []string) error {
 	fs.StringVar(&f.S3Bucket, "s3-bucket", "", "S3 bucket")
 	fs.StringVar(&f.S3Prefix, "s3-prefix", "", "prefix of the object keys")
 	fs.StringVar(&f.S3Region, "s3-region", "", "bucket region")
-	fs.StringVar(&f.S3Credentials, "s3-credentials-secret", "", "Secret with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+	fs.StringVar(&f.S3Credentials, "s3-credentials-secret", "", "Secret with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary keys)")
+	fs.StringVar(&f.S3WebIdentitySA, "s3-web-identity-sa", "", "ServiceAccount whose token is exchanged at STS for credentials (AssumeRoleWithWebIdentity; IRSA)")
+	fs.StringVar(&f.S3RoleARN, "s3-role-arn", "", "role to assume with --s3-web-identity-sa")
+	fs.StringVar(&f.S3STSEndpoint, "s3-sts-endpoint", "", "STS URL for --s3-web-identity-sa (default AWS STS)")
+	fs.StringVar(&f.S3Audience, "s3-audience", "", "audience of the token for --s3-web-identity-sa (default "+etcdv1.DefaultWebIdentityAudience+")")
+	fs.BoolVar(&f.S3InstanceRole, "s3-instance-role", false, "credentials of the pod's environment (EKS Pod Identity, else the node's instance profile)")
+	fs.StringVar(&f.S3InstanceRoleSA, "s3-instance-role-sa", "", "ServiceAccount the backup pod runs as with --s3-instance-role (EKS Pod Identity); implies it")
 	fs.BoolVar(&f.S3Insecure, "s3-insecure", false, "plain http")
 	fs.StringVar(&f.PVC, "pvc", "", "PersistentVolumeClaim to write to")
 	fs.StringVar(&f.PVCPrefix, "pvc-prefix", "", "directory in the claim")

@@ -36,7 +36,28 @@ func TestBackupSpecFor(t *testing.T) {
 	}{
 		{name: "s3 flags", flags: BackupFlags{S3Endpoint: "minio:9000", S3Bucket: "b", S3Prefix: "p", S3Insecure: true, S3Credentials: "s"},
 			want: etcdv1.BackupLocation{S3: &etcdv1.S3Location{Endpoint: "minio:9000", Bucket: "b", Prefix: "p", Insecure: true, CredentialsSecretName: "s"}}},
-		{name: "s3 flags incomplete", flags: BackupFlags{S3Endpoint: "minio:9000"}, wantErr: "an S3 destination also needs --s3-bucket, --s3-credentials-secret"},
+		{name: "s3 flags incomplete", flags: BackupFlags{S3Endpoint: "minio:9000"},
+			wantErr: "an S3 destination also needs --s3-bucket, --s3-credentials-secret, --s3-web-identity-sa or --s3-instance-role"},
+		{name: "s3 without credentials", flags: BackupFlags{S3Endpoint: "minio:9000", S3Bucket: "b"},
+			wantErr: "an S3 destination also needs --s3-credentials-secret, --s3-web-identity-sa or --s3-instance-role"},
+		{name: "web identity", flags: BackupFlags{S3Endpoint: "s3.amazonaws.com", S3Bucket: "b", S3Region: "eu-west-1",
+			S3WebIdentitySA: "etcd-backup", S3RoleARN: "arn:aws:iam::1:role/r", S3STSEndpoint: "https://sts.eu-west-1.amazonaws.com", S3Audience: "aud"},
+			want: etcdv1.BackupLocation{S3: &etcdv1.S3Location{Endpoint: "s3.amazonaws.com", Bucket: "b", Region: "eu-west-1",
+				WebIdentity: &etcdv1.S3WebIdentity{ServiceAccountName: "etcd-backup", RoleARN: "arn:aws:iam::1:role/r",
+					STSEndpoint: "https://sts.eu-west-1.amazonaws.com", Audience: "aud"}}}},
+		{name: "instance role", flags: BackupFlags{S3Endpoint: "s3.amazonaws.com", S3Bucket: "b", S3InstanceRole: true},
+			want: etcdv1.BackupLocation{S3: &etcdv1.S3Location{Endpoint: "s3.amazonaws.com", Bucket: "b", InstanceRole: &etcdv1.S3InstanceRole{}}}},
+		{name: "instance role with a service account", flags: BackupFlags{S3Endpoint: "s3.amazonaws.com", S3Bucket: "b", S3InstanceRoleSA: "pod-identity"},
+			want: etcdv1.BackupLocation{S3: &etcdv1.S3Location{Endpoint: "s3.amazonaws.com", Bucket: "b", InstanceRole: &etcdv1.S3InstanceRole{ServiceAccountName: "pod-identity"}}}},
+		{name: "a Secret and a web identity", flags: BackupFlags{S3Endpoint: "e", S3Bucket: "b", S3Credentials: "s", S3WebIdentitySA: "sa"},
+			wantErr: "not --s3-credentials-secret and --s3-web-identity-sa together"},
+		{name: "a web identity and an instance role", flags: BackupFlags{S3Endpoint: "e", S3Bucket: "b", S3WebIdentitySA: "sa", S3InstanceRole: true},
+			wantErr: "not --s3-web-identity-sa and --s3-instance-role together"},
+		{name: "a Secret and an instance role's service account", flags: BackupFlags{S3Endpoint: "e", S3Bucket: "b", S3Credentials: "s", S3InstanceRoleSA: "sa"},
+			wantErr: "not --s3-credentials-secret and --s3-instance-role together"},
+		{name: "a role without a web identity", flags: BackupFlags{S3Endpoint: "e", S3Bucket: "b", S3Credentials: "s", S3RoleARN: "arn:aws:iam::1:role/r"},
+			wantErr: "--s3-role-arn, --s3-sts-endpoint and --s3-audience go with --s3-web-identity-sa"},
+		{name: "a web identity and a claim", flags: BackupFlags{PVC: "backups", S3WebIdentitySA: "sa"}, wantErr: "not both"},
 		{name: "pvc", flags: BackupFlags{PVC: "backups", PVCPrefix: "db"}, want: etcdv1.BackupLocation{PVC: &etcdv1.PVCLocation{ClaimName: "backups", Prefix: "db"}}},
 		{name: "both", flags: BackupFlags{PVC: "backups", S3Bucket: "b"}, wantErr: "not both"},
 		{name: "the only schedule of the cluster", schedules: []etcdv1.EtcdBackupSchedule{other, nightly}, want: nightly.Spec.BackupTemplate.Destination},
@@ -272,5 +293,56 @@ func TestPauseResume(t *testing.T) {
 	}
 	if err := runPause(context.Background(), env, nil); err == nil || !errors.Is(err, errUsage) {
 		t.Errorf("pause without a name: %v, want a usage error", err)
+	}
+}
+
+// TestBackupCredentialFlags runs `backup` with each way to S3 credentials
+// and reads the EtcdBackup it created.
+func TestBackupCredentialFlags(t *testing.T) {
+	scheme := runtime.NewScheme()
+	if err := etcdv1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	base := []string{"--s3-endpoint=s3.amazonaws.com", "--s3-bucket=b", "--name=b1", "--no-wait"}
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		want    etcdv1.S3Location
+		wantErr string
+	}{
+		{"static keys", []string{"--s3-credentials-secret=creds"},
+			etcdv1.S3Location{CredentialsSecretName: "creds"}, ""},
+		{"web identity", []string{"--s3-web-identity-sa=etcd-backup", "--s3-role-arn=arn:aws:iam::1:role/r", "--s3-sts-endpoint=http://sts:9000", "--s3-audience=minio"},
+			etcdv1.S3Location{WebIdentity: &etcdv1.S3WebIdentity{ServiceAccountName: "etcd-backup", RoleARN: "arn:aws:iam::1:role/r", STSEndpoint: "http://sts:9000", Audience: "minio"}}, ""},
+		{"instance role", []string{"--s3-instance-role"}, etcdv1.S3Location{InstanceRole: &etcdv1.S3InstanceRole{}}, ""},
+		{"instance role with a service account", []string{"--s3-instance-role", "--s3-instance-role-sa=pod-identity"},
+			etcdv1.S3Location{InstanceRole: &etcdv1.S3InstanceRole{ServiceAccountName: "pod-identity"}}, ""},
+		{"two modes", []string{"--s3-credentials-secret=creds", "--s3-instance-role"}, etcdv1.S3Location{},
+			"give one of --s3-credentials-secret, --s3-web-identity-sa or --s3-instance-role, not --s3-credentials-secret and --s3-instance-role together"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := healthyCluster()
+			cl := fake.NewClientBuilder().WithScheme(scheme).WithObjects(c).Build()
+			env := &Env{Client: cl, Namespace: c.Namespace, Out: &bytes.Buffer{}}
+			err := runBackup(context.Background(), env, append(append([]string{c.Name}, base...), tc.args...))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want one containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := &etcdv1.EtcdBackup{}
+			if err := cl.Get(context.Background(), client.ObjectKey{Namespace: c.Namespace, Name: "b1"}, b); err != nil {
+				t.Fatal(err)
+			}
+			want := tc.want
+			want.Endpoint, want.Bucket = "s3.amazonaws.com", "b"
+			if got := b.Spec.Destination.S3; got == nil || !reflect.DeepEqual(*got, want) {
+				t.Errorf("destination = %+v, want %+v", got, want)
+			}
+		})
 	}
 }
