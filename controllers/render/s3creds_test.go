@@ -166,3 +166,21 @@ func checkToken(t *testing.T, p podS3, audience string, seconds int64) {
 func hasArgPrefix(args []string, prefix string) bool {
 	return slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, prefix) })
 }
+
+func TestS3ServiceAccount(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		s3          *etcdv1.S3Location
+		want, field string
+	}{
+		{"no S3 location", nil, "", ""},
+		{"static keys", &etcdv1.S3Location{CredentialsSecretName: "creds"}, "", ""},
+		{"web identity", &etcdv1.S3Location{WebIdentity: &etcdv1.S3WebIdentity{ServiceAccountName: "sa"}}, "sa", "webIdentity.serviceAccountName"},
+		{"instance role with an account", &etcdv1.S3Location{InstanceRole: &etcdv1.S3InstanceRole{ServiceAccountName: "pi"}}, "pi", "instanceRole.serviceAccountName"},
+		{"instance role without one", &etcdv1.S3Location{InstanceRole: &etcdv1.S3InstanceRole{}}, "", ""},
+	} {
+		if got, field := S3ServiceAccount(tc.s3); got != tc.want || field != tc.field {
+			t.Errorf("%s: S3ServiceAccount = %q, %q; want %q, %q", tc.name, got, field, tc.want, tc.field)
+		}
+	}
+}
