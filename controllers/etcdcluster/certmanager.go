@@ -36,6 +36,11 @@ var certificateGVK = schema.GroupVersionKind{Group: etcdv1.CertManagerGroup, Ver
 // it was created means cert-manager's controller is not running.
 const certManagerSilence = 2 * time.Minute
 
+// certManagerRenewBefore: cert-manager renews 40 days before expiry (its
+// default is a third of a 90-day life, 30 days), so that a renewal that
+// works is done before the operator's expiry warning (30 days) opens.
+const certManagerRenewBefore = "960h"
+
 // certManagerCertificates renders the cert-manager Certificates of c, one
 // per leaf of leafRequests (same common names, DNS names, addresses and
 // usages as the operator's own), named like the Secret cert-manager writes.
@@ -69,6 +74,7 @@ func certManagerCertificates(c *etcdv1.EtcdCluster, domain string) []*unstructur
 			"usages":         toAny(certManagerUsages(req)),
 			"issuerRef":      map[string]any{"name": ref.Name, "kind": kind, "group": group},
 			"privateKey":     map[string]any{"algorithm": "ECDSA", "size": int64(256), "rotationPolicy": "Always"},
+			"renewBefore":    certManagerRenewBefore,
 			"secretTemplate": map[string]any{"labels": labels},
 		}
 		if len(req.DNSNames) > 0 {

@@ -79,6 +79,9 @@ func TestCertManagerCertificates(t *testing.T) {
 		if ref, _, _ := unstructured.NestedStringMap(u.Object, "spec", "issuerRef"); ref["name"] != "ca" || ref["kind"] != "Issuer" || ref["group"] != "cert-manager.io" {
 			t.Errorf("%s: issuerRef %v (want the defaults filled in)", tc.name, ref)
 		}
+		if got := str("spec", "renewBefore"); got != "960h" {
+			t.Errorf("%s: renewBefore %q, want 960h (before the expiry warning's 30 days)", tc.name, got)
+		}
 		if got := str("spec", "privateKey", "rotationPolicy"); got != "Always" {
 			t.Errorf("%s: rotationPolicy %q", tc.name, got)
 		}
