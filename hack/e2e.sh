@@ -26,6 +26,11 @@ if [[ ${E2E_USE_EXISTING_CLUSTER:-} != 1 ]]; then
   images=("$OUT/operator.tar" "$OUT/etcd-server.tar")
   [[ -f $OUT/etcd-server-prev.tar ]] && images+=("$OUT/etcd-server-prev.tar")
   hack/cluster.sh load-image "${images[@]}"
+  # cert-manager for test/e2e/certmanager_test.go (built once, cached by
+  # version), unless a focus leaves that spec out.
+  if [[ -z ${E2E_FOCUS:-} || "cert-manager issues the certificates from a CA Issuer; members wait for them and serve renewals without a restart or a lost write" =~ ${E2E_FOCUS} ]]; then
+    hack/cert-manager.sh install
+  fi
 fi
 
 # The previous etcd minor the upgrade test starts from (see hack/images.sh).

@@ -67,6 +67,20 @@ const (
 	// ReasonCertificateInvalid: a user-supplied TLS Secret is missing or
 	// does not hold a certificate, key and CA.
 	ReasonCertificateInvalid = "CertificateInvalid"
+	// ReasonCertManagerUnavailable: spec.tls.certManager is set but the
+	// API server serves no cert-manager Certificate kind (cert-manager is
+	// not installed); Degraded carries it and the members wait.
+	ReasonCertManagerUnavailable = "CertManagerUnavailable"
+	// ReasonCertificateIssuerNotReady: the issuer spec.tls.certManager
+	// names does not exist or is not Ready (its own message is quoted).
+	ReasonCertificateIssuerNotReady = "CertificateIssuerNotReady"
+	// ReasonCertificateNotReady: a cert-manager Certificate of the cluster
+	// is not Ready (cert-manager's message is quoted). Before its Secret
+	// exists the members wait; after, they keep the certificate they have.
+	ReasonCertificateNotReady = "CertificateNotReady"
+	// ReasonCertificatePending: cert-manager is issuing a certificate the
+	// members need and has not written its Secret yet (Progressing).
+	ReasonCertificatePending = "CertificatePending"
 	// ReasonServiceRefused: the API server refused the client Service as
 	// spec.service renders it (a nodePort another Service holds, a type
 	// the cluster does not allow); Degraded carries its message, and the

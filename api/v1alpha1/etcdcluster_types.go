@@ -431,6 +431,9 @@ type CompactionSpec struct {
 // +kubebuilder:validation:XValidation:rule="has(self.serverSecretName) == has(self.peerSecretName) && has(self.peerSecretName) == has(self.clientSecretName)",message="serverSecretName, peerSecretName and clientSecretName are given together or not at all"
 // +kubebuilder:validation:XValidation:rule="!has(self.extraSANs) || size(self.extraSANs) == 0 || !has(self.serverSecretName)",fieldPath=".extraSANs",message="tls.extraSANs applies to certificates the operator issues: with serverSecretName, put the names in your own server certificate"
 // +kubebuilder:validation:XValidation:rule="!has(self.extraSANs) || size(self.extraSANs) == 0 || !has(self.enabled) || self.enabled",fieldPath=".extraSANs",message="tls.extraSANs needs tls.enabled: without TLS there is no server certificate"
+// +kubebuilder:validation:XValidation:rule="!has(self.certManager) || !has(self.serverSecretName)",fieldPath=".certManager",message="tls.certManager and serverSecretName/peerSecretName/clientSecretName are exclusive: cert-manager writes the Secrets the operator names, or you name your own"
+// +kubebuilder:validation:XValidation:rule="!has(self.certManager) || !has(self.enabled) || self.enabled",fieldPath=".certManager",message="tls.certManager needs tls.enabled: without TLS there is no certificate"
+// +kubebuilder:validation:XValidation:rule="has(self.certManager) == has(oldSelf.certManager)",fieldPath=".certManager",message="tls.certManager is chosen when the cluster is created: switching a running cluster to or from cert-manager changes its CA, which members that have not yet reloaded their certificates reject; create a new cluster and restore a backup into it"
 type TLSSpec struct {
 	// Enabled turns on mutual TLS for client and peer traffic. Default true.
 	// Turning it on for a running cluster migrates it: members move their
@@ -455,6 +458,11 @@ type TLSSpec struct {
 	PeerSecretName string `json:"peerSecretName,omitempty"`
 	// +optional
 	ClientSecretName string `json:"clientSecretName,omitempty"`
+	// CertManager has cert-manager issue the certificates, from the
+	// issuer it names (README "Certificates from cert-manager").
+	// Exclusive with serverSecretName and co.
+	// +optional
+	CertManager *CertManagerSpec `json:"certManager,omitempty"`
 	// ExtraSANs are extra DNS names and IP addresses the server
 	// certificate carries, besides the Services' in-cluster names: the
 	// names and addresses clients outside the cluster dial (a node's
@@ -463,7 +471,7 @@ type TLSSpec struct {
 	// the server certificate; members pick it up on their next TLS
 	// handshake, without a restart, once the kubelet has refreshed the
 	// mounted Secret (at most the kubelet's sync period). Only for certificates the operator
-	// issues (not with serverSecretName).
+	// issues or has cert-manager issue (not with serverSecretName).
 	// +kubebuilder:validation:MaxItems=32
 	// +kubebuilder:validation:items:MaxLength=253
 	// +kubebuilder:validation:XValidation:rule="self.all(n, isIP(n) || n.matches('^([*][.])?[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?([.][a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$'))",messageExpression="'tls.extraSANs entry ' + self.filter(n, !(isIP(n) || n.matches('^([*][.])?[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?([.][a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$')))[0] + ' is neither a DNS name (lower case, e.g. etcd.example.com or *.example.com) nor an IP address'"
@@ -586,6 +594,11 @@ type EtcdClusterStatus struct {
 	// ca.crt) for the root user when TLS is on.
 	// +optional
 	ClientSecretName string `json:"clientSecretName,omitempty"`
+	// CertManager has cert-manager issue the certificates, from the
+	// issuer it names (README "Certificates from cert-manager").
+	// Exclusive with serverSecretName and co.
+	// +optional
+	CertManager *CertManagerSpec `json:"certManager,omitempty"`
 	// AuthEnabled is true once the operator has turned etcd authentication on.
 	// +optional
 	AuthEnabled bool `json:"authEnabled,omitempty"`

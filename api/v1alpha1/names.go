@@ -87,8 +87,13 @@ func (c *EtcdCluster) ClientSecretName() string {
 	return or(c.Spec.TLS.ClientSecretName, c.Name+"-client-tls")
 }
 
-// UserCertificates reports whether the user supplies the certificates.
-func (c *EtcdCluster) UserCertificates() bool { return c.Spec.TLS.ServerSecretName != "" }
+// UserCertificates reports whether the certificates come from Secrets the
+// operator does not issue: the user's (spec.tls.serverSecretName and co.)
+// or cert-manager's (spec.tls.certManager). Either way the operator holds
+// no CA key.
+func (c *EtcdCluster) UserCertificates() bool {
+	return c.Spec.TLS.ServerSecretName != "" || c.Spec.TLS.CertManager != nil
+}
 
 func or(a, b string) string {
 	if a != "" {

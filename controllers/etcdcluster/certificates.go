@@ -79,6 +79,9 @@ func (r *Reconciler) ensureCertificates(ctx context.Context, p *pass) error {
 	if !c.TLSEnabled() {
 		return nil
 	}
+	if c.CertManagerCertificates() {
+		return r.ensureCertManagerCertificates(ctx, p)
+	}
 	if c.UserCertificates() {
 		secrets, err := r.checkUserCertificates(ctx, c)
 		p.userSecrets = secrets

@@ -173,6 +173,9 @@ type pass struct {
 	// monitoringUnavailable: a PodMonitor or PrometheusRule was asked for
 	// without its CRD; reported by the last step (monitoring.go).
 	monitoringUnavailable *specError
+	// certIssuance: cert-manager cannot renew the cluster's certificates
+	// while the Secrets it wrote still serve (certmanager.go).
+	certIssuance *specError
 }
 
 // Reconcile moves one EtcdCluster towards its spec. The steps, in order:

@@ -226,6 +226,8 @@ func degradation(c *etcdv1.EtcdCluster, p *pass, pods podProblems, stepErr error
 		return yes(etcdv1.ReasonAuthRejected, p.obs.err.Error())
 	case p.passwordKeyMissing != nil:
 		return yes(p.passwordKeyMissing.reason, p.passwordKeyMissing.msg)
+	case p.certIssuance != nil:
+		return yes(p.certIssuance.reason, p.certIssuance.msg)
 	case p.membership != nil && p.membership.Kind == membership.Refuse:
 		return yes(etcdv1.ReasonScaleRefused, p.membership.Reason)
 	case p.rolloutHalt != nil:

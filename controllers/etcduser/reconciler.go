@@ -198,7 +198,7 @@ func (r *Reconciler) usableCluster(ctx context.Context, u *etcdv1.EtcdUser) (*et
 	case u.AuthenticationMethod() == etcdv1.AuthenticationCertificate && !c.TLSEnabled():
 		return nil, &notReady{etcdv1.ReasonCertificateAuthUnavailable, fmt.Sprintf("EtcdCluster %s has TLS off: certificate authentication needs TLS; use authentication password", c.Name), 0}
 	case c.TLSEnabled() && c.UserCertificates():
-		return nil, &notReady{etcdv1.ReasonCertificateAuthUnavailable, fmt.Sprintf("EtcdCluster %s uses its own certificates (spec.tls.serverSecretName): the operator holds no CA key to issue user certificates", c.Name), 0}
+		return nil, &notReady{etcdv1.ReasonCertificateAuthUnavailable, fmt.Sprintf("EtcdCluster %s uses certificates it does not issue (spec.tls.serverSecretName or spec.tls.certManager): the operator holds no CA key to issue user certificates", c.Name), 0}
 	case c.TLSEnabled() && !c.ClientTLS():
 		return nil, &notReady{etcdv1.ReasonClusterUnavailable, fmt.Sprintf("EtcdCluster %s is migrating to TLS; waiting until members serve https", c.Name), requeueWait}
 	case !meta.IsStatusConditionTrue(c.Status.Conditions, etcdv1.ConditionAvailable):
