@@ -212,5 +212,3 @@ var _ = Describe("switching certificate sources", func() {
 		Expect(p.switchMessage + p.caMessage).To(BeEmpty())
 	})
 })
-
-

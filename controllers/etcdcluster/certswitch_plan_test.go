@@ -14,7 +14,10 @@ import (
 
 func TestAdvanceCertSwitch(t *testing.T) {
 	const op, sec = etcdv1.CertificateSourceOperator, etcdv1.CertificateSourceSecrets
-	ready := func(in switchInput) switchInput { in.LeavesCurrent, in.RolledOut, in.AllHealthy = true, true, true; return in }
+	ready := func(in switchInput) switchInput {
+		in.LeavesCurrent, in.RolledOut, in.AllHealthy = true, true, true
+		return in
+	}
 	cases := []struct {
 		name    string
 		in      switchInput

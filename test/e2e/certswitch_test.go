@@ -164,4 +164,3 @@ var _ = Describe("Switching certificate sources", func() {
 		}
 	}, SpecTimeout(25*time.Minute))
 })
-
