@@ -55,8 +55,15 @@ type CARotationStatus struct {
 	// StartTime is when the rotation began.
 	// +optional
 	StartTime *metav1.Time `json:"startTime,omitempty"`
-	// Reason says why: "requested" (the annotation) or "expiring" (the
-	// CA had less than 90 days left).
+	// Reason says why: "requested" (the annotation), "expiring" (the
+	// CA had less than 90 days left) or "switch" (spec.tls changed the
+	// certificate source: from and to are set).
 	// +optional
 	Reason string `json:"reason,omitempty"`
+	// From and To are the certificate sources of a switch (reason
+	// "switch"): the phases' "old CA" is From's, the "new CA" To's.
+	// +optional
+	From CertificateSource `json:"from,omitempty"`
+	// +optional
+	To CertificateSource `json:"to,omitempty"`
 }

@@ -121,6 +121,17 @@ const (
 	// names the phase (status.certificateAuthority.rotation.phase) and
 	// what comes next.
 	ReasonCARotating = "CARotating"
+	// ReasonCertificateSwitching: spec.tls changed the certificate source
+	// of a running cluster and the switch is under way, through the phases
+	// of a CA rotation (status.certificateAuthority.rotation with from and
+	// to); the message names the phase and what comes next.
+	ReasonCertificateSwitching = "CertificateSwitching"
+	// ReasonCertificateSwitchRefused: spec.tls asks for another certificate
+	// source, but the switch cannot be done safely (the user's Secrets are
+	// missing, lack a name or usage members need, or their CA does not
+	// verify their leaves); members keep the old source, and the message
+	// says what to fix. Progressing and Degraded carry it.
+	ReasonCertificateSwitchRefused = "CertificateSwitchRefused"
 	// ReasonReconcileError: a step of the last pass failed; the message says which.
 	ReasonReconcileError = "ReconcileError"
 	// ReasonPaused: the etcd.quorum.dev/paused annotation is "true"; the

@@ -452,10 +452,13 @@ type TLSSpec struct {
 	// certificates must name *.<name>-peer.<namespace>.svc.<domain> and
 	// allow both server and client use; the client certificate's common
 	// name must be "root". The operator does not renew them.
+	// +kubebuilder:validation:MaxLength=253
 	// +optional
 	ServerSecretName string `json:"serverSecretName,omitempty"`
+	// +kubebuilder:validation:MaxLength=253
 	// +optional
 	PeerSecretName string `json:"peerSecretName,omitempty"`
+	// +kubebuilder:validation:MaxLength=253
 	// +optional
 	ClientSecretName string `json:"clientSecretName,omitempty"`
 	// CertManager has cert-manager issue the certificates, from the
@@ -628,6 +631,11 @@ type EtcdClusterStatus struct {
 	// issued by the operator): its expiry and a rotation under way.
 	// +optional
 	CertificateAuthority *CertificateAuthorityStatus `json:"certificateAuthority,omitempty"`
+	// TLSSecrets names the Secrets members mount when they are not the
+	// ones spec.tls gives (a switch of certificate sources under way or
+	// refused); absent otherwise.
+	// +optional
+	TLSSecrets *TLSSecretsStatus `json:"tlsSecrets,omitempty"`
 	// Service is what the client Service has (type, node port, load
 	// balancer addresses), read back from it each pass.
 	// +optional
@@ -696,6 +704,7 @@ type ClusterRestoreStatus struct {
 // EtcdCluster is a managed etcd cluster.
 // +kubebuilder:validation:XValidation:rule="!has(self.spec.version) || !has(oldSelf.spec.version) || self.spec.version == oldSelf.spec.version || !self.spec.version.matches('^3[.][0-9]+[.]') || !oldSelf.spec.version.matches('^3[.][0-9]+[.]') || (int(self.spec.version.split('.')[1]) <= int(oldSelf.spec.version.split('.')[1]) + 1 && !(has(self.status) && has(self.status.members) && self.status.members.exists(m, has(m.version) && m.version.matches('^3[.][0-9]+[.]') && int(self.spec.version.split('.')[1]) > int(m.version.split('.')[1]) + 1)))",message="spec.version may go up by one minor version at a time, counted from the previous spec.version and from the version each member runs (status.members[].version)"
 // +kubebuilder:validation:XValidation:rule="!has(self.spec.version) || !has(oldSelf.spec.version) || self.spec.version == oldSelf.spec.version || !self.spec.version.matches('^3[.][0-9]+[.]') || !oldSelf.spec.version.matches('^3[.][0-9]+[.]') || int(self.spec.version.split('.')[1]) >= int(oldSelf.spec.version.split('.')[1]) || (has(self.status) && has(self.status.members) && self.status.members.exists(m, has(m.version) && m.version.matches('^3[.][0-9]+[.]') && int(m.version.split('.')[1]) == int(self.spec.version.split('.')[1])))",message="minor version downgrades are not supported once no member runs the older minor (etcd's cluster version has moved on); going back to a minor a member still runs, the revert of an upgrade that was blocked or stuck, is allowed"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.status) || !has(oldSelf.status.certificateAuthority) || !has(oldSelf.status.certificateAuthority.rotation) || !has(self.spec.tls) || !has(oldSelf.spec.tls) || (has(self.spec.tls.serverSecretName) == has(oldSelf.spec.tls.serverSecretName) && (!has(self.spec.tls.serverSecretName) || (self.spec.tls.serverSecretName == oldSelf.spec.tls.serverSecretName && self.spec.tls.peerSecretName == oldSelf.spec.tls.peerSecretName && self.spec.tls.clientSecretName == oldSelf.spec.tls.clientSecretName)))",message="spec.tls.serverSecretName, peerSecretName and clientSecretName cannot change while a CA rotation or a switch of certificate sources is under way (status.certificateAuthority.rotation): wait until it has finished, then change them"
 // +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 48 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",message="the name must be a DNS label of at most 48 characters (it names Services, pods and volume claims)"
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status

@@ -72,19 +72,32 @@ func (c *EtcdCluster) PDBName() string { return c.Name }
 // CASecretName holds the cluster's certificate authority.
 func (c *EtcdCluster) CASecretName() string { return c.Name + "-ca" }
 
-// ServerSecretName holds the certificate members serve clients with.
+// ServerSecretName holds the certificate members serve clients with:
+// status.tlsSecrets' while it is set (a switch of certificate sources),
+// else the user's (spec.tls) or the operator's.
 func (c *EtcdCluster) ServerSecretName() string {
-	return or(c.Spec.TLS.ServerSecretName, c.Name+"-server-tls")
+	if s := c.Status.TLSSecrets; s != nil {
+		return s.Server
+	}
+	return or(c.Spec.TLS.ServerSecretName, c.OperatorServerSecretName())
 }
 
-// PeerSecretName holds the certificate members talk to each other with.
+// PeerSecretName holds the certificate members talk to each other with
+// (chosen as ServerSecretName).
 func (c *EtcdCluster) PeerSecretName() string {
-	return or(c.Spec.TLS.PeerSecretName, c.Name+"-peer-tls")
+	if s := c.Status.TLSSecrets; s != nil {
+		return s.Peer
+	}
+	return or(c.Spec.TLS.PeerSecretName, c.OperatorPeerSecretName())
 }
 
-// ClientSecretName holds the root client certificate.
+// ClientSecretName holds the root client certificate (chosen as
+// ServerSecretName).
 func (c *EtcdCluster) ClientSecretName() string {
-	return or(c.Spec.TLS.ClientSecretName, c.Name+"-client-tls")
+	if s := c.Status.TLSSecrets; s != nil {
+		return s.Client
+	}
+	return or(c.Spec.TLS.ClientSecretName, c.OperatorClientSecretName())
 }
 
 // UserCertificates reports whether the certificates come from Secrets the

@@ -103,7 +103,8 @@ func readCASecret(s *corev1.Secret) (*caState, error) {
 func (r *Reconciler) advanceCARotation(ctx context.Context, p *pass) error {
 	c := p.cluster
 	ca := p.ca
-	if ca == nil || p.sts == nil || ca.secret.ResourceVersion == "" {
+	if ca == nil || p.sts == nil || ca.secret.ResourceVersion == "" || p.certSwitch.recorded() {
+		// A switch of certificate sources has the CA Secret (certswitch.go).
 		return nil
 	}
 	st := c.Status.CertificateAuthority
@@ -125,15 +126,9 @@ func (r *Reconciler) advanceCARotation(ctx context.Context, p *pass) error {
 	if v := c.Annotations[etcdv1.AnnotationRotateCA]; v != "" && v != st.HandledRequest {
 		in.Request = v
 	}
-	switch {
-	case c.TLSMigrating() != "":
-		in.Busy = "the TLS migration"
-	case p.inPlace != nil:
-		in.Busy = "the in-place restore"
-	case p.stsReplacing:
-		in.Busy = "the StatefulSet's replacement"
-	case p.rolloutHalt != nil:
-		in.Busy = "the halted rollout to be resolved"
+	in.Busy = restartsBusy(p)
+	if in.Busy == "" && p.certSwitch.pending() {
+		in.Busy = "the switch of certificate sources"
 	}
 	step := advanceCARotation(in)
 	log.FromContext(ctx).V(1).Info("CA rotation decision", "phase", phase, "leavesCurrent", in.LeavesCurrent, "rolledOut", in.RolledOut,

@@ -58,9 +58,9 @@ func leafRequests(c *etcdv1.EtcdCluster, domain string) map[string]pki.LeafReque
 		}
 	}
 	return map[string]pki.LeafRequest{
-		c.ServerSecretName(): {CommonName: c.Name + "-server", DNSNames: serverNames, IPs: serverIPs, Server: true, Client: true},
-		c.PeerSecretName():   {CommonName: c.Name + "-peer", DNSNames: peerNames, Server: true, Client: true},
-		c.ClientSecretName(): {CommonName: rootUserName, Client: true},
+		c.OperatorServerSecretName(): {CommonName: c.Name + "-server", DNSNames: serverNames, IPs: serverIPs, Server: true, Client: true},
+		c.OperatorPeerSecretName():   {CommonName: c.Name + "-peer", DNSNames: peerNames, Server: true, Client: true},
+		c.OperatorClientSecretName(): {CommonName: rootUserName, Client: true},
 	}
 }
 
@@ -70,54 +70,83 @@ func leafRequests(c *etcdv1.EtcdCluster, domain string) map[string]pki.LeafReque
 // that fails a check is re-issued in place; one whose ca.crt alone
 // differs (a CA rotation's bundle) keeps its key pair. It records what
 // the CA rotation step and the renderers need in p.ca, and the CA's
-// expiry in the status.
+// expiry in the status. With the user's Secrets it checks them instead.
+// Which Secrets members mount follows a switch of certificate sources
+// pending or under way (certswitch.go): status.tlsSecrets names them
+// when they are not spec.tls's, and the renderers read it.
 func (r *Reconciler) ensureCertificates(ctx context.Context, p *pass) error {
 	c := p.cluster
-	if !c.TLSEnabled() || c.UserCertificates() {
-		c.Status.CertificateAuthority = nil
-	}
 	if !c.TLSEnabled() {
+		c.Status.CertificateAuthority, c.Status.TLSSecrets = nil, nil
 		return nil
 	}
 	if c.CertManagerCertificates() {
+		// cert-manager's Secrets, never switched (admission keeps
+		// spec.tls.certManager as it was at creation).
+		c.Status.CertificateAuthority, c.Status.TLSSecrets = nil, nil
 		return r.ensureCertManagerCertificates(ctx, p)
 	}
-	if c.UserCertificates() {
-		secrets, err := r.checkUserCertificates(ctx, c)
-		p.userSecrets = secrets
-		return err
-	}
-	now := r.now()
-	ca, err := r.ensureCA(ctx, c, now)
+	sw, err := r.readCertSwitch(ctx, p)
 	if err != nil {
 		return err
 	}
-	for name, req := range leafRequests(c, r.Render.Domain()) {
-		if err := r.ensureLeaf(ctx, c, name, ca, req, now); err != nil {
+	p.certSwitch = sw
+	mounts := sw.mounts(c)
+	c.Status.TLSSecrets = nil // the spec's names next
+	if spec := (etcdv1.TLSSecretsStatus{Server: c.ServerSecretName(), Peer: c.PeerSecretName(), Client: c.ClientSecretName()}); mounts.Server != spec.Server ||
+		mounts.Peer != spec.Peer || mounts.Client != spec.Client {
+		c.Status.TLSSecrets = &mounts
+	}
+	if mounts.Server != c.OperatorServerSecretName() {
+		// Members mount the user's Secrets.
+		if !sw.recorded() {
+			c.Status.CertificateAuthority = nil
+		} else {
+			switchStatus(c, sw)
+		}
+		secrets, err := r.checkUserCertificates(ctx, c)
+		p.userSecrets = secrets
+		if err != nil {
 			return err
 		}
+		sw.leavesCurrent = true
+		return nil
 	}
-	ca.leavesCurrent = true
+	now := r.now()
+	ca, err := r.ensureCA(ctx, c, sw.caSecret, now)
+	if err != nil {
+		return err
+	}
+	if sw.recorded() {
+		if err := r.ensureSwitchLeaves(ctx, c, sw, ca, now); err != nil {
+			return err
+		}
+	} else {
+		for name, req := range leafRequests(c, r.Render.Domain()) {
+			if err := r.ensureLeaf(ctx, c, name, ca, req, now); err != nil {
+				return err
+			}
+		}
+	}
+	ca.leavesCurrent, sw.leavesCurrent = true, true
 	p.ca = ca
 	if c.Status.CertificateAuthority == nil {
 		c.Status.CertificateAuthority = &etcdv1.CertificateAuthorityStatus{}
 	}
 	na := metav1.NewTime(ca.signerCert.NotAfter)
 	c.Status.CertificateAuthority.NotAfter = &na
+	if sw.recorded() {
+		switchStatus(c, sw)
+	}
 	return nil
 }
 
-// ensureCA reads the CA Secret, or makes it. While a CA rotation is
-// recorded, the Secret is read from the API server: a lagging cache would
-// show the Secret from before the rotation's last step and clear the
-// record (the cache is fine otherwise: a step written on a stale copy
-// fails on its resourceVersion).
-func (r *Reconciler) ensureCA(ctx context.Context, c *etcdv1.EtcdCluster, now time.Time) (*caState, error) {
-	rotating := c.Status.CertificateAuthority != nil && c.Status.CertificateAuthority.Rotation != nil
-	s, err := r.readSecret(ctx, c, c.CASecretName(), rotating && r.APIReader != nil)
-	if err != nil {
-		return nil, err
-	}
+// ensureCA returns the CA Secret s as read (readCertSwitch reads it: from
+// the API server while a CA rotation or a switch is recorded, since a
+// lagging cache would show the Secret from before its last step and clear
+// the record; the cache is fine otherwise: a step written on a stale copy
+// fails on its resourceVersion), or makes it when there is none.
+func (r *Reconciler) ensureCA(ctx context.Context, c *etcdv1.EtcdCluster, s *corev1.Secret, now time.Time) (*caState, error) {
 	if s != nil {
 		return readCASecret(s)
 	}

@@ -124,9 +124,9 @@ const maxOrdinal = 32
 
 // clientConfig builds the connection settings for a cluster
 // (rootclient.Config); user-supplied certificates are read from the API
-// server. Passwords (TLS off) are added by connect.
+// server (the operator's cache holds only its own Secrets). Passwords (TLS off) are added by connect.
 func (r *Reconciler) clientConfig(ctx context.Context, c *etcdv1.EtcdCluster, replicas int32) (etcdclient.Config, string, error) {
-	return rootclient.Config(ctx, r.reader(c.UserCertificates()), c, r.Render.Domain(), replicas)
+	return rootclient.Config(ctx, r.reader(c.ClientSecretName() != c.OperatorClientSecretName()), c, r.Render.Domain(), replicas)
 }
 
 // connect returns a (cached) client for the cluster. With TLS off and auth

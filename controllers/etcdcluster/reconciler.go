@@ -153,6 +153,9 @@ type pass struct {
 	userSecrets        []*corev1.Secret    // the user's TLS Secrets as read by the certificates step (spec.tls.*SecretName)
 	certExpiry         *expiryVerdict      // the certificate expiry check's verdict, when it ran (certexpiry.go)
 	caMessage          string              // what the CA rotation does or waits for, while one is under way or due
+	certSwitch         *certSwitch         // a switch of certificate sources, as the certificates step read it (certswitch.go)
+	switchMessage      string              // what the switch does or waits for, while one is under way or pending
+	switchRefused      string              // why a wanted switch cannot be done, and what happens next
 	maint              *maintenance.Action // the maintenance planner's choice this pass, if it ran
 	maintBusy          bool                // maintenance has work left: come back soon
 	membershipSoon     bool                // a membership change was made or etcd asked to wait a moment: look again in requeueMembership
@@ -219,6 +222,8 @@ type pass struct {
 //     (ca rotation: start a CA rotation when requested or due, or move
 //     it to its next phase once its restart rolled out, see
 //     carotation_plan.go;)
+//     (certificate switch: start, move on or end a switch of certificate
+//     sources, see certswitch_plan.go;)
 //  9. auth: root user and authentication on, once a quorum is healthy;
 //  10. maintenance: at most one storage-maintenance action (NOSPACE
 //     recovery, defragmentation), chosen by maintenance.Plan; see
@@ -289,6 +294,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		{Name: "rollout", Run: r.rollout},
 		{Name: "tls migration step", Run: r.advanceTLSMigration},
 		{Name: "ca rotation", Run: r.advanceCARotation},
+		{Name: "certificate switch", Run: r.switchCertificates},
 		{Name: "auth", Run: r.ensureAuth},
 		{Name: "maintenance", Run: r.maintain},
 		{Name: "monitoring CRDs", Run: r.reportMonitoring},

@@ -185,8 +185,12 @@ func progressing(c *etcdv1.EtcdCluster, p *pass, pods podProblems, stepErr error
 	case p.rolloutHalt != nil:
 		// Stuck or blocked: nothing more happens until the spec changes.
 		return no(p.rolloutHalt.Reason, p.rolloutHalt.Message)
+	case p.switchRefused != "":
+		return yes(etcdv1.ReasonCertificateSwitchRefused, p.switchRefused)
 	case p.tlsMessage != "":
 		return yes(etcdv1.ReasonTLSMigrating, p.tlsMessage+pods.because())
+	case p.switchMessage != "":
+		return yes(etcdv1.ReasonCertificateSwitching, p.switchMessage+pods.because())
 	case p.caMessage != "":
 		return yes(etcdv1.ReasonCARotating, p.caMessage+pods.because())
 	case p.checking != "":
@@ -232,6 +236,8 @@ func degradation(c *etcdv1.EtcdCluster, p *pass, pods podProblems, stepErr error
 		return yes(etcdv1.ReasonScaleRefused, p.membership.Reason)
 	case p.rolloutHalt != nil:
 		return yes(p.rolloutHalt.Reason, p.rolloutHalt.Message)
+	case p.switchRefused != "":
+		return yes(etcdv1.ReasonCertificateSwitchRefused, p.switchRefused)
 	case len(pods.stuck) > 0:
 		return yes(etcdv1.ReasonMemberPodsFailing, fmt.Sprintf("member pods cannot run: %s; they are retried as Kubernetes restarts them, "+
 			"but waiting will not help: correct the spec (version, options, resources) or the environment (image, Secrets, nodes, storage)",

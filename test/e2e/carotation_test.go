@@ -30,6 +30,13 @@ import (
 // server against its current ca.crt (read at most once a second). A CA
 // rotation replaces both; clientTLS's fixed copy would be left behind.
 func followingClientTLS(ctx context.Context, ns, name string) *tls.Config {
+	return followingTLS(ctx, ns, name, func(context.Context) (string, error) { return name + "-client-tls", nil })
+}
+
+// followingTLS is followingClientTLS for the client Secret secretName
+// names at the moment of each read (status.clientSecretName, for a client
+// that follows a switch of certificate sources).
+func followingTLS(ctx context.Context, ns, name string, secretName func(context.Context) (string, error)) *tls.Config {
 	var mu sync.Mutex
 	var cached *corev1.Secret
 	var readAt time.Time
@@ -42,7 +49,11 @@ func followingClientTLS(ctx context.Context, ns, name string) *tls.Config {
 		s := &corev1.Secret{}
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		if err := k8s.Get(rctx, client.ObjectKey{Namespace: ns, Name: name + "-client-tls"}, s); err != nil {
+		sn, err := secretName(rctx)
+		if err == nil {
+			err = k8s.Get(rctx, client.ObjectKey{Namespace: ns, Name: sn}, s)
+		}
+		if err != nil {
 			if cached != nil {
 				return cached, nil
 			}
