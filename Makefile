@@ -99,7 +99,8 @@ BENCH_FLAGS ?=
 .PHONY: bench
 bench: envtest-assets ## Benchmarks: writes bench/results.md and bench/results.json
 	go build -o bin/bench ./bench/cmd/bench
-	KUBEBUILDER_ASSETS="$(KUBEBUILDER_ASSETS)" bin/bench $(BENCH_FLAGS)
+	hack/build-k8s.sh etcd
+	KUBEBUILDER_ASSETS="$(KUBEBUILDER_ASSETS)" ETCD_BIN="$(QUORUM_CACHE)/etcd/$(ETCD_VERSION)" bin/bench $(BENCH_FLAGS)
 
 ##@ Images and cluster
 

@@ -10,6 +10,7 @@ func init() {
 		statusLagBench,
 		rolloutBench,
 		clusterPutBench,
+		dataRatioBench,
 		backupRestoreBench,
 		defragBench,
 	} {
