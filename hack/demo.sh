@@ -20,8 +20,13 @@ step "loading the operator and etcd server images into the node"
 hack/cluster.sh load-image "$OUT/operator.tar" "$OUT/etcd-server.tar"
 
 step "installing the operator with Helm"
-# Helm installs a chart's CRDs only once; apply them so a re-run upgrades them.
-kubectl apply --server-side --force-conflicts -f config/crd/bases
+# The chart creates and upgrades the CRDs. CRDs applied without Helm (by an
+# older demo, or kubectl apply) are adopted first: README's one-time step.
+crds=$(kubectl get crd -o name | grep '\.etcd\.quorum\.dev$' || true)
+if [ -n "$crds" ]; then
+  kubectl label $crds app.kubernetes.io/managed-by=Helm --overwrite
+  kubectl annotate $crds meta.helm.sh/release-name=quorum-operator meta.helm.sh/release-namespace="$ns" --overwrite
+fi
 # The image tag stays the same between builds: the digest annotation rolls
 # the operator when a rebuilt image was loaded.
 digest=$(sha256sum "$OUT/operator.tar" | cut -c1-16)

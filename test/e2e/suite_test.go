@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,10 +78,12 @@ func connect() {
 	clientset = kubernetes.NewForConfigOrDie(cfg)
 }
 
-// installOnce applies the CRDs and installs the operator with its chart.
+// installOnce installs the operator with its chart the way README tells
+// users to: the chart creates and upgrades the CRDs. On a cluster whose CRDs
+// were applied without Helm (kubectl, or an older chart's crds/ on a shared
+// cluster), README's one-time adoption step comes first.
 func installOnce(ctx context.Context) {
-	By("applying the CRDs: helm installs a chart's CRDs once and never upgrades them")
-	run("kubectl", "apply", "--server-side", "--force-conflicts", "-f", "config/crd/bases")
+	adoptCRDs()
 
 	By("installing the operator with its Helm chart")
 	args := []string{"upgrade", "--install", release, "charts/quorum-operator", "--namespace", operatorNamespace,
@@ -96,6 +99,26 @@ func installOnce(ctx context.Context) {
 	dep := &appsv1.Deployment{}
 	Expect(k8s.Get(ctx, client.ObjectKey{Namespace: operatorNamespace, Name: release}, dep)).To(Succeed())
 	Expect(dep.Status.AvailableReplicas).To(BeNumerically(">=", 1))
+}
+
+// adoptCRDs marks the Quorum CRDs that exist as the release's (README,
+// "Upgrading from a chart that had crds/"), so that helm upgrades them
+// instead of refusing them for their missing ownership metadata. Safe to
+// repeat; nothing to do on a cluster without them.
+func adoptCRDs() {
+	var crds []string
+	for _, name := range strings.Fields(run("kubectl", "get", "crd", "-o", "name")) {
+		if strings.HasSuffix(name, ".etcd.quorum.dev") {
+			crds = append(crds, name)
+		}
+	}
+	if len(crds) == 0 {
+		return
+	}
+	By("adopting the CRDs that exist into the release (README's one-time step)")
+	run("kubectl", append(append([]string{"label"}, crds...), "app.kubernetes.io/managed-by=Helm", "--overwrite")...)
+	run("kubectl", append(append([]string{"annotate"}, crds...), "meta.helm.sh/release-name="+release,
+		"meta.helm.sh/release-namespace="+operatorNamespace, "--overwrite")...)
 }
 
 var _ = SynchronizedAfterSuite(func() {}, func() {

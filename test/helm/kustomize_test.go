@@ -93,6 +93,9 @@ func TestChartRefusesBadValues(t *testing.T) {
 		{"metrics.serviceMonitor.interval=often", "/metrics/serviceMonitor/interval"},
 		{"prometheusRules.enabled=true", "additional properties 'prometheusRules' not allowed"},
 		{"grafanaDashboard.enable=true", "additional properties 'enable' not allowed"},
+		{"crds.enabled=maybe", "/crds/enabled"},
+		// No crds.keep: uninstalling must never delete the CRDs.
+		{"crds.keep=false", "additional properties 'keep' not allowed"},
 	} {
 		out, err := exec.Command(bin, "template", "quorum-operator", chart, "--set", tc.set).CombinedOutput()
 		if err == nil {
@@ -105,7 +108,7 @@ func TestChartRefusesBadValues(t *testing.T) {
 	}
 	// The good neighbours render.
 	for _, set := range []string{"logLevel=debug", "logLevel=3", "replicaCount=2", "watchNamespaces={team-a,team-b}",
-		"metrics.serviceMonitor.interval=30s", "prometheusRule.enabled=true", "grafanaDashboard.labels.x=y"} {
+		"metrics.serviceMonitor.interval=30s", "prometheusRule.enabled=true", "grafanaDashboard.labels.x=y", "crds.enabled=false"} {
 		if out, err := exec.Command(bin, "template", "quorum-operator", chart, "--set", set).CombinedOutput(); err != nil {
 			t.Errorf("--set %s refused: %v\n%s", set, err, out)
 		}
