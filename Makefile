@@ -108,6 +108,10 @@ bench: envtest-assets ## Benchmarks: writes bench/results.md and bench/results.j
 images: ## Build the operator and etcd server images as tarballs in _out/ (no Docker needed).
 	hack/images.sh "$(OUT)" "$(OPERATOR_IMAGE)" "$(ETCD_IMAGE)" "$(ETCD_PREV_IMAGE)"
 
+.PHONY: release-manifest
+release-manifest: envtest-assets ## Write the versioned install manifest _out/quorum-operator-<version>.yaml (kubectl apply --server-side -f it).
+	hack/release-manifest.sh
+
 .PHONY: cluster-up
 cluster-up: ## Start the throwaway local Kubernetes cluster.
 	hack/cluster.sh up
