@@ -197,38 +197,46 @@ func checkOnlyCA(ctx context.Context, ns, name string, newCA *x509.Certificate) 
 			Expect(leaf.CheckSignatureFrom(newCA)).To(Succeed(), "secret %s holds a leaf from the new CA", name+sn)
 		}
 	}
-	// Served chains are verified against the new CA alone; the peer
-	// certificate names the members, not the client Service.
-	newOnly := pki.Pair{CertPEM: pemOf(newCA)}
-	client := followingClientTLS(ctx, ns, name)
+	expectServedFrom(ctx, ns, name, followingClientTLS(ctx, ns, name), newCA)
+}
+
+// expectServedFrom checks that every member serves, on its client and its
+// peer port, a certificate ca signed, verifying each chain against ca
+// alone; base is the client's TLS configuration (its certificate). The
+// peer certificate names the members, not the client Service, so only the
+// client port's server name is checked.
+func expectServedFrom(ctx context.Context, ns, name string, base *tls.Config, ca *x509.Certificate) {
+	GinkgoHelper()
+	only := pemOf(ca)
 	for _, ep := range podEndpoints(ctx, ns, name, "https") {
 		host := strings.TrimPrefix(ep, "https://")
 		ip, _, _ := net.SplitHostPort(host)
 		for _, addr := range []string{host, net.JoinHostPort(ip, fmt.Sprint(etcdv1.PeerPort))} {
-			serverName := client.ServerName
+			serverName := base.ServerName
 			if addr != host {
 				serverName = ""
 			}
-			cfg := client.Clone()
-			cfg.VerifyConnection = func(cs tls.ConnectionState) error { return verifyChain(cs, newOnly.CertPEM, serverName) }
+			cfg := base.Clone()
+			cfg.VerifyConnection = func(cs tls.ConnectionState) error { return verifyChain(cs, only, serverName) }
 			conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 3 * time.Second}, "tcp", addr, cfg)
 			Expect(err).NotTo(HaveOccurred(), "TLS dial %s", addr)
 			served := conn.ConnectionState().PeerCertificates[0]
 			_ = conn.Close()
-			Expect(served.CheckSignatureFrom(newCA)).To(Succeed(), "%s serves a certificate from the new CA (issuer %s)", addr, served.Issuer)
+			Expect(served.CheckSignatureFrom(ca)).To(Succeed(), "%s serves a certificate from %s (issuer %s)", addr, ca.Subject, served.Issuer)
 		}
 	}
 }
 
 // expectOldCARefused checks that every member refuses a client
-// certificate the old CA signs (oldCA: its certificate and key).
-func expectOldCARefused(ctx context.Context, ns, name string, oldCA pki.Pair) {
+// certificate the old CA signs (oldCA: its certificate and key); base is
+// the client's TLS configuration, whose certificate is replaced.
+func expectOldCARefused(ctx context.Context, ns, name string, base *tls.Config, oldCA pki.Pair) {
 	GinkgoHelper()
 	old, err := pki.Issue(oldCA, pki.LeafRequest{CommonName: "root", Client: true}, time.Now(), time.Hour)
 	Expect(err).NotTo(HaveOccurred())
 	pair, err := tls.X509KeyPair(old.CertPEM, old.KeyPEM)
 	Expect(err).NotTo(HaveOccurred())
-	oldCfg := followingClientTLS(ctx, ns, name)
+	oldCfg := base.Clone()
 	oldCfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &pair, nil }
 	for _, ep := range podEndpoints(ctx, ns, name, "https") {
 		cl := etcdClient([]string{ep}, oldCfg)

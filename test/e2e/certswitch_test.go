@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"net"
 	"strings"
@@ -126,39 +125,10 @@ var _ = Describe("Switching certificate sources", func() {
 		}
 
 		By("every member serves, on its client and peer port, a certificate from the user's CA, verified against it alone")
-		follow := followingTLS(ctx, ns, name, clientSecret)
-		for _, ep := range podEndpoints(ctx, ns, name, "https") {
-			host := strings.TrimPrefix(ep, "https://")
-			ip, _, _ := net.SplitHostPort(host)
-			for _, addr := range []string{host, net.JoinHostPort(ip, fmt.Sprint(etcdv1.PeerPort))} {
-				serverName := follow.ServerName
-				if addr != host {
-					serverName = ""
-				}
-				cfg := follow.Clone()
-				cfg.VerifyConnection = func(cs tls.ConnectionState) error { return verifyChain(cs, userCA.CertPEM, serverName) }
-				conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 3 * time.Second}, "tcp", addr, cfg)
-				Expect(err).NotTo(HaveOccurred(), "TLS dial %s", addr)
-				served := conn.ConnectionState().PeerCertificates[0]
-				_ = conn.Close()
-				Expect(served.CheckSignatureFrom(userCert)).To(Succeed(), "%s serves a certificate from the user's CA (issuer %s)", addr, served.Issuer)
-			}
-		}
+		expectServedFrom(ctx, ns, name, followingTLS(ctx, ns, name, clientSecret), userCert)
 
 		By("a client certificate from the operator's CA is refused by every member")
-		old, err := pki.Issue(opCA, pki.LeafRequest{CommonName: "root", Client: true}, time.Now(), time.Hour)
-		Expect(err).NotTo(HaveOccurred())
-		pair, err := tls.X509KeyPair(old.CertPEM, old.KeyPEM)
-		Expect(err).NotTo(HaveOccurred())
-		oldCfg := followingTLS(ctx, ns, name, clientSecret)
-		oldCfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &pair, nil }
-		for _, ep := range podEndpoints(ctx, ns, name, "https") {
-			cl := etcdClient([]string{ep}, oldCfg)
-			octx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			_, err := cl.Get(octx, "/load/000000")
-			cancel()
-			Expect(err).To(HaveOccurred(), "%s accepted a client certificate from the operator's CA", ep)
-		}
+		expectOldCARefused(ctx, ns, name, followingTLS(ctx, ns, name, clientSecret), opCA)
 
 		By("every acknowledged write is there")
 		fresh := etcdClient(podEndpoints(ctx, ns, name, "https"), followingTLS(ctx, ns, name, clientSecret))

@@ -391,7 +391,7 @@ var _ = Describe("Reliability", Label("chaos"), Serial, func() {
 			Expect(avail.finish()).To(BeEmpty(), "Available throughout the CA rotation")
 			Expect(newCA.Equal(mustParseCert(oldCA.CertPEM))).To(BeFalse(), "a new CA signs")
 			checkOnlyCA(ctx, ns, name, newCA)
-			expectOldCARefused(ctx, ns, name, oldCA)
+			expectOldCARefused(ctx, ns, name, followingClientTLS(ctx, ns, name), oldCA)
 		})
 	}, SpecTimeout(40*time.Minute))
 
