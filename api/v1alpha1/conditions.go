@@ -324,6 +324,16 @@ const (
 // starts no member, until the ServiceAccount exists.
 const ReasonServiceAccountMissing = "ServiceAccountMissing"
 
+// Condition reason of EtcdBackup and EtcdRestore: the Job controller
+// cannot create the Job's pod: the API server refuses it (PodSecurity
+// admission, an exhausted ResourceQuota, a LimitRange, a missing
+// ServiceAccount), as the Job's FailedCreate events say; the message
+// quotes the refusal. A backup fails once the refusal has lasted a short
+// grace (30 s from the Job's creation); a restore waits in Verifying, the
+// Job controller retrying, until the pod is created or the Job's deadline
+// passes.
+const ReasonJobPodNotCreated = "JobPodNotCreated"
+
 // Condition types of EtcdRestore.
 const (
 	// RestoreConditionComplete is True once every member runs from the

@@ -227,3 +227,68 @@ var _ = Describe("a backup whose Job succeeded", func() {
 })
 
 const sha = "abababababababababababababababababababababababababababababababab"
+
+var _ = Describe("a backup whose Job's pod the API server refuses", func() {
+	It("says so at once, with the refusal, and fails once the grace is over", func(ctx SpecContext) {
+		b := createS3Backup(ctx)
+		rec := events.NewFakeRecorder(20)
+		offset := time.Duration(0)
+		r := &Reconciler{Client: k8s, APIReader: k8s, Scheme: k8s.Scheme(), Recorder: rec,
+			Render: render.Options{ImageRepository: "quorum.dev/etcd-server"}, Clock: func() time.Time { return time.Now().Add(offset) }}
+		req := reconcile.Request{NamespacedName: client.ObjectKeyFromObject(b)}
+		_, err := r.Reconcile(ctx, req)
+		Expect(err).NotTo(HaveOccurred())
+		job := &batchv1.Job{}
+		jobKey := client.ObjectKey{Namespace: b.Namespace, Name: render.BackupJobName(b)}
+		Expect(k8s.Get(ctx, jobKey, job)).To(Succeed())
+
+		By("the Job controller's FailedCreate event, within the grace")
+		Expect(testenv.RefuseJobPod(ctx, k8s, job, testenv.QuotaRefusal(job), time.Now())).To(Succeed())
+		res, err := r.Reconcile(ctx, req)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(res.RequeueAfter).To(SatisfyAll(BeNumerically(">", 0), BeNumerically("<=", requeueRunning)), "looked at again, not in a loop")
+		Expect(k8s.Get(ctx, req.NamespacedName, b)).To(Succeed())
+		Expect(b.Status.Phase).To(Equal(etcdv1.BackupRunning))
+		complete := meta.FindStatusCondition(b.Status.Conditions, etcdv1.BackupConditionComplete)
+		Expect(complete.Reason).To(Equal(etcdv1.ReasonJobPodNotCreated))
+		Expect(complete.Message).To(SatisfyAll(ContainSubstring("the Job's pod cannot be created: "+testenv.QuotaRefusal(job)),
+			ContainSubstring("the backup fails if the pod still cannot be created")))
+
+		By("past the grace: Failed with the refusal, and the Job deleted")
+		offset = podGrace
+		_, err = r.Reconcile(ctx, req)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(k8s.Get(ctx, req.NamespacedName, b)).To(Succeed())
+		Expect(b.Status.Phase).To(Equal(etcdv1.BackupFailed))
+		failed := meta.FindStatusCondition(b.Status.Conditions, etcdv1.BackupConditionFailed)
+		Expect(failed.Reason).To(Equal(etcdv1.ReasonJobPodNotCreated))
+		Expect(failed.Message).To(SatisfyAll(ContainSubstring("the Job's pod cannot be created: "+testenv.QuotaRefusal(job)),
+			ContainSubstring("create a new EtcdBackup")))
+		_, err = r.Reconcile(ctx, req)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(apierrors.IsNotFound(k8s.Get(ctx, jobKey, &batchv1.Job{}))).To(BeTrue(), "the refused Job is deleted")
+		got := testenv.Drain(rec)
+		Expect(got).To(HaveLen(2), "%q", got)
+		Expect(got[1]).To(SatisfyAll(HavePrefix(corev1.EventTypeWarning+" BackupFailed"), ContainSubstring("exceeded quota: q")))
+	})
+
+	It("keeps running once the Job controller has created the pod after a refusal", func(ctx SpecContext) {
+		b := createS3Backup(ctx)
+		r := &Reconciler{Client: k8s, APIReader: k8s, Scheme: k8s.Scheme(), Recorder: events.NewFakeRecorder(20),
+			Render: render.Options{ImageRepository: "quorum.dev/etcd-server"}, Clock: func() time.Time { return time.Now().Add(time.Hour) }}
+		req := reconcile.Request{NamespacedName: client.ObjectKeyFromObject(b)}
+		_, err := r.Reconcile(ctx, req)
+		Expect(err).NotTo(HaveOccurred())
+		job := &batchv1.Job{}
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: b.Namespace, Name: render.BackupJobName(b)}, job)).To(Succeed())
+		Expect(testenv.RefuseJobPod(ctx, k8s, job, testenv.PodSecurityRefusal(job), time.Now().Add(-time.Minute))).To(Succeed())
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: job.Name + "-x", Namespace: b.Namespace, Labels: map[string]string{batchv1.JobNameLabel: job.Name}},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "backup", Image: "i"}}}}
+		Expect(k8s.Create(ctx, pod)).To(Succeed())
+		_, err = r.Reconcile(ctx, req)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(k8s.Get(ctx, req.NamespacedName, b)).To(Succeed())
+		Expect(b.Status.Phase).To(Equal(etcdv1.BackupRunning))
+		Expect(meta.FindStatusCondition(b.Status.Conditions, etcdv1.BackupConditionComplete).Reason).To(Equal(etcdv1.ReasonJobRunning))
+	})
+})

@@ -179,6 +179,9 @@ func (r *Reconciler) step(ctx context.Context, b *etcdv1.EtcdBackup) (ctrl.Resul
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	if res, handled, err := r.podRefused(ctx, b, job, pods); handled || err != nil {
+		return res, err
+	}
 	cause, stuck, wait := stuckPod(pods, r.now(), podGrace)
 	log.FromContext(ctx).V(1).Info("backup pod", "job", job.Name, "pods", len(pods), "cause", cause.Reason, "stuck", stuck, "message", cause.Message)
 	if stuck {

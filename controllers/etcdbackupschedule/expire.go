@@ -114,7 +114,8 @@ func (r *Reconciler) pruneJob(ctx context.Context, p *schedulePass, b *etcdv1.Et
 	case jobs.Complete(job):
 		return true, nil, nil
 	case !jobs.Failed(job):
-		return false, nil, nil
+		failed, err := r.prunePodRefused(ctx, p, job)
+		return false, failed, err
 	}
 	msg, err := jobs.Report(ctx, r.APIReader, job)
 	if err != nil {
@@ -133,6 +134,30 @@ func (r *Reconciler) pruneJob(ctx context.Context, p *schedulePass, b *etcdv1.Et
 		}
 	}
 	return false, fmt.Errorf("prune job %s failed: %s", job.Name, msg), nil
+}
+
+// prunePodRefused reports, as a failure to expire (RetentionFailed), a
+// running prune Job whose pod the API server refuses (PodSecurity
+// admission, a ResourceQuota, a LimitRange, a missing ServiceAccount: the
+// Job's FailedCreate events, read from the API server while it has no
+// pod). The Job is kept: the Job controller retries until its deadline,
+// and a later pass deletes it once it has failed and retries.
+func (r *Reconciler) prunePodRefused(ctx context.Context, p *schedulePass, job *batchv1.Job) (failed, err error) {
+	pods, err := jobs.Pods(ctx, r.Client, job)
+	if err != nil || jobs.Unfinished(pods) {
+		return nil, err
+	}
+	refusal, err := jobs.PodCreateFailure(ctx, r.APIReader, job)
+	if err != nil {
+		return nil, err
+	}
+	if refusal == "" {
+		p.pruneWithoutPod = true
+		return nil, nil
+	}
+	log.FromContext(ctx).V(1).Info("prune pod refused by the API server", "job", job.Name, "refusal", refusal)
+	return fmt.Errorf("prune job %s: %s; the Job controller retries until the Job's deadline, then the prune is run again: "+
+		"fix the namespace's PodSecurity level, ResourceQuota or LimitRange", job.Name, jobs.PodCreateMessage(refusal)), nil
 }
 
 // startPrune creates the prune Job of a backup, from its cluster's image,

@@ -47,6 +47,38 @@ var _ = Describe("a failed prune Job", func() {
 	})
 })
 
+var _ = Describe("a prune Job whose pod the API server refuses", func() {
+	It("is reported with the refusal, and looked at again soon while it has no pod", func(ctx SpecContext) {
+		ns, err := testenv.NewNamespace(ctx, k8s)
+		Expect(err).NotTo(HaveOccurred())
+		b := &etcdv1.EtcdBackup{ObjectMeta: metav1.ObjectMeta{Name: "old", Namespace: ns}, Spec: etcdv1.EtcdBackupSpec{ClusterName: "db",
+			Destination: etcdv1.BackupLocation{PVC: &etcdv1.PVCLocation{ClaimName: "snaps"}}}}
+		Expect(k8s.Create(ctx, b)).To(Succeed())
+		r := &Reconciler{Client: k8s, APIReader: k8s, Scheme: k8s.Scheme(), Recorder: events.NewFakeRecorder(10)}
+		p := &schedulePass{schedule: &etcdv1.EtcdBackupSchedule{ObjectMeta: metav1.ObjectMeta{Name: "s", Namespace: ns}}, now: time.Now()}
+		_, _, err = r.pruneJob(ctx, p, b)
+		Expect(err).NotTo(HaveOccurred())
+		job := &batchv1.Job{}
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: render.PruneJobName(b)}, job)).To(Succeed())
+
+		By("no pod, no refusal yet")
+		done, failed, err := r.pruneJob(ctx, p, b)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(done).To(BeFalse())
+		Expect(failed).NotTo(HaveOccurred())
+		Expect(p.requeueAfter()).To(Equal(requeuePrunePod))
+
+		By("the Job controller's FailedCreate event")
+		Expect(testenv.RefuseJobPod(ctx, k8s, job, testenv.QuotaRefusal(job), time.Now())).To(Succeed())
+		p = &schedulePass{schedule: p.schedule, now: time.Now()}
+		done, failed, err = r.pruneJob(ctx, p, b)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(done).To(BeFalse())
+		Expect(failed).To(MatchError(ContainSubstring("prune job " + job.Name + ": the Job's pod cannot be created: " + testenv.QuotaRefusal(job))))
+		Expect(k8s.Get(ctx, client.ObjectKeyFromObject(job), &batchv1.Job{})).To(Succeed(), "the Job is kept for the Job controller's retries")
+	})
+})
+
 // noStores fails any in-process access to a bucket: a web identity's
 // credentials exist only in pods running as its service account.
 type noStores struct{}

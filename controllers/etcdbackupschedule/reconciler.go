@@ -78,7 +78,14 @@ type schedulePass struct {
 	// retention is the last failure to expire a backup: reported, retried,
 	// but it does not stop the schedule.
 	retention error
+	// pruneWithoutPod: a prune Job has no pod yet; the pass looks again
+	// after requeuePrunePod, to see whether the API server refuses it.
+	pruneWithoutPod bool
 }
+
+// requeuePrunePod: how soon a schedule whose prune Job has no pod looks
+// again (a refusal of the pod changes nothing the schedule watches).
+const requeuePrunePod = 15 * time.Second
 
 // Reconcile runs one pass over a schedule. The steps, in order:
 //  1. observe: list the schedule's EtcdBackups; find the active one and
@@ -138,6 +145,9 @@ func (p *schedulePass) requeueAfter() time.Duration {
 	}
 	if p.retention != nil && (d == 0 || d > RequeueRetentionRetry) {
 		d = RequeueRetentionRetry
+	}
+	if p.pruneWithoutPod && (d == 0 || d > requeuePrunePod) {
+		d = requeuePrunePod
 	}
 	return d
 }

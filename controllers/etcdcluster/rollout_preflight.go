@@ -50,6 +50,11 @@ func (r *Reconciler) preflightResult(ctx context.Context, c *etcdv1.EtcdCluster,
 		}
 		if msg == "" {
 			msg = "the check did not finish: " + failedMessage(job)
+			if refusal, err := jobs.PodCreateFailure(ctx, r.APIReader, job); err != nil {
+				return preflightResult{}, err
+			} else if refusal != "" {
+				msg += ": " + jobs.PodCreateMessage(refusal)
+			}
 		}
 		return preflightResult{State: preflightRefused, Message: strings.TrimPrefix(msg, contract.PreflightRefusedPrefix)}, nil
 	}
@@ -66,7 +71,29 @@ func (r *Reconciler) preflightResult(ctx context.Context, c *etcdv1.EtcdCluster,
 			return preflightResult{State: preflightRefused, Message: msg}, nil
 		}
 	}
+	if !jobs.Unfinished(pods) {
+		refusal, err := refusedPod(ctx, r.APIReader, job)
+		if err != nil || refusal != "" {
+			return preflightResult{State: preflightRefused, Message: refusal}, err
+		}
+	}
 	return preflightResult{State: preflightRunning}, nil
+}
+
+// refusedPod says, from the Job's FailedCreate events (read from the API
+// server), that the Job controller cannot create the preflight pod and
+// why (PodSecurity admission, a ResourceQuota, a LimitRange); "" when
+// nothing refuses it. Like a pod that cannot start, a refused pod refuses
+// the template while it lasts: the Job controller keeps retrying until the
+// Job's deadline, so fixing the namespace lets the check go on by itself.
+func refusedPod(ctx context.Context, api client.Reader, job *batchv1.Job) (string, error) {
+	refusal, err := jobs.PodCreateFailure(ctx, api, job)
+	if err != nil || refusal == "" {
+		return "", err
+	}
+	log.FromContext(ctx).V(1).Info("preflight pod refused by the API server", "job", job.Name, "refusal", refusal)
+	return jobs.PodCreateMessage(refusal) + " (fix the namespace's PodSecurity level, ResourceQuota or LimitRange: " +
+		"the Job controller retries until the Job's deadline, and the check goes on once the pod is created)", nil
 }
 
 func failedMessage(job *batchv1.Job) string {

@@ -103,3 +103,30 @@ var _ = Describe("a refused preflight check", func() {
 		Expect(res).To(Equal(preflightResult{State: preflightRefused, Message: "unknown flag --no-such-option"}))
 	})
 })
+
+var _ = Describe("a preflight check whose pod the API server refuses", func() {
+	It("refuses the template with the refusal while it lasts, and runs again once the pod is created", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		c := &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{Name: "pre", Namespace: ns}}
+		Expect(k8s.Create(ctx, c)).To(Succeed())
+		r := &Reconciler{Client: k8s, APIReader: k8s, Scheme: k8s.Scheme(), Recorder: events.NewFakeRecorder(10), Render: render.Options{ImageRepository: "quorum.dev/etcd-server"}}
+		Expect(r.startPreflight(ctx, c, "abc", c.MemberName(0), "node-a")).To(Succeed())
+		job := &batchv1.Job{}
+		Expect(get(ctx, ns, c.PreflightJobName("abc"), job)()).To(Succeed())
+
+		Expect(testenv.RefuseJobPod(ctx, k8s, job, testenv.PodSecurityRefusal(job), time.Now().Add(-time.Second))).To(Succeed())
+		res, err := r.preflightResult(ctx, c, "abc")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(res.State).To(Equal(preflightRefused))
+		Expect(res.Message).To(SatisfyAll(HavePrefix("the Job's pod cannot be created: "+testenv.PodSecurityRefusal(job)),
+			ContainSubstring("the Job controller retries")))
+
+		By("a pod created since: the check runs")
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: job.Name + "-x", Namespace: ns, Labels: map[string]string{batchv1.JobNameLabel: job.Name}},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "preflight", Image: "i"}}}}
+		Expect(k8s.Create(ctx, pod)).To(Succeed())
+		res, err = r.preflightResult(ctx, c, "abc")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(res.State).To(Equal(preflightRunning))
+	})
+})

@@ -233,7 +233,7 @@ func (r *Reconciler) verifying(ctx context.Context, x *etcdv1.EtcdRestore, c *et
 	}
 	complete, failed := jobs.Complete(job), jobs.Failed(job)
 	if !complete && !failed {
-		return ctrl.Result{}, nil
+		return r.verifyPodRefused(ctx, x, c, job)
 	}
 	msg, err := jobs.Report(ctx, r.APIReader, job)
 	if err != nil {
@@ -241,7 +241,9 @@ func (r *Reconciler) verifying(ctx context.Context, x *etcdv1.EtcdRestore, c *et
 	}
 	if failed {
 		if msg == "" {
-			msg = "job " + job.Name + " failed without a message"
+			if msg, err = r.failedWithoutReport(ctx, job); err != nil {
+				return ctrl.Result{}, err
+			}
 		}
 		r.fail(x, etcdv1.ReasonVerificationFailed, msg+"; the cluster was not touched")
 		return ctrl.Result{}, nil

@@ -50,7 +50,7 @@ var allowed = map[string]struct {
 	"etcd.quorum.dev/etcdusers":                  {[]string{"get", "list", "patch", "update", "watch"}, "reconciles application users (its revoke finalizer)"},
 	"etcd.quorum.dev/etcdusers/status":           {[]string{"get", "patch", "update"}, "reports user state"},
 	"etcd.quorum.dev/etcdusers/finalizers":       {[]string{"update"}, "owns the users' credentials Secrets with blockOwnerDeletion"},
-	"events.k8s.io/events":                       {[]string{"create", "patch"}, "records events"},
+	"events.k8s.io/events":                       {[]string{"create", "list", "patch"}, "records events; lists those of its own Jobs (the Job controller's FailedCreate: a pod the API server refuses)"},
 	"cert-manager.io/certificates":               {[]string{"create", "get", "patch"}, "with tls.certManager, applies the cluster's three cert-manager Certificates and reads their Ready condition"},
 	"cert-manager.io/issuers":                    {[]string{"get"}, "with tls.certManager, reads whether the named Issuer exists and is Ready, for the status"},
 	"cert-manager.io/clusterissuers":             {[]string{"get"}, "with tls.certManager, reads whether the named ClusterIssuer exists and is Ready, for the status"},

@@ -3,6 +3,7 @@ package testenv
 import (
 	"context"
 	"fmt"
+	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -49,4 +50,43 @@ func FinishJob(ctx context.Context, c client.Client, job *batchv1.Job, ok bool, 
 		return fmt.Errorf("finishing job %s: %w", job.Name, err)
 	}
 	return nil
+}
+
+// RefuseJobPod plays the Job controller failing to create job's pod
+// (envtest runs no Job controller): the Warning FailedCreate event it
+// records on the Job through core/v1, at lastTimestamp at, whose message is
+// "Error creating: " followed by the API server's refusal.
+func RefuseJobPod(ctx context.Context, c client.Client, job *batchv1.Job, refusal string, at time.Time) error {
+	ts := metav1.NewTime(at)
+	ev := &corev1.Event{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: job.Name + ".", Namespace: job.Namespace},
+		InvolvedObject: corev1.ObjectReference{Kind: "Job", APIVersion: "batch/v1", Namespace: job.Namespace, Name: job.Name,
+			UID: job.UID, ResourceVersion: job.ResourceVersion},
+		Reason:              "FailedCreate",
+		Message:             "Error creating: " + refusal,
+		Type:                corev1.EventTypeWarning,
+		Source:              corev1.EventSource{Component: "job-controller"},
+		FirstTimestamp:      ts,
+		LastTimestamp:       ts,
+		Count:               1,
+		ReportingController: "job-controller",
+		ReportingInstance:   "envtest",
+	}
+	if err := c.Create(ctx, ev); err != nil {
+		return fmt.Errorf("recording FailedCreate on job %s: %w", job.Name, err)
+	}
+	return nil
+}
+
+// QuotaRefusal is the API server's refusal of a Job's pod in a namespace
+// whose ResourceQuota q allows no pod, as the Job controller quotes it.
+func QuotaRefusal(job *batchv1.Job) string {
+	return fmt.Sprintf(`pods "%s-x7k2p" is forbidden: exceeded quota: q, requested: pods=1, used: pods=0, limited: pods=0`, job.Name)
+}
+
+// PodSecurityRefusal is the API server's refusal of a Job's pod in a
+// namespace that enforces the restricted PodSecurity level.
+func PodSecurityRefusal(job *batchv1.Job) string {
+	return fmt.Sprintf(`pods "%s-4tq9z" is forbidden: violates PodSecurity "restricted:latest": `+
+		`allowPrivilegeEscalation != false (container "c" must set securityContext.allowPrivilegeEscalation=false)`, job.Name)
 }
