@@ -52,6 +52,11 @@ type certSwitch struct {
 	user    etcdv1.TLSSecretsStatus
 	secrets userSecrets
 	invalid string
+	// renamed: the members run on the user's Secrets and spec.tls names
+	// other ones (no switch recorded); renameRefused says why the members
+	// may not move to them ("" when they may: ordinary restarts).
+	renamed       bool
+	renameRefused string
 	// caSecret as read (nil when there is none).
 	caSecret *corev1.Secret
 	// leavesCurrent: the Secrets members mount were found or made as the
@@ -88,7 +93,7 @@ func (s *certSwitch) mounts(c *etcdv1.EtcdCluster) etcdv1.TLSSecretsStatus {
 			own.Source = etcdv1.CertificateSourceSecrets
 		}
 		return own
-	case s.running != "":
+	case s.running != "" && (!s.renamed || s.renameRefused != ""):
 		return s.runningNames
 	case s.wanted == etcdv1.CertificateSourceSecrets:
 		return s.user
@@ -153,6 +158,23 @@ func (r *Reconciler) readCertSwitch(ctx context.Context, p *pass) (*certSwitch, 
 		}
 		sw.secrets, sw.invalid = checkSwitchSecrets(c, sw.user, got, c.MemberHost(0, r.Render.Domain()), r.now())
 	}
+	if sw.to == "" && sw.running == etcdv1.CertificateSourceSecrets && sw.wanted == etcdv1.CertificateSourceSecrets &&
+		(sw.runningNames.Server != sw.user.Server || sw.runningNames.Peer != sw.user.Peer || sw.runningNames.Client != sw.user.Client) {
+		sw.renamed = true
+		got := map[string]*corev1.Secret{}
+		for _, name := range []string{sw.user.Server, sw.user.Peer, sw.user.Client, sw.runningNames.Server, sw.runningNames.Peer, sw.runningNames.Client} {
+			us := &corev1.Secret{}
+			err := r.reader(true).Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: name}, us)
+			switch {
+			case err == nil:
+				got[name] = us
+			case !apierrors.IsNotFound(err):
+				return nil, fmt.Errorf("reading secret %s: %w", name, err)
+			}
+		}
+		sw.renameRefused = checkRename(c, sw.runningNames, sw.user, got, c.MemberHost(0, r.Render.Domain()), r.now())
+		log.FromContext(ctx).V(1).Info("spec.tls names other user Secrets", "running", sw.runningNames, "wanted", sw.user, "refused", sw.renameRefused)
+	}
 	return sw, nil
 }
 
@@ -215,6 +237,9 @@ func switchStatus(c *etcdv1.EtcdCluster, sw *certSwitch) {
 // the rollout step's.
 func (r *Reconciler) switchCertificates(ctx context.Context, p *pass) error {
 	c, sw := p.cluster, p.certSwitch
+	if sw != nil && sw.renameRefused != "" {
+		p.switchRefused = sw.renameRefused
+	}
 	if sw == nil || (!sw.recorded() && !sw.pending()) || p.sts == nil {
 		return nil
 	}

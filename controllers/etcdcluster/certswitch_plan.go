@@ -274,3 +274,53 @@ func usageName(u x509.ExtKeyUsage) string {
 	}
 	return "client auth"
 }
+
+// checkRename decides whether members running on the user's Secrets
+// running may move to the other user's Secrets wanted (got: the Secrets
+// read, by name) with ordinary health-gated restarts, one member at a
+// time: only when wanted passes the checks of a switch
+// (checkSwitchSecrets) and, while some members present the old
+// certificates and some the new, every member and the operator still
+// trust each other: every leaf of either set verifies against the ca.crt
+// of every Secret of the other set. Otherwise it returns why not, and what
+// to do, for the status; the members keep running.
+func checkRename(c *etcdv1.EtcdCluster, running, wanted etcdv1.TLSSecretsStatus, got map[string]*corev1.Secret, host string, now time.Time) string {
+	keep := fmt.Sprintf("the members keep %s, %s and %s", running.Server, running.Peer, running.Client)
+	if _, invalid := checkSwitchSecrets(c, wanted, got, host, now); invalid != "" {
+		return fmt.Sprintf("spec.tls names other Secrets, but %s; %s until this is fixed", invalid, keep)
+	}
+	sets := [2][]string{{running.Server, running.Peer, running.Client}, {wanted.Server, wanted.Peer, wanted.Client}}
+	for i, leaves := range sets {
+		for _, leafName := range leaves {
+			ls := got[leafName]
+			if ls == nil {
+				return fmt.Sprintf("the Secret %s the members run on is not found; %s until it is back", leafName, keep)
+			}
+			chain, err := pki.ParseBundle(ls.Data[corev1.TLSCertKey])
+			if err != nil {
+				return fmt.Sprintf("the Secret %s: tls.crt: %v; %s", leafName, err, keep)
+			}
+			inter := x509.NewCertPool()
+			for _, ic := range chain[1:] {
+				inter.AddCert(ic)
+			}
+			for _, byName := range sets[1-i] {
+				cas, err := pki.ParseBundle(got[byName].Data[keyCACert])
+				if err != nil {
+					return fmt.Sprintf("the Secret %s: ca.crt: %v; %s", byName, err, keep)
+				}
+				pool := x509.NewCertPool()
+				for _, ca := range cas {
+					pool.AddCert(ca)
+				}
+				if _, err := chain[0].Verify(x509.VerifyOptions{Roots: pool, Intermediates: inter, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+					return fmt.Sprintf("spec.tls names Secrets whose CA the members' current Secrets do not trust (the certificate of %s does not verify against the ca.crt of %s: %v): "+
+						"restarting members onto them one at a time would split the cluster, so %s. To move to Secrets of another CA, switch through the operator's CA: "+
+						"remove the three names, wait until status.certificateAuthority.rotation is gone, then set the new names "+
+						"(or give the new Secrets a ca.crt that holds both CAs)", leafName, byName, err, keep)
+				}
+			}
+		}
+	}
+	return ""
+}

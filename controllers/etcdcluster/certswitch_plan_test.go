@@ -157,3 +157,86 @@ func TestCheckSwitchSecrets(t *testing.T) {
 		}
 	}
 }
+
+// Moving from one set of user Secrets to another: allowed with ordinary
+// restarts when both sets trust each other (the same CA, or bundles that
+// hold both), refused with the way through the operator's CA otherwise.
+func TestCheckRename(t *testing.T) {
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	c := &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: "ns"}}
+	host := c.MemberHost(0, etcdv1.DefaultClusterDomain)
+	running := etcdv1.TLSSecretsStatus{Server: "u-server", Peer: "u-peer", Client: "u-client"}
+	wanted := etcdv1.TLSSecretsStatus{Server: "v-server", Peer: "v-peer", Client: "v-client"}
+	// rename gives set's Secrets the wanted names.
+	rename := func(set map[string]*corev1.Secret, into map[string]*corev1.Secret) {
+		for n, s := range set {
+			into["v"+strings.TrimPrefix(n, "u")] = s
+		}
+	}
+	cases := []struct {
+		name   string
+		build  func() map[string]*corev1.Secret
+		reason string
+	}{
+		{"renewed under the same CA", func() map[string]*corev1.Secret {
+			old, ca := userPKI(t, c, now)
+			got := map[string]*corev1.Secret{}
+			for n, s := range old {
+				got[n] = s
+			}
+			reqs := leafRequests(c, etcdv1.DefaultClusterDomain)
+			for own, user := range map[string]string{c.OperatorServerSecretName(): "v-server", c.OperatorPeerSecretName(): "v-peer", c.OperatorClientSecretName(): "v-client"} {
+				leaf, err := pki.Issue(ca, reqs[own], now.Add(-time.Hour), 12*time.Hour)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got[user] = &corev1.Secret{Data: map[string][]byte{corev1.TLSCertKey: leaf.CertPEM, corev1.TLSPrivateKeyKey: leaf.KeyPEM, keyCACert: ca.CertPEM}}
+			}
+			return got
+		}, ""},
+		{"another CA", func() map[string]*corev1.Secret {
+			got, _ := userPKI(t, c, now)
+			other, _ := userPKI(t, c, now)
+			rename(other, got)
+			return got
+		}, "switch through the operator's CA"},
+		{"another CA, both trusting both", func() map[string]*corev1.Secret {
+			got, oldCA := userPKI(t, c, now)
+			other, newCA := userPKI(t, c, now)
+			rename(other, got)
+			for _, s := range got {
+				s.Data[keyCACert] = joinPEM(oldCA.CertPEM, newCA.CertPEM)
+			}
+			return got
+		}, ""},
+		{"the new Secrets incomplete", func() map[string]*corev1.Secret {
+			got, _ := userPKI(t, c, now)
+			other, _ := userPKI(t, c, now)
+			rename(other, got)
+			delete(got, "v-peer")
+			return got
+		}, "the peer Secret v-peer is not found; the members keep u-server, u-peer and u-client"},
+	}
+	for _, tc := range cases {
+		reason := checkRename(c, running, wanted, tc.build(), host, now)
+		if (tc.reason == "" && reason != "") || !strings.Contains(reason, tc.reason) {
+			t.Errorf("%s: checkRename = %q, want %q", tc.name, reason, tc.reason)
+		}
+	}
+}
+
+// The members mount the Secrets spec.tls now names only when the move to
+// them was found safe.
+func TestMountsOnRename(t *testing.T) {
+	c := &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: "ns"}}
+	u := etcdv1.TLSSecretsStatus{Source: etcdv1.CertificateSourceSecrets, Server: "u-server", Peer: "u-peer", Client: "u-client"}
+	v := etcdv1.TLSSecretsStatus{Source: etcdv1.CertificateSourceSecrets, Server: "v-server", Peer: "v-peer", Client: "v-client"}
+	sw := &certSwitch{running: etcdv1.CertificateSourceSecrets, wanted: etcdv1.CertificateSourceSecrets, runningNames: u, user: v, renamed: true}
+	if got := sw.mounts(c); got != v {
+		t.Errorf("a safe rename mounts %+v, want the new Secrets", got)
+	}
+	sw.renameRefused = "another CA"
+	if got := sw.mounts(c); got != u {
+		t.Errorf("a refused rename mounts %+v, want the running Secrets", got)
+	}
+}
