@@ -108,6 +108,12 @@ bench: envtest-assets ## Benchmarks: writes bench/results.md and bench/results.j
 images: ## Build the operator and etcd server images as tarballs in _out/ (no Docker needed).
 	hack/images.sh "$(OUT)" "$(OPERATOR_IMAGE)" "$(ETCD_IMAGE)" "$(ETCD_PREV_IMAGE)"
 
+# Not part of images/CI: cross-compiles everything for each platform (slow on a cold cache).
+MULTIARCH_PLATFORMS ?= linux/amd64 linux/arm64
+.PHONY: images-multiarch
+images-multiarch: ## Release images for linux/amd64 and linux/arm64 (MULTIARCH_PLATFORMS) as OCI image indexes in _out/multiarch/ (same tags as images).
+	IMAGE_PLATFORMS="$(MULTIARCH_PLATFORMS)" hack/images.sh "$(OUT)/multiarch" "$(OPERATOR_IMAGE)" "$(ETCD_IMAGE)" "$(ETCD_PREV_IMAGE)"
+
 .PHONY: release-manifest
 release-manifest: envtest-assets ## Write the versioned install manifest _out/quorum-operator-<version>.yaml (kubectl apply --server-side -f it).
 	hack/release-manifest.sh

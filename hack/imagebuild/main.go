@@ -3,6 +3,10 @@
 // `ctr images import` (and `docker load`) accept. It needs no registry and no
 // container engine, which is how the local cluster gets its images.
 //
+// With --platform (repeatable) it builds the image once per platform and
+// writes an OCI image-layout tarball holding one image index instead (see
+// buildIndex in index.go); `ctr images import` accepts that too.
+//
 //	go run ./hack/imagebuild -o out.tar -t quorum.dev/pause:dev \
 //	    --file bin/pause:/pause --entrypoint /pause \
 //	    [--arg X ...] [--user 65532:65532] [--env K=V ...] [--dir /tmp:1777 ...]
@@ -28,6 +32,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // multi is a repeatable string flag.
@@ -47,6 +52,10 @@ type Spec struct {
 	Env        []string
 	WorkDir    string
 	Labels     []string // K=V
+	// Platforms, each os/arch[/variant] (e.g. linux/arm64), make the output
+	// an OCI image index with one image per platform; empty means one
+	// linux/amd64 image in a docker-style tarball.
+	Platforms []string
 }
 
 func main() {
@@ -59,6 +68,7 @@ func main() {
 		args       multi
 		env        multi
 		labels     multi
+		platforms  multi
 	)
 	flag.StringVar(&out, "o", "", "output image tarball (required)")
 	flag.StringVar(&s.Tag, "t", "", "image reference to tag the image with, e.g. quorum.dev/etcd:v3.7.3 (required)")
@@ -70,48 +80,85 @@ func main() {
 	flag.Var(&dirs, "dir", "/path[:octal mode] directory to create, e.g. /tmp:1777 (repeatable)")
 	flag.StringVar(&s.WorkDir, "workdir", "", "working directory")
 	flag.Var(&labels, "label", "K=V image label (repeatable)")
+	flag.Var(&platforms, "platform", "os/arch[/variant], e.g. linux/arm64 (repeatable): write an OCI image-layout tarball holding an image index with one image per platform; {os} and {arch} in --file SRC name that platform's file")
 	flag.Parse()
 	if out == "" || s.Tag == "" || flag.NArg() != 0 {
-		fmt.Fprintln(os.Stderr, "usage: imagebuild -o OUT.tar -t TAG --file SRC:DEST... --entrypoint /path [--arg X]... [--user U:G] [--env K=V]... [--dir /p:mode]...")
+		fmt.Fprintln(os.Stderr, "usage: imagebuild -o OUT.tar -t TAG --file SRC:DEST... --entrypoint /path [--arg X]... [--user U:G] [--env K=V]... [--dir /p:mode]... [--platform os/arch]...")
 		os.Exit(2)
 	}
 	if entrypoint != "" {
 		s.Entrypoint = []string{entrypoint}
 	}
-	s.Files, s.Dirs, s.Args, s.Env, s.Labels = files, dirs, args, env, labels
+	s.Files, s.Dirs, s.Args, s.Env, s.Labels, s.Platforms = files, dirs, args, env, labels, platforms
 	if err := Build(s, out); err != nil {
 		fmt.Fprintln(os.Stderr, "imagebuild:", err)
 		os.Exit(1)
 	}
 }
 
-// Build writes the image described by s as a tarball at out.
+// Build writes the image described by s at out. With no s.Platforms it is a
+// docker-style tarball of one linux/amd64 image (what `make images` and the
+// local cluster use); with s.Platforms it is an OCI image-layout tarball of one
+// image index (see buildIndex).
 func Build(s Spec, out string) error {
 	ref, err := name.NewTag(s.Tag, name.WeakValidation)
 	if err != nil {
 		return fmt.Errorf("bad tag %q: %w", s.Tag, err)
 	}
-	layerTar, err := buildLayer(s)
+	if len(s.Platforms) > 0 {
+		return buildIndex(s, ref, out)
+	}
+	img, err := image(s, v1.Platform{OS: "linux", Architecture: "amd64"}, false)
 	if err != nil {
 		return err
+	}
+	if err := mkParent(out); err != nil {
+		return err
+	}
+	tmp := out + ".tmp"
+	if err := tarball.WriteToFile(tmp, ref, img); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, out)
+}
+
+// image returns the single-layer image of s for plat: each --file SRC has
+// {os} and {arch} replaced by plat's, and the config carries plat's os,
+// architecture and variant. oci selects OCI media types (manifest, config,
+// layer) instead of Docker's.
+func image(s Spec, plat v1.Platform, oci bool) (v1.Image, error) {
+	s.Files = expandFiles(s.Files, plat)
+	layerTar, err := buildLayer(s)
+	if err != nil {
+		return nil, err
+	}
+	var lopts []tarball.LayerOption
+	if oci {
+		lopts = append(lopts, tarball.WithMediaType(types.OCILayer))
 	}
 	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
 		return io.NopCloser(bytes.NewReader(layerTar)), nil
-	})
+	}, lopts...)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	img, err := mutate.AppendLayers(empty.Image, layer)
+	base := empty.Image
+	if oci {
+		base = mutate.MediaType(mutate.ConfigMediaType(base, types.OCIConfigJSON), types.OCIManifestSchema1)
+	}
+	img, err := mutate.AppendLayers(base, layer)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cf, err := img.ConfigFile()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cf = cf.DeepCopy()
-	cf.OS = "linux"
-	cf.Architecture = "amd64"
+	cf.OS = plat.OS
+	cf.Architecture = plat.Architecture
+	cf.Variant = plat.Variant
 	cf.Created = v1.Time{Time: time.Unix(0, 0).UTC()}
 	cf.Config.Entrypoint = s.Entrypoint
 	cf.Config.Cmd = s.Args
@@ -123,31 +170,39 @@ func Build(s Spec, out string) error {
 		for _, l := range s.Labels {
 			k, v, ok := strings.Cut(l, "=")
 			if !ok {
-				return fmt.Errorf("bad --label %q, want K=V", l)
+				return nil, fmt.Errorf("bad --label %q, want K=V", l)
 			}
 			cf.Config.Labels[k] = v
 		}
 	}
 	for _, e := range s.Env {
 		if !strings.Contains(e, "=") {
-			return fmt.Errorf("bad --env %q, want K=V", e)
+			return nil, fmt.Errorf("bad --env %q, want K=V", e)
 		}
 	}
-	img, err = mutate.ConfigFile(img, cf)
-	if err != nil {
-		return err
+	return mutate.ConfigFile(img, cf)
+}
+
+// expandFiles replaces {os} and {arch} in the SRC part of each SRC:DEST.
+func expandFiles(files []string, plat v1.Platform) []string {
+	r := strings.NewReplacer("{os}", plat.OS, "{arch}", plat.Architecture)
+	out := make([]string, len(files))
+	for i, f := range files {
+		src, dest, ok := strings.Cut(f, ":")
+		if !ok {
+			out[i] = f // buildLayer reports it
+			continue
+		}
+		out[i] = r.Replace(src) + ":" + dest
 	}
+	return out
+}
+
+func mkParent(out string) error {
 	if dir := filepath.Dir(out); dir != "" {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return err
-		}
+		return os.MkdirAll(dir, 0o755)
 	}
-	tmp := out + ".tmp"
-	if err := tarball.WriteToFile(tmp, ref, img); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return os.Rename(tmp, out)
+	return nil
 }
 
 // entry is one thing to put in the layer.
