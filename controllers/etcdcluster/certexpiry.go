@@ -251,6 +251,10 @@ func (r *Reconciler) checkCertificateExpiry(ctx context.Context, p *pass) error 
 	switch {
 	case !c.TLSEnabled():
 		return nil
+	case c.UserCertificates() && len(p.userSecrets) == 0 && p.certSwitch != nil:
+		// Switching to the user's Secrets: members present copies of
+		// them (or soon will); their expiry is the user's to watch.
+		certs = watchedCerts(p.certSwitch.userRead, false)
 	case c.UserCertificates():
 		certs = watchedCerts(p.userSecrets, false)
 	case p.ca != nil:
@@ -258,6 +262,7 @@ func (r *Reconciler) checkCertificateExpiry(ctx context.Context, p *pass) error 
 	default:
 		return nil
 	}
+	pruneCertificateExpiry(c, dependedOn(c, p))
 	now := r.now()
 	v := judgeExpiry(certs, now, certWarnBefore)
 	p.certExpiry = &v
@@ -343,4 +348,26 @@ func capForCertificates(res ctrl.Result, p *pass) ctrl.Result {
 		res.RequeueAfter = at
 	}
 	return res
+}
+
+// dependedOn names the TLS Secrets whose expiry c exports this pass: the
+// ones members mount and the operator connects with, the operator's CA
+// and own Secrets while they are in use (its source, or either side of a
+// switch), and the user's Secrets while a switch reads them.
+func dependedOn(c *etcdv1.EtcdCluster, p *pass) map[string]bool {
+	keep := map[string]bool{c.ServerSecretName(): true, c.PeerSecretName(): true, c.ClientSecretName(): true}
+	if p.ca != nil {
+		for _, n := range []string{c.CASecretName(), c.OperatorServerSecretName(), c.OperatorPeerSecretName(), c.OperatorClientSecretName()} {
+			keep[n] = true
+		}
+	}
+	if p.certSwitch != nil {
+		for _, s := range p.certSwitch.userRead {
+			keep[s.Name] = true
+		}
+	}
+	for _, s := range p.userSecrets {
+		keep[s.Name] = true
+	}
+	return keep
 }

@@ -57,6 +57,9 @@ type certSwitch struct {
 	// may not move to them ("" when they may: ordinary restarts).
 	renamed       bool
 	renameRefused string
+	// userRead are the user's Secrets read this pass (a switch pending
+	// or under way), for the expiry check.
+	userRead []*corev1.Secret
 	// caSecret as read (nil when there is none).
 	caSecret *corev1.Secret
 	// leavesCurrent: the Secrets members mount were found or made as the
@@ -152,6 +155,7 @@ func (r *Reconciler) readCertSwitch(ctx context.Context, p *pass) (*certSwitch, 
 			switch {
 			case err == nil:
 				got[name] = us
+				sw.userRead = append(sw.userRead, us)
 			case !apierrors.IsNotFound(err):
 				return nil, fmt.Errorf("reading secret %s: %w", name, err)
 			}

@@ -112,3 +112,32 @@ func TestRecordClusterMetrics(t *testing.T) {
 		t.Error("a deleted cluster's series stayed")
 	}
 }
+
+// Series of Secrets the cluster no longer depends on are dropped; those of
+// other clusters and the kept ones stay.
+func TestPruneCertificateExpiry(t *testing.T) {
+	c := &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{Namespace: "prune-test", Name: "p"}}
+	other := &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{Namespace: "prune-test", Name: "q"}}
+	for _, n := range []string{"p-server-tls", "user-server"} {
+		opmetrics.CertificateExpiry.WithLabelValues(c.Namespace, c.Name, n, "tls.crt").Set(1)
+	}
+	opmetrics.CertificateExpiry.WithLabelValues(other.Namespace, other.Name, "user-server", "tls.crt").Set(1)
+	pruneCertificateExpiry(c, map[string]bool{"p-server-tls": true})
+	count := func(cl *etcdv1.EtcdCluster, secret string) int {
+		n := 0
+		for _, l := range []string{"tls.crt"} {
+			if testutil.ToFloat64(opmetrics.CertificateExpiry.WithLabelValues(cl.Namespace, cl.Name, secret, l)) == 1 {
+				n++
+			}
+		}
+		return n
+	}
+	if count(c, "p-server-tls") != 1 || count(other, "user-server") != 1 {
+		t.Error("a kept series or another cluster's series was dropped")
+	}
+	// WithLabelValues above recreated the pruned series at 0 when asked:
+	// a pruned series reads 0, a kept one 1.
+	if count(c, "user-server") != 0 {
+		t.Error("the series of a Secret the cluster no longer uses was kept")
+	}
+}
