@@ -323,6 +323,36 @@ var _ = Describe("EtcdCluster with user-supplied certificates", func() {
 		Expect(secrets).To(Equal(map[string]string{"server-tls": "srv", "peer-tls": "peer", "client-tls": "cli", "auth-token-key": "byoc-auth-token-key"}))
 		Consistently(get(ctx, ns, "byoc-ca", &corev1.Secret{}), time.Second, poll).ShouldNot(Succeed())
 		Expect(c.Status.ClientSecretName).To(Equal("cli"))
+
+		By("certificates that name no member are reported, without stopping the members")
+		Eventually(func(g Gomega) {
+			g.Expect(get(ctx, ns, "byoc", c)()).To(Succeed())
+			cond := meta.FindStatusCondition(c.Status.Conditions, etcdv1.ConditionDegraded)
+			g.Expect(cond).NotTo(BeNil())
+			g.Expect(cond.Reason).To(Equal(etcdv1.ReasonCertificateInvalid))
+			g.Expect(cond.Message).To(ContainSubstring("the members' TLS Secrets cannot serve the cluster: the server Secret srv: its certificate does not name the members' host names"))
+		}, timeout, poll).Should(Succeed())
+
+		By("correct certificates clear it")
+		peerNames := []string{"*.byoc-peer." + ns + ".svc.cluster.local", "*.byoc-peer." + ns + ".svc"}
+		for name, req := range map[string]pki.LeafRequest{
+			"srv":  {CommonName: "byoc-server", DNSNames: append([]string{"byoc-client." + ns + ".svc"}, peerNames...), Server: true, Client: true},
+			"peer": {CommonName: "byoc-peer", DNSNames: peerNames, Server: true, Client: true},
+			"cli":  {CommonName: "root", Client: true},
+		} {
+			leaf, err := pki.Issue(ca, req, now, time.Hour)
+			Expect(err).NotTo(HaveOccurred())
+			s := &corev1.Secret{}
+			Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, s)).To(Succeed())
+			s.Data["tls.crt"], s.Data["tls.key"] = leaf.CertPEM, leaf.KeyPEM
+			Expect(k8s.Update(ctx, s)).To(Succeed())
+		}
+		mutate(ctx, ns, "byoc", poke)
+		Eventually(func(g Gomega) {
+			g.Expect(get(ctx, ns, "byoc", c)()).To(Succeed())
+			cond := meta.FindStatusCondition(c.Status.Conditions, etcdv1.ConditionDegraded)
+			g.Expect(cond == nil || cond.Reason != etcdv1.ReasonCertificateInvalid).To(BeTrue(), "still %+v", cond)
+		}, timeout, poll).Should(Succeed())
 	})
 
 	It("refuses a partial set of user Secrets", func(ctx SpecContext) {

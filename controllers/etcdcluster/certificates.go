@@ -109,6 +109,13 @@ func (r *Reconciler) ensureCertificates(ctx context.Context, p *pass) error {
 		if err != nil {
 			return err
 		}
+		if why := unusableUserSecrets(c, mounts, secrets, c.MemberHost(0, r.Render.Domain()), r.now()); why != "" && p.certIssuance == nil {
+			// Reported, not a stop: members may still run on them (an
+			// expired leaf, say), and a fixed Secret reaches them without
+			// a restart.
+			p.certIssuance = &specError{etcdv1.ReasonCertificateInvalid, fmt.Sprintf("the members' TLS Secrets cannot serve the cluster: %s; "+
+				"members and clients refuse such certificates in their TLS handshakes. Correct the Secrets: members read them again on their next handshake, without a restart", why)}
+		}
 		sw.leavesCurrent = true
 		return nil
 	}
@@ -276,4 +283,18 @@ func (r *Reconciler) checkUserCertificates(ctx context.Context, c *etcdv1.EtcdCl
 		secrets = append(secrets, s)
 	}
 	return secrets, nil
+}
+
+// unusableUserSecrets checks the user's Secrets members mount (names)
+// with the checks of a switch (checkSwitchSecrets): key pairs, chains to
+// their own and each other's ca.crt, the members' host names, usages, and
+// the client's common name when etcd authentication takes it as the user.
+// It returns the first problem, "" when none.
+func unusableUserSecrets(c *etcdv1.EtcdCluster, names etcdv1.TLSSecretsStatus, secrets []*corev1.Secret, host string, now time.Time) string {
+	got := map[string]*corev1.Secret{}
+	for _, s := range secrets {
+		got[s.Name] = s
+	}
+	_, why := checkSwitchSecrets(c, names, got, host, now)
+	return why
 }

@@ -230,7 +230,7 @@ func checkSwitchSecrets(c *etcdv1.EtcdCluster, names etcdv1.TLSSecretsStatus, go
 		switch {
 		case r.purpose != "client" && chain[0].VerifyHostname(host) != nil:
 			return out, fmt.Sprintf("the %s Secret %s: its certificate does not name the members' host names (%s; see spec.tls.serverSecretName)", r.purpose, r.name, host)
-		case r.purpose == "client" && chain[0].Subject.CommonName != rootUserName:
+		case r.purpose == "client" && c.AuthEnabled() && chain[0].Subject.CommonName != rootUserName:
 			return out, fmt.Sprintf("the client Secret %s: its certificate's common name is %q, not %q (etcd takes it as the user)", r.name, chain[0].Subject.CommonName, rootUserName)
 		}
 	}
