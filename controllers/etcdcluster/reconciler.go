@@ -156,6 +156,7 @@ type pass struct {
 	certSwitch         *certSwitch         // a switch of certificate sources, as the certificates step read it (certswitch.go)
 	switchMessage      string              // what the switch does or waits for, while one is under way or pending
 	switchRefused      string              // why a wanted switch cannot be done, and what happens next
+	podsListed         bool                // pods holds the member pods as listed at the end of the pass
 	maint              *maintenance.Action // the maintenance planner's choice this pass, if it ran
 	maintBusy          bool                // maintenance has work left: come back soon
 	membershipSoon     bool                // a membership change was made or etcd asked to wait a moment: look again in requeueMembership
@@ -300,11 +301,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		{Name: "monitoring CRDs", Run: r.reportMonitoring},
 	})
 
-	if p.observed {
+	if p.observed || stepErr != nil {
 		// The pods again, from the cache: a pass that waited on members
-		// going away must not report them as they were at its start.
+		// going away must not report them as they were at its start; and
+		// one that stopped before observing (a bad Secret, say) still
+		// counts the ready members, so the list view does not show a pod
+		// that went down meanwhile as ready.
 		if pods, err := podutil.ListMembers(ctx, r.Client, cluster); err == nil {
-			p.pods = pods
+			p.pods, p.podsListed = pods, true
 		}
 	}
 	setStatus(cluster, p, r.Render, stepErr)

@@ -48,7 +48,7 @@ func setStatus(c *etcdv1.EtcdCluster, p *pass, o render.Options, stepErr error) 
 	if p.sts != nil {
 		st.Replicas = p.sts.Status.Replicas
 	}
-	if p.observed {
+	if p.observed || p.podsListed {
 		// From the pods (watched), not the StatefulSet's status, which
 		// follows them only after the StatefulSet controller's next pass.
 		st.ReadyReplicas = podutil.ReadyMembers(p.pods)

@@ -206,3 +206,21 @@ func TestSummaryReason(t *testing.T) {
 		}
 	}
 }
+
+// A pass that stopped before observing the members (a certificate step
+// that failed, say) still counts the ready member pods: the list view must
+// not show a member that went down meanwhile as ready (fresh tester: 3 of
+// 3 ready while a pod waited for a deleted Secret). What was last seen of
+// the members otherwise stands, and Degraded names the failure.
+func TestReadyReplicasAfterAnEarlyFailure(t *testing.T) {
+	c := &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{Name: "x", Namespace: "ns", Generation: 1}, Spec: etcdv1.EtcdClusterSpec{Replicas: ptr.To[int32](3)}}
+	c.Status.ReadyReplicas = 3
+	p := pass{cluster: c, podsListed: true, pods: []corev1.Pod{readyPod("x-0"), readyPod("x-1"), waitingPod("x-2", "ContainerCreating", "")}}
+	setStatus(c, &p, render.Options{}, &specError{etcdv1.ReasonCertificateInvalid, "TLS secret s not found"})
+	if c.Status.ReadyReplicas != 2 {
+		t.Errorf("readyReplicas %d, want 2", c.Status.ReadyReplicas)
+	}
+	if d := meta.FindStatusCondition(c.Status.Conditions, etcdv1.ConditionDegraded); d == nil || d.Reason != etcdv1.ReasonCertificateInvalid {
+		t.Errorf("Degraded %+v, want CertificateInvalid", d)
+	}
+}
