@@ -148,16 +148,13 @@ func (r *Reconciler) readCertSwitch(ctx context.Context, p *pass) (*certSwitch, 
 		sw.user = sw.runningNames
 	}
 	if sw.recorded() || sw.pending() {
-		got := map[string]*corev1.Secret{}
+		got, err := r.readSecretsByName(ctx, c, sw.user.Server, sw.user.Peer, sw.user.Client)
+		if err != nil {
+			return nil, err
+		}
 		for _, name := range []string{sw.user.Server, sw.user.Peer, sw.user.Client} {
-			us := &corev1.Secret{}
-			err := r.reader(true).Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: name}, us)
-			switch {
-			case err == nil:
-				got[name] = us
+			if us := got[name]; us != nil {
 				sw.userRead = append(sw.userRead, us)
-			case !apierrors.IsNotFound(err):
-				return nil, fmt.Errorf("reading secret %s: %w", name, err)
 			}
 		}
 		sw.secrets, sw.invalid = checkSwitchSecrets(c, sw.user, got, c.MemberHost(0, r.Render.Domain()), r.now())
@@ -165,21 +162,31 @@ func (r *Reconciler) readCertSwitch(ctx context.Context, p *pass) (*certSwitch, 
 	if sw.to == "" && sw.running == etcdv1.CertificateSourceSecrets && sw.wanted == etcdv1.CertificateSourceSecrets &&
 		(sw.runningNames.Server != sw.user.Server || sw.runningNames.Peer != sw.user.Peer || sw.runningNames.Client != sw.user.Client) {
 		sw.renamed = true
-		got := map[string]*corev1.Secret{}
-		for _, name := range []string{sw.user.Server, sw.user.Peer, sw.user.Client, sw.runningNames.Server, sw.runningNames.Peer, sw.runningNames.Client} {
-			us := &corev1.Secret{}
-			err := r.reader(true).Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: name}, us)
-			switch {
-			case err == nil:
-				got[name] = us
-			case !apierrors.IsNotFound(err):
-				return nil, fmt.Errorf("reading secret %s: %w", name, err)
-			}
+		got, err := r.readSecretsByName(ctx, c, sw.user.Server, sw.user.Peer, sw.user.Client, sw.runningNames.Server, sw.runningNames.Peer, sw.runningNames.Client)
+		if err != nil {
+			return nil, err
 		}
 		sw.renameRefused = checkRename(c, sw.runningNames, sw.user, got, c.MemberHost(0, r.Render.Domain()), r.now())
 		log.FromContext(ctx).V(1).Info("spec.tls names other user Secrets", "running", sw.runningNames, "wanted", sw.user, "refused", sw.renameRefused)
 	}
 	return sw, nil
+}
+
+// readSecretsByName reads the named Secrets of c's namespace from the API
+// server, by name; a Secret that does not exist is absent from the map.
+func (r *Reconciler) readSecretsByName(ctx context.Context, c *etcdv1.EtcdCluster, names ...string) (map[string]*corev1.Secret, error) {
+	got := map[string]*corev1.Secret{}
+	for _, name := range names {
+		s := &corev1.Secret{}
+		err := r.reader(true).Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: name}, s)
+		switch {
+		case err == nil:
+			got[name] = s
+		case !apierrors.IsNotFound(err):
+			return nil, fmt.Errorf("reading secret %s: %w", name, err)
+		}
+	}
+	return got, nil
 }
 
 // ensureSwitchLeaves writes the operator's three Secrets as the phase of a
