@@ -262,22 +262,19 @@ func (r *Reconciler) writeSecret(ctx context.Context, c *etcdv1.EtcdCluster, exi
 // cannot start. It returns the Secrets (server, peer, client) when all
 // pass, for the expiry check.
 func (r *Reconciler) checkUserCertificates(ctx context.Context, c *etcdv1.EtcdCluster) ([]*corev1.Secret, error) {
+	names := []string{c.ServerSecretName(), c.PeerSecretName(), c.ClientSecretName()}
+	got, err := r.readSecretsByName(ctx, c, names...)
+	if err != nil {
+		return nil, err
+	}
 	var secrets []*corev1.Secret
-	for _, name := range []string{c.ServerSecretName(), c.PeerSecretName(), c.ClientSecretName()} {
-		s := &corev1.Secret{}
-		if err := r.reader(true).Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: name}, s); err != nil {
-			if apierrors.IsNotFound(err) {
-				return nil, &specError{etcdv1.ReasonCertificateInvalid, fmt.Sprintf("TLS secret %s not found", name)}
-			}
-			return nil, fmt.Errorf("reading secret %s: %w", name, err)
+	for _, name := range names {
+		s := got[name]
+		if s == nil {
+			return nil, &specError{etcdv1.ReasonCertificateInvalid, fmt.Sprintf("TLS secret %s not found", name)}
 		}
-		for _, k := range []string{corev1.TLSCertKey, corev1.TLSPrivateKeyKey, keyCACert} {
-			if len(s.Data[k]) == 0 {
-				return nil, &specError{etcdv1.ReasonCertificateInvalid, fmt.Sprintf("TLS secret %s has no %s", name, k)}
-			}
-		}
-		if _, err := pki.ParseCert(s.Data[corev1.TLSCertKey]); err != nil {
-			return nil, &specError{etcdv1.ReasonCertificateInvalid, fmt.Sprintf("TLS secret %s: %v", name, err)}
+		if why := incompleteTLSSecret(s); why != "" {
+			return nil, &specError{etcdv1.ReasonCertificateInvalid, fmt.Sprintf("TLS secret %s %s", name, why)}
 		}
 		recordCertificateExpiry(c, s)
 		secrets = append(secrets, s)

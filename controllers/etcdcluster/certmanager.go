@@ -302,15 +302,17 @@ func (r *Reconciler) issuerProblem(ctx context.Context, c *etcdv1.EtcdCluster) (
 // operator's own Secrets do; cert-manager does not delete it with its
 // Certificate.
 func (r *Reconciler) adoptCertManagerSecrets(ctx context.Context, c *etcdv1.EtcdCluster) (missing string, err error) {
+	names := []string{c.ServerSecretName(), c.PeerSecretName(), c.ClientSecretName()}
+	got, err := r.readSecretsByName(ctx, c, names...)
+	if err != nil {
+		return "", err
+	}
 	var absent []string
-	for _, name := range []string{c.ServerSecretName(), c.PeerSecretName(), c.ClientSecretName()} {
-		s := &corev1.Secret{}
-		if err := r.reader(true).Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: name}, s); err != nil {
-			if apierrors.IsNotFound(err) {
-				absent = append(absent, "Secret "+name+" not found")
-				continue
-			}
-			return "", fmt.Errorf("reading secret %s: %w", name, err)
+	for _, name := range names {
+		s := got[name]
+		if s == nil {
+			absent = append(absent, "Secret "+name+" not found")
+			continue
 		}
 		if why := incompleteTLSSecret(s); why != "" {
 			absent = append(absent, "Secret "+name+" "+why)
