@@ -262,7 +262,10 @@ func (r *Reconciler) checkCertificateExpiry(ctx context.Context, p *pass) error 
 	default:
 		return nil
 	}
-	pruneCertificateExpiry(c, dependedOn(c, p))
+	keep := dependedOn(c, p)
+	if before, ok := r.certSeries.Swap(types.NamespacedName{Namespace: c.Namespace, Name: c.Name}.String(), keep); ok {
+		pruneCertificateExpiry(c, before.(map[string]bool), keep)
+	}
 	now := r.now()
 	v := judgeExpiry(certs, now, certWarnBefore)
 	p.certExpiry = &v

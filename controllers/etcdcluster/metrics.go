@@ -4,7 +4,6 @@ import (
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -85,32 +84,16 @@ func recordCertificateExpiry(c *etcdv1.EtcdCluster, s *corev1.Secret) {
 	}
 }
 
-// pruneCertificateExpiry drops the expiry series of Secrets of c that are
-// not in keep: Secrets the cluster no longer depends on after a switch of
-// certificate sources (or a change of spec.tls's names) would otherwise
-// export a frozen expiry, and alert on it, until the cluster is deleted.
-func pruneCertificateExpiry(c *etcdv1.EtcdCluster, keep map[string]bool) {
-	ch := make(chan prometheus.Metric, 16)
-	go func() {
-		opmetrics.CertificateExpiry.Collect(ch)
-		close(ch)
-	}()
-	var stale []string
-	for m := range ch {
-		var d dto.Metric
-		if err := m.Write(&d); err != nil {
-			continue
+// pruneCertificateExpiry drops the expiry series of the Secrets of c in
+// before (what it depended on last pass) that are not in keep: Secrets the
+// cluster no longer depends on after a switch of certificate sources (or
+// a change of spec.tls's names) would otherwise export a frozen expiry,
+// and alert on it, until the cluster is deleted.
+func pruneCertificateExpiry(c *etcdv1.EtcdCluster, before, keep map[string]bool) {
+	for name := range before {
+		if !keep[name] {
+			opmetrics.CertificateExpiry.DeletePartialMatch(prometheus.Labels{
+				opmetrics.LabelNamespace: c.Namespace, opmetrics.LabelEtcdCluster: c.Name, "secret": name})
 		}
-		labels := map[string]string{}
-		for _, l := range d.GetLabel() {
-			labels[l.GetName()] = l.GetValue()
-		}
-		if labels[opmetrics.LabelNamespace] == c.Namespace && labels[opmetrics.LabelEtcdCluster] == c.Name && !keep[labels["secret"]] {
-			stale = append(stale, labels["secret"])
-		}
-	}
-	for _, name := range stale {
-		opmetrics.CertificateExpiry.DeletePartialMatch(prometheus.Labels{
-			opmetrics.LabelNamespace: c.Namespace, opmetrics.LabelEtcdCluster: c.Name, "secret": name})
 	}
 }

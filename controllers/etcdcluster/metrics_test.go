@@ -122,7 +122,7 @@ func TestPruneCertificateExpiry(t *testing.T) {
 		opmetrics.CertificateExpiry.WithLabelValues(c.Namespace, c.Name, n, "tls.crt").Set(1)
 	}
 	opmetrics.CertificateExpiry.WithLabelValues(other.Namespace, other.Name, "user-server", "tls.crt").Set(1)
-	pruneCertificateExpiry(c, map[string]bool{"p-server-tls": true})
+	pruneCertificateExpiry(c, map[string]bool{"p-server-tls": true, "user-server": true}, map[string]bool{"p-server-tls": true})
 	count := func(cl *etcdv1.EtcdCluster, secret string) int {
 		n := 0
 		for _, l := range []string{"tls.crt"} {

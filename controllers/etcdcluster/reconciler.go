@@ -93,6 +93,10 @@ type Reconciler struct {
 	// announced: per cluster and condition type, the "status/reason" last
 	// announced by an event (see recordTransitions).
 	announced sync.Map
+	// certSeries: per cluster, the Secrets whose expiry it exported last
+	// pass (map[string]bool), so that those it no longer depends on are
+	// dropped (pruneCertificateExpiry).
+	certSeries sync.Map
 	// replacing: per cluster, the member being replaced for corrupt data
 	// ("<name> (ID <id>)"), from its removal until the membership is as
 	// desired again, so that Degraded keeps saying so (corruption.go).
@@ -249,6 +253,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 				return true
 			})
 			forgetClusterMetrics(req.NamespacedName)
+			r.certSeries.Delete(req.String())
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err
