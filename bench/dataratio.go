@@ -162,28 +162,30 @@ func startUpstream(ctx context.Context, env Env, etcdBin string) (*upstream, err
 		return nil, err
 	}
 	u := &upstream{dir: dir}
+	started := false
+	defer func() {
+		if !started {
+			u.stop()
+		}
+	}()
 	now := time.Now()
 	ca, err := pki.NewCA("bench-upstream-ca", now, 24*time.Hour)
 	if err != nil {
-		u.stop()
 		return nil, err
 	}
 	member, err := pki.Issue(ca, pki.LeafRequest{CommonName: "upstream-member", DNSNames: []string{"localhost"},
 		IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, Server: true, Client: true}, now, 24*time.Hour)
 	if err != nil {
-		u.stop()
 		return nil, err
 	}
 	root, err := pki.Issue(ca, pki.LeafRequest{CommonName: "root", Client: true}, now, 24*time.Hour)
 	if err != nil {
-		u.stop()
 		return nil, err
 	}
 	files := map[string][]byte{"ca.crt": ca.CertPEM, "member.crt": member.CertPEM, "member.key": member.KeyPEM,
 		"root.crt": root.CertPEM, "root.key": root.KeyPEM}
 	for n, b := range files {
 		if err := os.WriteFile(filepath.Join(dir, n), b, 0o600); err != nil {
-			u.stop()
 			return nil, err
 		}
 	}
@@ -194,12 +196,10 @@ func startUpstream(ctx context.Context, env Env, etcdBin string) (*upstream, err
 	for i := range 3 {
 		c, err := freePort()
 		if err != nil {
-			u.stop()
 			return nil, err
 		}
 		p, err := freePort()
 		if err != nil {
-			u.stop()
 			return nil, err
 		}
 		ps = append(ps, ports{c, p})
@@ -210,7 +210,6 @@ func startUpstream(ctx context.Context, env Env, etcdBin string) (*upstream, err
 		peerURL := fmt.Sprintf("https://127.0.0.1:%d", p.peer)
 		logf, err := os.Create(filepath.Join(dir, fmt.Sprintf("m%d.log", i)))
 		if err != nil {
-			u.stop()
 			return nil, err
 		}
 		cmd := exec.Command(filepath.Join(etcdBin, "etcd"),
@@ -226,7 +225,6 @@ func startUpstream(ctx context.Context, env Env, etcdBin string) (*upstream, err
 		cmd.Stdout, cmd.Stderr = logf, logf
 		if err := cmd.Start(); err != nil {
 			_ = logf.Close()
-			u.stop()
 			return nil, err
 		}
 		_ = logf.Close()
@@ -235,13 +233,12 @@ func startUpstream(ctx context.Context, env Env, etcdBin string) (*upstream, err
 	}
 	info := transport.TLSInfo{CertFile: u.files.cert, KeyFile: u.files.key, TrustedCAFile: u.files.ca}
 	if u.clientTLS, err = info.ClientConfig(); err != nil {
-		u.stop()
 		return nil, err
 	}
 	if err := enableRootAuth(ctx, u.endpoints, u.clientTLS); err != nil {
-		u.stop()
 		return nil, err
 	}
+	started = true
 	return u, nil
 }
 
