@@ -410,8 +410,8 @@ var _ = Describe("Reliability", Label("chaos"), Serial, func() {
 		})
 	}, SpecTimeout(30*time.Minute))
 	It("NOSPACE reached and recovered under load", func(ctx SpecContext) {
-		// The writes etcd refuses with NOSPACE are known not applied
-		// (history.Op.Refused): the linearizability check leaves them out.
+		// The writes etcd refuses with NOSPACE may still have been applied
+		// (history.Op.Refused): the check treats them as maybe applied.
 		chaosScenarioWith(ctx, "NOSPACE", func(c *etcdv1.EtcdCluster) { c.Spec.Quota.BackendBytes = &nospaceQuota },
 			func(ctx SpecContext, ns, name string, _ int) {
 				cl := serviceClient(ctx, ns, name, clientTLS(ctx, ns, name))

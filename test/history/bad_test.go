@@ -1,6 +1,7 @@
 package history
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,7 +19,7 @@ func failedPut(client int, value string, call, ret int) Op {
 	return Op{Client: client, Kind: Put, Key: "k", Value: value, Call: time.Duration(call) * ms, Return: time.Duration(ret) * ms, Err: "context deadline exceeded"}
 }
 
-// refusedPut failed with NOSPACE: etcd did not apply it.
+// refusedPut failed with NOSPACE; it may still have been applied.
 func refusedPut(client int, value string, call, ret int) Op {
 	o := failedPut(client, value, call, ret)
 	o.Err, o.Refused = "etcdserver: mvcc: database space exceeded", true
@@ -39,17 +40,31 @@ func check(t *testing.T, ops ...Op) Result {
 }
 
 func TestCheckLinearizableHistories(t *testing.T) {
-	cases := map[string][]Op{
-		"sequential":                  {put(0, "a", 0, 10, 2), get(1, "a", 20, 30), put(1, "b", 40, 50, 3), get(0, "b", 60, 70)},
-		"concurrent read sees either": {put(0, "a", 0, 10, 2), put(0, "b", 20, 50, 3), get(1, "a", 25, 30), get(2, "b", 30, 40)},
-		"read before any write":       {get(0, "", 0, 5), put(1, "a", 10, 20, 2)},
-		"failed write applied later":  {failedPut(0, "a", 0, 10), get(1, "", 20, 30), get(1, "a", 40, 50)},
-		"failed write never applied":  {put(0, "a", 0, 10, 2), failedPut(1, "b", 20, 30), get(0, "a", 40, 50)},
+	// unread is 300 concurrent failed writes nobody read, around one read.
+	unread := []Op{put(0, "a", 0, 10, 2)}
+	for i := range 300 {
+		unread = append(unread, refusedPut(1+i, fmt.Sprintf("r%d", i), 20+i, 1000))
 	}
-	for name, ops := range cases {
+	unread = append(unread, get(0, "a", 1100, 1200))
+	cases := map[string]struct {
+		ops []Op
+		n   int // operations the check keeps
+	}{
+		"sequential":                  {[]Op{put(0, "a", 0, 10, 2), get(1, "a", 20, 30), put(1, "b", 40, 50, 3), get(0, "b", 60, 70)}, 4},
+		"concurrent read sees either": {[]Op{put(0, "a", 0, 10, 2), put(0, "b", 20, 50, 3), get(1, "a", 25, 30), get(2, "b", 30, 40)}, 4},
+		"read before any write":       {[]Op{get(0, "", 0, 5), put(1, "a", 10, 20, 2)}, 2},
+		"failed write applied later":  {[]Op{failedPut(0, "a", 0, 10), get(1, "", 20, 30), get(1, "a", 40, 50)}, 3},
+		// Unread, the failed write is left out of the check.
+		"failed write never applied": {[]Op{put(0, "a", 0, 10, 2), failedPut(1, "b", 20, 30), get(0, "a", 40, 50)}, 2},
+		// The write that crosses the quota is applied and still refused
+		// with NOSPACE (etcd's quotaApplierV3): CI saw it read.
+		"refused write applied and read": {[]Op{put(0, "a", 0, 10, 2), refusedPut(1, "b", 20, 30), get(0, "b", 40, 50)}, 3},
+		"unread failed writes left out":  {unread, 2},
+	}
+	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			if res := check(t, ops...); !res.Linearizable || res.Operations != len(ops) {
-				t.Errorf("want linearizable with %d operations, got %+v", len(ops), res)
+			if res := check(t, c.ops...); !res.Linearizable || res.Operations != c.n {
+				t.Errorf("want linearizable with %d operations, got %+v", c.n, res)
 			}
 		})
 	}
@@ -62,8 +77,7 @@ func TestCheckReportsViolations(t *testing.T) {
 		"read of unwritten value":      {put(0, "a", 0, 10, 2), get(1, "x", 20, 30)},
 		"failed write read too early":  {get(1, "a", 0, 5), failedPut(0, "a", 10, 20)},
 		"value flips back":             {put(0, "a", 0, 10, 2), failedPut(2, "b", 12, 15), get(1, "b", 20, 30), get(1, "a", 40, 50)},
-		// Were the refused write only maybe applied, this would pass.
-		"refused write read": {put(0, "a", 0, 10, 2), refusedPut(1, "b", 20, 30), get(0, "b", 40, 50)},
+		"refused write read too early": {get(1, "b", 0, 5), refusedPut(0, "b", 10, 20)},
 	}
 	for name, ops := range cases {
 		t.Run(name, func(t *testing.T) {

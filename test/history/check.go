@@ -102,12 +102,21 @@ type meta struct {
 }
 
 // toPorcupine converts ops; a failed Put never returns, so it may take
-// effect at any point after its call. A refused Put took no effect and is
-// left out.
+// effect at any point after its call. A failed Put whose value no Get
+// returned is left out: leaving out a write nobody read changes no read's
+// result (registers are only overwritten), so the history is linearizable
+// with it exactly when it is without it. That keeps the search small when
+// a fault fails hundreds of writes, as NOSPACE does.
 func toPorcupine(ops []Op) []porcupine.Operation {
+	read := map[string]bool{} // key + "\x00" + value of every successful Get
+	for _, o := range ops {
+		if o.Kind == Get && o.Found {
+			read[o.Key+"\x00"+o.Value] = true
+		}
+	}
 	out := make([]porcupine.Operation, 0, len(ops))
 	for i, o := range ops {
-		if o.Refused {
+		if o.MaybeApplied() && !read[o.Key+"\x00"+o.Value] {
 			continue
 		}
 		p := porcupine.Operation{

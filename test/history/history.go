@@ -32,13 +32,15 @@ type Op struct {
 	// the revision that write created; 0 when unknown.
 	Revision int64
 	// Err is the error of a failed Put. A failed Put may or may not have
-	// been applied, unless Refused. Failed Gets are not recorded.
+	// been applied. Failed Gets are not recorded.
 	Err string
-	// Refused: the Put failed with an error that proves etcd did not apply
-	// it. Only NOSPACE is such an error: etcd checks the quota before it
-	// proposes a write, and a write proposed before the alarm was raised
-	// is rejected when applied (etcd server/etcdserver/apply, the capped
-	// applier), so it changes nothing either way.
+	// Refused: the Put failed with NOSPACE. etcd refuses most such writes
+	// before proposing them, but not all: the write whose apply crosses
+	// the quota is applied and still answered with NOSPACE (etcd
+	// server/etcdserver/apply/quota.go, quotaApplierV3.Put), and the
+	// client cannot tell which case it got. A refused Put is therefore
+	// maybe applied like any failed Put; Refused only names the cause in
+	// reports.
 	Refused bool
 }
 
@@ -48,8 +50,9 @@ func (o Op) Acknowledged() bool { return o.Kind == Put && o.Err == "" }
 // Failed reports whether o is a Put that failed, refused or not.
 func (o Op) Failed() bool { return o.Kind == Put && o.Err != "" }
 
-// MaybeApplied reports whether o is a Put that failed and may have applied.
-func (o Op) MaybeApplied() bool { return o.Failed() && !o.Refused }
+// MaybeApplied reports whether o is a Put that failed and so may have
+// applied; every failed Put may have (see Op.Refused).
+func (o Op) MaybeApplied() bool { return o.Failed() }
 
 // String describes o on one line.
 func (o Op) String() string {

@@ -144,8 +144,8 @@ func (r *Recorder) put(ctx context.Context, c *clientv3.Client, id int, key stri
 	return err == nil
 }
 
-// refused reports whether err proves that etcd did not apply the write:
-// the NOSPACE error (see Op.Refused).
+// refused reports whether err is etcd's NOSPACE error (see Op.Refused:
+// it does not prove the write was not applied).
 func refused(err error) bool {
 	return rpctypes.ErrorDesc(err) == rpctypes.ErrorDesc(rpctypes.ErrGRPCNoSpace)
 }
