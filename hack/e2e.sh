@@ -31,6 +31,13 @@ if [[ ${E2E_USE_EXISTING_CLUSTER:-} != 1 ]]; then
   if [[ -z ${E2E_FOCUS:-} || "cert-manager issues the certificates from a CA Issuer; members wait for them and serve renewals without a restart or a lost write" =~ ${E2E_FOCUS} ]]; then
     hack/cert-manager.sh install
   fi
+  # The previous release for test/e2e/operator_upgrade_test.go (built once
+  # from git, cached by commit), unless the labels or a focus leave it out.
+  if [[ ${E2E_LABELS:-!chaos} == '!chaos' ]] && [[ -z ${E2E_FOCUS:-} || "upgrading the operator from the previous release" =~ ${E2E_FOCUS} ]]; then
+    E2E_UPGRADE_BASE=$(hack/upgrade-base.sh)
+    export E2E_UPGRADE_BASE
+    hack/cluster.sh load-image "$E2E_UPGRADE_BASE/operator.tar" "$E2E_UPGRADE_BASE/etcd-server.tar"
+  fi
 fi
 
 # The previous etcd minor the upgrade test starts from (see hack/images.sh).

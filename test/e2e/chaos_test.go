@@ -110,32 +110,9 @@ func chaosScenarioWith(ctx SpecContext, scenario string, mut func(*etcdv1.EtcdCl
 	}()
 	for round := 1; round <= chaosRounds(); round++ {
 		By(fmt.Sprintf("%s, round %d", scenario, round))
-		rec, err := history.NewRecorder(ctx, cl, fmt.Sprintf("/chaos/%d/", round))
-		Expect(err).NotTo(HaveOccurred())
-		w := history.Watch(ctx, cl, rec.Prefix(), rec.StartRevision()+1)
-		runCtx, stop := context.WithCancel(ctx)
-		done := make(chan struct{})
-		go func() {
-			defer GinkgoRecover()
-			defer close(done)
-			rec.Run(runCtx, history.Workload{Clients: 4, Keys: 3, OpTimeout: 2 * time.Second})
-		}()
-		time.Sleep(2 * time.Second)
-		fault(ctx, ns, name, round)
-		time.Sleep(2 * time.Second)
-		stop()
-		<-done
-
-		h := rec.History()
-		res, err := history.Check(h, history.CheckOptions{VisualizationPath: filepath.Join(os.TempDir(), fmt.Sprintf("chaos-%s-%d.html", ns, round))})
-		Expect(err).NotTo(HaveOccurred())
-		final, err := history.ReadFinal(ctx, cl, h)
-		Expect(err).NotTo(HaveOccurred())
-		stream, err := w.Wait(ctx, final.Revision)
-		Expect(err).NotTo(HaveOccurred())
-		watchBad := history.CheckWatch(h, stream)
-		lost := history.LostAcknowledged(h, final)
-		gap := history.MaxUnavailability(h)
+		r := checkedRun(ctx, cl, fmt.Sprintf("/chaos/%d/", round), fmt.Sprintf("chaos-%s-%d.html", ns, round),
+			func() { fault(ctx, ns, name, round) })
+		res, watchBad, lost, gap := r.res, r.watchBad, r.lost, r.gap
 		sum.AddRound(res, watchBad, lost, gap)
 		hashClient, eps := hashKVClient(ctx, ns, name, cl, created.TLSEnabled())
 		hctx, cancel := context.WithTimeout(ctx, time.Minute)
@@ -152,6 +129,47 @@ func chaosScenarioWith(ctx SpecContext, scenario string, mut func(*etcdv1.EtcdCl
 		Expect(lost).To(BeEmpty())
 		Expect(rep.Equal).To(BeTrue(), rep.String())
 	}
+}
+
+// checkedRun is one round of the checked workload: 4 clients put and get
+// 3 keys under prefix through cl from 2 s before during runs until 2 s
+// after, and the history is checked (linearizable per key, every
+// acknowledged write in the final reads and in a watch opened before).
+// A failed linearizability check writes a porcupine visualization named
+// viz into the temporary directory.
+func checkedRun(ctx SpecContext, cl *clientv3.Client, prefix, viz string, during func()) checkedRound {
+	rec, err := history.NewRecorder(ctx, cl, prefix)
+	Expect(err).NotTo(HaveOccurred())
+	w := history.Watch(ctx, cl, rec.Prefix(), rec.StartRevision()+1)
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer GinkgoRecover()
+		defer close(done)
+		rec.Run(runCtx, history.Workload{Clients: 4, Keys: 3, OpTimeout: 2 * time.Second})
+	}()
+	time.Sleep(2 * time.Second)
+	during()
+	time.Sleep(2 * time.Second)
+	stop()
+	<-done
+
+	h := rec.History()
+	res, err := history.Check(h, history.CheckOptions{VisualizationPath: filepath.Join(os.TempDir(), viz)})
+	Expect(err).NotTo(HaveOccurred())
+	final, err := history.ReadFinal(ctx, cl, h)
+	Expect(err).NotTo(HaveOccurred())
+	stream, err := w.Wait(ctx, final.Revision)
+	Expect(err).NotTo(HaveOccurred())
+	return checkedRound{res: res, watchBad: history.CheckWatch(h, stream), lost: history.LostAcknowledged(h, final), gap: history.MaxUnavailability(h)}
+}
+
+// checkedRound is what checkedRun found.
+type checkedRound struct {
+	res      history.Result
+	watchBad []string     // watch events that contradict the history
+	lost     []history.Op // acknowledged writes missing afterwards
+	gap      time.Duration
 }
 
 // hashKVClient is the client and member endpoints HashKV is compared

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -106,12 +105,7 @@ func installOnce(ctx context.Context) {
 // instead of refusing them for their missing ownership metadata. Safe to
 // repeat; nothing to do on a cluster without them.
 func adoptCRDs() {
-	var crds []string
-	for _, name := range strings.Fields(run("kubectl", "get", "crd", "-o", "name")) {
-		if strings.HasSuffix(name, ".etcd.quorum.dev") {
-			crds = append(crds, name)
-		}
-	}
+	crds := quorumCRDs()
 	if len(crds) == 0 {
 		return
 	}
