@@ -12,6 +12,7 @@ K8S_VERSION ?= $(shell source hack/versions.sh && echo $$K8S_VERSION)
 ETCD_VERSION ?= $(shell source hack/versions.sh && echo $$ETCD_VERSION)
 HELM ?= $(shell source hack/versions.sh && echo $$HELM_BIN)/helm
 MINIO_BIN ?= $(shell source hack/versions.sh && echo $$MINIO_BIN)/minio
+AEMM_BIN ?= $(shell source hack/versions.sh && echo $$AEMM_BIN)/ec2-metadata-mock
 PROMTOOL ?= $(shell source hack/versions.sh && echo $$PROMTOOL_BIN)/promtool
 KUBEBUILDER_ASSETS ?= $(QUORUM_CACHE)/envtest/$(K8S_VERSION)
 
@@ -72,8 +73,8 @@ envtest-assets: ## Build kube-apiserver, etcd and kubectl for envtest (cached by
 
 .PHONY: test
 test: envtest-assets ## Unit tests, envtest controller tests, chart tests and the alert rule (promtool) and dashboard tests.
-	hack/build-k8s.sh helm minio promtool
-	HELM="$(HELM)" MINIO_BIN="$(MINIO_BIN)" PROMTOOL="$(PROMTOOL)" KUBEBUILDER_ASSETS="$(KUBEBUILDER_ASSETS)" go test $(GO_TEST_FLAGS) ./api/... ./internal/... ./controllers/... ./etcdserver/... ./hack/... ./test/admission/... ./test/helm/... ./test/history/... ./test/monitoring/... ./test/security/... ./bench/...
+	hack/build-k8s.sh helm minio promtool aemm
+	HELM="$(HELM)" MINIO_BIN="$(MINIO_BIN)" AEMM_BIN="$(AEMM_BIN)" PROMTOOL="$(PROMTOOL)" KUBEBUILDER_ASSETS="$(KUBEBUILDER_ASSETS)" go test $(GO_TEST_FLAGS) ./api/... ./internal/... ./controllers/... ./etcdserver/... ./hack/... ./test/admission/... ./test/helm/... ./test/history/... ./test/monitoring/... ./test/security/... ./bench/...
 
 .PHONY: test-monitoring
 test-monitoring: ## The alert rules (promtool check and unit tests) and the dashboard's metric names only.

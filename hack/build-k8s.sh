@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Builds the Kubernetes binaries (kube-apiserver, kube-controller-manager,
 # kube-scheduler, kubelet, kube-proxy, kubectl), etcd, etcdctl, CoreDNS, helm,
-# MinIO and promtool from the Go module proxy, cached by version
-# outside git. Prints nothing but progress; a second run costs nothing.
+# MinIO, promtool and AWS's EC2 metadata mock from the Go module proxy, cached
+# by version outside git. Prints nothing but progress; a second run costs
+# nothing.
 #
-# Usage: hack/build-k8s.sh [k8s|etcd|coredns|helm|minio|promtool|all]...
+# Usage: hack/build-k8s.sh [k8s|etcd|coredns|helm|minio|promtool|aemm|all]...
 set -euo pipefail
 source "$(dirname "$0")/versions.sh"
 
@@ -105,6 +106,16 @@ build_promtool() {
     github.com/prometheus/prometheus/cmd/promtool
 }
 
+# aemm (amazon-ec2-metadata-mock) serves the EC2 instance metadata API, IMDSv2
+# tokens included, with the IAM role credentials the instance-role S3 tests
+# give it (etcdserver/backup/s3test/imds.go).
+build_aemm() {
+  [[ -x "$AEMM_BIN/ec2-metadata-mock" ]] && return 0
+  echo ">> building amazon-ec2-metadata-mock $AEMM_VERSION"
+  wrapper_build aemm github.com/aws/amazon-ec2-metadata-mock "$AEMM_VERSION" "$AEMM_BIN" \
+    github.com/aws/amazon-ec2-metadata-mock/cmd/ec2-metadata-mock
+}
+
 targets=("$@")
 [[ ${#targets[@]} == 0 ]] && targets=(all)
 for t in "${targets[@]}"; do
@@ -115,6 +126,7 @@ for t in "${targets[@]}"; do
     helm) build_helm ;;
     minio) build_minio ;;
     promtool) build_promtool ;;
+    aemm) build_aemm ;;
     all) build_k8s; build_etcd; build_coredns; build_helm ;;
     *) echo "unknown target $t" >&2; exit 2 ;;
   esac

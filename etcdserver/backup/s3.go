@@ -94,6 +94,7 @@ func NewS3Store(cfg S3Config) (*S3Store, error) {
 	if cfg.Bucket == "" {
 		return nil, errors.New("S3 bucket is empty")
 	}
+	cfg.IAMEndpoint = strings.TrimRight(cfg.IAMEndpoint, "/") // as s3client asks it
 	switch cfg.Credentials {
 	case "", s3client.SourceStatic:
 		if cfg.AccessKeyID == "" || cfg.SecretAccessKey == "" {
@@ -212,6 +213,23 @@ func (r *s3Reader) Read(p []byte) (int, error) {
 
 func (r *s3Reader) Close() error { return r.o.Close() }
 
+// credentialsOrigin says where credentials that the user did not give as
+// keys came from, for messages: "STS at https://..." (web identity) or
+// s3client.InstanceRoleOrigin; empty for static keys.
+func (s *S3Store) credentialsOrigin() string {
+	switch s.cfg.Credentials {
+	case s3client.SourceWebIdentity:
+		sts := s.cfg.STSEndpoint
+		if sts == "" {
+			sts = s3client.DefaultSTSEndpoint(s.cfg.Region)
+		}
+		return "STS at " + sts
+	case s3client.SourceInstanceRole:
+		return s3client.InstanceRoleOrigin(s.cfg.IAMEndpoint, os.Getenv)
+	}
+	return ""
+}
+
 func code(err error) string {
 	var er minio.ErrorResponse
 	if errors.As(err, &er) {
@@ -230,9 +248,23 @@ func (s *S3Store) explain(op, key string, err error) error {
 	if errors.As(err, &ce) {
 		return fmt.Errorf("%s %s: %w", op, what, err)
 	}
+	if from := s.credentialsOrigin(); from != "" {
+		// Keys not given by the user: name where they came from, not
+		// variables the pod does not have.
+		switch code(err) {
+		case "ExpiredToken", "InvalidToken", "InvalidTokenId":
+			return fmt.Errorf("%s %s: S3 rejected the session token of the credentials from %s: it has expired or is not valid: %w", op, what, from, err)
+		case "InvalidAccessKeyId":
+			return fmt.Errorf("%s %s: S3 rejected the access key ID of the credentials from %s: %w", op, what, from, err)
+		case "SignatureDoesNotMatch":
+			return fmt.Errorf("%s %s: S3 rejected the request signature made with the credentials from %s: %w", op, what, from, err)
+		case "AccessDenied":
+			return fmt.Errorf("%s %s: access denied by the S3 server to the credentials from %s (check the role's policy): %w", op, what, from, err)
+		}
+	}
 	switch code(err) {
 	case "ExpiredToken", "InvalidToken", "InvalidTokenId":
-		if s.cfg.SessionToken == "" && (s.cfg.Credentials == "" || s.cfg.Credentials == s3client.SourceStatic) {
+		if s.cfg.SessionToken == "" {
 			return fmt.Errorf("%s %s: S3 rejected the request: the access key (%s) is temporary and needs its session token (%s): %w",
 				op, what, EnvAccessKeyID, EnvSessionToken, err)
 		}

@@ -27,7 +27,9 @@ const (
 	SourceWebIdentity Source = "web-identity"
 	// SourceInstanceRole asks the environment: EKS Pod Identity or an ECS
 	// task role when their AWS_CONTAINER_* variables are set, else the
-	// instance metadata service at Options.IAMEndpoint (EC2's by default).
+	// instance metadata service at Options.IAMEndpoint (EC2's by default;
+	// IMDSv2, with IMDSv1 when the token request goes unanswered), again
+	// before the credentials expire. InstanceRoleOrigin has the full order.
 	SourceInstanceRole Source = "instance-role"
 )
 
@@ -39,7 +41,8 @@ var Sources = []Source{SourceStatic, SourceWebIdentity, SourceInstanceRole}
 // cannot be read, an unreachable metadata service.
 type CredentialsError struct {
 	Source Source
-	// Where names the STS or metadata endpoint asked, or the token file.
+	// Where names the STS endpoint asked, or for SourceInstanceRole its
+	// InstanceRoleOrigin.
 	Where string
 	Err   error
 }
@@ -102,14 +105,11 @@ func provider(o Options, hc *http.Client) (*credentials.Credentials, error) {
 		}
 		return credentials.New(&wrapped{p: p, source: o.Credentials, where: sts}), nil
 	case SourceInstanceRole:
-		where := o.IAMEndpoint
-		if where == "" {
-			where = credentials.DefaultIAMRoleEndpoint
-		}
-		if u := os.Getenv("AWS_CONTAINER_CREDENTIALS_FULL_URI"); u != "" {
-			where = u
-		}
-		return credentials.New(&wrapped{p: &credentials.IAM{Endpoint: o.IAMEndpoint}, source: o.Credentials, where: where}), nil
+		// minio-go appends the token path to the endpoint as given: a
+		// trailing slash would ask for //latest/api/token.
+		endpoint := strings.TrimRight(o.IAMEndpoint, "/")
+		p := &credentials.IAM{Endpoint: endpoint}
+		return credentials.New(&wrapped{p: p, source: o.Credentials, where: InstanceRoleOrigin(endpoint, os.Getenv)}), nil
 	}
 	return nil, fmt.Errorf("unknown S3 credential source %q: use one of %v", o.Credentials, Sources)
 }
@@ -125,6 +125,9 @@ type wrapped struct {
 func (w *wrapped) RetrieveWithCredContext(cc *credentials.CredContext) (credentials.Value, error) {
 	v, err := w.p.RetrieveWithCredContext(cc)
 	if err != nil {
+		if w.source == SourceInstanceRole && strings.HasPrefix(w.where, imdsOrigin) && err.Error() == "401 Unauthorized" {
+			err = fmt.Errorf("%w: %s", err, noIMDSv2Token)
+		}
 		return v, &CredentialsError{Source: w.source, Where: w.where, Err: err}
 	}
 	return v, nil
@@ -133,3 +136,52 @@ func (w *wrapped) RetrieveWithCredContext(cc *credentials.CredContext) (credenti
 func (w *wrapped) Retrieve() (credentials.Value, error) { return w.RetrieveWithCredContext(nil) }
 
 func (w *wrapped) IsExpired() bool { return w.p.IsExpired() }
+
+// imdsOrigin starts the InstanceRoleOrigin of the instance metadata service.
+const imdsOrigin = "the instance metadata service at "
+
+// noIMDSv2Token explains a 401 of the metadata service: minio-go asks for
+// an IMDSv2 session token (PUT /latest/api/token, one second), falls back
+// to IMDSv1 when that goes unanswered, and a service requiring IMDSv2
+// refuses it. The usual cause in a pod: EC2 sends the token's answer with
+// the instance's hop limit (HttpPutResponseHopLimit, 1 by default), and
+// the hop from the node into the pod's network namespace uses it up.
+const noIMDSv2Token = "the service requires IMDSv2 and its session token (PUT /latest/api/token) got no answer; " +
+	"in a pod that is the instance's metadata hop limit (HttpPutResponseHopLimit): it must be at least 2"
+
+// InstanceRoleOrigin says where SourceInstanceRole gets its credentials
+// with endpoint as Options.IAMEndpoint (without trailing slash) and the
+// process environment getenv, in the order of minio-go's credentials.IAM:
+// STS with a web identity token file (AWS_WEB_IDENTITY_TOKEN_FILE, what the
+// EKS IRSA webhook injects; endpoint is then the STS URL), an ECS task
+// role (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI), EKS Pod Identity
+// (AWS_CONTAINER_CREDENTIALS_FULL_URI with
+// AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE) or another container credentials
+// URL, else the instance metadata service at endpoint (EC2's when empty).
+// For messages: "the instance metadata service at http://169.254.169.254".
+func InstanceRoleOrigin(endpoint string, getenv func(string) string) string {
+	full := getenv("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+	switch {
+	case getenv("AWS_WEB_IDENTITY_TOKEN_FILE") != "":
+		sts := endpoint
+		if sts == "" {
+			sts = DefaultSTSEndpoint(getenv("AWS_REGION"))
+		}
+		return "STS at " + sts + " (web identity token $AWS_WEB_IDENTITY_TOKEN_FILE)"
+	case getenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") != "":
+		if endpoint == "" {
+			endpoint = credentials.DefaultECSRoleEndpoint + getenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+		}
+		return "the ECS task role endpoint " + endpoint
+	case full != "" && getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE") != "":
+		return "EKS Pod Identity at " + full
+	case full != "":
+		if endpoint == "" {
+			endpoint = full
+		}
+		return "the container credentials endpoint " + endpoint
+	case endpoint == "":
+		endpoint = credentials.DefaultIAMRoleEndpoint
+	}
+	return imdsOrigin + endpoint
+}

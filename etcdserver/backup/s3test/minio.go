@@ -13,6 +13,10 @@
 //	bucket := srv.NewBucket(t)            // unique, created empty
 //	env: AWS_ACCESS_KEY_ID=srv.AccessKey, AWS_SECRET_ACCESS_KEY=srv.SecretKey,
 //	     endpoint srv.Endpoint (http unless srv.Secure); or srv.Client(t)
+//
+// It also starts AWS's EC2 instance metadata emulator for instance-role
+// tests (StartIMDS, imds.go), serving credentials MinIO's STS issued
+// (Server.AssumeRole).
 package s3test
 
 import (
@@ -26,14 +30,11 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -70,59 +71,14 @@ type Server struct {
 	// Dir is the state dir (data under Dir/data, log in Dir/minio.log).
 	Dir string
 
-	cmd     *exec.Cmd
-	done    chan struct{}
+	proc    *process
 	buckets atomic.Int64
 }
 
 // Binary returns the path of the minio binary, or an error telling how to
 // build it.
 func Binary() (string, error) {
-	p := os.Getenv("MINIO_BIN")
-	if p == "" {
-		var err error
-		if p, err = versionsMinioBin(); err != nil {
-			return "", err
-		}
-	}
-	if fi, err := os.Stat(p); err == nil && fi.IsDir() {
-		p = filepath.Join(p, "minio")
-	}
-	if fi, err := os.Stat(p); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
-		return "", fmt.Errorf("MinIO binary not found at %s: run hack/build-k8s.sh minio (or set MINIO_BIN)", p)
-	}
-	return p, nil
-}
-
-// versionsMinioBin asks hack/versions.sh for $MINIO_BIN.
-func versionsMinioBin() (string, error) {
-	root, err := repoRoot()
-	if err != nil {
-		return "", err
-	}
-	out, err := exec.Command("bash", "-c", `source "$1/hack/versions.sh" && printf %s "$MINIO_BIN"`, "bash", root).Output()
-	if err != nil || len(out) == 0 {
-		return "", fmt.Errorf("reading MINIO_BIN from hack/versions.sh: %v", err)
-	}
-	return string(out), nil
-}
-
-func repoRoot() (string, error) {
-	_, file, _, ok := runtime.Caller(0)
-	if !ok {
-		return "", errors.New("cannot locate the repository")
-	}
-	dir := filepath.Dir(file)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "hack", "versions.sh")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("hack/versions.sh not found above " + filepath.Dir(file))
-		}
-		dir = parent
-	}
+	return binary("MINIO_BIN", "minio", "minio")
 }
 
 // Start starts MinIO (plain http) for t and stops it when t ends.
@@ -168,7 +124,6 @@ func start(t testing.TB, bin string, o Options) (*Server, error) {
 		Dir:       dir,
 		Secure:    o.CertFile != "",
 		CAFile:    o.CAFile,
-		done:      make(chan struct{}),
 	}
 	certs := filepath.Join(dir, "certs")
 	if err := os.MkdirAll(certs, 0o700); err != nil {
@@ -185,29 +140,18 @@ func start(t testing.TB, bin string, o Options) (*Server, error) {
 			}
 		}
 	}
-	logf, err := os.Create(filepath.Join(dir, "minio.log"))
-	if err != nil {
-		return nil, err
-	}
-	defer logf.Close()
-	cmd := exec.Command(bin, "server", "--quiet",
+	env := append([]string{
+		"MINIO_ROOT_USER=" + s.AccessKey, "MINIO_ROOT_PASSWORD=" + s.SecretKey,
+		"MINIO_BROWSER=off", "MINIO_UPDATE=off", "MINIO_CALLHOME_ENABLE=off",
+		"HOME=" + dir}, o.Env...)
+	s.proc, err = startProcess(t, bin, []string{"server", "--quiet",
 		"--address", s.Endpoint,
 		"--console-address", net.JoinHostPort(host, strconv.Itoa(console)),
 		"--certs-dir", certs,
-		filepath.Join(dir, "data"))
-	cmd.Env = append(os.Environ(),
-		"MINIO_ROOT_USER="+s.AccessKey, "MINIO_ROOT_PASSWORD="+s.SecretKey,
-		"MINIO_BROWSER=off", "MINIO_UPDATE=off", "MINIO_CALLHOME_ENABLE=off",
-		"HOME="+dir)
-	cmd.Env = append(cmd.Env, o.Env...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting %s: %w", bin, err)
+		filepath.Join(dir, "data")}, env, filepath.Join(dir, "minio.log"))
+	if err != nil {
+		return nil, err
 	}
-	s.cmd = cmd
-	go func() { _ = cmd.Wait(); close(s.done) }()
-	t.Cleanup(s.Stop)
 
 	if err := s.waitLive(); err != nil {
 		s.Stop()
@@ -229,10 +173,8 @@ func (s *Server) waitLive() error {
 	}
 	deadline := time.Now().Add(StartTimeout)
 	for time.Now().Before(deadline) {
-		select {
-		case <-s.done:
+		if s.proc.exited() {
 			return errors.New("MinIO exited during start-up")
-		default:
 		}
 		resp, err := c.Get(scheme + s.Endpoint + "/minio/health/live")
 		if err == nil {
@@ -249,20 +191,8 @@ func (s *Server) waitLive() error {
 // Stop terminates MinIO by PID (SIGTERM, then SIGKILL after 10 s) and waits
 // for it. Safe to call more than once.
 func (s *Server) Stop() {
-	if s.cmd == nil || s.cmd.Process == nil {
-		return
-	}
-	select {
-	case <-s.done:
-		return
-	default:
-	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(10 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.done
+	if s.proc != nil {
+		s.proc.stop()
 	}
 }
 

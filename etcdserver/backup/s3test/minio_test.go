@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
 )
 
 func TestStartPutGetStop(t *testing.T) {
@@ -56,5 +59,40 @@ func TestBinaryDefaultFromVersions(t *testing.T) {
 	}
 	if !strings.Contains(p, "/minio/") {
 		t.Fatalf("unexpected default path %s", p)
+	}
+}
+
+// TestIMDSServesTheRole starts the metadata mock IMDSv2-only and reads the
+// role's credentials the way minio-go's instance-role provider does.
+func TestIMDSServesTheRole(t *testing.T) {
+	want := credentials.Value{AccessKeyID: "ASIATEST", SecretAccessKey: "secret", SessionToken: "token", Expiration: time.Now().Add(time.Hour).Truncate(time.Second)}
+	m := StartIMDS(t, IMDSOptions{Credentials: want})
+	got, err := (&credentials.IAM{Endpoint: m.URL}).RetrieveWithCredContext(&credentials.CredContext{Client: http.DefaultClient})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.AccessKeyID != want.AccessKeyID || got.SecretAccessKey != want.SecretAccessKey || got.SessionToken != want.SessionToken || !got.Expiration.Equal(want.Expiration) {
+		t.Fatalf("got %+v, want %+v", got, want)
+	}
+	resp, err := http.Get(m.URL + credentials.DefaultIAMSecurityCredsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("IMDSv1 request: %s, want 401 (IMDSv2 only)", resp.Status)
+	}
+	m.Stop()
+	m.Stop() // idempotent
+	if _, err := http.Get(m.URL + credentials.DefaultIAMSecurityCredsPath); err == nil {
+		t.Fatal("the metadata mock still answers after Stop")
+	}
+}
+
+func TestIMDSBinaryMissingSaysHowToBuild(t *testing.T) {
+	t.Setenv("AEMM_BIN", filepath.Join(t.TempDir(), "nothing-here"))
+	_, err := IMDSBinary()
+	if err == nil || !strings.Contains(err.Error(), "run hack/build-k8s.sh aemm") {
+		t.Fatalf("got %v", err)
 	}
 }
