@@ -6,6 +6,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -137,6 +138,9 @@ func memberImages(ctx context.Context, ns, name string) map[string]string {
 	return out
 }
 
+// memberPodName is a member pod's name after the cluster's name.
+var memberPodName = regexp.MustCompile(`^-[0-9]+$`)
+
 // podWatch records every incarnation (UID) of each member pod, and every
 // container restart, from a watch opened when it starts.
 type podWatch struct {
@@ -148,14 +152,17 @@ type podWatch struct {
 }
 
 func watchMemberPods(ctx context.Context, ns, name string) *podWatch {
-	w, err := clientset.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{LabelSelector: etcdv1.LabelInstance + "=" + name})
+	// Member pods only: the rollout's preflight pod carries the instance
+	// label too, and is not a member.
+	selector := etcdv1.LabelInstance + "=" + name + "," + etcdv1.LabelName + "=" + etcdv1.NameValue
+	w, err := clientset.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{LabelSelector: selector})
 	Expect(err).NotTo(HaveOccurred())
 	p := &podWatch{incarnations: map[string][]types.UID{}, w: w, done: make(chan struct{})}
 	go func() {
 		defer close(p.done)
 		for ev := range w.ResultChan() {
 			pod, ok := ev.Object.(*corev1.Pod)
-			if !ok {
+			if !ok || !memberPodName.MatchString(strings.TrimPrefix(pod.Name, name)) {
 				continue
 			}
 			p.mu.Lock()
