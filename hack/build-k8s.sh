@@ -58,7 +58,8 @@ build_k8s_min() {
 }
 
 # wrapper_build NAME MODULE VERSION OUTDIR PKG...: builds PKGs of MODULE@VERSION
-# through a throwaway module (so replace directives of MODULE are not needed).
+# through a throwaway module (so replace directives of MODULE are not needed),
+# adding WRAPPER_LDFLAGS to the linker flags.
 wrapper_build() {
   local name=$1 mod=$2 ver=$3 out=$4; shift 4
   local w="$QUORUM_CACHE/wrappers/$name-$ver"
@@ -68,7 +69,7 @@ wrapper_build() {
     for p in "$@"; do echo "	_ \"$p\""; done; echo ')'; } > "$w/tools.go"
   # -e: some modules' own tools.go files import programs, which tidy reports.
   (cd "$w" && go mod tidy -e)
-  (cd "$w" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$out/" "$@")
+  (cd "$w" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w ${WRAPPER_LDFLAGS:-}" -o "$out/" "$@")
 }
 
 build_etcd() {
@@ -86,10 +87,23 @@ build_coredns() {
   wrapper_build coredns github.com/coredns/coredns "$COREDNS_VERSION" "$COREDNS_BIN" github.com/coredns/coredns
 }
 
+# As helm's own Makefile does, the Kubernetes version helm assumes when no
+# cluster tells it (`helm template`, `helm lint`) is its client-go's (v0.N:
+# 1.N); helm's built-in default, 1.20, is older than the chart's kubeVersion.
+# The marker file tells a helm built so from one built before.
 build_helm() {
-  [[ -x "$HELM_BIN/helm" ]] && return 0
+  [[ -x "$HELM_BIN/helm" && -f "$HELM_BIN/kube-version" ]] && return 0
   echo ">> building helm $HELM_VERSION"
-  wrapper_build helm helm.sh/helm/v3 "$HELM_VERSION" "$HELM_BIN" helm.sh/helm/v3/cmd/helm
+  local gomod minor
+  gomod=$(go mod download -json "helm.sh/helm/v3@$HELM_VERSION" | sed -n 's/.*"GoMod": "\(.*\)",*/\1/p')
+  minor=$(sed -n 's#^\s*k8s.io/client-go v0\.\([0-9]*\)\..*#\1#p' "$gomod")
+  [[ -n $minor ]] || { echo "no k8s.io/client-go in helm $HELM_VERSION's go.mod" >&2; return 1; }
+  local p kv=""
+  for p in chartutil lint/rules; do
+    kv+=" -X helm.sh/helm/v3/pkg/$p.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/$p.k8sVersionMinor=$minor"
+  done
+  WRAPPER_LDFLAGS="$kv" wrapper_build helm helm.sh/helm/v3 "$HELM_VERSION" "$HELM_BIN" helm.sh/helm/v3/cmd/helm
+  echo "v1.$minor.0" > "$HELM_BIN/kube-version"
 }
 
 build_minio() {
