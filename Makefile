@@ -15,6 +15,9 @@ MINIO_BIN ?= $(shell source hack/versions.sh && echo $$MINIO_BIN)/minio
 AEMM_BIN ?= $(shell source hack/versions.sh && echo $$AEMM_BIN)/ec2-metadata-mock
 PROMTOOL ?= $(shell source hack/versions.sh && echo $$PROMTOOL_BIN)/promtool
 KUBEBUILDER_ASSETS ?= $(QUORUM_CACHE)/envtest/$(K8S_VERSION)
+# The oldest supported Kubernetes (hack/versions.sh): its kube-apiserver for test-k8s-min.
+K8S_MIN_VERSION ?= $(shell source hack/versions.sh && echo $$K8S_MIN_VERSION)
+KUBEBUILDER_ASSETS_MIN ?= $(QUORUM_CACHE)/envtest/$(K8S_MIN_VERSION)
 
 # The bundled etcd server's version comes from go.mod.
 ETCD_SERVER_VERSION := $(shell go list -m -f '{{.Version}}' go.etcd.io/etcd/server/v3 | sed 's/^v//')
@@ -71,10 +74,24 @@ plugin: ## Build the kubectl plugin into bin/kubectl-quorum (copy it to a direct
 envtest-assets: ## Build kube-apiserver, etcd and kubectl for envtest (cached by version).
 	hack/envtest-assets.sh "$(KUBEBUILDER_ASSETS)"
 
+.PHONY: envtest-assets-min
+envtest-assets-min: ## Build the oldest supported Kubernetes's kube-apiserver (K8S_MIN_VERSION) for envtest (cached by version).
+	hack/envtest-assets.sh --min "$(KUBEBUILDER_ASSETS_MIN)"
+
 .PHONY: test
-test: envtest-assets ## Unit tests, envtest controller tests, chart tests and the alert rule (promtool) and dashboard tests.
+test: envtest-assets ## Unit tests, envtest controller tests, chart tests, the alert rule (promtool) and dashboard tests, then test-k8s-min.
 	hack/build-k8s.sh helm minio promtool aemm
 	HELM="$(HELM)" MINIO_BIN="$(MINIO_BIN)" AEMM_BIN="$(AEMM_BIN)" PROMTOOL="$(PROMTOOL)" KUBEBUILDER_ASSETS="$(KUBEBUILDER_ASSETS)" go test $(GO_TEST_FLAGS) ./api/... ./internal/... ./controllers/... ./etcdserver/... ./hack/... ./test/admission/... ./test/helm/... ./test/history/... ./test/monitoring/... ./test/security/... ./bench/...
+	$(MAKE) test-k8s-min
+
+# The packages whose tests start an API server (envtest); the rest of
+# ./controllers/... does not depend on the Kubernetes version.
+ENVTEST_CONTROLLER_PKGS = $(shell go list -f '{{.ImportPath}} {{join .TestImports " "}} {{join .XTestImports " "}}' ./controllers/... | awk '{for (i = 2; i <= NF; i++) if ($$i ~ /\/controllers\/internal\/testenv$$/) {print $$1; break}}')
+
+.PHONY: test-k8s-min
+test-k8s-min: envtest-assets-min ## The admission suite and the envtest controller suites against the oldest supported Kubernetes (K8S_MIN_VERSION).
+	hack/build-k8s.sh minio
+	MINIO_BIN="$(MINIO_BIN)" KUBEBUILDER_ASSETS="$(KUBEBUILDER_ASSETS_MIN)" go test $(GO_TEST_FLAGS) ./test/admission/... $(ENVTEST_CONTROLLER_PKGS)
 
 .PHONY: test-monitoring
 test-monitoring: ## The alert rules (promtool check and unit tests) and the dashboard's metric names only.
