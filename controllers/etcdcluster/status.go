@@ -435,9 +435,16 @@ func rolledOut(p *pass) bool {
 }
 
 // readyMessage counts pods against the spec: "5 pods (5 ready), 3 wanted".
+// The ready count is the one status.readyReplicas shows: from the pods when
+// they were listed (a pod being deleted is not ready), else the
+// StatefulSet's status.
 func readyMessage(c *etcdv1.EtcdCluster, p *pass) string {
 	if p.sts == nil {
 		return fmt.Sprintf("no StatefulSet yet, %d pods wanted", c.DesiredReplicas())
 	}
-	return fmt.Sprintf("%d pods (%d ready), %d wanted", p.sts.Status.Replicas, p.sts.Status.ReadyReplicas, c.DesiredReplicas())
+	ready := p.sts.Status.ReadyReplicas
+	if p.observed || p.podsListed {
+		ready = podutil.ReadyMembers(p.pods)
+	}
+	return fmt.Sprintf("%d pods (%d ready), %d wanted", p.sts.Status.Replicas, ready, c.DesiredReplicas())
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	appsv1 "k8s.io/api/apps/v1"
@@ -222,5 +223,22 @@ func TestReadyReplicasAfterAnEarlyFailure(t *testing.T) {
 	}
 	if d := meta.FindStatusCondition(c.Status.Conditions, etcdv1.ConditionDegraded); d == nil || d.Reason != etcdv1.ReasonCertificateInvalid {
 		t.Errorf("Degraded %+v, want CertificateInvalid", d)
+	}
+}
+
+// The pod counts in condition messages agree with status.readyReplicas: a
+// pod being deleted is not ready, even while the StatefulSet's status
+// still counts it (fresh tester: "5 pods (5 ready)" beside 4 ready).
+func TestReadyMessageCountsThePods(t *testing.T) {
+	c := &etcdv1.EtcdCluster{ObjectMeta: metav1.ObjectMeta{Name: "x", Namespace: "ns"}, Spec: etcdv1.EtcdClusterSpec{Replicas: ptr.To[int32](3)}}
+	leaving := readyPod("x-2")
+	leaving.DeletionTimestamp = &metav1.Time{Time: time.Now()}
+	p := pass{cluster: c, sts: stsOf(3, 3, 3), podsListed: true, pods: []corev1.Pod{readyPod("x-0"), readyPod("x-1"), leaving}}
+	if got, want := readyMessage(c, &p), "3 pods (2 ready), 3 wanted"; got != want {
+		t.Errorf("pods listed: %q, want %q", got, want)
+	}
+	p.podsListed = false
+	if got, want := readyMessage(c, &p), "3 pods (3 ready), 3 wanted"; got != want {
+		t.Errorf("pods not listed: %q, want %q (the StatefulSet's count)", got, want)
 	}
 }
