@@ -80,8 +80,8 @@ envtest-assets-min: ## Build the oldest supported Kubernetes's kube-apiserver (K
 
 .PHONY: test
 test: envtest-assets ## Unit tests, envtest controller tests, chart tests, the alert rule (promtool) and dashboard tests, then test-k8s-min.
-	hack/build-k8s.sh helm minio promtool aemm
-	HELM="$(HELM)" MINIO_BIN="$(MINIO_BIN)" AEMM_BIN="$(AEMM_BIN)" PROMTOOL="$(PROMTOOL)" KUBEBUILDER_ASSETS="$(KUBEBUILDER_ASSETS)" go test $(GO_TEST_FLAGS) ./api/... ./internal/... ./controllers/... ./etcdserver/... ./hack/... ./test/admission/... ./test/helm/... ./test/history/... ./test/monitoring/... ./test/security/... ./bench/...
+	hack/build-k8s.sh helm minio promtool aemm etcd
+	HELM="$(HELM)" MINIO_BIN="$(MINIO_BIN)" ETCD_BIN="$(QUORUM_CACHE)/etcd/$(ETCD_VERSION)" AEMM_BIN="$(AEMM_BIN)" PROMTOOL="$(PROMTOOL)" KUBEBUILDER_ASSETS="$(KUBEBUILDER_ASSETS)" go test $(GO_TEST_FLAGS) ./api/... ./internal/... ./controllers/... ./etcdserver/... ./hack/... ./test/admission/... ./test/helm/... ./test/history/... ./test/monitoring/... ./test/security/... ./bench/...
 	$(MAKE) test-k8s-min
 
 # The packages whose tests start an API server (envtest); the rest of

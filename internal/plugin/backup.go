@@ -160,7 +160,7 @@ func runBackup(ctx context.Context, env *Env, args []string) error {
 	name := fs.String("name", "", "name of the EtcdBackup (default NAME-YYYYMMDD-HHMMSS)")
 	noWait := fs.Bool("no-wait", false, "create the backup and return")
 	timeout := fs.Duration("timeout", 10*time.Minute, "how long to follow the backup")
-	pos, err := parse(fs, args, 1)
+	pos, err := parse(env, fs, args, 1)
 	if err != nil {
 		return err
 	}

@@ -38,7 +38,7 @@ func runDefrag(ctx context.Context, env *Env, args []string) error {
 	fs := flag.NewFlagSet("defrag", flag.ContinueOnError)
 	request := fs.Bool("request", false, "ask the operator for one defragmentation of every member now (annotation "+etcdv1.AnnotationDefragment+")")
 	timeout := fs.Duration("timeout", 10*time.Minute, "how long to follow the requested round")
-	pos, err := parse(fs, args, 1)
+	pos, err := parse(env, fs, args, 1)
 	if err != nil {
 		return err
 	}

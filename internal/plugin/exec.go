@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -173,76 +174,65 @@ func execPod(ctx context.Context, env *Env, ns, pod string, cmd []string, stdout
 	return nil
 }
 
-// runEtcdctlIn execs etcdctl with args in a member of c.
+// runEtcdctlIn execs etcdctl with args in a member of c. When a root
+// password is passed, every byte etcdctl writes goes through a Redactor:
+// etcdctl echoes its flags with --debug (ETCDCTL_USER=root:PASSWORD), and
+// the password is never printed (README, "The kubectl quorum plugin").
 func runEtcdctlIn(ctx context.Context, env *Env, c *etcdv1.EtcdCluster, args []string, stdout, stderr io.Writer) error {
 	t, err := etcdctlTarget(ctx, env, c)
 	if err != nil {
 		return err
 	}
-	return execPod(ctx, env, c.Namespace, t.Pod, EtcdctlArgs(t, args), stdout, stderr)
+	exec := env.Exec
+	if exec == nil {
+		exec = func(ctx context.Context, ns, pod string, cmd []string, stdout, stderr io.Writer) error {
+			return execPod(ctx, env, ns, pod, cmd, stdout, stderr)
+		}
+	}
+	if t.Password == "" {
+		return exec(ctx, c.Namespace, t.Pod, EtcdctlArgs(t, args), stdout, stderr)
+	}
+	out, errOut := NewRedactor(stdout, t.Password), NewRedactor(stderr, t.Password)
+	err = exec(ctx, c.Namespace, t.Pod, EtcdctlArgs(t, args), out, errOut)
+	if ferr := errors.Join(out.Flush(), errOut.Flush()); err == nil {
+		err = ferr
+	}
+	return err
 }
 
-// runEtcdctl: `etcdctl NAME [--] ARGS...`.
+// etcdctlHelp is the part of `etcdctl --help` beyond the summary.
+const etcdctlHelp = `
+ARGS are etcdctl's own: everything after NAME (after "--" if given) is
+passed to etcdctl, so "etcdctl NAME -- --help" shows etcdctl's help.
+--endpoints is set to every member unless ARGS give it; the client
+certificate is the pod's root certificate. With TLS off and auth on, the
+root password is passed as --user and replaced by *** in everything
+etcdctl prints (also with --debug, which echoes its flags).
+`
+
+// runEtcdctl: `etcdctl NAME [--] ARGS...`. Its arguments are etcdctl's
+// own, so only -h/--help before NAME is the plugin's help.
 func runEtcdctl(ctx context.Context, env *Env, args []string) error {
+	fs := flag.NewFlagSet("etcdctl", flag.ContinueOnError)
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+		return &helpRequest{fs: fs}
+	}
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		return fmt.Errorf("etcdctl wants the cluster name first: kubectl quorum etcdctl NAME -- ARGS: %w", errUsage)
+		return usageErr(fs, "etcdctl wants the cluster name first: kubectl quorum etcdctl NAME -- ARGS")
 	}
 	name, rest := args[0], args[1:]
 	if len(rest) > 0 && rest[0] == "--" {
 		rest = rest[1:]
 	}
 	if len(rest) == 0 {
-		return fmt.Errorf("etcdctl wants etcdctl arguments after the cluster name (for example: endpoint status): %w", errUsage)
+		return usageErr(fs, "etcdctl wants etcdctl arguments after the cluster name (for example: endpoint status)")
+	}
+	if err := env.ready(); err != nil {
+		return err
 	}
 	c, err := getCluster(ctx, env, name)
 	if err != nil {
 		return err
 	}
 	return runEtcdctlIn(ctx, env, c, rest, env.Out, env.Err)
-}
-
-// MemberID is the hex etcd member ID of the member named name in status.
-func MemberID(c *etcdv1.EtcdCluster, name string) (string, error) {
-	var names []string
-	for _, m := range c.Status.Members {
-		if m.Name == name {
-			if m.ID == "" {
-				return "", fmt.Errorf("member %s has no ID in status yet", name)
-			}
-			if m.Role == etcdv1.RoleLearner {
-				return "", fmt.Errorf("member %s is a learner: leadership moves only to a voting member", name)
-			}
-			return m.ID, nil
-		}
-		names = append(names, m.Name)
-	}
-	return "", fmt.Errorf("%s is not a member of %s (members: %s)", name, c.Name, strings.Join(names, ", "))
-}
-
-// runMoveLeader: `move-leader NAME --to MEMBER`.
-func runMoveLeader(ctx context.Context, env *Env, args []string) error {
-	fs := flag.NewFlagSet("move-leader", flag.ContinueOnError)
-	to := fs.String("to", "", "member (pod name) to make leader")
-	pos, err := parse(fs, args, 1)
-	if err != nil {
-		return err
-	}
-	if *to == "" {
-		return fmt.Errorf("move-leader wants --to MEMBER: %w", errUsage)
-	}
-	c, err := getCluster(ctx, env, pos[0])
-	if err != nil {
-		return err
-	}
-	for _, m := range c.Status.Members {
-		if m.Name == *to && m.Role == etcdv1.RoleLeader {
-			fmt.Fprintf(env.Out, "%s is already the leader\n", *to)
-			return nil
-		}
-	}
-	id, err := MemberID(c, *to)
-	if err != nil {
-		return err
-	}
-	return runEtcdctlIn(ctx, env, c, []string{"move-leader", id}, env.Out, env.Err)
 }

@@ -33,7 +33,7 @@ func runResume(ctx context.Context, env *Env, args []string) error {
 
 func setPaused(ctx context.Context, env *Env, args []string, pause bool) error {
 	name := map[bool]string{true: "pause", false: "resume"}[pause]
-	pos, err := parse(flag.NewFlagSet(name, flag.ContinueOnError), args, 1)
+	pos, err := parse(env, flag.NewFlagSet(name, flag.ContinueOnError), args, 1)
 	if err != nil {
 		return err
 	}

@@ -9,7 +9,7 @@
 // exec etcdctl in a member pod (the server image ships it, hack/images.sh)
 // with the root client certificate the pod mounts: etcd's client port is
 // not reachable from outside the pod network in general. Secret values are
-// never printed or written (see report.go and Redact).
+// never printed or written (see report.go, Redact and Redactor).
 package plugin
 
 import (
@@ -31,31 +31,9 @@ import (
 	etcdv1 "quorum.dev/etcd-operator/api/v1alpha1"
 )
 
-// usage is printed by `kubectl quorum help` and on a usage error.
-const usage = `kubectl quorum: manage etcd clusters run by the Quorum operator.
-
-Usage:
-  kubectl quorum [global flags] COMMAND [flags] [args]
-
-Commands:
-  status NAME                  one screen: members, sizes, alarms, certificates, backups, conditions, operation
-  backup NAME                  create an EtcdBackup of cluster NAME and follow it to Succeeded or Failed
-  restore NAME --backup B --yes  restore cluster NAME in place from EtcdBackup B and follow it
-  defrag NAME [--request]      how NAME is defragmented; --request asks the operator for one round now
-  move-leader NAME --to MEMBER move raft leadership to MEMBER (a member pod name)
-  etcdctl NAME -- ARGS...      run etcdctl in a member pod with the cluster's root credentials
-  report NAME [-o FILE]        write a support bundle (tar.gz): resources, events, logs, endpoint status; no Secret values
-  pause NAME                   stop the operator from changing NAME (annotation etcd.quorum.dev/paused=true)
-  resume NAME                  let the operator reconcile NAME again (removes the annotation)
-
-Global flags:
-  --kubeconfig PATH   kubeconfig file (default $KUBECONFIG or ~/.kube/config)
-  --context NAME      kubeconfig context
-  -n, --namespace NS  namespace of the cluster (default: the context's namespace)
-`
-
 // Env is what a command works with: clients, the namespace and the
-// streams.
+// streams. Main fills the clients only once the command line has parsed
+// (see parse), so help and usage errors need no kubeconfig.
 type Env struct {
 	Client    client.Client
 	Clientset kubernetes.Interface
@@ -64,10 +42,44 @@ type Env struct {
 	In        io.Reader
 	Out       io.Writer
 	Err       io.Writer
+	// Exec runs cmd in the etcd container of pod in namespace ns, with
+	// its stdout and stderr streamed to the writers; nil means exec
+	// through the API server (execPod). Tests run etcdctl locally with it.
+	Exec func(ctx context.Context, ns, pod string, cmd []string, stdout, stderr io.Writer) error
+
+	// connect fills the clients; nil when they are set already (tests).
+	connect func(*Env) error
 }
 
-// errUsage marks an error that should be followed by the usage text.
-var errUsage = errors.New("usage")
+// ready connects env to the cluster if it is not yet.
+func (env *Env) ready() error {
+	if env.connect == nil {
+		return nil
+	}
+	connect := env.connect
+	env.connect = nil
+	return connect(env)
+}
+
+// usageError is a bad command line: Main prints it, then the usage of
+// the command whose flags are fs (exit code 2).
+type usageError struct {
+	fs  *flag.FlagSet
+	msg string
+}
+
+func (e *usageError) Error() string { return e.msg }
+
+// usageErr is a usageError of the command of fs.
+func usageErr(fs *flag.FlagSet, format string, args ...any) error {
+	return &usageError{fs: fs, msg: fmt.Sprintf(format, args...)}
+}
+
+// helpRequest is -h or --help after a command: Main prints the
+// command's usage to stdout (exit code 0).
+type helpRequest struct{ fs *flag.FlagSet }
+
+func (h *helpRequest) Error() string { return "help requested for " + h.fs.Name() }
 
 // Main runs the plugin with args (without the program name) and returns
 // the exit code: 0 success, 1 failure, 2 bad usage.
@@ -79,79 +91,62 @@ func Main(ctx context.Context, args []string, in io.Reader, out, errOut io.Write
 	kubeContext := global.String("context", "", "kubeconfig context")
 	namespace := global.StringP("namespace", "n", "", "namespace")
 	if err := global.Parse(args); err != nil {
-		fmt.Fprintf(errOut, "error: %v\n\n%s", err, usage)
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(out, globalUsage())
+			return 0
+		}
+		fmt.Fprintf(errOut, "error: %v\n\n%s", err, globalUsage())
 		return 2
 	}
 	rest := global.Args()
-	if len(rest) == 0 || rest[0] == "help" || rest[0] == "-h" || rest[0] == "--help" {
-		fmt.Fprint(out, usage)
-		return 0
+	if len(rest) == 0 || rest[0] == "help" {
+		if len(rest) == 2 && lookup(rest[1]) != nil {
+			// `help COMMAND` is `COMMAND --help`.
+			rest = []string{rest[1], "--help"}
+		} else {
+			fmt.Fprint(out, globalUsage())
+			return 0
+		}
 	}
-	cmd, ok := commands[rest[0]]
-	if !ok {
-		fmt.Fprintf(errOut, "error: unknown command %q\n\n%s", rest[0], usage)
+	cmd := lookup(rest[0])
+	if cmd == nil {
+		fmt.Fprintf(errOut, "error: unknown command %q\n\n%s", rest[0], globalUsage())
 		return 2
 	}
-	if rest[0] != "etcdctl" && asksHelp(rest[1:]) {
-		// Help needs no cluster: answer before reading the kubeconfig.
-		fmt.Fprint(out, usage)
+	env := &Env{In: in, Out: out, Err: errOut, connect: func(env *Env) error {
+		return env.connectTo(*kubeconfig, *kubeContext, *namespace)
+	}}
+	err := cmd.run(ctx, env, rest[1:])
+	var help *helpRequest
+	var bad *usageError
+	switch {
+	case err == nil:
 		return 0
+	case errors.As(err, &help):
+		fmt.Fprint(out, commandUsage(cmd, help.fs))
+		return 0
+	case errors.As(err, &bad):
+		fmt.Fprintf(errOut, "error: %v\n\n%s", err, commandUsage(cmd, bad.fs))
+		return 2
 	}
-	env, err := connect(*kubeconfig, *kubeContext, *namespace)
-	if err != nil {
-		fmt.Fprintf(errOut, "error: %v\n", err)
-		return 1
-	}
-	env.In, env.Out, env.Err = in, out, errOut
-	if err := cmd(ctx, env, rest[1:]); err != nil {
-		fmt.Fprintf(errOut, "error: %v\n", err)
-		if errors.Is(err, errUsage) {
-			fmt.Fprintf(errOut, "\n%s", usage)
-			return 2
-		}
-		return 1
-	}
-	return 0
+	fmt.Fprintf(errOut, "error: %v\n", err)
+	return 1
 }
 
-// asksHelp tells whether a command's arguments ask for its help (-h,
-// --help); etcdctl's arguments are etcdctl's own and are not looked at.
-func asksHelp(args []string) bool {
-	for _, a := range args {
-		if a == "-h" || a == "--help" {
-			return true
-		}
-	}
-	return false
-}
-
-type command func(ctx context.Context, env *Env, args []string) error
-
-var commands = map[string]command{
-	"status":      runStatus,
-	"backup":      runBackup,
-	"restore":     runRestore,
-	"defrag":      runDefrag,
-	"move-leader": runMoveLeader,
-	"etcdctl":     runEtcdctl,
-	"report":      runReport,
-	"pause":       runPause,
-	"resume":      runResume,
-}
-
-// connect builds the clients the way kubectl does: the loading rules of
-// clientcmd (KUBECONFIG, ~/.kube/config) with the flags as overrides.
-func connect(kubeconfig, kubeContext, namespace string) (*Env, error) {
+// connectTo sets env's clients and namespace the way kubectl does: the
+// loading rules of clientcmd (KUBECONFIG, ~/.kube/config) with the flags
+// as overrides.
+func (env *Env) connectTo(kubeconfig, kubeContext, namespace string) error {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	rules.ExplicitPath = kubeconfig
 	loader := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: kubeContext})
 	cfg, err := loader.ClientConfig()
 	if err != nil {
-		return nil, fmt.Errorf("loading kubeconfig: %w", err)
+		return fmt.Errorf("loading kubeconfig: %w", err)
 	}
 	if namespace == "" {
 		if namespace, _, err = loader.Namespace(); err != nil {
-			return nil, fmt.Errorf("reading the context's namespace: %w", err)
+			return fmt.Errorf("reading the context's namespace: %w", err)
 		}
 	}
 	scheme := runtime.NewScheme()
@@ -159,24 +154,40 @@ func connect(kubeconfig, kubeContext, namespace string) (*Env, error) {
 	utilruntime.Must(etcdv1.AddToScheme(scheme))
 	c, err := client.New(cfg, client.Options{Scheme: scheme})
 	if err != nil {
-		return nil, fmt.Errorf("building the client: %w", err)
+		return fmt.Errorf("building the client: %w", err)
 	}
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("building the clientset: %w", err)
+		return fmt.Errorf("building the clientset: %w", err)
 	}
-	return &Env{Client: c, Clientset: cs, Config: cfg, Namespace: namespace}, nil
+	env.Client, env.Clientset, env.Config, env.Namespace = c, cs, cfg, namespace
+	return nil
 }
 
-// parse parses a command's flags; it wants exactly nargs positional
-// arguments (the cluster name first) unless nargs is negative.
-func parse(fs *flag.FlagSet, args []string, nargs int) ([]string, error) {
+// parse parses a command's flags and, when they parse, connects env to
+// the cluster. It wants exactly nargs positional arguments (the cluster
+// name first) unless nargs is negative, and a value of each string flag
+// named in required. -h or --help returns a helpRequest and a bad command
+// line a usageError, both before any kubeconfig is read.
+func parse(env *Env, fs *flag.FlagSet, args []string, nargs int, required ...string) ([]string, error) {
 	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
-		return nil, fmt.Errorf("%s: %v: %w", fs.Name(), err, errUsage)
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, &helpRequest{fs: fs}
+		}
+		return nil, usageErr(fs, "%s: %v", fs.Name(), err)
 	}
 	if nargs >= 0 && fs.NArg() != nargs {
-		return nil, fmt.Errorf("%s wants %d argument(s) (%s), got %d [%s]: %w", fs.Name(), nargs, "the cluster name", fs.NArg(), strings.Join(fs.Args(), " "), errUsage)
+		return nil, usageErr(fs, "%s wants %d argument(s) (%s), got %d [%s]", fs.Name(), nargs, "the cluster name", fs.NArg(), strings.Join(fs.Args(), " "))
+	}
+	for _, name := range required {
+		// A name that is not a flag of fs is a bug: it panics in tests.
+		if f := fs.Lookup(name); f.Value.String() == "" {
+			return nil, usageErr(fs, "%s wants --%s (%s)", fs.Name(), name, f.Usage)
+		}
+	}
+	if err := env.ready(); err != nil {
+		return nil, err
 	}
 	return fs.Args(), nil
 }

@@ -223,21 +223,87 @@ func TestMainUsage(t *testing.T) {
 	for _, tc := range []struct {
 		args     []string
 		code     int
-		inOutput string
+		inOutput []string
 	}{
-		{nil, 0, "Commands:"},
-		{[]string{"help"}, 0, "move-leader NAME --to MEMBER"},
-		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
-		{[]string{"--bogus"}, 2, "unknown flag: --bogus"},
-		// Help without a reachable cluster: no kubeconfig is read.
-		{[]string{"--kubeconfig", "/nonexistent", "status", "--help"}, 0, "Commands:"},
-		{[]string{"--kubeconfig", "/nonexistent", "backup", "-h"}, 0, "Commands:"},
+		{nil, 0, []string{"Commands:", "move-leader NAME --to MEMBER", "--kubeconfig PATH"}},
+		{[]string{"help"}, 0, []string{"move-leader NAME --to MEMBER"}},
+		{[]string{"--help"}, 0, []string{"Commands:"}},
+		{[]string{"frobnicate"}, 2, []string{`unknown command "frobnicate"`, "Commands:"}},
+		{[]string{"--bogus"}, 2, []string{"unknown flag: --bogus", "Commands:"}},
 	} {
 		var out, errOut bytes.Buffer
 		code := Main(context.Background(), tc.args, nil, &out, &errOut)
-		if code != tc.code || !strings.Contains(out.String()+errOut.String(), tc.inOutput) {
-			t.Errorf("Main(%q) = %d, output %q; want %d and %q", tc.args, code, out.String()+errOut.String(), tc.code, tc.inOutput)
+		for _, want := range tc.inOutput {
+			if code != tc.code || !strings.Contains(out.String()+errOut.String(), want) {
+				t.Errorf("Main(%q) = %d, output %q; want %d and %q", tc.args, code, out.String()+errOut.String(), tc.code, want)
+			}
 		}
+	}
+}
+
+// TestCommandHelp asks each command for its help, without a kubeconfig:
+// the usage names the command's own flags (with their defaults), and a
+// bad command line prints the error and that command's usage, not the
+// list of commands.
+func TestCommandHelp(t *testing.T) {
+	flags := map[string][]string{
+		"status":      nil,
+		"backup":      {"--s3-endpoint string", "--s3-credentials-secret", "--s3-web-identity-sa", "--s3-instance-role", "--pvc string", "--schedule", "--name string", "--no-wait", "--timeout duration", "(default 10m0s)"},
+		"restore":     {"--backup string", "--yes", "--name string", "--no-wait", "(default 15m0s)"},
+		"defrag":      {"--request", "--timeout duration", "(default 10m0s)"},
+		"move-leader": {"--to string"},
+		"etcdctl":     {"etcdctl NAME -- --help", "replaced by ***"},
+		"report":      {"-o, --output string"},
+		"pause":       nil,
+		"resume":      nil,
+	}
+	if len(flags) != len(commands) {
+		t.Fatalf("the test knows %d commands, the plugin has %d", len(flags), len(commands))
+	}
+	for _, c := range commands {
+		for _, help := range [][]string{{c.name, "-h"}, {c.name, "--help"}, {"help", c.name}, {c.name, "db", "--help"}} {
+			if c.name == "etcdctl" && len(help) == 3 {
+				continue // after NAME, --help is etcdctl's own
+			}
+			var out, errOut bytes.Buffer
+			code := Main(context.Background(), append([]string{"--kubeconfig", "/nonexistent"}, help...), nil, &out, &errOut)
+			wants := append([]string{"kubectl quorum [global flags] " + c.name + " " + c.args, c.summary[1:], "--namespace NS"}, flags[c.name]...)
+			for _, want := range wants {
+				if code != 0 || errOut.Len() > 0 || !strings.Contains(out.String(), want) {
+					t.Errorf("Main(%q) = %d, stdout %q, stderr %q; want 0 and %q on stdout", help, code, out.String(), errOut.String(), want)
+				}
+			}
+			if strings.Contains(out.String(), "Commands:") {
+				t.Errorf("Main(%q) prints the list of commands:\n%s", help, out.String())
+			}
+		}
+	}
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"backup", "db", "--s3-bukket=b"}, []string{"error: backup: unknown flag: --s3-bukket", "kubectl quorum [global flags] backup NAME", "--s3-bucket string"}},
+		{[]string{"restore", "db", "--yes"}, []string{"error: restore wants --backup (Succeeded EtcdBackup to restore from)", "--backup string"}},
+		{[]string{"status"}, []string{"error: status wants 1 argument(s)", "kubectl quorum [global flags] status NAME"}},
+		{[]string{"move-leader", "db"}, []string{"error: move-leader wants --to (member (pod name) to make leader)", "--to string"}},
+		{[]string{"etcdctl", "db"}, []string{"error: etcdctl wants etcdctl arguments", "etcdctl NAME [--] ARGS..."}},
+		{[]string{"report", "db", "-x"}, []string{"error: report: unknown shorthand flag: 'x' in -x", "-o, --output string"}},
+	} {
+		var out, errOut bytes.Buffer
+		code := Main(context.Background(), append([]string{"--kubeconfig", "/nonexistent"}, tc.args...), nil, &out, &errOut)
+		for _, want := range tc.want {
+			if code != 2 || !strings.Contains(errOut.String(), want) {
+				t.Errorf("Main(%q) = %d, stderr %q; want 2 and %q", tc.args, code, errOut.String(), want)
+			}
+		}
+		if strings.Contains(errOut.String(), "Commands:") {
+			t.Errorf("Main(%q) prints the list of commands:\n%s", tc.args, errOut.String())
+		}
+	}
+	// A good command line goes on to read the kubeconfig.
+	var out, errOut bytes.Buffer
+	if code := Main(context.Background(), []string{"--kubeconfig", "/nonexistent", "status", "db"}, nil, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "loading kubeconfig") {
+		t.Errorf("status db with a missing kubeconfig = %d, %q; want 1 and a kubeconfig error", code, errOut.String())
 	}
 }
 
@@ -274,7 +340,7 @@ func TestPauseResume(t *testing.T) {
 		return v
 	}
 	for _, step := range []struct {
-		run  command
+		run  func(context.Context, *Env, []string) error
 		want string
 		says string
 	}{
@@ -291,7 +357,8 @@ func TestPauseResume(t *testing.T) {
 			t.Errorf("annotation %q, output %q; want %q and %q", got, out.String(), step.want, step.says)
 		}
 	}
-	if err := runPause(context.Background(), env, nil); err == nil || !errors.Is(err, errUsage) {
+	var bad *usageError
+	if err := runPause(context.Background(), env, nil); !errors.As(err, &bad) {
 		t.Errorf("pause without a name: %v, want a usage error", err)
 	}
 }

@@ -107,7 +107,7 @@ func stripManagedFields(l client.ObjectList) {
 func runReport(ctx context.Context, env *Env, args []string) error {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
 	output := fs.StringP("output", "o", "", "file to write (default report-NAMESPACE-NAME-YYYYMMDD-HHMMSS.tar.gz)")
-	pos, err := parse(fs, args, 1)
+	pos, err := parse(env, fs, args, 1)
 	if err != nil {
 		return err
 	}

@@ -23,14 +23,11 @@ func runRestore(ctx context.Context, env *Env, args []string) error {
 	name := fs.String("name", "", "name of the EtcdRestore (default NAME-restore-YYYYMMDD-HHMMSS)")
 	noWait := fs.Bool("no-wait", false, "create the restore and return")
 	timeout := fs.Duration("timeout", 15*time.Minute, "how long to follow the restore")
-	pos, err := parse(fs, args, 1)
+	pos, err := parse(env, fs, args, 1, "backup")
 	if err != nil {
 		return err
 	}
 	cluster := pos[0]
-	if *backup == "" {
-		return fmt.Errorf("restore wants --backup NAME (an EtcdBackup of %s): %w", cluster, errUsage)
-	}
 	if _, err := getCluster(ctx, env, cluster); err != nil {
 		return err
 	}

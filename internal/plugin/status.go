@@ -38,7 +38,7 @@ type CertExpiry struct {
 
 func runStatus(ctx context.Context, env *Env, args []string) error {
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
-	pos, err := parse(fs, args, 1)
+	pos, err := parse(env, fs, args, 1)
 	if err != nil {
 		return err
 	}

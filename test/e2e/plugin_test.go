@@ -88,7 +88,7 @@ var _ = Describe("kubectl quorum plugin", func() {
 		By("move-leader to the only member: nothing to do")
 		out, err = plugin("move-leader", "plug", "--to", "plug-0")
 		Expect(err).NotTo(HaveOccurred(), out)
-		Expect(out).To(ContainSubstring("plug-0 is already the leader"))
+		Expect(out).To(ContainSubstring("already leads plug: nothing to do"))
 
 		By("backup: creates an EtcdBackup and follows it to Succeeded")
 		out, err = plugin("backup", "plug", "--name", "b1", "--s3-endpoint", srv.Endpoint, "--s3-bucket", bucket, "--s3-prefix", "plugin",
