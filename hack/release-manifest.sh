@@ -25,6 +25,8 @@ trap 'rm -f "$tmp"' EXIT
   "$kubectl" kustomize config/default |
     sed "s#image: quorum.dev/etcd-operator:.*#image: quorum.dev/etcd-operator:$version#"
 } > "$tmp"
+# mktemp makes the file 0600; a release asset is read by everyone.
+chmod 0644 "$tmp"
 mv "$tmp" "$out"
 trap - EXIT
 echo "$out"

@@ -155,7 +155,7 @@ const alertsYAML = `groups:
       severity: warning
     annotations:
       summary: etcd database is near its quota
-      description: 'The database of member {{"{{ $labels.pod }}"}} of EtcdCluster {{"{{ $labels.namespace }}/{{ $labels.etcd_cluster }}"}} uses {{"{{ $value | humanizePercentage }}"}} of its quota; at 100% etcd raises NOSPACE and refuses writes. Compact and defragment, or raise spec.storage.quotaBackendBytes.'
+      description: 'The database of member {{"{{ $labels.pod }}"}} of EtcdCluster {{"{{ $labels.namespace }}/{{ $labels.etcd_cluster }}"}} uses {{"{{ $value | humanizePercentage }}"}} of its quota; at 100% etcd raises NOSPACE and refuses writes. Compact and defragment, or raise spec.quota.backendBytes (unset, the quota is derived from spec.storage.size: grow that).'
   - alert: EtcdNoSpaceAlarm
     expr: quorum_etcdcluster_member_alarm{{sel .Quorum "alarm=\"NOSPACE\""}} == 1
     labels:

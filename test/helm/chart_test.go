@@ -37,7 +37,14 @@ func helm(t *testing.T, args ...string) string {
 // render returns the rendered objects by kind/name.
 func render(t *testing.T, set ...string) map[string][]byte {
 	t.Helper()
-	args := []string{"template", "quorum-operator", chart, "--namespace", "quorum-system"}
+	return renderWith(t, nil, set...)
+}
+
+// renderWith renders with extra helm template flags (--api-versions ...)
+// besides the --set values.
+func renderWith(t *testing.T, flags []string, set ...string) map[string][]byte {
+	t.Helper()
+	args := append([]string{"template", "quorum-operator", chart, "--namespace", "quorum-system"}, flags...)
 	for _, s := range set {
 		args = append(args, "--set", s)
 	}
@@ -205,18 +212,42 @@ func TestDeploymentValues(t *testing.T) {
 	}
 }
 
+// The Prometheus Operator's kinds, as helm template --api-versions names
+// them (what .Capabilities.APIVersions.Has checks in the templates).
+var prometheusOperatorAPIs = []string{"--api-versions", "monitoring.coreos.com/v1/PrometheusRule", "--api-versions", "monitoring.coreos.com/v1/ServiceMonitor"}
+
 // The monitoring objects are off by default, and when on carry the
 // generated alert rules, the dashboard JSON and a ServiceMonitor that
-// scrapes the metrics Service the way the metrics endpoint serves.
+// scrapes the metrics Service the way the metrics endpoint serves. The
+// Prometheus Operator's kinds render only where their CRDs are served:
+// without them, enabled=true would fail the install.
 func TestMonitoringObjects(t *testing.T) {
-	objs := render(t)
+	objs := renderWith(t, prometheusOperatorAPIs)
 	for _, k := range []string{"ServiceMonitor/quorum-operator", "PrometheusRule/quorum-operator", "ConfigMap/quorum-operator-dashboard"} {
 		if _, ok := objs[k]; ok {
 			t.Errorf("%s rendered by default", k)
 		}
 	}
-	objs = render(t, "metrics.serviceMonitor.enabled=true", "metrics.serviceMonitor.labels.release=prom",
-		"prometheusRule.enabled=true", "prometheusRule.labels.release=prom", "grafanaDashboard.enabled=true")
+	on := []string{"metrics.serviceMonitor.enabled=true", "metrics.serviceMonitor.labels.release=prom",
+		"prometheusRule.enabled=true", "prometheusRule.labels.release=prom", "grafanaDashboard.enabled=true"}
+	objs = render(t, on...)
+	for _, k := range []string{"ServiceMonitor/quorum-operator", "PrometheusRule/quorum-operator"} {
+		if _, ok := objs[k]; ok {
+			t.Errorf("%s rendered without the monitoring.coreos.com/v1 API", k)
+		}
+	}
+	if _, ok := objs["ConfigMap/quorum-operator-dashboard"]; !ok {
+		t.Error("the dashboard ConfigMap (no CRD needed) not rendered without the monitoring.coreos.com/v1 API")
+	}
+	// Each kind needs its own CRD.
+	objs = renderWith(t, prometheusOperatorAPIs[:2], on...)
+	if _, ok := objs["ServiceMonitor/quorum-operator"]; ok {
+		t.Error("ServiceMonitor rendered with only the PrometheusRule API")
+	}
+	if _, ok := objs["PrometheusRule/quorum-operator"]; !ok {
+		t.Error("PrometheusRule not rendered with its API")
+	}
+	objs = renderWith(t, prometheusOperatorAPIs, on...)
 
 	sm := &unstructured.Unstructured{}
 	if err := yaml.Unmarshal(objs["ServiceMonitor/quorum-operator"], &sm.Object); err != nil || sm.GetKind() == "" {
@@ -243,7 +274,7 @@ func TestMonitoringObjects(t *testing.T) {
 			t.Errorf("ServiceMonitor selects %s=%s, which the metrics Service lacks (%v)", k, v, svc.Labels)
 		}
 	}
-	plain := string(render(t, "metrics.serviceMonitor.enabled=true", "metrics.secure=false")["ServiceMonitor/quorum-operator"])
+	plain := string(renderWith(t, prometheusOperatorAPIs, "metrics.serviceMonitor.enabled=true", "metrics.secure=false")["ServiceMonitor/quorum-operator"])
 	if !strings.Contains(plain, "scheme: http") || strings.Contains(plain, "scheme: https") {
 		t.Errorf("with metrics.secure=false the ServiceMonitor must scrape plain http:\n%s", plain)
 	}

@@ -97,26 +97,31 @@ func TestHelmUpgradeUpgradesCRDsAndUninstallKeepsThem(t *testing.T) {
 }
 
 // readmeAdoptionStep returns the shell block README gives for adopting CRDs
-// that an older chart installed from crds/ (the first ```sh block after the
-// line that names the step).
+// that an older chart installed from crds/.
 func readmeAdoptionStep(t *testing.T) string {
+	t.Helper()
+	return readmeStep(t, "<!-- crd-adoption-step -->")
+}
+
+// readmeStep returns the first ```sh block after README's marker line, as
+// README prints it.
+func readmeStep(t *testing.T, marker string) string {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	const marker = "<!-- crd-adoption-step -->"
 	_, after, ok := strings.Cut(string(raw), marker)
 	if !ok {
 		t.Fatalf("README has no %s", marker)
 	}
 	_, block, ok := strings.Cut(after, "```sh\n")
 	if !ok {
-		t.Fatal("README has no ```sh block after the adoption marker")
+		t.Fatalf("README has no ```sh block after %s", marker)
 	}
 	block, _, ok = strings.Cut(block, "```")
 	if !ok {
-		t.Fatal("README's adoption block is not closed")
+		t.Fatalf("README's block after %s is not closed", marker)
 	}
 	return block
 }

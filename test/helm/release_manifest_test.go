@@ -26,6 +26,11 @@ func TestReleaseManifestInstalls(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if fi, err := os.Stat(out); err != nil {
+		t.Fatal(err)
+	} else if fi.Mode().Perm() != 0o644 {
+		t.Errorf("the manifest's mode is %v, want 0644: it is a release asset", fi.Mode().Perm())
+	}
 	if !strings.Contains(string(manifest), "# Quorum "+version.Version+" install manifest") {
 		t.Errorf("the manifest does not name release %s", version.Version)
 	}
