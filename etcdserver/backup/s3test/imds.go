@@ -3,7 +3,6 @@ package s3test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -141,23 +140,11 @@ func startIMDS(t testing.TB, bin string, o IMDSOptions) (*IMDS, error) {
 // waitServing waits until the token endpoint answers.
 func (m *IMDS) waitServing() error {
 	c := http.Client{Timeout: 2 * time.Second}
-	deadline := time.Now().Add(StartTimeout)
-	for time.Now().Before(deadline) {
-		if m.proc.exited() {
-			return errors.New("the metadata mock exited during start-up")
-		}
+	return m.proc.waitOK("the metadata mock on "+m.URL, func() (*http.Response, error) {
 		req, _ := http.NewRequestWithContext(context.Background(), http.MethodPut, m.URL+credentials.TokenPath, nil)
 		req.Header.Set(credentials.TokenRequestTTLHeader, "60")
-		resp, err := c.Do(req)
-		if err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("the metadata mock on %s did not answer within %s", m.URL, StartTimeout)
+		return c.Do(req)
+	})
 }
 
 // Stop terminates the metadata service by PID and waits for it; requests

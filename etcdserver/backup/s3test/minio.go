@@ -25,7 +25,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -171,21 +170,9 @@ func (s *Server) waitLive() error {
 	if s.Secure {
 		scheme = "https://"
 	}
-	deadline := time.Now().Add(StartTimeout)
-	for time.Now().Before(deadline) {
-		if s.proc.exited() {
-			return errors.New("MinIO exited during start-up")
-		}
-		resp, err := c.Get(scheme + s.Endpoint + "/minio/health/live")
-		if err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("MinIO on %s not live within %s", s.Endpoint, StartTimeout)
+	return s.proc.waitOK("MinIO on "+s.Endpoint, func() (*http.Response, error) {
+		return c.Get(scheme + s.Endpoint + "/minio/health/live")
+	})
 }
 
 // Stop terminates MinIO by PID (SIGTERM, then SIGKILL after 10 s) and waits

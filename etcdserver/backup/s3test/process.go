@@ -3,6 +3,7 @@ package s3test
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -117,4 +118,25 @@ func repoRoot() (string, error) {
 		}
 		dir = parent
 	}
+}
+
+// waitOK sends requests until one is answered 200 OK, and fails when the
+// process exits first or StartTimeout passes; what names the server in
+// the errors.
+func (p *process) waitOK(what string, send func() (*http.Response, error)) error {
+	deadline := time.Now().Add(StartTimeout)
+	for time.Now().Before(deadline) {
+		if p.exited() {
+			return fmt.Errorf("%s exited during start-up", what)
+		}
+		resp, err := send()
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("%s did not answer within %s", what, StartTimeout)
 }
