@@ -31,14 +31,17 @@
 //     a voter only if quorum survives without it (else Refuse); a leader
 //     first hands leadership to the lowest-ordinal healthy voter whose
 //     data is sound (MoveLeader).
-//  4. The StatefulSet has pods above the highest member (STSReplicas >
-//     highest member ordinal + 1) → ShrinkStatefulSet(highest member
-//     ordinal + 1), in one step. The planner adds a member before it grows
-//     the StatefulSet, so such pods are always left over from a removal
-//     (scale-down interrupted after RemoveMember); they hold no member and
-//     deleting them loses nothing. This may go below Desired: the ordinal is
-//     then added back cleanly as a learner. It never goes below an ordinal
-//     that still holds a member.
+//  4. The StatefulSet has pods above both the highest member and Desired
+//     (STSReplicas > keep, keep = max(highest member ordinal + 1, Desired))
+//     → ShrinkStatefulSet(keep), in one step. The planner adds a member
+//     before it grows the StatefulSet, so such pods are always left over
+//     from a removal (scale-down interrupted after RemoveMember); they hold
+//     no member and are not wanted. It never goes below Desired: a pod
+//     without member below Desired is a hole (see below), even at the top,
+//     because with storage.whenScaled: Delete the shrink would delete its
+//     claim, and with it the data its server sets aside (a member removed
+//     for corrupt data, 3c, keeps it as data.corrupt-<time>). It never goes
+//     below an ordinal that still holds a member.
 //  5. Some member has ordinal >= Desired (scale down, also a zombie whose pod
 //     is gone) → handle the member with the HIGHEST ordinal:
 //     a learner is removed directly (learners do not vote);
@@ -63,11 +66,17 @@
 //     Desired that has no member. Rule 6 grows the StatefulSet next.
 //  9. Otherwise the membership is as desired → None.
 //
-// A pod at an ordinal without member below the highest member (a "hole",
-// e.g. a member removed by hand, or after a recovery from a survivor) gets
-// its member added back as a learner; if that pod still holds the removed
-// member's data, quorum-etcd finds its member ID missing from the cluster,
-// sets the data aside and joins as that learner.
+// A pod at an ordinal without member below Desired (a "hole", e.g. a
+// member removed by hand, for lost or corrupt data (3b, 3c), or by a
+// scale-down that was then reversed, or after a recovery from a survivor;
+// at the top ordinal too) gets its member added back as a learner (rule 8).
+// If that pod still holds the removed member's data, quorum-etcd finds its
+// member ID missing from the cluster, sets the data aside
+// (<data dir>.corrupt-<time> when corrupt, else <data dir>.stale) and joins
+// as that learner. It gets there without the pod being deleted: etcd stops
+// a member that applies its own removal, quorum-etcd then exits and the
+// container restarts into that check (the reconciler also deletes the pod
+// of a member removed for corrupt data, to skip a crash-loop back-off).
 package membership
 
 import (
@@ -202,14 +211,16 @@ func Plan(s Snapshot) Action {
 		return a
 	}
 
-	// 4. Pods above the highest member hold nothing: shrink them away.
-	if sts > hi+1 {
-		empty := fmt.Sprintf("ordinal %d has no member", hi+1)
-		if sts > hi+2 {
-			empty = fmt.Sprintf("ordinals %d to %d have no members", hi+1, sts-1)
+	// 4. Pods above both the highest member and Desired hold nothing:
+	// shrink them away. Below Desired a pod without member is a hole
+	// (rule 8), never shrunk: its volume may hold set-aside data.
+	if keep := max(hi+1, desired); sts > keep {
+		empty := fmt.Sprintf("ordinal %d has no member", keep)
+		if sts > keep+1 {
+			empty = fmt.Sprintf("ordinals %d to %d have no members", keep, sts-1)
 		}
-		return Action{Kind: ShrinkStatefulSet, Ordinal: hi + 1, Replicas: int32(hi + 1),
-			Reason: fmt.Sprintf("%s: shrinking the StatefulSet from %d to %d", empty, sts, hi+1)}
+		return Action{Kind: ShrinkStatefulSet, Ordinal: keep, Replicas: int32(keep),
+			Reason: fmt.Sprintf("%s: shrinking the StatefulSet from %d to %d", empty, sts, keep)}
 	}
 	// 5. Scale down, highest ordinal first.
 	if hi >= desired {
@@ -242,7 +253,7 @@ func Plan(s Snapshot) Action {
 		url := s.PeerURL(o)
 		why := fmt.Sprintf("%d of %d voters: adding ordinal %d as a learner", v.voters, desired, o)
 		if s.Pods[o].Exists {
-			why += " (its pod exists without a member; it joins once it restarts with an empty data dir)"
+			why += " (its pod exists without a member; its server sets the removed member's data aside, if any, and joins as the learner)"
 		}
 		return Action{Kind: AddLearner, Ordinal: o, PeerURL: url, Reason: why}
 	}

@@ -8,17 +8,30 @@ import (
 
 // sim is a model cluster the planner's actions are applied to. A member
 // starts as soon as its pod exists; a started learner is caught up at once.
-// A pod that outlives its removed member keeps that member's data and can
-// never start a new member until the StatefulSet shrinks below it (the
-// volume goes with it), as the real etcdserver restarts from its data dir.
+//
+// A pod that outlives its removed member keeps that member's data (stale)
+// and starts no other member on it. As in the real system it does not wait
+// for a shrink: etcd stops a member that applies its own removal
+// (etcd server.go, "permanently removed"), quorum-etcd then exits
+// (server.Run: "stopped on its own") and the container restarts; a member
+// that refuses to start for corrupt data crash-loops, and the reconciler
+// deletes its pod after the removal (restartCorruptPod). Either way the
+// restarted server finds its member ID gone (planRestart), sets the data
+// aside and waits to join (planJoin): when a learner is added at its
+// ordinal, the pod's data is set aside (a corrupt one kept on the volume)
+// and the learner starts. A shrink deletes the pods and volumes above it
+// (storage.whenScaled: Delete).
 type sim struct {
 	t       *testing.T
 	rng     *rand.Rand
 	members map[int]*simMember // by ordinal
 	sts     int
+	desired int // as last planned for
 	leader  int // ordinal, -1 when there is none
 	down    map[int]bool
 	stale   map[int]bool // ordinals whose pod holds a removed member's data
+	corrupt map[int]bool // ordinals whose data is corrupt: the member refuses to start
+	kept    map[int]bool // ordinals whose volume keeps a set-aside corrupt copy
 	nextID  uint64
 }
 
@@ -30,7 +43,8 @@ type simMember struct {
 
 // newSim is a steady cluster of n voters with a random leader.
 func newSim(t *testing.T, rng *rand.Rand, n int) *sim {
-	c := &sim{t: t, rng: rng, members: map[int]*simMember{}, sts: n, down: map[int]bool{}, stale: map[int]bool{}, nextID: 1}
+	c := &sim{t: t, rng: rng, members: map[int]*simMember{}, sts: n, down: map[int]bool{}, stale: map[int]bool{},
+		corrupt: map[int]bool{}, kept: map[int]bool{}, nextID: 1}
 	for i := range n {
 		c.members[i] = &simMember{id: c.newID(), started: true}
 	}
@@ -42,7 +56,7 @@ func (c *sim) newID() uint64 { c.nextID++; return c.nextID<<8 | uint64(c.rng.Int
 
 func (c *sim) healthy(o int) bool {
 	m, ok := c.members[o]
-	return ok && m.started && o < c.sts && !c.down[o]
+	return ok && m.started && o < c.sts && !c.down[o] && !c.corrupt[o]
 }
 
 func (c *sim) counts() (voters, healthyVoters, learners int) {
@@ -83,9 +97,14 @@ func (c *sim) settle() {
 
 // snapshot lists the members in a random order, as etcd may.
 func (c *sim) snapshot(desired int) Snapshot {
+	c.desired = desired
 	s := Snapshot{Desired: int32(desired), STSReplicas: int32(c.sts), Pods: map[int]Pod{}, PeerURL: peerURL}
 	for o := range c.sts {
-		s.Pods[o] = Pod{Exists: true, Ready: c.healthy(o)}
+		p := Pod{Exists: true, Ready: c.healthy(o)}
+		if m, ok := c.members[o]; ok && c.corrupt[o] && !c.stale[o] {
+			p.CorruptID = m.id
+		}
+		s.Pods[o] = p
 	}
 	for o, m := range c.members {
 		mm := Member{ID: m.id, PeerURLs: []string{peerURL(o)}, IsLearner: m.learner, Healthy: c.healthy(o), IsLeader: o == c.leader}
@@ -115,10 +134,27 @@ func (c *sim) apply(a Action) {
 	voters, healthy, learners := c.counts()
 	switch a.Kind {
 	case AddLearner:
-		if _, ok := c.members[a.Ordinal]; ok || a.PeerURL != peerURL(a.Ordinal) || learners > 0 || healthy != voters {
-			c.t.Fatalf("bad %+v (learners %d, healthy %d of %d)", a, learners, healthy, voters)
+		// A voter down only for its corrupt data, waiting for its
+		// replacement, does not make the cluster sick (rule 8).
+		waiting := 0
+		for o, m := range c.members {
+			if !m.learner && c.corrupt[o] {
+				waiting++
+			}
+		}
+		if _, ok := c.members[a.Ordinal]; ok || a.PeerURL != peerURL(a.Ordinal) || learners > 0 || healthy+waiting != voters {
+			c.t.Fatalf("bad %+v (learners %d, healthy %d of %d, %d corrupt)", a, learners, healthy, voters, waiting)
 		}
 		c.members[a.Ordinal] = &simMember{id: c.newID(), learner: true}
+		if c.stale[a.Ordinal] {
+			// The pod's restarted server, waiting to join, sets the
+			// removed member's data aside and joins as this learner.
+			delete(c.stale, a.Ordinal)
+			if c.corrupt[a.Ordinal] {
+				delete(c.corrupt, a.Ordinal)
+				c.kept[a.Ordinal] = true
+			}
+		}
 	case GrowStatefulSet:
 		if int(a.Replicas) <= c.sts {
 			c.t.Fatalf("grow to %d from %d", a.Replicas, c.sts)
@@ -167,10 +203,15 @@ func (c *sim) apply(a Action) {
 				c.t.Fatalf("shrink to %d below member at ordinal %d", a.Replicas, o)
 			}
 		}
+		if int(a.Replicas) < c.desired {
+			c.t.Fatalf("shrink to %d below desired %d deletes a wanted volume: %+v", a.Replicas, c.desired, a)
+		}
 		c.sts = int(a.Replicas)
-		for o := range c.stale {
-			if o >= c.sts {
-				delete(c.stale, o)
+		for _, m := range []map[int]bool{c.stale, c.corrupt, c.kept} {
+			for o := range m {
+				if o >= c.sts {
+					delete(m, o)
+				}
 			}
 		}
 	default:
@@ -255,6 +296,49 @@ func TestSimulateChangeOfMind(t *testing.T) {
 			}
 			c.run(1+rng.IntN(7), 3*7+2)
 		})
+	}
+}
+
+// A member's data turns corrupt (it refuses to start), at the top ordinal
+// and at a random one: it is replaced in place, its ordinal never shrunk
+// away, and its corrupt copy stays on its volume.
+func TestSimulateCorrupt(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for n := 2; n <= 7; n++ {
+		for round := range 5 {
+			t.Run(fmt.Sprintf("%d/%d", n, round), func(t *testing.T) {
+				c := newSim(t, rng, n)
+				bad := []int{n - 1}
+				if round > 0 && n >= 5 { // two corrupt at once keep quorum from 5 up
+					if o := rng.IntN(n - 1); o != n-1 {
+						bad = append(bad, o)
+					}
+				}
+				for _, o := range bad {
+					c.corrupt[o] = true
+				}
+				c.settle()
+				for step := 0; ; step++ {
+					a := Plan(c.snapshot(n))
+					if a.Kind == None {
+						break
+					}
+					if !a.Changes() || step > 4*len(bad)+2 {
+						t.Fatalf("step %d: %+v", step, a)
+					}
+					if a.Kind == ShrinkStatefulSet || a.Kind == GrowStatefulSet {
+						t.Fatalf("step %d: resizing while replacing corrupt members: %+v", step, a)
+					}
+					c.apply(a)
+				}
+				c.converged(n)
+				for _, o := range bad {
+					if !c.kept[o] || c.corrupt[o] || c.stale[o] {
+						t.Fatalf("ordinal %d: corrupt copy kept %t (still corrupt %t, stale %t)", o, c.kept[o], c.corrupt[o], c.stale[o])
+					}
+				}
+			})
+		}
 	}
 }
 

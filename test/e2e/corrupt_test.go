@@ -86,15 +86,13 @@ var _ = Describe("Corrupt members", func() {
 		const sentinel = "quorum-e2e-corruption-sentinel-6f3b2a91"
 		_, err := cl.Put(op(ctx), "/victim", sentinel)
 		Expect(err).NotTo(HaveOccurred())
-		// A follower below the top ordinal: a member removed at the top
-		// ordinal gets its pod and claim deleted by the StatefulSet shrink
-		// (membership rule 4, whenScaled: Delete), and with them the
-		// copy this spec expects set aside (a known gap, in the session
-		// notes).
-		victim := name + "-1"
-		if leaderPod(ctx, ns, name) == victim {
-			victim = name + "-0"
-		}
+		// The top ordinal, as when CI lost the set-aside copy: the
+		// StatefulSet must not shrink over its removed member (membership
+		// rule 4 keeps Desired pods; whenScaled: Delete would take the
+		// claim and the copy with it). If it leads, stopping it hands
+		// leadership over (etcd's shutdown transfer); a corrupt leader
+		// still running would get MoveLeader first (membership rule 3c).
+		victim := name + "-2"
 		c := &etcdv1.EtcdCluster{}
 		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, c)).To(Succeed())
 		oldID := ""
