@@ -110,12 +110,12 @@ func (r *Reconciler) disarmCorrupt(ctx context.Context, p *pass) error {
 	return nil
 }
 
-// restartCorruptPod deletes the pod of ordinal o after its member, whose
-// data is corrupt, was removed: the StatefulSet makes it again at once
+// restartRemovedPod deletes the pod of ordinal o after its member was
+// removed for corrupt or lost data: the StatefulSet makes it again at once
 // (instead of after a crash-loop back-off), and quorum-etcd, finding its
-// member gone, sets the data aside and waits to join as the learner the
-// next pass adds.
-func (r *Reconciler) restartCorruptPod(ctx context.Context, c *etcdv1.EtcdCluster, o int) error {
+// member gone, sets any data aside and waits to join as the learner the
+// next pass adds. why says what the restart is for, in the error.
+func (r *Reconciler) restartRemovedPod(ctx context.Context, c *etcdv1.EtcdCluster, o int, why string) error {
 	pod := &corev1.Pod{}
 	if err := r.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: c.MemberName(o)}, pod); err != nil {
 		return client.IgnoreNotFound(err)
@@ -124,7 +124,7 @@ func (r *Reconciler) restartCorruptPod(ctx context.Context, c *etcdv1.EtcdCluste
 		return nil
 	}
 	if err := r.Delete(ctx, pod, client.Preconditions{UID: &pod.UID}); client.IgnoreNotFound(err) != nil {
-		return fmt.Errorf("restarting %s to set its corrupt data aside: %w", pod.Name, err)
+		return fmt.Errorf("restarting %s %s: %w", pod.Name, why, err)
 	}
 	return nil
 }

@@ -71,7 +71,13 @@ func (r *Reconciler) reconcileMembership(ctx context.Context, p *pass) error {
 	if err == nil && action.Kind == membership.RemoveMember && removedCorrupt(snap, action) {
 		p.replacingCorrupt = fmt.Sprintf("%s (ID %x)", c.MemberName(action.Ordinal), action.MemberID)
 		r.replacing.Store(clusterKey(c), p.replacingCorrupt)
-		err = r.restartCorruptPod(ctx, c, action.Ordinal)
+		err = r.restartRemovedPod(ctx, c, action.Ordinal, "to set its corrupt data aside")
+	}
+	if err == nil && action.Kind == membership.RemoveMember && snap.Pods[action.Ordinal].DataLost {
+		// Its server crash-loops on the empty data dir: restarted now, it
+		// joins as the learner the next pass adds without waiting out the
+		// back-off.
+		err = r.restartRemovedPod(ctx, c, action.Ordinal, "to join again with an empty data dir")
 	}
 	switch {
 	case etcdclient.RefusedForNow(err):

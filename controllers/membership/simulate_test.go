@@ -15,7 +15,7 @@ import (
 // (etcd server.go, "permanently removed"), quorum-etcd then exits
 // (server.Run: "stopped on its own") and the container restarts; a member
 // that refuses to start for corrupt data crash-loops, and the reconciler
-// deletes its pod after the removal (restartCorruptPod). Either way the
+// deletes its pod after the removal (restartRemovedPod). Either way the
 // restarted server finds its member ID gone (planRestart), sets the data
 // aside and waits to join (planJoin): when a learner is added at its
 // ordinal, the pod's data is set aside (a corrupt one kept on the volume)
