@@ -34,9 +34,17 @@ if [[ ${E2E_USE_EXISTING_CLUSTER:-} != 1 ]]; then
   # The previous release for test/e2e/operator_upgrade_test.go (built once
   # from git, cached by commit), unless the labels or a focus leave it out.
   if [[ ${E2E_LABELS:-!chaos} == '!chaos' ]] && [[ -z ${E2E_FOCUS:-} || "upgrading the operator from the previous release" =~ ${E2E_FOCUS} ]]; then
-    E2E_UPGRADE_BASE=$(hack/upgrade-base.sh)
-    export E2E_UPGRADE_BASE
-    hack/cluster.sh load-image "$E2E_UPGRADE_BASE/operator.tar" "$E2E_UPGRADE_BASE/etcd-server.tar"
+    rc=0
+    E2E_UPGRADE_BASE=$(hack/upgrade-base.sh) || rc=$?
+    if [[ $rc == 3 ]]; then
+      # No git history to build the previous release from: the spec says so.
+      export E2E_UPGRADE_BASE_MISSING="hack/upgrade-base names a commit this clone does not have (a shallow clone): the previous release cannot be built"
+    elif [[ $rc != 0 ]]; then
+      exit "$rc"
+    else
+      export E2E_UPGRADE_BASE
+      hack/cluster.sh load-image "$E2E_UPGRADE_BASE/operator.tar" "$E2E_UPGRADE_BASE/etcd-server.tar"
+    fi
   fi
 fi
 

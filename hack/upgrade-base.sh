@@ -9,6 +9,8 @@
 #   chart/            the release's chart
 #   operator-tag      the operator image's tag
 #
+# Exits 3 when the commit is not in this clone and cannot be fetched.
+#
 # Usage: hack/upgrade-base.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,8 +22,13 @@ if [[ -f $dir/operator-tag ]]; then
   exit 0
 fi
 if ! git cat-file -e "$commit^{commit}" 2>/dev/null; then
+  # A shallow clone: fetch that one commit from the remote, if there is one.
+  remote=$(git remote | head -n1)
+  [[ -n $remote ]] && git fetch --quiet --depth=1 "$remote" "$commit" 2>/dev/null || true
+fi
+if ! git cat-file -e "$commit^{commit}" 2>/dev/null; then
   echo "hack/upgrade-base names $commit, which this clone does not have (a shallow clone?): git fetch --unshallow" >&2
-  exit 1
+  exit 3
 fi
 echo ">> building the upgrade base $commit into $dir" >&2
 src=$(mktemp -d)
