@@ -70,6 +70,9 @@ type S3Config struct {
 type S3Store struct {
 	cfg    S3Config
 	client *minio.Client
+	// origin says where credentials the user did not give as keys come
+	// from (s3client.Options.Origin), for messages; empty for static keys.
+	origin string
 	// threads overrides S3UploadThreads (benchmarks); 0 means the default.
 	threads int
 }
@@ -94,7 +97,6 @@ func NewS3Store(cfg S3Config) (*S3Store, error) {
 	if cfg.Bucket == "" {
 		return nil, errors.New("S3 bucket is empty")
 	}
-	cfg.IAMEndpoint = strings.TrimRight(cfg.IAMEndpoint, "/") // as s3client asks it
 	switch cfg.Credentials {
 	case "", s3client.SourceStatic:
 		if cfg.AccessKeyID == "" || cfg.SecretAccessKey == "" {
@@ -119,16 +121,17 @@ func NewS3Store(cfg S3Config) (*S3Store, error) {
 		}
 		ca = pem
 	}
-	c, err := s3client.New(s3client.Options{Endpoint: cfg.Endpoint, Insecure: cfg.Insecure, CA: ca, Region: cfg.Region,
+	opts := s3client.Options{Endpoint: cfg.Endpoint, Insecure: cfg.Insecure, CA: ca, Region: cfg.Region,
 		Credentials: cfg.Credentials, AccessKeyID: cfg.AccessKeyID, SecretAccessKey: cfg.SecretAccessKey, SessionToken: cfg.SessionToken,
-		WebIdentityTokenFile: cfg.WebIdentityTokenFile, RoleARN: cfg.RoleARN, STSEndpoint: cfg.STSEndpoint, IAMEndpoint: cfg.IAMEndpoint})
+		WebIdentityTokenFile: cfg.WebIdentityTokenFile, RoleARN: cfg.RoleARN, STSEndpoint: cfg.STSEndpoint, IAMEndpoint: cfg.IAMEndpoint}
+	c, err := s3client.New(opts)
 	if errors.Is(err, s3client.ErrNoPEM) {
 		return nil, fmt.Errorf("S3 CA file %s holds no PEM certificate", cfg.CAFile)
 	}
 	if err != nil {
 		return nil, err
 	}
-	return &S3Store{cfg: cfg, client: c}, nil
+	return &S3Store{cfg: cfg, client: c, origin: opts.Origin(os.Getenv)}, nil
 }
 
 // Location is s3://<bucket>/<key>.
@@ -213,23 +216,6 @@ func (r *s3Reader) Read(p []byte) (int, error) {
 
 func (r *s3Reader) Close() error { return r.o.Close() }
 
-// credentialsOrigin says where credentials that the user did not give as
-// keys came from, for messages: "STS at https://..." (web identity) or
-// s3client.InstanceRoleOrigin; empty for static keys.
-func (s *S3Store) credentialsOrigin() string {
-	switch s.cfg.Credentials {
-	case s3client.SourceWebIdentity:
-		sts := s.cfg.STSEndpoint
-		if sts == "" {
-			sts = s3client.DefaultSTSEndpoint(s.cfg.Region)
-		}
-		return "STS at " + sts
-	case s3client.SourceInstanceRole:
-		return s3client.InstanceRoleOrigin(s.cfg.IAMEndpoint, os.Getenv)
-	}
-	return ""
-}
-
 func code(err error) string {
 	var er minio.ErrorResponse
 	if errors.As(err, &er) {
@@ -248,7 +234,7 @@ func (s *S3Store) explain(op, key string, err error) error {
 	if errors.As(err, &ce) {
 		return fmt.Errorf("%s %s: %w", op, what, err)
 	}
-	if from := s.credentialsOrigin(); from != "" {
+	if from := s.origin; from != "" {
 		// Keys not given by the user: name where they came from, not
 		// variables the pod does not have.
 		switch code(err) {

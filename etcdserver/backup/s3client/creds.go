@@ -69,6 +69,32 @@ func DefaultSTSEndpoint(region string) string {
 	return "https://sts." + region + ".amazonaws.com"
 }
 
+// stsEndpoint is the STS URL web identity credentials are asked of.
+func (o Options) stsEndpoint() string {
+	if o.STSEndpoint != "" {
+		return o.STSEndpoint
+	}
+	return DefaultSTSEndpoint(o.Region)
+}
+
+// iamEndpoint is IAMEndpoint without a trailing slash: minio-go appends
+// the token path to the endpoint as given, and a trailing slash would ask
+// for //latest/api/token.
+func (o Options) iamEndpoint() string { return strings.TrimRight(o.IAMEndpoint, "/") }
+
+// Origin says where the credentials of o come from, for messages: "" for
+// static keys, "STS at <URL>" for web identity, InstanceRoleOrigin for an
+// instance role (getenv is the process environment).
+func (o Options) Origin(getenv func(string) string) string {
+	switch o.Credentials {
+	case SourceWebIdentity:
+		return "STS at " + o.stsEndpoint()
+	case SourceInstanceRole:
+		return InstanceRoleOrigin(o.iamEndpoint(), getenv)
+	}
+	return ""
+}
+
 // provider builds the credentials of o; hc is the client for STS (it
 // trusts Options.CA too).
 func provider(o Options, hc *http.Client) (*credentials.Credentials, error) {
@@ -82,10 +108,7 @@ func provider(o Options, hc *http.Client) (*credentials.Credentials, error) {
 		if o.WebIdentityTokenFile == "" {
 			return nil, errors.New("web identity credentials need a token file")
 		}
-		sts := o.STSEndpoint
-		if sts == "" {
-			sts = DefaultSTSEndpoint(o.Region)
-		}
+		sts := o.stsEndpoint()
 		file := o.WebIdentityTokenFile
 		p := &credentials.STSWebIdentity{
 			Client:      hc,
@@ -105,11 +128,8 @@ func provider(o Options, hc *http.Client) (*credentials.Credentials, error) {
 		}
 		return credentials.New(&wrapped{p: p, source: o.Credentials, where: sts}), nil
 	case SourceInstanceRole:
-		// minio-go appends the token path to the endpoint as given: a
-		// trailing slash would ask for //latest/api/token.
-		endpoint := strings.TrimRight(o.IAMEndpoint, "/")
-		p := &credentials.IAM{Endpoint: endpoint}
-		return credentials.New(&wrapped{p: p, source: o.Credentials, where: InstanceRoleOrigin(endpoint, os.Getenv)}), nil
+		p := &credentials.IAM{Endpoint: o.iamEndpoint()}
+		return credentials.New(&wrapped{p: p, source: o.Credentials, where: o.Origin(os.Getenv)}), nil
 	}
 	return nil, fmt.Errorf("unknown S3 credential source %q: use one of %v", o.Credentials, Sources)
 }
