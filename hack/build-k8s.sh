@@ -10,6 +10,14 @@
 set -euo pipefail
 source "$(dirname "$0")/versions.sh"
 
+# tools_go PKG...: prints a tools.go that imports PKGs, so that a wrapper
+# module's go mod tidy requires what building them needs.
+tools_go() {
+  echo '//go:build tools'; echo; echo 'package tools'; echo; echo 'import ('
+  for p in "$@"; do echo "	_ \"$p\""; done
+  echo ')'
+}
+
 # build_kube VERSION OUTDIR COMMAND...: builds the named Kubernetes commands
 # (kube-apiserver, kubectl, ...) of VERSION into OUTDIR through a wrapper
 # module whose replace directives pin each staging module (k8s.io/api, ...)
@@ -37,12 +45,12 @@ build_kube() {
     sed -n 's#^\s*\(k8s.io/[a-z0-9-]*\) => ./staging/src/k8s.io/.*#\t\1 => \1 v0.'"$minor"'#p' "$gomod"
     echo ")"
   } > "$w/go.mod"
-  { echo '//go:build tools'; echo; echo 'package tools'; echo; echo 'import ('
-    for b in "${bins[@]}"; do echo "	_ \"k8s.io/kubernetes/cmd/$b\""; done; echo ')'; } > "$w/tools.go"
+  local pkgs=()
+  for b in "${bins[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$b"); done
+  tools_go "${pkgs[@]}" > "$w/tools.go"
   (cd "$w" && go mod tidy -e >/dev/null 2>&1 || true)
   (cd "$w" && go mod tidy)
-  local major=1 mnr="${minor%%.*}" pkgs=()
-  for b in "${bins[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$b"); done
+  local major=1 mnr="${minor%%.*}"
   local ld="-s -w -X k8s.io/component-base/version.gitVersion=$ver -X k8s.io/component-base/version.gitMajor=$major -X k8s.io/component-base/version.gitMinor=$mnr -X k8s.io/client-go/pkg/version.gitVersion=$ver"
   (cd "$w" && CGO_ENABLED=0 go build -tags tools -trimpath -ldflags "$ld" -o "$out/" "${pkgs[@]}")
 }
@@ -66,8 +74,7 @@ wrapper_build() {
   local w="$QUORUM_CACHE/wrappers/$name-$ver"
   mkdir -p "$w" "$out"
   printf 'module quorum.dev/%s-wrapper\n\ngo 1.25\n\nrequire %s %s\n' "$name" "$mod" "$ver" > "$w/go.mod"
-  { echo '//go:build tools'; echo; echo 'package tools'; echo; echo 'import ('
-    for p in "$@"; do echo "	_ \"$p\""; done; echo ')'; } > "$w/tools.go"
+  tools_go "$@" > "$w/tools.go"
   # -e: some modules' own tools.go files import programs, which tidy reports.
   (cd "$w" && go mod tidy -e)
   (cd "$w" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w ${WRAPPER_LDFLAGS:-}" -o "$out/" "$@")
