@@ -68,16 +68,18 @@ func (r *Reconciler) reconcileMembership(ctx context.Context, p *pass) error {
 	log.Info("membership change", "action", action.Kind, "reason", action.Reason)
 	err = r.changeMembership(ctx, p, action)
 	p.membershipSoon = p.membershipSoon || lookAgainSoon(p.membership.Kind, err)
-	if err == nil && action.Kind == membership.RemoveMember && removedCorrupt(snap, action) {
-		p.replacingCorrupt = fmt.Sprintf("%s (ID %x)", c.MemberName(action.Ordinal), action.MemberID)
-		r.replacing.Store(clusterKey(c), p.replacingCorrupt)
-		err = r.restartRemovedPod(ctx, c, action.Ordinal, "to set its corrupt data aside")
-	}
-	if err == nil && action.Kind == membership.RemoveMember && snap.Pods[action.Ordinal].DataLost {
-		// Its server crash-loops on the empty data dir: restarted now, it
-		// joins as the learner the next pass adds without waiting out the
-		// back-off.
-		err = r.restartRemovedPod(ctx, c, action.Ordinal, "to join again with an empty data dir")
+	if err == nil && action.Kind == membership.RemoveMember {
+		switch {
+		case removedCorrupt(snap, action):
+			p.replacingCorrupt = fmt.Sprintf("%s (ID %x)", c.MemberName(action.Ordinal), action.MemberID)
+			r.replacing.Store(clusterKey(c), p.replacingCorrupt)
+			err = r.restartRemovedPod(ctx, c, action.Ordinal, "to set its corrupt data aside")
+		case snap.Pods[action.Ordinal].DataLost:
+			// Its server crash-loops on the empty data dir: restarted
+			// now, it joins as the learner the next pass adds without
+			// waiting out the back-off.
+			err = r.restartRemovedPod(ctx, c, action.Ordinal, "to join again with an empty data dir")
+		}
 	}
 	switch {
 	case etcdclient.RefusedForNow(err):

@@ -48,10 +48,8 @@ func setStatus(c *etcdv1.EtcdCluster, p *pass, o render.Options, stepErr error) 
 	if p.sts != nil {
 		st.Replicas = p.sts.Status.Replicas
 	}
-	if p.observed || p.podsListed {
-		// From the pods (watched), not the StatefulSet's status, which
-		// follows them only after the StatefulSet controller's next pass.
-		st.ReadyReplicas = podutil.ReadyMembers(p.pods)
+	if n, ok := readyPods(p); ok {
+		st.ReadyReplicas = n
 	}
 	if c.AuthEnabled() {
 		st.RootPasswordSecretName = c.RootPasswordSecretName()
@@ -434,17 +432,27 @@ func rolledOut(p *pass) bool {
 		s.UpdatedReplicas == p.stsReplicas && p.outdated == 0
 }
 
+// readyPods counts the ready member pods (a pod being deleted is not
+// ready) when the pass listed them: from the pods (watched), not the
+// StatefulSet's status, which follows them only after the StatefulSet
+// controller's next pass. ok is false when the pods were not listed.
+func readyPods(p *pass) (n int32, ok bool) {
+	if !p.observed && !p.podsListed {
+		return 0, false
+	}
+	return podutil.ReadyMembers(p.pods), true
+}
+
 // readyMessage counts pods against the spec: "5 pods (5 ready), 3 wanted".
-// The ready count is the one status.readyReplicas shows: from the pods when
-// they were listed (a pod being deleted is not ready), else the
-// StatefulSet's status.
+// The ready count is the one status.readyReplicas shows (readyPods), or
+// the StatefulSet's when the pods were not listed.
 func readyMessage(c *etcdv1.EtcdCluster, p *pass) string {
 	if p.sts == nil {
 		return fmt.Sprintf("no StatefulSet yet, %d pods wanted", c.DesiredReplicas())
 	}
-	ready := p.sts.Status.ReadyReplicas
-	if p.observed || p.podsListed {
-		ready = podutil.ReadyMembers(p.pods)
+	ready, ok := readyPods(p)
+	if !ok {
+		ready = p.sts.Status.ReadyReplicas
 	}
 	return fmt.Sprintf("%d pods (%d ready), %d wanted", p.sts.Status.Replicas, ready, c.DesiredReplicas())
 }
