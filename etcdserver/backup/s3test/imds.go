@@ -67,16 +67,7 @@ func StartIMDS(t testing.TB, o IMDSOptions) *IMDS {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var last error
-	for range 3 { // a port taken between the check and the bind: retry
-		m, err := startIMDS(t, bin, o)
-		if err == nil {
-			return m
-		}
-		last = err
-	}
-	t.Fatalf("starting the EC2 metadata mock: %v", last)
-	return nil
+	return startRetrying(t, "the EC2 metadata mock", func() (*IMDS, error) { return startIMDS(t, bin, o) })
 }
 
 // aemmCredentials is the mock's JSON of a role's security credentials,

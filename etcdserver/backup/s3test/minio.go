@@ -93,16 +93,7 @@ func StartWith(t testing.TB, o Options) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var last error
-	for range 3 { // a port taken between the check and MinIO's bind: retry
-		s, err := start(t, bin, o)
-		if err == nil {
-			return s
-		}
-		last = err
-	}
-	t.Fatalf("starting MinIO: %v", last)
-	return nil
+	return startRetrying(t, "MinIO", func() (*Server, error) { return start(t, bin, o) })
 }
 
 func start(t testing.TB, bin string, o Options) (*Server, error) {

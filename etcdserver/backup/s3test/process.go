@@ -140,3 +140,21 @@ func (p *process) waitOK(what string, send func() (*http.Response, error)) error
 	}
 	return fmt.Errorf("%s did not answer within %s", what, StartTimeout)
 }
+
+// startRetrying runs start up to three times, as a free port found before
+// the server binds it may be taken meanwhile, and fails t with what and
+// the last error when every try failed.
+func startRetrying[T any](t testing.TB, what string, start func() (T, error)) T {
+	t.Helper()
+	var last error
+	for range 3 {
+		v, err := start()
+		if err == nil {
+			return v
+		}
+		last = err
+	}
+	t.Fatalf("starting %s: %v", what, last)
+	var zero T
+	return zero
+}
