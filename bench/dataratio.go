@@ -29,14 +29,18 @@ import (
 // on the same file system (/var/tmp, where the local cluster's volumes
 // live), the same put loads from the same client, run one after the other
 // in the same run. The ratio is Quorum's figure over upstream's; a ratio
-// well under 1 is overhead of Quorum's own (pod networking, resources,
-// options), not of the machine. etcd's own `etcdctl check perf` runs
-// against both too: 1 when it passes, 0 when it fails, and its slowest
-// request.
+// well under 1 is overhead of running under Quorum, not of the machine.
+// A third side splits that overhead: the same upstream binary and flags in
+// three pods of a hand-written StatefulSet (startPodUpstream). Quorum over
+// it is Quorum's own cost (its server, options, probes, operator); it over
+// the host's is what the pod network and volumes cost any etcd. etcd's own
+// `etcdctl check perf` runs against all three: 1 when it passes, 0 when it
+// fails, and its slowest request.
 var dataRatioBench = Bench{
 	Name: "data-ratio",
-	Doc: "put loads and etcdctl check perf against 3 upstream etcd processes on the host and a 3-member Quorum " +
-		"cluster (same version, TLS and auth, same disk), in the same run; ratio = Quorum / upstream",
+	Doc: "put loads and etcdctl check perf against 3 upstream etcd processes on the host, a 3-member Quorum " +
+		"cluster and the same upstream etcd in 3 hand-written pods (same version, TLS and auth, same disk), in the " +
+		"same run; ratios of throughput between them",
 	NeedsCluster: true,
 	Goals: map[string]*Goal{
 		"put, 1 client: throughput ratio Quorum/upstream":   AtLeast(0.9),
@@ -74,6 +78,10 @@ func dataRatio(ctx context.Context, env Env) ([]Value, error) {
 			return nil, err
 		}
 		qEps := podEndpoints(pods, "https")
+		inPods, err := startPodUpstream(ctx, k, ns, etcdBin, up.dir)
+		if err != nil {
+			return nil, fmt.Errorf("upstream etcd in pods: %w", err)
+		}
 		sides := []struct {
 			name  string
 			cfg   clientv3.Config
@@ -82,6 +90,7 @@ func dataRatio(ctx context.Context, env Env) ([]Value, error) {
 		}{
 			{"upstream", etcdConfig(up.endpoints, up.clientTLS), up.endpoints, up.files},
 			{"Quorum", etcdConfig(qEps, qTLS), qEps, qFiles},
+			{"upstream in pods", etcdConfig(inPods.endpoints, inPods.clientTLS), inPods.endpoints, inPods.files},
 		}
 		var out []Value
 		for _, l := range etcdLoads {
@@ -89,7 +98,7 @@ func dataRatio(ctx context.Context, env Env) ([]Value, error) {
 			if l.clients > 1 {
 				name += "s"
 			}
-			var ops [2]float64
+			var ops [3]float64
 			for i, s := range sides {
 				cfg := s.cfg
 				cfg.DialTimeout = 10 * time.Second
@@ -104,7 +113,10 @@ func dataRatio(ctx context.Context, env Env) ([]Value, error) {
 					Value{fmt.Sprintf("%s, %s: throughput", name, s.name), "ops/s", o},
 					Value{fmt.Sprintf("%s, %s: p99", name, s.name), "ms", p99})
 			}
-			out = append(out, Value{name + ": throughput ratio Quorum/upstream", "×", ops[1] / ops[0]})
+			out = append(out,
+				Value{name + ": throughput ratio Quorum/upstream", "×", ops[1] / ops[0]},
+				Value{name + ": throughput ratio Quorum/upstream in pods", "×", ops[1] / ops[2]},
+				Value{name + ": throughput ratio upstream in pods/upstream", "×", ops[2] / ops[0]})
 		}
 		for _, load := range checkPerfLoads {
 			for _, s := range sides {
