@@ -258,45 +258,56 @@ func floorObjects(ns, name string, n int) (*corev1.Service, *appsv1.StatefulSet)
 			PeriodSeconds: 5, TimeoutSeconds: 3, FailureThreshold: failures,
 		}
 	}
-	sts := &appsv1.StatefulSet{
+	sts := benchStatefulSet(ns, name, peerSvc, n, corev1.PodSpec{
+		AutomountServiceAccountToken: ptr.To(false),
+		EnableServiceLinks:           ptr.To(false),
+		SecurityContext: &corev1.PodSecurityContext{
+			RunAsNonRoot: ptr.To(true), RunAsUser: ptr.To[int64](65532), RunAsGroup: ptr.To[int64](65532), FSGroup: ptr.To[int64](65532),
+		},
+		Containers: []corev1.Container{{
+			Name:            "etcd",
+			Image:           etcdImage,
+			ImagePullPolicy: corev1.PullIfNotPresent,
+			Args:            []string{"serve"},
+			Env: []corev1.EnvVar{
+				field("POD_NAME", "metadata.name"),
+				field("POD_NAMESPACE", "metadata.namespace"),
+				{Name: "QUORUM_PEER_SERVICE", Value: peerSvc},
+				{Name: "QUORUM_INITIAL_CLUSTER", Value: strings.Join(initial, ",")},
+				{Name: "QUORUM_INITIAL_CLUSTER_STATE", Value: "new"},
+				{Name: "QUORUM_CLUSTER_TOKEN", Value: name + "-" + hex.EncodeToString(token)},
+			},
+			Ports: []corev1.ContainerPort{
+				{Name: "client", ContainerPort: etcdv1.ClientPort},
+				{Name: "peer", ContainerPort: etcdv1.PeerPort},
+				{Name: "metrics", ContainerPort: etcdv1.MetricsPort},
+			},
+			VolumeMounts:   []corev1.VolumeMount{{Name: "data", MountPath: "/var/lib/etcd"}},
+			StartupProbe:   probe("/livez", 60),
+			ReadinessProbe: probe("/readyz", 2),
+		}},
+	})
+	sts.Spec.PersistentVolumeClaimRetentionPolicy = &appsv1.StatefulSetPersistentVolumeClaimRetentionPolicy{
+		WhenDeleted: appsv1.DeletePersistentVolumeClaimRetentionPolicyType,
+		WhenScaled:  appsv1.DeletePersistentVolumeClaimRetentionPolicyType,
+	}
+	return svc, sts
+}
+
+// benchStatefulSet is the skeleton of the benches' hand-written
+// StatefulSets: n pods labelled app=name started in parallel, governed by
+// the headless Service serviceName, each with a 1Gi "data" claim of the
+// default storage class; spec is the pod spec.
+func benchStatefulSet(ns, name, serviceName string, n int, spec corev1.PodSpec) *appsv1.StatefulSet {
+	labels := map[string]string{"app": name}
+	return &appsv1.StatefulSet{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels},
 		Spec: appsv1.StatefulSetSpec{
 			Replicas:            ptr.To(int32(n)),
-			ServiceName:         peerSvc,
+			ServiceName:         serviceName,
 			PodManagementPolicy: appsv1.ParallelPodManagement,
 			Selector:            &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{
-					AutomountServiceAccountToken: ptr.To(false),
-					EnableServiceLinks:           ptr.To(false),
-					SecurityContext: &corev1.PodSecurityContext{
-						RunAsNonRoot: ptr.To(true), RunAsUser: ptr.To[int64](65532), RunAsGroup: ptr.To[int64](65532), FSGroup: ptr.To[int64](65532),
-					},
-					Containers: []corev1.Container{{
-						Name:            "etcd",
-						Image:           etcdImage,
-						ImagePullPolicy: corev1.PullIfNotPresent,
-						Args:            []string{"serve"},
-						Env: []corev1.EnvVar{
-							field("POD_NAME", "metadata.name"),
-							field("POD_NAMESPACE", "metadata.namespace"),
-							{Name: "QUORUM_PEER_SERVICE", Value: peerSvc},
-							{Name: "QUORUM_INITIAL_CLUSTER", Value: strings.Join(initial, ",")},
-							{Name: "QUORUM_INITIAL_CLUSTER_STATE", Value: "new"},
-							{Name: "QUORUM_CLUSTER_TOKEN", Value: name + "-" + hex.EncodeToString(token)},
-						},
-						Ports: []corev1.ContainerPort{
-							{Name: "client", ContainerPort: etcdv1.ClientPort},
-							{Name: "peer", ContainerPort: etcdv1.PeerPort},
-							{Name: "metrics", ContainerPort: etcdv1.MetricsPort},
-						},
-						VolumeMounts:   []corev1.VolumeMount{{Name: "data", MountPath: "/var/lib/etcd"}},
-						StartupProbe:   probe("/livez", 60),
-						ReadinessProbe: probe("/readyz", 2),
-					}},
-				},
-			},
+			Template:            corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: spec},
 			VolumeClaimTemplates: []corev1.PersistentVolumeClaim{{
 				ObjectMeta: metav1.ObjectMeta{Name: "data"},
 				Spec: corev1.PersistentVolumeClaimSpec{
@@ -304,11 +315,6 @@ func floorObjects(ns, name string, n int) (*corev1.Service, *appsv1.StatefulSet)
 					Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: apiresource.MustParse("1Gi")}},
 				},
 			}},
-			PersistentVolumeClaimRetentionPolicy: &appsv1.StatefulSetPersistentVolumeClaimRetentionPolicy{
-				WhenDeleted: appsv1.DeletePersistentVolumeClaimRetentionPolicyType,
-				WhenScaled:  appsv1.DeletePersistentVolumeClaimRetentionPolicyType,
-			},
 		},
 	}
-	return svc, sts
 }

@@ -12,7 +12,6 @@ import (
 	"go.etcd.io/etcd/client/pkg/v3/transport"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	apiresource "k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -145,49 +144,30 @@ func podUpstreamObjects(ns, etcdBin, peerDomain string) (*corev1.Service, *appsv
 		"--peer-cert-file=/tls/member.crt", "--peer-key-file=/tls/member.key", "--peer-trusted-ca-file=/tls/ca.crt",
 		"--peer-client-cert-auth",
 	}
-	sts := &appsv1.StatefulSet{
-		ObjectMeta: metav1.ObjectMeta{Name: podUpstreamName, Namespace: ns, Labels: labels},
-		Spec: appsv1.StatefulSetSpec{
-			Replicas:            ptr.To(int32(3)),
-			ServiceName:         svc.Name,
-			PodManagementPolicy: appsv1.ParallelPodManagement,
-			Selector:            &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{
-					AutomountServiceAccountToken: ptr.To(false),
-					EnableServiceLinks:           ptr.To(false),
-					SecurityContext:              &corev1.PodSecurityContext{RunAsUser: ptr.To[int64](0)},
-					Containers: []corev1.Container{{
-						Name:            "etcd",
-						Image:           etcdImage,
-						ImagePullPolicy: corev1.PullIfNotPresent,
-						Command:         []string{"/upstream/etcd"},
-						Args:            args,
-						Env: []corev1.EnvVar{{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{
-							FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}}},
-						VolumeMounts: []corev1.VolumeMount{
-							{Name: "data", MountPath: "/var/lib/etcd"},
-							{Name: "bin", MountPath: "/upstream", ReadOnly: true},
-							{Name: "tls", MountPath: "/tls", ReadOnly: true},
-						},
-					}},
-					Volumes: []corev1.Volume{
-						{Name: "bin", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{
-							Path: etcdBin, Type: ptr.To(corev1.HostPathDirectory)}}},
-						{Name: "tls", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
-							SecretName: podUpstreamName + "-tls"}}},
-					},
-				},
+	sts := benchStatefulSet(ns, podUpstreamName, svc.Name, 3, corev1.PodSpec{
+		AutomountServiceAccountToken: ptr.To(false),
+		EnableServiceLinks:           ptr.To(false),
+		SecurityContext:              &corev1.PodSecurityContext{RunAsUser: ptr.To[int64](0)},
+		Containers: []corev1.Container{{
+			Name:            "etcd",
+			Image:           etcdImage,
+			ImagePullPolicy: corev1.PullIfNotPresent,
+			Command:         []string{"/upstream/etcd"},
+			Args:            args,
+			Env: []corev1.EnvVar{{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{
+				FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}}},
+			VolumeMounts: []corev1.VolumeMount{
+				{Name: "data", MountPath: "/var/lib/etcd"},
+				{Name: "bin", MountPath: "/upstream", ReadOnly: true},
+				{Name: "tls", MountPath: "/tls", ReadOnly: true},
 			},
-			VolumeClaimTemplates: []corev1.PersistentVolumeClaim{{
-				ObjectMeta: metav1.ObjectMeta{Name: "data"},
-				Spec: corev1.PersistentVolumeClaimSpec{
-					AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-					Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: apiresource.MustParse("1Gi")}},
-				},
-			}},
+		}},
+		Volumes: []corev1.Volume{
+			{Name: "bin", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{
+				Path: etcdBin, Type: ptr.To(corev1.HostPathDirectory)}}},
+			{Name: "tls", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+				SecretName: podUpstreamName + "-tls"}}},
 		},
-	}
+	})
 	return svc, sts
 }
